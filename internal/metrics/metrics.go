@@ -1,0 +1,98 @@
+// Package metrics holds Ferry's Prometheus collectors on a registry of its
+// own, so that tests can build as many servers as they like and nothing is
+// registered globally.
+package metrics
+
+import (
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the set of Ferry's collectors and the registry that serves them.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	PayloadBytes        *prometheus.HistogramVec // direction, format
+	CodecDuration       *prometheus.HistogramVec // op, format
+	DecodeFailures      *prometheus.CounterVec   // format, reason
+	ValidationFailures  *prometheus.CounterVec   // schema, version
+	VersionConversions  *prometheus.CounterVec   // schema, from, to
+	DeprecatedRequests  *prometheus.CounterVec   // schema, version, key
+	HTTPRequests        *prometheus.CounterVec   // route, method, code
+	HTTPRequestDuration *prometheus.HistogramVec // route, method
+}
+
+// New builds the collectors and registers them, with the Go runtime and
+// process collectors and ferry_build_info, on a fresh registry.
+func New(version string) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: reg,
+		PayloadBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_payload_bytes",
+			Help:    "Size of record payloads received and sent, in bytes.",
+			Buckets: prometheus.ExponentialBuckets(64, 4, 10),
+		}, []string{"direction", "format"}),
+		CodecDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_codec_duration_seconds",
+			Help:    "Time spent encoding and decoding bodies, in seconds.",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10),
+		}, []string{"op", "format"}),
+		DecodeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_decode_failures_total",
+			Help: "Request bodies refused by the decoders, by format and reason.",
+		}, []string{"format", "reason"}),
+		ValidationFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_validation_failures_total",
+			Help: "Bodies that decoded but failed schema validation.",
+		}, []string{"schema", "version"}),
+		VersionConversions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_version_conversions_total",
+			Help: "Record conversions between schema versions.",
+		}, []string{"schema", "from", "to"}),
+		DeprecatedRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_deprecated_version_requests_total",
+			Help: "Requests that used a deprecated schema version, by key.",
+		}, []string{"schema", "version", "key"}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_http_requests_total",
+			Help: "HTTP requests served, by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		HTTPRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests, in seconds.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 3, 12),
+		}, []string{"route", "method"}),
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "ferry_build_info",
+		Help:        "Build information; the value is always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "go_version": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(
+		m.PayloadBytes, m.CodecDuration, m.DecodeFailures, m.ValidationFailures,
+		m.VersionConversions, m.DeprecatedRequests, m.HTTPRequests, m.HTTPRequestDuration,
+		buildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// ObserveRequest records one served HTTP request.
+func (m *Metrics) ObserveRequest(route, method string, code int, elapsed time.Duration) {
+	m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	m.HTTPRequestDuration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+}
