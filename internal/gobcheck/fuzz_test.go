@@ -1,0 +1,88 @@
+package gobcheck
+
+import (
+	"bytes"
+	"encoding/gob"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+var reasons = map[string]bool{
+	"length": true, "depth": true, "syntax": true, "type": true, "trailing": true,
+	"truncated": true, "utf8": true, "duplicate": true,
+}
+
+// FuzzCheck checks that Check never panics, that every error it returns is
+// a located Invalid problem, that a typed Checker accepts nothing the
+// untyped one refuses, and that encoding/gob decodes what a typed Checker
+// accepts without crashing. gob never sees a body that was refused.
+func FuzzCheck(f *testing.F) {
+	schema := schemaType()
+	targets := []reflect.Type{
+		reflect.TypeFor[envelope](),
+		reflect.TypeFor[record](),
+		reflect.TypeFor[mapBody](),
+		reflect.TypeFor[struct{ A, B int64 }](),
+		schema,
+		envelopeOf(schema),
+		structOf(fieldOf("Items", reflect.SliceOf(wideType()))),
+	}
+	checkers := make([]*Checker, len(targets))
+	for i, t := range targets {
+		checkers[i] = NewChecker(t, Limits{})
+	}
+
+	env := &envelope{Id: "r1", Revision: 2, Version: 1, UpdatedAt: time.Unix(1700000000, 5), Data: *fullRecord()}
+	f.Add(mustEncode(f, env))
+	f.Add(mustEncode(f, env, env, &envelope{}))
+	f.Add(mustEncode(f, fullRecord()))
+	f.Add(mustEncode(f, &record{}))
+	f.Add(mustEncode(f, mapBody{map[string]int64{"a": 1, "b": 2}}))
+	f.Add(mustEncode(f, filled(schema, 2)))
+	f.Add(mustEncode(f, filled(envelopeOf(schema), 1)))
+	f.Add(mustEncode(f, filled(mixedChain(32), 1)))
+	for _, tc := range rejectCases(f) {
+		f.Add(tc.data)
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		untyped := Check(data)
+		if untyped != nil {
+			p, ok := problem.As(untyped)
+			if !ok || p.Kind != problem.Invalid || !reasons[p.Reason] || !detailOffset.MatchString(p.Detail) {
+				t.Fatalf("Check(% x) = %#v; want a located invalid problem", data, untyped)
+			}
+		}
+		for i, c := range checkers {
+			if c.Check(data) != nil {
+				continue
+			}
+			if untyped != nil {
+				t.Fatalf("typed Check into %v accepted % x, which Check refused: %v", targets[i], data, untyped)
+			}
+			// Errors are expected (the body may not match the type); a
+			// crash or a runaway allocation is not.
+			_ = gob.NewDecoder(bytes.NewReader(data)).DecodeValue(reflect.New(targets[i]))
+		}
+
+		s := checkers[0].NewScanner()
+		accepted, values := 0, 0
+		for {
+			n, err := s.Next(data[accepted:])
+			if err != nil {
+				break
+			}
+			accepted += n
+			values++
+		}
+		dec := gob.NewDecoder(bytes.NewReader(data[:accepted]))
+		for range values {
+			if dec.DecodeValue(reflect.New(targets[0])) != nil {
+				break
+			}
+		}
+	})
+}

@@ -1,0 +1,210 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/metrics"
+	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/schema"
+)
+
+// schemalessOffers are the formats plain data converts between: every
+// codec but gob, which needs a schema's types.
+func schemalessOffers(codecs *negotiate.Registry) ([]negotiate.Offer, []negotiate.Codec) {
+	var offers []negotiate.Offer
+	var cs []negotiate.Codec
+	for i, c := range codecs.Codecs() {
+		if c.Name() == "gob" {
+			continue
+		}
+		offers = append(offers, codecs.Offers()[i])
+		cs = append(cs, c)
+	}
+	return offers, cs
+}
+
+// convertSchemaless transcodes plain data between JSON, MessagePack and
+// CBOR, keeping integers exact and times to the nanosecond.
+func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Metrics) http.HandlerFunc {
+	offers, outCodecs := schemalessOffers(codecs)
+	return func(w http.ResponseWriter, r *http.Request) {
+		info := requestInfoFrom(r.Context())
+		in, _, err := codecs.ForContentType(r.Header.Get("Content-Type"))
+		if err != nil {
+			writeUnsupported(w, r, codecs, err)
+			return
+		}
+		if in.Name() == "gob" {
+			writeUnsupported(w, r, codecs, problem.New(problem.UnsupportedMedia,
+				"gob bodies carry Go types, so converting one needs a schema: add ?schema=NAME").
+				WithReason("gob_needs_schema").With("supported", acceptableOf(offers)))
+			return
+		}
+		choice, err := negotiate.Choose(r.Header.Get("Accept"), offers)
+		if err != nil {
+			if p, ok := problem.As(err); ok && p.Kind == problem.NotAcceptable {
+				p.Detail = "no acceptable format for plain data (gob needs ?schema=NAME)"
+			}
+			writeProblem(w, r, err)
+			return
+		}
+		out := outCodecs[choice.Offer]
+		info.formatIn, info.formatOut = in.Name(), out.Name()
+		body, err := readBody(w, r, limits.MaxBodyBytes)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		m.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
+		var v any
+		start := time.Now()
+		if err := in.Decode(body, &v); err != nil {
+			countDecodeFailure(m, in.Name(), err)
+			writeProblem(w, r, err)
+			return
+		}
+		m.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
+		pretty, err := queryBool(r, "pretty")
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if pretty {
+			out = negotiate.Pretty(out)
+		}
+		start = time.Now()
+		encoded, err := out.Marshal(v)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		m.CodecDuration.WithLabelValues("encode", out.Name()).Observe(time.Since(start).Seconds())
+		m.PayloadBytes.WithLabelValues("out", out.Name()).Observe(float64(len(encoded)))
+		encoded, enc, err := compress(encoded, responseEncoding(r))
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		writeRepresentation(w, r, http.StatusOK, representation{body: encoded, contentType: choice.MediaType, encoding: enc})
+	}
+}
+
+func acceptableOf(offers []negotiate.Offer) []string { return negotiate.Acceptable(offers) }
+
+// writeUnsupported writes err; when it is a 415 it names what is accepted in Accept-Post
+// (or Accept-Patch) as RFC 5789 and RFC 9110 ask, and what content codings
+// are accepted when the coding was the problem.
+func writeUnsupported(w http.ResponseWriter, r *http.Request, codecs *negotiate.Registry, err error) {
+	if p, ok := problem.As(err); ok && p.Kind == problem.UnsupportedMedia {
+		supported := codecs.Supported()
+		if s, ok := p.Extra["supported"].([]string); ok {
+			supported = s
+		}
+		list := strings.Join(supported, ", ")
+		switch r.Method {
+		case http.MethodPost:
+			w.Header().Set("Accept-Post", list)
+		case http.MethodPatch:
+			w.Header().Set("Accept-Patch", list)
+		}
+	}
+	writeProblem(w, r, err)
+}
+
+// countDecodeFailure counts a refused body by format and reason.
+func countDecodeFailure(m *metrics.Metrics, format string, err error) {
+	reason := "other"
+	if p, ok := problem.As(err); ok && p.Reason != "" {
+		reason = p.Reason
+	}
+	m.DecodeFailures.WithLabelValues(format, reason).Inc()
+}
+
+// convert serves POST /v1/convert: plain data between JSON, MessagePack
+// and CBOR, or, with ?schema=NAME, a record validated and converted between
+// the schema's versions and any two formats, gob included. Nothing is
+// stored.
+func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits, m *metrics.Metrics) http.HandlerFunc {
+	plain := convertSchemaless(codecs, limits, m)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !r.URL.Query().Has("schema") {
+			plain(w, r)
+			return
+		}
+		name := r.URL.Query().Get("schema")
+		sc, err := schemas.Schema(name)
+		if err != nil {
+			writeProblem(w, r, problem.New(problem.NotFound, "no schema named %q", name))
+			return
+		}
+		in, ctVersion, err := codecs.ForContentType(r.Header.Get("Content-Type"))
+		if err != nil {
+			writeUnsupported(w, r, codecs, err)
+			return
+		}
+		v, err := bodyVersion(sc, ctVersion)
+		if err != nil {
+			writeUnsupported(w, r, codecs, err)
+			return
+		}
+		f, err := negotiateRecord(r, codecs, sc, v.Number())
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		info := requestInfoFrom(r.Context())
+		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
+		body, err := readBody(w, r, limits.MaxBodyBytes)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		m.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
+		wire := v.New()
+		start := time.Now()
+		if err := in.Decode(body, wire); err != nil {
+			countDecodeFailure(m, in.Name(), err)
+			writeProblem(w, r, err)
+			return
+		}
+		m.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
+		rec, err := v.Validate(wire, in.Name() == "gob")
+		if err == nil && f.version != v.Number() {
+			var doc *schema.Doc
+			if doc, err = sc.Write(rec, v.Number(), nil); err == nil {
+				rec, err = sc.View(doc, f.version)
+				m.VersionConversions.WithLabelValues(name, strconv.Itoa(v.Number()), strconv.Itoa(f.version)).Inc()
+			}
+		}
+		if err != nil {
+			if problem.Is(err, problem.Unprocessable) {
+				m.ValidationFailures.WithLabelValues(name, strconv.Itoa(v.Number())).Inc()
+			}
+			writeProblem(w, r, err)
+			return
+		}
+		start = time.Now()
+		out, err := f.codec.Marshal(rec)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		m.CodecDuration.WithLabelValues("encode", f.codec.Name()).Observe(time.Since(start).Seconds())
+		m.PayloadBytes.WithLabelValues("out", f.codec.Name()).Observe(float64(len(out)))
+		out, enc, err := compress(out, f.encoding)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		for _, n := range []int{v.Number(), f.version} {
+			if vv, err := sc.Version(n); err == nil {
+				markVersionDeprecated(w, vv)
+			}
+		}
+		writeRepresentation(w, r, http.StatusOK, representation{body: out, contentType: f.contentType(name), encoding: enc})
+	}
+}

@@ -1,0 +1,156 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/rs/zerolog"
+
+	"github.com/ferry-dev/ferry/internal/metrics"
+)
+
+// requestInfo collects what the access log and the problem writer need to
+// know about a request while handlers run.
+type requestInfo struct {
+	id        string
+	logger    *zerolog.Logger
+	formatIn  string
+	formatOut string
+	bytesIn   int64
+	failure   string // reason label of a refused body
+}
+
+type requestInfoKey struct{}
+
+// requestInfoFrom returns the request's info, or a throwaway one outside the
+// middleware (in unit tests of a single handler).
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	if ri, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return ri
+	}
+	nop := zerolog.Nop()
+	return &requestInfo{logger: &nop}
+}
+
+// requestIDs makes request ids: a random prefix per process and a counter,
+// unique and cheap, so that ids sort by arrival within one process.
+type requestIDs struct {
+	prefix string
+	next   atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: hex.EncodeToString(b[:])}
+}
+
+func (g *requestIDs) make() string {
+	n := g.next.Add(1)
+	var buf [16]byte
+	const digits = "0123456789abcdef"
+	i := len(buf)
+	for {
+		i--
+		buf[i] = digits[n&0xf]
+		n >>= 4
+		if n == 0 {
+			break
+		}
+	}
+	return g.prefix + "-" + string(buf[i:])
+}
+
+// observe is the outermost middleware: it gives the request an id, recovers
+// panics into a 500 problem, and writes the access log line and the
+// request metrics once the handler returns.
+func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			info := &requestInfo{id: ids.make(), logger: &logger}
+			ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
+			r = r.WithContext(ctx)
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			ww.Header().Set("X-Request-Id", info.id)
+			counted := &countingBody{ReadCloser: r.Body}
+			r.Body = counted
+
+			defer func() {
+				if rec := recover(); rec != nil {
+					if rec == http.ErrAbortHandler {
+						panic(rec)
+					}
+					logger.Error().Str("request_id", info.id).Interface("panic", rec).
+						Bytes("stack", debug.Stack()).Msg("handler panicked")
+					if ww.Status() == 0 {
+						writeProblem(ww, r, errors.New("handler panicked"))
+					}
+				}
+				status := ww.Status()
+				if status == 0 {
+					status = http.StatusOK
+				}
+				route := routePattern(r)
+				elapsed := time.Since(start)
+				m.ObserveRequest(route, r.Method, status, elapsed)
+				ev := logger.Info().
+					Str("request_id", info.id).
+					Str("method", r.Method).
+					Str("route", route).
+					Int("status", status).
+					Int64("bytes_in", counted.n).
+					Int("bytes_out", ww.BytesWritten()).
+					Dur("duration", elapsed)
+				if info.formatIn != "" {
+					ev = ev.Str("format_in", info.formatIn)
+				}
+				if info.formatOut != "" {
+					ev = ev.Str("format_out", info.formatOut)
+				}
+				if info.failure != "" {
+					ev = ev.Str("failure", info.failure)
+				}
+				ev.Msg("request")
+			}()
+			next.ServeHTTP(ww, r)
+		})
+	}
+}
+
+// routePattern is the chi route pattern that served r, or "unmatched".
+// Ferry routes no wildcards, so a pattern ending in "*" is a sub-router's
+// mount point reached by a path that nothing under it matched.
+func routePattern(r *http.Request) string {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil {
+		return "unmatched"
+	}
+	if p := rctx.RoutePattern(); p != "" && !strings.HasSuffix(p, "*") {
+		return p
+	}
+	return "unmatched"
+}
+
+// countingBody counts the bytes a handler reads from the request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+// Read counts and forwards.
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,115 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+// statusOf maps each kind of error to the status it is answered with.
+var statusOf = map[problem.Kind]int{
+	problem.Internal:             http.StatusInternalServerError,
+	problem.Invalid:              http.StatusBadRequest,
+	problem.Unauthorized:         http.StatusUnauthorized,
+	problem.Forbidden:            http.StatusForbidden,
+	problem.NotFound:             http.StatusNotFound,
+	problem.NotAcceptable:        http.StatusNotAcceptable,
+	problem.Conflict:             http.StatusConflict,
+	problem.PreconditionFailed:   http.StatusPreconditionFailed,
+	problem.TooLarge:             http.StatusRequestEntityTooLarge,
+	problem.UnsupportedMedia:     http.StatusUnsupportedMediaType,
+	problem.Unprocessable:        http.StatusUnprocessableEntity,
+	problem.PreconditionRequired: http.StatusPreconditionRequired,
+	problem.Unavailable:          http.StatusServiceUnavailable,
+}
+
+// classify turns any error into a problem and its status. Errors that are
+// not classified become a bare 500.
+func classify(err error) (*problem.Error, int) {
+	p, ok := problem.As(err)
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		p = problem.New(problem.TooLarge, "request body is larger than the limit").WithReason("too_large")
+	case !ok:
+		p = &problem.Error{Kind: problem.Internal, Err: err}
+	}
+	status, known := statusOf[p.Kind]
+	if !known {
+		status = http.StatusInternalServerError
+	}
+	return p, status
+}
+
+// writeProblem answers err as application/problem+json.
+func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	p, status := classify(err)
+	writeProblemStatus(w, r, status, p)
+}
+
+// problemDocument builds the RFC 9457 members of p: type, title, status,
+// detail, instance (the request id), errors for validation, and the
+// problem's own extra members. An internal error is logged with the
+// request id and its text withheld.
+func problemDocument(r *http.Request, status int, p *problem.Error) map[string]any {
+	info := requestInfoFrom(r.Context())
+	detail := p.Detail
+	if p.Kind == problem.Internal {
+		info.logger.Error().Err(p).Str("request_id", info.id).Msg("internal error")
+		detail = "the service failed to answer this request; it was logged under request id " + info.id
+	}
+	slug := p.Slug
+	if slug == "" {
+		slug = p.Kind.String()
+	}
+	doc := make(map[string]any, 6+len(p.Extra))
+	if p.Kind != problem.Internal {
+		for k, v := range p.Extra {
+			doc[k] = v
+		}
+	}
+	doc["type"] = "/problems/" + slug
+	doc["title"] = http.StatusText(status)
+	doc["status"] = status
+	doc["detail"] = detail
+	doc["instance"] = info.id
+	if len(p.Fields) > 0 {
+		doc["errors"] = p.Fields
+	}
+	return doc
+}
+
+// problemMembers renders err as a problem document, for problems nested in
+// another body (an import's rejected envelopes).
+func problemMembers(r *http.Request, err error) map[string]any {
+	p, status := classify(err)
+	return problemDocument(r, status, p)
+}
+
+// writeProblemStatus writes p with the given status. The router's 405,
+// which has no kind of its own, comes here directly.
+func writeProblemStatus(w http.ResponseWriter, r *http.Request, status int, p *problem.Error) {
+	info := requestInfoFrom(r.Context())
+	if p.Reason != "" {
+		info.failure = p.Reason
+	}
+	body, err := json.Marshal(problemDocument(r, status, p))
+	if err != nil {
+		body = []byte(`{"type":"/problems/internal","title":"Internal Server Error","status":500}`)
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	for _, k := range []string{"Content-Encoding", "ETag", "Last-Modified", "Content-Length", "Content-Digest", "Ferry-Revision"} {
+		h.Del(k)
+	}
+	if ae, ok := p.Extra["accept_encoding"].(string); ok && status == http.StatusUnsupportedMediaType {
+		h.Set("Accept-Encoding", ae)
+	}
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}

@@ -1,0 +1,214 @@
+package handlers
+
+import (
+	"net/http"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/schema"
+)
+
+// A recordFormat is the representation negotiated for a record response:
+// format, schema version, content coding.
+type recordFormat struct {
+	codec     negotiate.Codec
+	mediaType string
+	version   int
+	encoding  string
+	pretty    bool
+}
+
+// repr names the representation for entity tags and the cache.
+func (f recordFormat) repr() string {
+	s := f.codec.Name() + ".v" + strconv.Itoa(f.version)
+	if f.encoding != "" {
+		s += "." + f.encoding
+	}
+	if f.pretty {
+		s += ".pretty"
+	}
+	return s
+}
+
+func (f recordFormat) contentType(schemaName string) string {
+	return f.mediaType + "; schema=" + schemaName + "; version=" + strconv.Itoa(f.version)
+}
+
+// negotiateRecord chooses the representation of a record response: the
+// format and version from Accept, else fallbackVersion. A version the
+// schema lacks is a 406 listing the versions it has.
+func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
+	codec, choice, err := codecs.Negotiate(r.Header.Get("Accept"))
+	if err != nil {
+		return recordFormat{}, err
+	}
+	version := choice.Version
+	if version == 0 {
+		version = fallbackVersion
+	}
+	if _, err := sc.Version(version); err != nil {
+		return recordFormat{}, problem.New(problem.NotAcceptable, "schema %q has no version %d", sc.Name(), version).
+			With("versions", sc.Versions())
+	}
+	pretty, err := queryBool(r, "pretty")
+	if err != nil {
+		return recordFormat{}, err
+	}
+	if pretty {
+		codec = negotiate.Pretty(codec)
+	}
+	return recordFormat{codec: codec, mediaType: choice.MediaType, version: version, encoding: responseEncoding(r), pretty: pretty}, nil
+}
+
+// bodyVersion resolves the schema version of a request body: the
+// Content-Type version, else the latest. A version the schema lacks is a
+// 415 listing the versions it has.
+func bodyVersion(sc *schema.Schema, ctVersion int) (*schema.Version, error) {
+	if ctVersion == 0 {
+		return sc.Latest(), nil
+	}
+	v, err := sc.Version(ctVersion)
+	if err != nil {
+		return nil, problem.New(problem.UnsupportedMedia, "schema %q has no version %d", sc.Name(), ctVersion).
+			With("versions", sc.Versions())
+	}
+	return v, nil
+}
+
+// markDeprecated adds Deprecation and Sunset headers when a request or
+// response uses a deprecated version, and counts the use.
+func (d *recordDeps) markDeprecated(w http.ResponseWriter, sc *schema.Schema, versions ...int) {
+	for _, n := range versions {
+		v, err := sc.Version(n)
+		if err != nil {
+			continue
+		}
+		at, ok := v.Deprecated()
+		if !ok {
+			continue
+		}
+		w.Header().Set("Deprecation", "@"+strconv.FormatInt(at.Unix(), 10))
+		if sunset, ok := v.Sunset(); ok {
+			w.Header().Set("Sunset", sunset.UTC().Format(http.TimeFormat))
+		}
+		d.metrics.DeprecatedRequests.WithLabelValues(sc.Name(), strconv.Itoa(n), "").Inc()
+	}
+}
+
+// envelopeTypes builds, once per record struct type, the typed envelope
+// {id, revision, version, updated_at, data} that every format (gob
+// included) encodes directly.
+type envelopeTypes struct {
+	mu       sync.Mutex
+	types    map[reflect.Type]reflect.Type
+	wrappers map[wrapperKey]reflect.Type
+}
+
+var (
+	stringType = reflect.TypeFor[string]()
+	int64Type  = reflect.TypeFor[int64]()
+	timeType   = reflect.TypeFor[time.Time]()
+)
+
+func tagged(name, goName string, t reflect.Type) reflect.StructField {
+	return reflect.StructField{
+		Name: goName, Type: t,
+		Tag: reflect.StructTag(`json:"` + name + `" msgpack:"` + name + `" cbor:"` + name + `"`),
+	}
+}
+
+// of returns the envelope type whose Data field is of type data (a pointer
+// to a compiled struct).
+func (e *envelopeTypes) of(data reflect.Type) reflect.Type {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.types[data]; ok {
+		return t
+	}
+	if e.types == nil {
+		e.types = make(map[reflect.Type]reflect.Type)
+	}
+	t := reflect.StructOf([]reflect.StructField{
+		tagged("id", "Id", stringType),
+		tagged("revision", "Revision", int64Type),
+		tagged("version", "Version", int64Type),
+		tagged("updated_at", "UpdatedAt", timeType),
+		tagged("data", "Data", data),
+	})
+	e.types[data] = t
+	return t
+}
+
+// envelope builds an envelope value around data.
+func (e *envelopeTypes) envelope(id string, revision int64, version int, updated time.Time, data any) reflect.Value {
+	dv := reflect.ValueOf(data)
+	env := reflect.New(e.of(dv.Type())).Elem()
+	env.Field(0).SetString(id)
+	env.Field(1).SetInt(revision)
+	env.Field(2).SetInt(int64(version))
+	env.Field(3).Set(reflect.ValueOf(updated.UTC()))
+	env.Field(4).Set(dv)
+	return env
+}
+
+// pageOf returns the page type {items: [envelope…], next_cursor} for an
+// envelope type.
+func (e *envelopeTypes) pageOf(env reflect.Type) reflect.Type {
+	return e.wrapper("page", env, func() reflect.Type {
+		next := tagged("next_cursor", "NextCursor", stringType)
+		next.Tag = `json:"next_cursor,omitempty" msgpack:"next_cursor,omitempty" cbor:"next_cursor,omitempty"`
+		return reflect.StructOf([]reflect.StructField{
+			tagged("items", "Items", reflect.SliceOf(env)),
+			next,
+		})
+	})
+}
+
+// changeOf returns the change type {seq, id, revision, op, at, data} for a
+// record struct pointer type.
+func (e *envelopeTypes) changeOf(data reflect.Type) reflect.Type {
+	return e.wrapper("change", data, func() reflect.Type {
+		return reflect.StructOf([]reflect.StructField{
+			tagged("seq", "Seq", reflect.TypeFor[uint64]()),
+			tagged("id", "Id", stringType),
+			tagged("revision", "Revision", int64Type),
+			tagged("op", "Op", stringType),
+			tagged("at", "At", timeType),
+			tagged("data", "Data", data),
+		})
+	})
+}
+
+// changesOf returns {changes: [change…], last_seq} for a change type.
+func (e *envelopeTypes) changesOf(change reflect.Type) reflect.Type {
+	return e.wrapper("changes", change, func() reflect.Type {
+		return reflect.StructOf([]reflect.StructField{
+			tagged("changes", "Changes", reflect.SliceOf(change)),
+			tagged("last_seq", "LastSeq", reflect.TypeFor[uint64]()),
+		})
+	})
+}
+
+type wrapperKey struct {
+	kind string
+	of   reflect.Type
+}
+
+func (e *envelopeTypes) wrapper(kind string, of reflect.Type, build func() reflect.Type) reflect.Type {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wrappers == nil {
+		e.wrappers = make(map[wrapperKey]reflect.Type)
+	}
+	k := wrapperKey{kind, of}
+	if t, ok := e.wrappers[k]; ok {
+		return t
+	}
+	t := build()
+	e.wrappers[k] = t
+	return t
+}

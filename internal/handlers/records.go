@@ -1,0 +1,384 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/metrics"
+	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/records"
+	"github.com/ferry-dev/ferry/internal/repcache"
+	"github.com/ferry-dev/ferry/internal/schema"
+)
+
+// recordDeps is what the record handlers share.
+type recordDeps struct {
+	svc     *records.Service
+	codecs  *negotiate.Registry
+	cache   *repcache.Cache
+	metrics *metrics.Metrics
+	limits  Limits
+	types   *envelopeTypes
+}
+
+// target is the schema and id a record request names.
+type target struct {
+	schema *schema.Schema
+	name   string
+	id     string
+}
+
+func (d *recordDeps) target(r *http.Request, withID bool) (target, error) {
+	name, err := pathParam(r, "schema")
+	if err != nil {
+		return target{}, err
+	}
+	sc, err := d.svc.Schema(name)
+	if err != nil {
+		return target{}, err
+	}
+	t := target{schema: sc, name: name}
+	if withID {
+		if t.id, err = pathParam(r, "id"); err != nil {
+			return target{}, err
+		}
+		if err := records.CheckID(t.id); err != nil {
+			return target{}, err
+		}
+	}
+	return t, nil
+}
+
+// conditions reads the precondition headers of a write.
+func conditions(r *http.Request, f recordFormat) records.Conditions {
+	c := records.Conditions{Repr: f.repr()}
+	if v := r.Header.Values("If-Match"); len(v) > 0 {
+		c.IfMatch = records.SplitETags(strings.Join(v, ","))
+	}
+	if v := r.Header.Values("If-None-Match"); len(v) > 0 {
+		c.IfNoneMatch = records.SplitETags(strings.Join(v, ","))
+	}
+	return c
+}
+
+// notModified reports whether If-None-Match names etag (weak comparison,
+// RFC 9110 §13.1.2).
+func notModified(r *http.Request, etag string) bool {
+	values := r.Header.Values("If-None-Match")
+	if len(values) == 0 {
+		return false
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for _, t := range records.SplitETags(strings.Join(values, ",")) {
+		if t == "*" || strings.TrimPrefix(t, "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// encodeRecord encodes a record view in format f, from the cache when it
+// holds this revision's representation.
+func (d *recordDeps) encodeRecord(t target, rec *records.Record, f recordFormat, view any) (representation, error) {
+	rep := representation{
+		contentType:  f.contentType(t.name),
+		etag:         rec.Validator.ETag(f.repr()),
+		lastModified: rec.UpdatedAt,
+	}
+	key := repcache.Key{Schema: t.name, ID: rec.ID, Revision: rec.Revision, Repr: f.repr()}
+	if e, ok := d.cache.Get(key); ok {
+		rep.body, rep.encoding = e.Body, e.ContentType
+		return rep, nil
+	}
+	if view == nil {
+		var err error
+		if view, err = rec.View(t.schema, f.version); err != nil {
+			return representation{}, err
+		}
+	}
+	start := time.Now()
+	body, err := f.codec.Marshal(view)
+	if err != nil {
+		return representation{}, err
+	}
+	d.metrics.CodecDuration.WithLabelValues("encode", f.codec.Name()).Observe(time.Since(start).Seconds())
+	d.metrics.PayloadBytes.WithLabelValues("out", f.codec.Name()).Observe(float64(len(body)))
+	if body, rep.encoding, err = compress(body, f.encoding); err != nil {
+		return representation{}, err
+	}
+	rep.body = body
+	// The cache entry's ContentType slot carries the content coding: the
+	// media type is rebuilt from the key's representation anyway.
+	d.cache.Put(key, repcache.Entry{Body: body, ContentType: rep.encoding})
+	return rep, nil
+}
+
+func (d *recordDeps) getRecord() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, true)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		requestInfoFrom(r.Context()).formatOut = f.codec.Name()
+		rec, err := d.svc.Get(r.Context(), t.name, t.id)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		d.markDeprecated(w, t.schema, f.version)
+		etag := rec.Validator.ETag(f.repr())
+		w.Header().Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
+		if notModified(r, etag) {
+			h := w.Header()
+			h.Set("ETag", etag)
+			h.Set("Vary", varyNegotiated)
+			h.Set("Last-Modified", rec.UpdatedAt.UTC().Format(http.TimeFormat))
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		rep, err := d.encodeRecord(t, rec, f, nil)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		writeRepresentation(w, r, http.StatusOK, rep)
+	}
+}
+
+// decodeBody reads a record body and decodes it at version v.
+func (d *recordDeps) decodeBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec, v *schema.Version) (any, error) {
+	body, err := readBody(w, r, d.limits.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	d.metrics.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
+	ptr := v.New()
+	start := time.Now()
+	if err := in.Decode(body, ptr); err != nil {
+		countDecodeFailure(d.metrics, in.Name(), err)
+		return nil, err
+	}
+	d.metrics.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
+	return ptr, nil
+}
+
+// putRecord serves PUT (create or replace at a given id) and POST (create
+// with a server-made id).
+func (d *recordDeps) putRecord(create bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, !create)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		in, ctVersion, err := d.codecs.ForContentType(r.Header.Get("Content-Type"))
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, err)
+			return
+		}
+		v, err := bodyVersion(t.schema, ctVersion)
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, err)
+			return
+		}
+		// The response's representation is settled before anything is
+		// stored, so a write is never stored and then answered with 406.
+		f, err := negotiateRecord(r, d.codecs, t.schema, v.Number())
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		body, err := d.decodeBody(w, r, in, v)
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, err)
+			return
+		}
+		info := requestInfoFrom(r.Context())
+		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
+		write := records.Write{
+			Schema: t.name, ID: t.id, Version: v.Number(), Body: body, FromGob: in.Name() == "gob",
+			Cond: conditions(r, f), ViewVersion: f.version,
+		}
+		var written *records.Written
+		if create {
+			written, err = d.svc.Create(r.Context(), write)
+		} else {
+			written, err = d.svc.Put(r.Context(), write)
+		}
+		if err != nil {
+			d.countValidation(t, v.Number(), err)
+			writeProblem(w, r, err)
+			return
+		}
+		d.markDeprecated(w, t.schema, v.Number(), f.version)
+		d.audit(r, t.name, written)
+		status := http.StatusOK
+		if written.Created {
+			status = http.StatusCreated
+			w.Header().Set("Location", recordPath(t.name, written.Record.ID))
+		}
+		d.answerWrite(w, r, t, f, written, status)
+	}
+}
+
+// answerWrite answers a successful write: the stored record as a read
+// would show it, or only headers with Prefer: return=minimal.
+func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t target, f recordFormat, written *records.Written, status int) {
+	rec := written.Record
+	h := w.Header()
+	h.Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
+	if preferMinimal(r) {
+		h.Set("Preference-Applied", "return=minimal")
+		h.Set("ETag", rec.Validator.ETag(f.repr()))
+		h.Set("Last-Modified", rec.UpdatedAt.UTC().Format(http.TimeFormat))
+		h.Set("Vary", varyNegotiated)
+		if status == http.StatusOK {
+			status = http.StatusNoContent
+		}
+		w.WriteHeader(status)
+		return
+	}
+	rep, err := d.encodeRecord(t, rec, f, written.View)
+	if err != nil {
+		writeProblem(w, r, err)
+		return
+	}
+	writeRepresentation(w, r, status, rep)
+}
+
+func preferMinimal(r *http.Request) bool {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, p := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "return=minimal") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func recordPath(schemaName, id string) string {
+	return "/v1/records/" + url.PathEscape(schemaName) + "/" + url.PathEscape(id)
+}
+
+func (d *recordDeps) countValidation(t target, version int, err error) {
+	if problem.Is(err, problem.Unprocessable) {
+		d.metrics.ValidationFailures.WithLabelValues(t.name, strconv.Itoa(version)).Inc()
+	}
+}
+
+// audit writes the audit line of a write.
+func (d *recordDeps) audit(r *http.Request, schemaName string, written *records.Written) {
+	info := requestInfoFrom(r.Context())
+	info.logger.Info().
+		Str("log", "audit").
+		Str("request_id", info.id).
+		Str("by", "").
+		Str("schema", schemaName).
+		Str("id", written.Record.ID).
+		Int64("revision", written.Record.Revision).
+		Str("op", written.Op).
+		Int("version", written.Version).
+		Str("sha256", written.Sha256).
+		Msg("write")
+}
+
+func (d *recordDeps) patchRecord() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, true)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		mt, err := negotiate.ParseContentType(r.Header.Get("Content-Type"))
+		if err == nil && mt.Essence != "application/merge-patch+json" {
+			err = problem.New(problem.UnsupportedMedia, "PATCH takes application/merge-patch+json, not %q", mt.Essence).
+				WithReason("content_type").With("supported", []string{"application/merge-patch+json"})
+		}
+		if err != nil {
+			if problem.Is(err, problem.UnsupportedMedia) || r.Header.Get("Content-Type") == "" {
+				w.Header().Set("Accept-Patch", "application/merge-patch+json")
+				if !problem.Is(err, problem.UnsupportedMedia) {
+					err = problem.New(problem.UnsupportedMedia, "PATCH takes application/merge-patch+json").
+						WithReason("content_type").With("supported", []string{"application/merge-patch+json"})
+				}
+			}
+			writeProblem(w, r, err)
+			return
+		}
+		v, err := bodyVersion(t.schema, mt.Version)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		f, err := negotiateRecord(r, d.codecs, t.schema, v.Number())
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		body, err := readBody(w, r, d.limits.MaxBodyBytes)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		var doc any
+		if err := d.codecs.Codec("json").Decode(body, &doc); err != nil {
+			countDecodeFailure(d.metrics, "json", err)
+			writeProblem(w, r, err)
+			return
+		}
+		merge, ok := doc.(map[string]any)
+		if !ok {
+			writeProblem(w, r, problem.New(problem.Invalid, "a merge patch must be a JSON object").WithReason("type"))
+			return
+		}
+		info := requestInfoFrom(r.Context())
+		info.formatIn, info.formatOut = "json", f.codec.Name()
+		written, err := d.svc.Patch(r.Context(), records.Patch{
+			Schema: t.name, ID: t.id, Version: v.Number(), Merge: merge,
+			Cond: conditions(r, f), ViewVersion: f.version,
+		})
+		if err != nil {
+			d.countValidation(t, v.Number(), err)
+			writeProblem(w, r, err)
+			return
+		}
+		d.markDeprecated(w, t.schema, v.Number(), f.version)
+		d.audit(r, t.name, written)
+		d.answerWrite(w, r, t, f, written, http.StatusOK)
+	}
+}
+
+func (d *recordDeps) deleteRecord() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, true)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
+		if err != nil {
+			// A delete answers no body: an Accept it cannot meet does not
+			// stop it; the representation only names the 412's ETag.
+			f = recordFormat{codec: d.codecs.Codecs()[0], version: t.schema.Latest().Number()}
+		}
+		written, err := d.svc.Delete(r.Context(), t.name, t.id, conditions(r, f), "")
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		d.audit(r, t.name, written)
+		w.Header().Set("Ferry-Revision", strconv.FormatInt(written.Record.Revision, 10))
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,112 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+
+	"crypto/sha256"
+	"encoding/base64"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/negotiate"
+)
+
+// varyNegotiated is the Vary of every negotiated response.
+const varyNegotiated = "Accept, Accept-Encoding"
+
+// A representation is an encoded response body with its metadata.
+type representation struct {
+	body         []byte
+	contentType  string
+	encoding     string // the content coding applied; "" for none
+	etag         string
+	lastModified time.Time
+}
+
+// compress applies the content coding the client prefers when the body is
+// large enough to gain from it.
+func compress(body []byte, encoding string) ([]byte, string, error) {
+	if encoding == "" || encoding == "identity" || len(body) < negotiate.MinCompressBytes {
+		return body, "", nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(body) / 2)
+	zw, err := negotiate.NewEncodingWriter(&buf, encoding)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, "", err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), encoding, nil
+}
+
+// responseEncoding is the content coding negotiated for r; "" for none.
+func responseEncoding(r *http.Request) string {
+	enc := negotiate.ChooseEncoding(r.Header.Get("Accept-Encoding"))
+	if enc == "identity" {
+		return ""
+	}
+	return enc
+}
+
+// writeRepresentation sends rep with status, and its headers.
+func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep representation) {
+	h := w.Header()
+	h.Set("Vary", varyNegotiated)
+	h.Set("Content-Type", rep.contentType)
+	if rep.encoding != "" {
+		h.Set("Content-Encoding", rep.encoding)
+	}
+	if rep.etag != "" {
+		h.Set("ETag", rep.etag)
+	}
+	if !rep.lastModified.IsZero() {
+		h.Set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
+	}
+	if r.Header.Get("Want-Content-Digest") != "" {
+		sum := sha256.Sum256(rep.body)
+		h.Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(rep.body)
+	}
+}
+
+// writeJSON answers a JSON document built by the service (schema, job,
+// history and summary bodies), compressed when the client likes.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	opts := []json.Options{json.Deterministic(true)}
+	if pretty, _ := queryBool(r, "pretty"); pretty {
+		opts = append(opts, jsontext.WithIndent("  "))
+	}
+	body, err := json.Marshal(v, opts...)
+	if err != nil {
+		writeProblem(w, r, fmt.Errorf("handlers: encode response: %w", err))
+		return
+	}
+	body, enc, err := compress(body, responseEncoding(r))
+	if err != nil {
+		writeProblem(w, r, err)
+		return
+	}
+	writeRepresentation(w, r, status, representation{body: body, contentType: "application/json", encoding: enc})
+}
+
+var jsonOnly = []negotiate.Offer{{MediaType: "application/json"}}
+
+// acceptJSON refuses a request whose Accept rules out JSON, for endpoints
+// that speak only JSON.
+func acceptJSON(r *http.Request) error {
+	_, err := negotiate.Choose(r.Header.Get("Accept"), jsonOnly)
+	return err
+}

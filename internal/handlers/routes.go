@@ -1,0 +1,60 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// addRoutes lists every route of the service.
+func addRoutes(r chi.Router, d Deps, docs *apiDocs) {
+	getAndHead(r, "/healthz", healthz())
+	getAndHead(r, "/readyz", readyz(d.Store))
+	getAndHead(r, "/metrics", d.Metrics.Handler())
+	getAndHead(r, "/openapi.yaml", serveBytes("application/yaml", docs.yaml))
+	getAndHead(r, "/openapi.json", serveBytes("application/json", docs.json))
+	getAndHead(r, "/docs", serveBytes("text/html; charset=utf-8", docs.html))
+
+	rec := &recordDeps{
+		svc: d.Records, codecs: d.Codecs, cache: d.Cache, metrics: d.Metrics,
+		limits: d.Limits, types: &envelopeTypes{},
+	}
+	sch := &schemaDeps{registry: d.Schemas, records: d.Records, jobs: d.Jobs, codecs: d.Codecs, limits: d.Limits, docs: docs}
+
+	r.Route("/v1", func(r chi.Router) {
+		r.Method(http.MethodPost, "/convert", convert(d.Codecs, d.Schemas, d.Limits, d.Metrics))
+		getAndHead(r, "/openapi.json", sch.typedOpenAPI())
+
+		r.Route("/schemas", func(r chi.Router) {
+			getAndHead(r, "/", sch.listSchemas())
+			r.Method(http.MethodPost, "/", sch.registerSchema())
+			getAndHead(r, "/{schema}", sch.getSchema())
+			r.Method(http.MethodPut, "/{schema}/compatibility", sch.setCompatibility())
+			getAndHead(r, "/{schema}/versions/{version}", sch.getVersion())
+			r.Method(http.MethodPatch, "/{schema}/versions/{version}", sch.deprecateVersion())
+			getAndHead(r, "/{schema}/changelog", sch.changelog())
+			r.Method(http.MethodPost, "/{schema}/_migrate", sch.migrate())
+		})
+		getAndHead(r, "/jobs/{id}", sch.getJob())
+
+		r.Route("/records/{schema}", func(r chi.Router) {
+			getAndHead(r, "/", rec.listRecords())
+			r.Method(http.MethodPost, "/", rec.putRecord(true))
+			getAndHead(r, "/_export", rec.exportRecords())
+			r.Method(http.MethodPost, "/_import", rec.importRecords())
+			getAndHead(r, "/_changes", rec.recordChanges(d.Shutdown))
+			getAndHead(r, "/{id}", rec.getRecord())
+			r.Method(http.MethodPut, "/{id}", rec.putRecord(false))
+			r.Method(http.MethodPatch, "/{id}", rec.patchRecord())
+			r.Method(http.MethodDelete, "/{id}", rec.deleteRecord())
+			getAndHead(r, "/{id}/_history", rec.recordHistory())
+		})
+	})
+}
+
+// getAndHead routes GET and HEAD of pattern to h; net/http drops the body
+// of a HEAD response, so one handler serves both.
+func getAndHead(r chi.Router, pattern string, h http.Handler) {
+	r.Method(http.MethodGet, pattern, h)
+	r.Method(http.MethodHead, pattern, h)
+}

@@ -1,0 +1,367 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/records"
+	"github.com/ferry-dev/ferry/internal/schema"
+)
+
+// schemaDeps is what the schema and job handlers share.
+type schemaDeps struct {
+	registry *schema.Registry
+	records  *records.Service
+	jobs     *records.Jobs
+	codecs   *negotiate.Registry
+	limits   Limits
+	docs     *apiDocs
+}
+
+func (d *schemaDeps) schemaParam(r *http.Request) (*schema.Schema, error) {
+	name, err := pathParam(r, "schema")
+	if err != nil {
+		return nil, err
+	}
+	return d.records.Schema(name)
+}
+
+func (d *schemaDeps) versionParam(r *http.Request, sc *schema.Schema) (*schema.Version, error) {
+	raw, err := pathParam(r, "version")
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		return nil, problem.New(problem.Invalid, "version %q is not a positive integer", raw).WithReason("path")
+	}
+	v, err := sc.Version(n)
+	if err != nil {
+		return nil, problem.New(problem.NotFound, "schema %q has no version %d", sc.Name(), n).With("versions", sc.Versions())
+	}
+	return v, nil
+}
+
+// definitionDoc is a version's definition as served: as registered, plus
+// its deprecation when it has one.
+func definitionDoc(v *schema.Version) map[string]any {
+	var doc map[string]any
+	_ = json.Unmarshal(v.DefinitionJSON(), &doc)
+	if doc == nil {
+		doc = map[string]any{"name": v.Schema(), "version": v.Number()}
+	}
+	if at, ok := v.Deprecated(); ok {
+		doc["deprecated"] = true
+		doc["deprecated_at"] = at.UTC()
+		if sunset, ok := v.Sunset(); ok {
+			doc["sunset"] = sunset.UTC()
+		}
+	}
+	return doc
+}
+
+func (d *schemaDeps) listSchemas() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		all := d.registry.Schemas()
+		out := make([]map[string]any, 0, len(all))
+		for _, sc := range all {
+			n, err := d.records.Count(r.Context(), sc.Name())
+			if err != nil {
+				writeProblem(w, r, err)
+				return
+			}
+			out = append(out, map[string]any{
+				"name": sc.Name(), "latest_version": sc.Latest().Number(),
+				"compatibility": sc.Compatibility(), "record_count": n,
+			})
+		}
+		writeJSON(w, r, http.StatusOK, map[string]any{"schemas": out})
+	}
+}
+
+func (d *schemaDeps) getSchema() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, err := d.schemaParam(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		versions := make([]map[string]any, 0)
+		for _, v := range sc.All() {
+			versions = append(versions, definitionDoc(v))
+		}
+		writeJSON(w, r, http.StatusOK, map[string]any{
+			"name": sc.Name(), "compatibility": sc.Compatibility(), "versions": versions,
+		})
+	}
+}
+
+// versionOffers are the representations of a schema version.
+var versionOffers = []negotiate.Offer{
+	{MediaType: "application/json"},
+	{MediaType: "application/schema+json"},
+	{MediaType: "text/x-go"},
+}
+
+func (d *schemaDeps) getVersion() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		choice, err := negotiate.Choose(r.Header.Get("Accept"), versionOffers)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, err := d.schemaParam(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		v, err := d.versionParam(r, sc)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		markVersionDeprecated(w, v)
+		switch choice.MediaType {
+		case "application/schema+json":
+			body, err := v.JSONSchema()
+			if err != nil {
+				writeProblem(w, r, err)
+				return
+			}
+			d.writeDocument(w, r, body, "application/schema+json")
+		case "text/x-go":
+			d.writeDocument(w, r, v.GoSource(), "text/x-go; charset=utf-8")
+		default:
+			writeJSON(w, r, http.StatusOK, definitionDoc(v))
+		}
+	}
+}
+
+func (d *schemaDeps) writeDocument(w http.ResponseWriter, r *http.Request, body []byte, contentType string) {
+	body, enc, err := compress(body, responseEncoding(r))
+	if err != nil {
+		writeProblem(w, r, err)
+		return
+	}
+	writeRepresentation(w, r, http.StatusOK, representation{body: body, contentType: contentType, encoding: enc})
+}
+
+// markVersionDeprecated adds Deprecation and Sunset headers for a
+// deprecated version.
+func markVersionDeprecated(w http.ResponseWriter, v *schema.Version) {
+	at, ok := v.Deprecated()
+	if !ok {
+		return
+	}
+	w.Header().Set("Deprecation", "@"+strconv.FormatInt(at.Unix(), 10))
+	if sunset, ok := v.Sunset(); ok {
+		w.Header().Set("Sunset", sunset.UTC().Format(http.TimeFormat))
+	}
+}
+
+// readJSONBody reads a small JSON (or, where allowed, YAML) request body
+// for the schema endpoints.
+func (d *schemaDeps) readJSONBody(w http.ResponseWriter, r *http.Request, allowYAML bool) ([]byte, bool, error) {
+	supported := []string{"application/json"}
+	if allowYAML {
+		supported = append(supported, "application/yaml")
+	}
+	mt, err := negotiate.ParseContentType(r.Header.Get("Content-Type"))
+	isYAML := false
+	switch {
+	case err != nil && r.Header.Get("Content-Type") != "":
+		return nil, false, err
+	case err == nil && mt.Essence == "application/json":
+	case err == nil && allowYAML && (mt.Essence == "application/yaml" || mt.Essence == "application/x-yaml" || mt.Essence == "text/yaml"):
+		isYAML = true
+	default:
+		return nil, false, problem.New(problem.UnsupportedMedia, "this endpoint reads %s", strings.Join(supported, " or ")).
+			WithReason("content_type").With("supported", supported)
+	}
+	body, err := readBody(w, r, d.limits.MaxBodyBytes)
+	return body, isYAML, err
+}
+
+func (d *schemaDeps) registerSchema() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		dryRun, err := queryBool(r, "dry_run")
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		body, isYAML, err := d.readJSONBody(w, r, true)
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, err)
+			return
+		}
+		def, err := schema.ParseDefinition(body, isYAML)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		v, err := d.registry.Register(r.Context(), def, dryRun)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if dryRun {
+			writeJSON(w, r, http.StatusOK, definitionDoc(v))
+			return
+		}
+		w.Header().Set("Location", "/v1/schemas/"+url.PathEscape(v.Schema())+"/versions/"+strconv.Itoa(v.Number()))
+		writeJSON(w, r, http.StatusCreated, definitionDoc(v))
+	}
+}
+
+func (d *schemaDeps) setCompatibility() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, err := d.schemaParam(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		body, _, err := d.readJSONBody(w, r, false)
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, err)
+			return
+		}
+		var req struct {
+			Compatibility string `json:"compatibility"`
+		}
+		if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil {
+			writeProblem(w, r, problem.Wrap(problem.Invalid, err, "body must be {\"compatibility\": MODE}").WithReason("syntax"))
+			return
+		}
+		if err := d.registry.SetCompatibility(r.Context(), sc.Name(), req.Compatibility); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, err = d.records.Schema(sc.Name())
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		writeJSON(w, r, http.StatusOK, map[string]any{"name": sc.Name(), "compatibility": sc.Compatibility()})
+	}
+}
+
+func (d *schemaDeps) deprecateVersion() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, err := d.schemaParam(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		v, err := d.versionParam(r, sc)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		body, _, err := d.readJSONBody(w, r, false)
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, err)
+			return
+		}
+		var req struct {
+			Deprecated *bool      `json:"deprecated"`
+			Sunset     *time.Time `json:"sunset"`
+		}
+		if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil || req.Deprecated == nil {
+			writeProblem(w, r, problem.New(problem.Invalid,
+				"body must be {\"deprecated\": true|false, \"sunset\": RFC 3339 time (optional)}").WithReason("syntax"))
+			return
+		}
+		v, err = d.registry.Deprecate(r.Context(), sc.Name(), v.Number(), *req.Deprecated, req.Sunset)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		markVersionDeprecated(w, v)
+		writeJSON(w, r, http.StatusOK, definitionDoc(v))
+	}
+}
+
+func (d *schemaDeps) changelog() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, err := d.schemaParam(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		writeJSON(w, r, http.StatusOK, map[string]any{"schema": sc.Name(), "versions": sc.Changelog()})
+	}
+}
+
+func (d *schemaDeps) migrate() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, err := d.schemaParam(r)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		drain(r)
+		job, err := d.jobs.StartMigration(r.Context(), sc.Name(), "")
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		w.Header().Set("Location", "/v1/jobs/"+job.ID)
+		writeJSON(w, r, http.StatusAccepted, job)
+	}
+}
+
+func (d *schemaDeps) getJob() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		id, err := pathParam(r, "id")
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		job, err := d.jobs.Get(r.Context(), id)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, r, http.StatusOK, job)
+	}
+}

@@ -1,0 +1,103 @@
+// Package handlers is Ferry's HTTP layer: routing, content negotiation at the
+// edges, problem documents, access logs and metrics. It holds no business
+// rules; it translates requests into calls on the domain packages and their
+// results back into responses.
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/ferry-dev/ferry/internal/metrics"
+	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/records"
+	"github.com/ferry-dev/ferry/internal/repcache"
+	"github.com/ferry-dev/ferry/internal/schema"
+)
+
+// Limits bounds what a client may send.
+type Limits struct {
+	// MaxBodyBytes caps a single-record body and each envelope of an
+	// import, after decompression.
+	MaxBodyBytes int64
+	// MaxImportBytes caps a whole import stream.
+	MaxImportBytes int64
+}
+
+// Pinger reports whether the store answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps is everything the HTTP layer needs from the rest of Ferry.
+type Deps struct {
+	Logger  zerolog.Logger
+	Metrics *metrics.Metrics
+	Codecs  *negotiate.Registry
+	Store   Pinger
+	Schemas *schema.Registry
+	Records *records.Service
+	Jobs    *records.Jobs
+	// Cache keeps encoded representations of records; nil disables it.
+	Cache  *repcache.Cache
+	Limits Limits
+	// OpenAPI is the API description in YAML.
+	OpenAPI []byte
+	// Shutdown ends when the server shuts down, so that long-polls and
+	// event streams can answer and close instead of holding it up.
+	Shutdown context.Context
+}
+
+// NewServer builds the router with its middleware and every route.
+func NewServer(d Deps) (http.Handler, error) {
+	if d.Limits.MaxBodyBytes <= 0 {
+		d.Limits.MaxBodyBytes = 1 << 20
+	}
+	if d.Limits.MaxImportBytes <= 0 {
+		d.Limits.MaxImportBytes = 1 << 30
+	}
+	if d.Shutdown == nil {
+		d.Shutdown = context.Background()
+	}
+	docs, err := newAPIDocs(d.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	r := chi.NewRouter()
+	r.Use(observe(d.Logger, d.Metrics, newRequestIDs()))
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		writeProblem(w, req, problem.New(problem.NotFound, "no resource at %s", req.URL.Path))
+	})
+	r.MethodNotAllowed(methodNotAllowed(r))
+	addRoutes(r, d, docs)
+	return r, nil
+}
+
+// candidateMethods are the methods probed to build an Allow header.
+var candidateMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete,
+}
+
+// methodNotAllowed answers 405 with an Allow header listing the methods the
+// path does route; chi drops Allow once a custom handler is set, so the
+// router is asked again for each method.
+func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range candidateMethods {
+			if routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		p := problem.New(problem.Invalid, "%s is not allowed on %s", r.Method, r.URL.Path)
+		p.Slug = "method-not-allowed"
+		writeProblemStatus(w, r, http.StatusMethodNotAllowed, p.With("allow", allowed))
+	}
+}

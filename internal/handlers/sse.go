@@ -1,0 +1,125 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/records"
+)
+
+// ssePing is how often an idle event stream sends a comment, so that
+// proxies and clients know it is alive.
+const ssePing = 15 * time.Second
+
+// changeJSON is one change as JSON, in the feed and in events.
+type changeJSON struct {
+	Seq      uint64    `json:"seq"`
+	ID       string    `json:"id"`
+	Revision int64     `json:"revision"`
+	Op       string    `json:"op"`
+	At       time.Time `json:"at"`
+}
+
+type changesJSON struct {
+	Changes []changeJSON `json:"changes"`
+	LastSeq uint64       `json:"last_seq"`
+}
+
+func plainChanges(changes []records.Change, last uint64) changesJSON {
+	out := changesJSON{Changes: make([]changeJSON, len(changes)), LastSeq: last}
+	for i, c := range changes {
+		out.Changes[i] = changeJSON{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At}
+	}
+	return out
+}
+
+// wantsEventStream reports whether the client asks for server-sent events
+// rather than a change list.
+func wantsEventStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") && !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mergeDone returns a context that ends when either ctx or other does.
+func mergeDone(ctx, other context.Context) (context.Context, context.CancelFunc) {
+	merged, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(other, cancel)
+	return merged, func() { stop(); cancel() }
+}
+
+// streamChanges sends the change feed as server-sent events: first what
+// happened after since (or Last-Event-ID, which wins), then each change as
+// it happens, with a ping comment when idle. It ends cleanly when the
+// client goes or the server shuts down.
+func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t target, since uint64, shutdown context.Context) {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64)
+		if err == nil {
+			since = n
+		}
+	}
+	ctx, cancel := mergeDone(r.Context(), shutdown)
+	defer cancel()
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", varyNegotiated)
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	requestInfoFrom(r.Context()).formatOut = "sse"
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	for {
+		changes, last, err := d.svc.Changes(ctx, t.name, since, 1000, 0)
+		if err != nil {
+			requestInfoFrom(r.Context()).logger.Warn().Err(err).Msg("change stream ended")
+			return
+		}
+		for _, c := range changes {
+			data, _ := json.Marshal(changeJSON{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At})
+			if _, err := w.Write([]byte("id: " + strconv.FormatUint(c.Seq, 10) + "\nevent: change\ndata: " + string(data) + "\n\n")); err != nil {
+				return
+			}
+		}
+		since = last
+		if len(changes) > 0 {
+			if err := rc.Flush(); err != nil {
+				return
+			}
+			if len(changes) == 1000 {
+				continue
+			}
+		}
+		waitCtx, cancelWait := context.WithTimeout(ctx, ssePing)
+		err = d.svc.WaitChange(waitCtx, t.name, since)
+		cancelWait()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}

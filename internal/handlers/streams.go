@@ -1,0 +1,468 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/records"
+	"github.com/ferry-dev/ferry/internal/schema"
+)
+
+func (d *recordDeps) listRecords() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, false)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		limit, err := queryInt(r, "limit", 100, 1, 1000)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		requestInfoFrom(r.Context()).formatOut = f.codec.Name()
+		page, err := d.svc.List(r.Context(), t.name, r.URL.Query().Get("cursor"), int(limit))
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		v, _ := t.schema.Version(f.version)
+		env := d.types.of(reflect.PointerTo(v.Type()))
+		items := reflect.MakeSlice(reflect.SliceOf(env), 0, len(page.Records))
+		for _, rec := range page.Records {
+			view, err := rec.View(t.schema, f.version)
+			if err != nil {
+				writeProblem(w, r, err)
+				return
+			}
+			items = reflect.Append(items, d.types.envelope(rec.ID, rec.Revision, f.version, rec.UpdatedAt, view))
+		}
+		out := reflect.New(d.types.pageOf(env)).Elem()
+		out.Field(0).Set(items)
+		out.Field(1).SetString(page.NextCursor)
+		body, err := f.codec.Marshal(out.Addr().Interface())
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		body, enc, err := compress(body, f.encoding)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if page.NextCursor != "" {
+			next := *r.URL
+			q := next.Query()
+			q.Set("cursor", page.NextCursor)
+			q.Set("limit", strconv.FormatInt(limit, 10))
+			next.RawQuery = q.Encode()
+			w.Header().Set("Link", "<"+next.RequestURI()+`>; rel="next"`)
+		}
+		d.markDeprecated(w, t.schema, f.version)
+		writeRepresentation(w, r, http.StatusOK, representation{body: body, contentType: f.contentType(t.name), encoding: enc})
+	}
+}
+
+// streamFlushEvery is how many records an export writes between flushes.
+const streamFlushEvery = 256
+
+func (d *recordDeps) exportRecords() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, false)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, choice, err := d.codecs.NegotiateStream(r.Header.Get("Accept"))
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		version := choice.Version
+		if version == 0 {
+			version = t.schema.Latest().Number()
+		}
+		if _, err := t.schema.Version(version); err != nil {
+			writeProblem(w, r, problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, version).
+				With("versions", t.schema.Versions()))
+			return
+		}
+		requestInfoFrom(r.Context()).formatOut = sc.Name()
+		rc := http.NewResponseController(w)
+		// An export may take longer than any fixed write timeout; it is
+		// bounded by the client reading it.
+		_ = rc.SetWriteDeadline(time.Time{})
+		h := w.Header()
+		h.Set("Content-Type", choice.MediaType+"; schema="+t.name+"; version="+strconv.Itoa(version))
+		h.Set("Vary", varyNegotiated)
+		d.markDeprecated(w, t.schema, version)
+		var out io.Writer = w
+		enc := responseEncoding(r)
+		var zw io.WriteCloser
+		if enc != "" {
+			if zw, err = negotiate.NewEncodingWriter(w, enc); err != nil {
+				writeProblem(w, r, err)
+				return
+			}
+			h.Set("Content-Encoding", enc)
+			out = zw
+		}
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodHead {
+			return
+		}
+		se := sc.NewEncoder(out)
+		n := 0
+		err = d.svc.Each(r.Context(), t.name, func(rec *records.Record) error {
+			view, err := rec.View(t.schema, version)
+			if err != nil {
+				return err
+			}
+			if err := se.Encode(d.types.envelope(rec.ID, rec.Revision, version, rec.UpdatedAt, view).Addr().Interface()); err != nil {
+				return err
+			}
+			if n++; n%streamFlushEvery == 0 {
+				if zw != nil {
+					if f, ok := zw.(interface{ Flush() error }); ok {
+						_ = f.Flush()
+					}
+				}
+				return rc.Flush()
+			}
+			return nil
+		})
+		if err == nil {
+			err = se.Close()
+		}
+		if err == nil && zw != nil {
+			err = zw.Close()
+		}
+		if err != nil {
+			// Headers are gone: all that is left is to cut the stream short
+			// so the client sees it is incomplete, and to log why.
+			requestInfoFrom(r.Context()).logger.Warn().Err(err).Str("schema", t.name).Msg("export ended early")
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+func (d *recordDeps) importRecords() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, false)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		atomic, err := queryBool(r, "atomic")
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		sc, ctVersion, err := d.codecs.StreamForContentType(r.Header.Get("Content-Type"))
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, withStreamSupported(err, d.codecs))
+			return
+		}
+		defaultVersion, err := bodyVersion(t.schema, ctVersion)
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, err)
+			return
+		}
+		requestInfoFrom(r.Context()).formatIn = sc.Name()
+		body := http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
+		raw, err := negotiate.NewBodyReader(body, r.Header.Get("Content-Encoding"), d.limits.MaxImportBytes)
+		if err != nil {
+			writeUnsupported(w, r, d.codecs, err)
+			return
+		}
+		defer raw.Close()
+		dec := sc.NewDecoder(raw, d.limits.MaxBodyBytes)
+		next := d.importItems(t.schema, sc, dec, defaultVersion)
+		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "")
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			err = problem.New(problem.TooLarge, "the import stream is larger than %d bytes", d.limits.MaxImportBytes).WithReason("too_large")
+		}
+		if err != nil {
+			if p, ok := problem.As(err); ok {
+				if s, ok := p.Extra["summary"].(*records.ImportSummary); ok {
+					delete(p.Extra, "summary")
+					p.With("accepted", s.Accepted).With("rejected", s.Rejected).With("errors", importErrors(r, s))
+				}
+			}
+			writeProblem(w, r, err)
+			return
+		}
+		for _, written := range summary.Written {
+			d.audit(r, t.name, written)
+		}
+		writeJSON(w, r, http.StatusOK, map[string]any{
+			"accepted": summary.Accepted,
+			"rejected": summary.Rejected,
+			"errors":   importErrors(r, summary),
+		})
+	}
+}
+
+// withStreamSupported makes a 415 of an import name the stream types.
+func withStreamSupported(err error, codecs *negotiate.Registry) error {
+	if p, ok := problem.As(err); ok && p.Kind == problem.UnsupportedMedia {
+		p.With("supported", negotiate.Acceptable(codecs.StreamOffers()))
+	}
+	return err
+}
+
+// importErrors renders each rejected envelope with its problem document.
+func importErrors(r *http.Request, s *records.ImportSummary) []map[string]any {
+	out := make([]map[string]any, 0, len(s.Errors))
+	for _, e := range s.Errors {
+		out = append(out, map[string]any{"index": e.Index, "id": e.ID, "problem": problemMembers(r, e.Problem)})
+	}
+	return out
+}
+
+// importItems adapts a stream decoder to the records importer: each
+// envelope is read as plain data, then its data member is built at the
+// envelope's version. A gob stream carries typed envelopes of one version.
+func (d *recordDeps) importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.StreamDecoder, def *schema.Version) func() (*records.ImportItem, error) {
+	if stream.Name() == "gob-stream" {
+		env := d.types.of(reflect.TypeOf(def.New()))
+		return func() (*records.ImportItem, error) {
+			ptr := reflect.New(env)
+			if err := dec.Decode(ptr.Interface()); err != nil {
+				return nil, err
+			}
+			e := ptr.Elem()
+			item := &records.ImportItem{ID: e.Field(0).String(), Version: def.Number(), Body: e.Field(4).Interface(), FromGob: true}
+			if v := e.Field(2).Int(); v != 0 && int(v) != def.Number() {
+				item.Err = problem.New(problem.Invalid, "a gob stream carries one version (%d); this envelope says %d", def.Number(), v)
+			}
+			return item, nil
+		}
+	}
+	return func() (*records.ImportItem, error) {
+		var raw any
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		return envelopeItem(sc, raw, def), nil
+	}
+}
+
+// envelopeItem reads an envelope decoded as plain data.
+func envelopeItem(sc *schema.Schema, raw any, def *schema.Version) *records.ImportItem {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return &records.ImportItem{Err: problem.New(problem.Invalid, "an envelope must be a map with id and data")}
+	}
+	item := &records.ImportItem{Version: def.Number()}
+	id, ok := m["id"].(string)
+	if !ok {
+		item.Err = problem.New(problem.Invalid, "envelope member id must be a string")
+		return item
+	}
+	item.ID = id
+	for k := range m {
+		switch k {
+		case "id", "data", "version", "revision", "updated_at":
+		default:
+			item.Err = problem.New(problem.Invalid, "unknown envelope member %q", k).WithReason("unknown_field")
+			return item
+		}
+	}
+	if rawVersion, present := m["version"]; present && rawVersion != nil {
+		n, ok := rawVersion.(int64)
+		if !ok || n < 1 {
+			item.Err = problem.New(problem.Invalid, "envelope member version must be a positive integer")
+			return item
+		}
+		v, err := sc.Version(int(n))
+		if err != nil {
+			item.Err = problem.New(problem.Invalid, "schema %q has no version %d", sc.Name(), n).With("versions", sc.Versions())
+			return item
+		}
+		def = v
+		item.Version = v.Number()
+	}
+	data, ok := m["data"].(map[string]any)
+	if !ok {
+		item.Err = problem.New(problem.Invalid, "envelope member data must be a map")
+		return item
+	}
+	item.Body, item.Err = def.FromMap(data)
+	return item
+}
+
+func (d *recordDeps) recordHistory() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, true)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		withData := r.URL.Query().Get("include") == "data"
+		version := t.schema.Latest().Number()
+		if err := acceptJSON(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		if withData {
+			ch, err := negotiate.Choose(r.Header.Get("Accept"), jsonOnly)
+			if err != nil {
+				writeProblem(w, r, err)
+				return
+			}
+			if ch.Version != 0 {
+				if _, err := t.schema.Version(ch.Version); err != nil {
+					writeProblem(w, r, problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, ch.Version).
+						With("versions", t.schema.Versions()))
+					return
+				}
+				version = ch.Version
+			}
+		}
+		revs, err := d.svc.History(r.Context(), t.name, t.id)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		out := make([]map[string]any, len(revs))
+		for i, rev := range revs {
+			entry := map[string]any{
+				"revision": rev.Revision, "op": rev.Op, "at": rev.At, "by": rev.By,
+				"version": rev.Version, "size": rev.Size, "sha256": rev.Sha256,
+			}
+			if withData {
+				entry["data"] = nil
+				if rev.Record != nil {
+					view, err := rev.Record.View(t.schema, version)
+					if err != nil {
+						writeProblem(w, r, err)
+						return
+					}
+					entry["data"] = view
+				}
+			}
+			out[i] = entry
+		}
+		writeJSON(w, r, http.StatusOK, map[string]any{"revisions": out})
+	}
+}
+
+// changeFeedWaitLimit is the longest a long-poll may wait.
+const changeFeedWaitLimit = 60
+
+func (d *recordDeps) recordChanges(shutdown context.Context) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := d.target(r, false)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		since, err := queryInt(r, "since", 0, 0, 1<<62)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		limit, err := queryInt(r, "limit", 100, 1, 1000)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		wait, err := queryInt(r, "wait", 0, 0, changeFeedWaitLimit)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		withData := r.URL.Query().Get("include") == "data"
+		if wantsEventStream(r) {
+			d.streamChanges(w, r, t, uint64(since), shutdown)
+			return
+		}
+		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		ctx := r.Context()
+		if wait > 0 {
+			// A long-poll outlives any fixed write timeout, and answers
+			// with what it has when the server shuts down.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Duration(wait+10) * time.Second))
+			var cancel context.CancelFunc
+			ctx, cancel = mergeDone(ctx, shutdown)
+			defer cancel()
+		}
+		changes, last, err := d.svc.Changes(ctx, t.name, uint64(since), int(limit), time.Duration(wait)*time.Second)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		body, err := d.encodeChanges(r.Context(), t, f, changes, last, withData)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		body, enc, err := compress(body, f.encoding)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		writeRepresentation(w, r, http.StatusOK, representation{body: body, contentType: f.contentType(t.name), encoding: enc})
+	}
+}
+
+// encodeChanges encodes a change list; with data, each change carries the
+// record at the negotiated version (null for a delete).
+func (d *recordDeps) encodeChanges(ctx context.Context, t target, f recordFormat, changes []records.Change, last uint64, withData bool) ([]byte, error) {
+	if !withData {
+		return f.codec.Marshal(plainChanges(changes, last))
+	}
+	v, err := t.schema.Version(f.version)
+	if err != nil {
+		return nil, err
+	}
+	change := d.types.changeOf(reflect.PointerTo(v.Type()))
+	list := reflect.MakeSlice(reflect.SliceOf(change), 0, len(changes))
+	for _, c := range changes {
+		cv := reflect.New(change).Elem()
+		cv.Field(0).SetUint(c.Seq)
+		cv.Field(1).SetString(c.ID)
+		cv.Field(2).SetInt(c.Revision)
+		cv.Field(3).SetString(c.Op)
+		cv.Field(4).Set(reflect.ValueOf(c.At))
+		if c.Op != "delete" {
+			rec, err := d.svc.Get(ctx, t.name, c.ID)
+			if err == nil {
+				view, err := rec.View(t.schema, f.version)
+				if err != nil {
+					return nil, err
+				}
+				cv.Field(5).Set(reflect.ValueOf(view))
+			} else if !problem.Is(err, problem.NotFound) {
+				return nil, err
+			}
+		}
+		list = reflect.Append(list, cv)
+	}
+	out := reflect.New(d.types.changesOf(change)).Elem()
+	out.Field(0).Set(list)
+	out.Field(1).SetUint(last)
+	return f.codec.Marshal(out.Addr().Interface())
+}

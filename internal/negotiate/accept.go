@@ -1,0 +1,419 @@
+package negotiate
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+// An Offer is one representation a handler can produce, under one or more
+// names.
+type Offer struct {
+	// MediaType is the lower-case name emitted unless the client asked for
+	// an alias by name.
+	MediaType string
+	// Aliases are other lower-case names of the same representation. A
+	// client that names one gets that name back.
+	Aliases []string
+}
+
+// A Choice is the outcome of negotiation.
+type Choice struct {
+	// Offer is the index of the chosen offer.
+	Offer int
+	// MediaType is the exact media type to emit: the offer's name that the
+	// client asked for, or its MediaType when the client named none.
+	MediaType string
+	// Version is the version parameter of the media range that selected the
+	// offer, or 0 when it had none.
+	Version int
+}
+
+// Specificity of a media range, lowest first. A range with parameters is
+// more specific than the same range without them (RFC 9110 §12.5.1).
+const (
+	specAny      = iota // */*
+	specType            // type/*
+	specExact           // type/subtype
+	specParams          // type/subtype;param=value
+	qualityScale = 1000 // q=1 in thousandths
+)
+
+// A mediaRange is one element of an Accept header. The strings point into
+// the header, so parsing one allocates nothing.
+type mediaRange struct {
+	typ, sub string
+	quality  int // in thousandths
+	version  int
+	// params is set when the range carries parameters other than q.
+	params bool
+	// unmatchable is set when the range carries a parameter that no Ferry
+	// representation has, so that it matches none of them.
+	unmatchable bool
+}
+
+// A rangeMatch is the most specific media range matching one offered name.
+type rangeMatch struct {
+	spec    int // -1 when no range matched
+	quality int
+	version int
+}
+
+// Choose picks the offer that best satisfies an Accept header value.
+//
+// The weight of each offered name is set by the most specific media range
+// that matches it (type/subtype with parameters, then type/subtype, then
+// type/*, then */*); among equally specific ranges the highest q counts. A
+// name whose weight is q=0 is excluded. The highest weight wins; on a tie a
+// name matched by a more specific range wins over one matched by a wildcard,
+// and after that the order of offers (and of names within an offer) decides.
+// An empty header means */*.
+//
+// The parameters version (the schema version), charset and schema are
+// understood; a range with any other parameter before q matches nothing,
+// since no Ferry representation carries one. Parameters after q are accept
+// extensions and are ignored.
+//
+// A malformed header is a problem.Invalid error; a header that no offer
+// satisfies is a problem.NotAcceptable error listing the acceptable media
+// types under "acceptable".
+func Choose(accept string, offers []Offer) (Choice, error) {
+	if len(offers) == 0 {
+		return Choice{}, notAcceptable(offers)
+	}
+	accept = strings.Trim(accept, " \t")
+	if accept == "" || accept == "*/*" {
+		return Choice{MediaType: offers[0].MediaType}, nil
+	}
+
+	names := 0
+	for _, o := range offers {
+		names += 1 + len(o.Aliases)
+	}
+	// Room for the usual offer sets on the stack keeps Choose free of
+	// allocations on every request.
+	var stack [16]rangeMatch
+	var matches []rangeMatch
+	if names <= len(stack) {
+		matches = stack[:names]
+	} else {
+		matches = make([]rangeMatch, names)
+	}
+	for i := range matches {
+		matches[i].spec = -1
+	}
+
+	ranges := 0
+	for i := 0; ; {
+		i = skipOWS(accept, i)
+		if i == len(accept) {
+			break
+		}
+		if accept[i] == ',' {
+			// Empty list elements are allowed (RFC 9110 §5.6.1.2).
+			i++
+			continue
+		}
+		mr, next, err := parseMediaRange(accept, i)
+		if err != nil {
+			return Choice{}, err
+		}
+		ranges++
+		if !mr.unmatchable {
+			k := 0
+			for _, o := range offers {
+				mr.apply(o.MediaType, &matches[k])
+				k++
+				for _, a := range o.Aliases {
+					mr.apply(a, &matches[k])
+					k++
+				}
+			}
+		}
+		i = skipOWS(accept, next)
+		if i < len(accept) {
+			if accept[i] != ',' {
+				return Choice{}, acceptError("unexpected %q at offset %d", accept[i], i)
+			}
+			i++
+		}
+	}
+	if ranges == 0 {
+		return Choice{}, acceptError("the header names no media range")
+	}
+
+	best, bestName := Choice{Offer: -1}, -1
+	k := 0
+	for oi, o := range offers {
+		for ni := 0; ni <= len(o.Aliases); ni++ {
+			m := matches[k]
+			k++
+			if m.spec < 0 || m.quality == 0 {
+				continue
+			}
+			if bestName >= 0 {
+				b := matches[bestName]
+				if m.quality < b.quality || (m.quality == b.quality && m.spec <= b.spec) {
+					continue
+				}
+			}
+			name := o.MediaType
+			if ni > 0 {
+				name = o.Aliases[ni-1]
+			}
+			best = Choice{Offer: oi, MediaType: name, Version: m.version}
+			bestName = k - 1
+		}
+	}
+	if bestName < 0 {
+		return Choice{}, notAcceptable(offers)
+	}
+	return best, nil
+}
+
+// apply records mr in m, the match of an offered name, if mr matches the
+// name and is more specific (or, equally specific, of higher quality) than
+// what matched before.
+func (mr *mediaRange) apply(name string, m *rangeMatch) {
+	spec, ok := mr.match(name)
+	if ok && (spec > m.spec || (spec == m.spec && mr.quality > m.quality)) {
+		*m = rangeMatch{spec: spec, quality: mr.quality, version: mr.version}
+	}
+}
+
+// match reports whether mr matches the media type name and how
+// specifically.
+func (mr *mediaRange) match(name string) (spec int, ok bool) {
+	if mr.typ == "*" {
+		return specAny, true
+	}
+	slash := len(mr.typ)
+	if len(name) <= slash || name[slash] != '/' || !strings.EqualFold(name[:slash], mr.typ) {
+		return 0, false
+	}
+	if mr.sub == "*" {
+		return specType, true
+	}
+	if !strings.EqualFold(name[slash+1:], mr.sub) {
+		return 0, false
+	}
+	if mr.params {
+		return specParams, true
+	}
+	return specExact, true
+}
+
+// parseMediaRange parses the media range starting at s[i] with its
+// parameters and returns the offset just after it.
+func parseMediaRange(s string, i int) (mediaRange, int, error) {
+	start := i
+	slash := scanToken(s, i)
+	if slash == i {
+		return mediaRange{}, 0, acceptError("expected a media range at offset %d, found %q", i, s[i])
+	}
+	if slash == len(s) || s[slash] != '/' {
+		return mediaRange{}, 0, acceptError("media range %q has no subtype", s[start:slash])
+	}
+	end := scanToken(s, slash+1)
+	if end == slash+1 {
+		return mediaRange{}, 0, acceptError("media range %q has no subtype", s[start:end])
+	}
+	mr := mediaRange{typ: s[start:slash], sub: s[slash+1 : end], quality: qualityScale}
+	if mr.typ == "*" && mr.sub != "*" {
+		return mediaRange{}, 0, acceptError("%q is not a media range", s[start:end])
+	}
+
+	seenQ := false
+	i = end
+	for {
+		p := skipOWS(s, i)
+		if p == len(s) || s[p] != ';' {
+			return mr, i, nil
+		}
+		p = skipOWS(s, p+1)
+		if p == len(s) || s[p] == ',' || s[p] == ';' {
+			i = p // an empty parameter
+			continue
+		}
+		nameEnd := scanToken(s, p)
+		if nameEnd == p {
+			return mediaRange{}, 0, acceptError("expected a parameter at offset %d, found %q", p, s[p])
+		}
+		name := s[p:nameEnd]
+		if nameEnd == len(s) || s[nameEnd] != '=' {
+			return mediaRange{}, 0, acceptError("parameter %q of %q has no value", name, s[start:end])
+		}
+		value, valueEnd, err := scanParamValue(s, nameEnd+1)
+		if err != nil {
+			return mediaRange{}, 0, err
+		}
+		i = valueEnd
+
+		switch {
+		case strings.EqualFold(name, "q"):
+			if seenQ {
+				return mediaRange{}, 0, acceptError("media range %q has two q parameters", s[start:end])
+			}
+			seenQ = true
+			q, ok := parseQuality(value)
+			if !ok {
+				return mediaRange{}, 0, acceptError("q=%s is not a weight from 0 to 1 with at most three decimals", value)
+			}
+			mr.quality = q
+		case strings.EqualFold(name, "version"):
+			v, ok := parseVersion(value)
+			if !ok {
+				return mediaRange{}, 0, acceptError("version=%s is not a positive integer", value)
+			}
+			mr.version = v
+			mr.params = true
+		case seenQ:
+			// An accept extension: it does not qualify the media type.
+		case strings.EqualFold(name, "charset"), strings.EqualFold(name, "schema"):
+			// Ferry's text is always UTF-8 and the schema is named by the
+			// URL; responses carry schema=, and clients echo it back.
+			mr.params = true
+		default:
+			mr.params = true
+			mr.unmatchable = true
+		}
+	}
+}
+
+// scanParamValue scans a parameter value (a token or a quoted string) at
+// s[i] and returns it, unquoted only by its surrounding quotes, and the
+// offset after it.
+func scanParamValue(s string, i int) (string, int, error) {
+	if i < len(s) && s[i] == '"' {
+		for j := i + 1; j < len(s); j++ {
+			switch c := s[j]; {
+			case c == '"':
+				return s[i+1 : j], j + 1, nil
+			case c == '\\':
+				j++
+				if j == len(s) || !isQuotedPairChar(s[j]) {
+					return "", 0, acceptError("bad escape in quoted string at offset %d", j)
+				}
+			case !isQuotedTextChar(c):
+				return "", 0, acceptError("unexpected %q in quoted string at offset %d", c, j)
+			}
+		}
+		return "", 0, acceptError("unterminated quoted string at offset %d", i)
+	}
+	end := scanToken(s, i)
+	if end == i {
+		return "", 0, acceptError("expected a parameter value at offset %d", i)
+	}
+	return s[i:end], end, nil
+}
+
+// parseQuality parses an RFC 9110 qvalue into thousandths.
+func parseQuality(v string) (int, bool) {
+	if v == "" || len(v) > 5 {
+		return 0, false
+	}
+	whole := v[0]
+	if whole != '0' && whole != '1' {
+		return 0, false
+	}
+	q := int(whole-'0') * qualityScale
+	if len(v) == 1 {
+		return q, true
+	}
+	if v[1] != '.' {
+		return 0, false
+	}
+	scale := 100
+	for _, c := range []byte(v[2:]) {
+		if c < '0' || c > '9' || (whole == '1' && c != '0') {
+			return 0, false
+		}
+		q += int(c-'0') * scale
+		scale /= 10
+	}
+	return q, true
+}
+
+// parseVersion parses a schema version: a positive decimal integer without
+// leading zeros, small enough for any int.
+func parseVersion(v string) (int, bool) {
+	if v == "" || len(v) > 9 || v[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for _, c := range []byte(v) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// The tchar set of RFC 9110 §5.6.2 as two 64-bit masks.
+const (
+	tcharLow uint64 = 1<<'!' | 1<<'#' | 1<<'$' | 1<<'%' | 1<<'&' | 1<<'\'' |
+		1<<'*' | 1<<'+' | 1<<'-' | 1<<'.' | 0x3ff<<'0'
+	tcharHigh uint64 = 1<<('^'-64) | 1<<('_'-64) | 1<<('`'-64) | 1<<('|'-64) |
+		1<<('~'-64) | 0x3ffffff<<('A'-64) | 0x3ffffff<<('a'-64)
+)
+
+func isTokenChar(c byte) bool {
+	switch {
+	case c < 64:
+		return tcharLow>>c&1 == 1
+	case c < 128:
+		return tcharHigh>>(c-64)&1 == 1
+	}
+	return false
+}
+
+// isQuotedTextChar reports whether c may appear unescaped in a quoted
+// string (qdtext, RFC 9110 §5.6.4).
+func isQuotedTextChar(c byte) bool {
+	return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+		(c >= 0x5d && c <= 0x7e) || c >= 0x80
+}
+
+// isQuotedPairChar reports whether c may follow a backslash in a quoted
+// string.
+func isQuotedPairChar(c byte) bool {
+	return c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80
+}
+
+func scanToken(s string, i int) int {
+	for i < len(s) && isTokenChar(s[i]) {
+		i++
+	}
+	return i
+}
+
+func skipOWS(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+func acceptError(format string, args ...any) *problem.Error {
+	return problem.New(problem.Invalid, "accept header: %s", fmt.Sprintf(format, args...)).WithReason("accept")
+}
+
+// notAcceptable reports that no offer satisfies the client, listing every
+// name the offers go by.
+func notAcceptable(offers []Offer) *problem.Error {
+	return problem.New(problem.NotAcceptable, "none of the media types the accept header names can be produced").
+		WithReason("accept").
+		With("acceptable", Acceptable(offers))
+}
+
+// Acceptable lists every media type the offers go by, in order.
+func Acceptable(offers []Offer) []string {
+	names := make([]string, 0, len(offers))
+	for _, o := range offers {
+		names = append(names, o.MediaType)
+		names = append(names, o.Aliases...)
+	}
+	return names
+}

@@ -1,0 +1,127 @@
+package negotiate
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+// MediaTypeGob is the media type emitted for gob bodies when the client
+// named none of its aliases.
+const MediaTypeGob = "application/gob"
+
+// A GobCheck vets a gob body before encoding/gob sees it. encoding/gob is
+// not hardened against hostile input (a body of some 70 bytes can exhaust
+// memory), so gob bodies are decoded only after a bounded pre-scan says
+// they are safe. It returns a *problem.Error for a body it refuses.
+type GobCheck func(body []byte) error
+
+// A GobCodec reads and writes gob (encoding/gob), one gob stream per body.
+//
+// gob carries Go types, so only values of struct types (schemas compiled to
+// structs) are written and read: schemaless values are refused. A body is
+// decoded only after the GobCheck the codec was built with accepts it;
+// without one, every gob body is refused.
+type GobCodec struct {
+	check  GobCheck
+	ranges rangeChecker
+}
+
+// NewGobCodec returns a gob codec that vets bodies with check, which may be
+// nil to refuse them all.
+func NewGobCodec(check GobCheck) *GobCodec {
+	return &GobCodec{check: check, ranges: rangeChecker{format: "gob", floats: true}}
+}
+
+// Name returns "gob".
+func (c *GobCodec) Name() string { return "gob" }
+
+// MediaTypes returns the media types of gob bodies, the one emitted by
+// default first.
+func (c *GobCodec) MediaTypes() []string { return []string{MediaTypeGob, "application/x-gob"} }
+
+// Encode writes v, a struct or a pointer to one, to w as one gob stream.
+// Nothing is written when v cannot be encoded.
+func (c *GobCodec) Encode(w io.Writer, v any) error {
+	b, err := c.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// Marshal returns v, a struct or a pointer to one, as one gob stream.
+func (c *GobCodec) Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := c.encodeTo(gob.NewEncoder(&buf), v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeTo checks that gob can carry v and encodes it with enc.
+func (c *GobCodec) encodeTo(enc *gob.Encoder, v any) error {
+	if !isStruct(reflect.TypeOf(v)) {
+		return problem.New(problem.NotAcceptable, "gob can carry only records of a schema, not a %s", modelKind(v)).
+			WithReason("gob_schemaless")
+	}
+	if err := c.ranges.check(reflect.ValueOf(v)); err != nil {
+		return encodeProblem(err, "gob")
+	}
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("negotiate: encode gob: %w", err)
+	}
+	return nil
+}
+
+// isStruct reports whether t is a struct or a pointer to one.
+func isStruct(t reflect.Type) bool {
+	if t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t != nil && t.Kind() == reflect.Struct
+}
+
+// Decode reads the gob stream in data into v, a pointer to a struct, once
+// the codec's GobCheck has accepted it. Decoding into *any is refused: gob
+// bodies need a schema.
+func (c *GobCodec) Decode(data []byte, v any) error {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || !isStruct(t.Elem()) {
+		return problem.New(problem.UnsupportedMedia, "gob bodies need a schema").
+			WithReason("gob_schemaless")
+	}
+	if c.check == nil {
+		return problem.New(problem.UnsupportedMedia, "gob bodies are not accepted by this server").
+			WithReason("gob_unchecked")
+	}
+	if err := c.check(data); err != nil {
+		return err
+	}
+	rd := bytes.NewReader(data)
+	// bytes.Reader is an io.ByteReader, so gob reads no further than the
+	// messages it needs and what remains is trailing data.
+	if err := gob.NewDecoder(rd).Decode(v); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return problem.New(problem.Invalid, "gob: the body ends inside a value").WithReason("syntax")
+		}
+		msg := strings.TrimPrefix(err.Error(), "gob: ")
+		reason := "syntax"
+		if strings.Contains(msg, "type mismatch") || strings.Contains(msg, "wrong type") {
+			reason = "type"
+		}
+		return problem.New(problem.Invalid, "gob: %s", msg).WithReason(reason)
+	}
+	if rd.Len() > 0 {
+		off := len(data) - rd.Len()
+		return problem.New(problem.Invalid, "gob: unexpected data at offset %d after the value (%d bytes)", off, rd.Len()).
+			WithReason("trailing").With("offset", off)
+	}
+	return nil
+}

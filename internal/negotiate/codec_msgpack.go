@@ -1,0 +1,230 @@
+package negotiate
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/wire"
+)
+
+// MediaTypeMsgpack is the media type emitted for MessagePack bodies when
+// the client named none of its aliases.
+const MediaTypeMsgpack = "application/vnd.msgpack"
+
+// A MsgpackCodec reads and writes MessagePack with
+// github.com/vmihailenco/msgpack/v5.
+//
+// Every body is checked by wire.CheckMsgpack and, for a struct target,
+// against the struct's shape before the library sees it: the library
+// accepts unknown keys only when told, and silently wraps integers above
+// math.MaxInt64 into int64 fields. Decoding into *any is done here, into
+// Ferry's schemaless value model. Encoding sorts map keys, writes integers
+// in their shortest form and times as the timestamp extension (-1).
+type MsgpackCodec struct {
+	shapes shapeCache
+	ranges rangeChecker
+	states sync.Pool // of *msgpackState
+}
+
+// msgpackState is the reusable per-call state of a MsgpackCodec.
+type msgpackState struct {
+	buf bytes.Buffer
+	rd  bytes.Reader
+	enc *msgpack.Encoder
+	dec *msgpack.Decoder
+}
+
+// NewMsgpackCodec returns a MessagePack codec.
+func NewMsgpackCodec() *MsgpackCodec {
+	c := &MsgpackCodec{
+		shapes: shapeCache{tags: []string{"msgpack"}},
+		ranges: rangeChecker{format: "msgpack", tags: []string{"msgpack"}, floats: true},
+	}
+	c.states.New = func() any {
+		st := &msgpackState{}
+		st.enc = msgpack.NewEncoder(&st.buf)
+		st.enc.SetSortMapKeys(true)
+		st.enc.UseCompactInts(true)
+		st.dec = msgpack.NewDecoder(&st.rd)
+		st.dec.DisallowUnknownFields(true)
+		return st
+	}
+	return c
+}
+
+// Name returns "msgpack".
+func (c *MsgpackCodec) Name() string { return "msgpack" }
+
+// MediaTypes returns the media types of MessagePack bodies, the one emitted
+// by default first.
+func (c *MsgpackCodec) MediaTypes() []string {
+	return []string{MediaTypeMsgpack, "application/msgpack", "application/x-msgpack"}
+}
+
+func (c *MsgpackCodec) get() *msgpackState { return c.states.Get().(*msgpackState) }
+
+func (c *MsgpackCodec) put(st *msgpackState) {
+	if st.buf.Cap() > maxPooledBuffer {
+		st.buf = bytes.Buffer{}
+		st.enc.ResetWriter(&st.buf)
+	}
+	st.rd.Reset(nil)
+	c.states.Put(st)
+}
+
+// Encode writes v to w as MessagePack. Nothing is written when v cannot be
+// encoded.
+func (c *MsgpackCodec) Encode(w io.Writer, v any) error {
+	st := c.get()
+	defer c.put(st)
+	if err := c.encode(st, v); err != nil {
+		return err
+	}
+	_, err := w.Write(st.buf.Bytes())
+	return err
+}
+
+// Marshal returns v as MessagePack.
+func (c *MsgpackCodec) Marshal(v any) ([]byte, error) {
+	st := c.get()
+	defer c.put(st)
+	if err := c.encode(st, v); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(st.buf.Bytes()), nil
+}
+
+func (c *MsgpackCodec) encode(st *msgpackState, v any) error {
+	st.buf.Reset()
+	if err := c.write(st.enc, v); err != nil {
+		return encodeProblem(err, "msgpack")
+	}
+	return nil
+}
+
+// write encodes a value of the schemaless model itself, so that floats are
+// checked and the keys of every map are sorted; anything else (a struct
+// compiled from a schema) goes to the library once its floats are checked.
+func (c *MsgpackCodec) write(e *msgpack.Encoder, v any) error {
+	switch x := v.(type) {
+	case nil:
+		return e.EncodeNil()
+	case bool:
+		return e.EncodeBool(x)
+	case int64:
+		return e.EncodeInt(x)
+	case int:
+		return e.EncodeInt(int64(x))
+	case uint64:
+		return e.EncodeUint(x)
+	case float64:
+		if !isFinite(x) {
+			return nonFinite("msgpack", x)
+		}
+		return e.EncodeFloat64(x)
+	case string:
+		return e.EncodeString(x)
+	case []byte:
+		if x == nil {
+			x = []byte{}
+		}
+		return e.EncodeBytes(x)
+	case time.Time:
+		if !timeInRange(x) {
+			return timeOutOfRange("msgpack", x)
+		}
+		return e.EncodeTime(x)
+	case []any:
+		if err := e.EncodeArrayLen(len(x)); err != nil {
+			return err
+		}
+		for i, el := range x {
+			if err := c.write(e, el); err != nil {
+				return atPath(err, indexSegment(i))
+			}
+		}
+		return nil
+	case map[string]any:
+		if err := e.EncodeMapLen(len(x)); err != nil {
+			return err
+		}
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if err := e.EncodeString(k); err != nil {
+				return err
+			}
+			if err := c.write(e, x[k]); err != nil {
+				return atPath(err, keySegment(k))
+			}
+		}
+		return nil
+	case map[any]any:
+		if err := e.EncodeMapLen(len(x)); err != nil {
+			return err
+		}
+		for _, k := range slices.SortedFunc(maps.Keys(x), compareKeys) {
+			if err := c.write(e, k); err != nil {
+				return err
+			}
+			if err := c.write(e, x[k]); err != nil {
+				return atPath(err, keySegment(k))
+			}
+		}
+		return nil
+	}
+	if err := c.ranges.check(reflect.ValueOf(v)); err != nil {
+		return err
+	}
+	return e.Encode(v)
+}
+
+// Decode reads the MessagePack value in data into v, which is *any or a
+// pointer to a struct (or another type the library can fill).
+func (c *MsgpackCodec) Decode(data []byte, v any) error {
+	if err := wire.CheckMsgpack(data); err != nil {
+		return err
+	}
+	if p, ok := v.(*any); ok {
+		x, err := decodeItems(newMsgpackReader(data), "msgpack")
+		if err != nil {
+			return err
+		}
+		*p = x
+		return nil
+	}
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return fmt.Errorf("negotiate: msgpack: decode into non-pointer %T", v)
+	}
+	chk := shapeChecker{r: newMsgpackReader(data), format: "msgpack"}
+	if err := chk.check(c.shapes.of(t.Elem())); err != nil {
+		return asProblem(err, "msgpack")
+	}
+	st := c.get()
+	defer c.put(st)
+	st.rd.Reset(data)
+	st.dec.ResetReader(&st.rd)
+	if err := st.dec.Decode(v); err != nil {
+		return msgpackError(err)
+	}
+	return nil
+}
+
+// msgpackError classifies what the library still refuses after the checks.
+func msgpackError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "msgpack: ")
+	reason := "type"
+	if strings.HasPrefix(msg, "unknown field") {
+		reason = "unknown_field"
+	}
+	return problem.New(problem.Invalid, "msgpack: %s", msg).WithReason(reason)
+}

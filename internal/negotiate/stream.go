@@ -1,0 +1,498 @@
+package negotiate
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/wire"
+)
+
+// Media types of the stream formats.
+const (
+	MediaTypeJSONLines  = "application/jsonl"
+	MediaTypeNDJSON     = "application/x-ndjson"
+	MediaTypeJSONSeq    = "application/json-seq"
+	MediaTypeCBORSeq    = "application/cbor-seq"
+	MediaTypeMsgpackSeq = "application/vnd.msgpack-seq"
+	MediaTypeGobStream  = "application/gob-stream"
+)
+
+// A StreamCodec reads and writes a sequence of values in one body, as
+// export and import do.
+type StreamCodec interface {
+	// Name is a short name of the format, such as "jsonl" or "cbor-seq".
+	Name() string
+	// MediaTypes lists the media types of the format, the one emitted by
+	// default first.
+	MediaTypes() []string
+	// NewEncoder returns an encoder writing a stream to w.
+	NewEncoder(w io.Writer) StreamEncoder
+	// NewDecoder returns a decoder reading a stream from r, holding each
+	// value to maxValueBytes (a value over it is a problem.TooLarge error).
+	NewDecoder(r io.Reader, maxValueBytes int64) StreamDecoder
+}
+
+// A StreamEncoder writes values to a stream. Output is buffered: Flush
+// writes it out, and Close flushes and ends the stream without closing the
+// underlying writer.
+type StreamEncoder interface {
+	// Encode writes one value. A value that cannot be encoded is an error
+	// and leaves the stream as it was.
+	Encode(v any) error
+	Flush() error
+	Close() error
+}
+
+// A StreamDecoder reads values from a stream, one per Decode, into the same
+// targets a Codec decodes into. Decode returns io.EOF at a clean end of the
+// stream. Errors are *problem.Error values whose "index" member is the
+// 0-based index of the value at fault. A value that is framed correctly but
+// cannot be decoded leaves the stream usable; a framing error, a value over
+// the limit or a read error ends it, and Decode keeps returning that error.
+type StreamDecoder interface {
+	Decode(v any) error
+}
+
+// defaultMaxValueBytes bounds each value of a stream whose decoder was
+// given no bound.
+const defaultMaxValueBytes = 1 << 20
+
+// recordSeparator starts every JSON text of a JSON text sequence.
+const recordSeparator = 0x1e
+
+// NewJSONLinesCodec returns the JSON Lines (NDJSON) stream codec: one
+// compact JSON value per line. Blank lines are skipped when reading, and a
+// final line may lack its line feed.
+func NewJSONLinesCodec(json *JSONCodec) StreamCodec {
+	return &framedCodec{
+		name: "jsonl", mediaTypes: []string{MediaTypeJSONLines, MediaTypeNDJSON},
+		codec: json, suffix: []byte{'\n'}, framing: framingLines,
+	}
+}
+
+// NewJSONSeqCodec returns the JSON text sequence stream codec (RFC 7464):
+// each JSON text is preceded by RS (0x1E) and followed by a line feed.
+func NewJSONSeqCodec(json *JSONCodec) StreamCodec {
+	return &framedCodec{
+		name: "json-seq", mediaTypes: []string{MediaTypeJSONSeq},
+		codec: json, prefix: []byte{recordSeparator}, suffix: []byte{'\n'}, framing: framingJSONSeq,
+	}
+}
+
+// NewCBORSeqCodec returns the CBOR sequence stream codec (RFC 8742):
+// concatenated CBOR data items.
+func NewCBORSeqCodec(cbor *CBORCodec) StreamCodec {
+	return &framedCodec{
+		name: "cbor-seq", mediaTypes: []string{MediaTypeCBORSeq},
+		codec: cbor, framing: framingSelfDelimited, next: wire.NextCBOR,
+	}
+}
+
+// NewMsgpackSeqCodec returns the MessagePack sequence stream codec:
+// concatenated MessagePack values.
+func NewMsgpackSeqCodec(msgpack *MsgpackCodec) StreamCodec {
+	return &framedCodec{
+		name: "msgpack-seq", mediaTypes: []string{MediaTypeMsgpackSeq},
+		codec: msgpack, framing: framingSelfDelimited, next: wire.NextMsgpack,
+	}
+}
+
+type framing uint8
+
+const (
+	framingLines framing = iota
+	framingJSONSeq
+	framingSelfDelimited
+)
+
+// A framedCodec is a stream of one codec's values, delimited by a prefix
+// and suffix (JSON Lines, JSON text sequences) or by the values themselves
+// (CBOR and MessagePack sequences).
+type framedCodec struct {
+	name           string
+	mediaTypes     []string
+	codec          Codec
+	prefix, suffix []byte
+	framing        framing
+	// next measures the first value of self-delimited data.
+	next func(data []byte) (int, error)
+}
+
+// Name returns the stream format's short name.
+func (c *framedCodec) Name() string { return c.name }
+
+// MediaTypes returns the stream format's media types.
+func (c *framedCodec) MediaTypes() []string { return c.mediaTypes }
+
+// NewEncoder returns an encoder writing values to w, framed.
+func (c *framedCodec) NewEncoder(w io.Writer) StreamEncoder {
+	return &framedEncoder{w: bufio.NewWriter(w), codec: c.codec, prefix: c.prefix, suffix: c.suffix}
+}
+
+// NewDecoder returns a decoder reading framed values from r.
+func (c *framedCodec) NewDecoder(r io.Reader, maxValueBytes int64) StreamDecoder {
+	limit := int(min(maxValueBytes, int64(maxInt-16)))
+	if limit <= 0 {
+		limit = defaultMaxValueBytes
+	}
+	// A value's framing (RS, CR, LF) may come on top of the value itself.
+	return &framedDecoder{c: c, win: newWindow(r, limit+len(c.prefix)+2), limit: limit}
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+var errEncoderClosed = errors.New("negotiate: stream encoder is closed")
+
+type framedEncoder struct {
+	w              *bufio.Writer
+	codec          Codec
+	prefix, suffix []byte
+	value          bytes.Buffer
+	closed         bool
+}
+
+// Encode writes v with its framing.
+func (e *framedEncoder) Encode(v any) error {
+	if e.closed {
+		return errEncoderClosed
+	}
+	e.value.Reset()
+	if err := e.codec.Encode(&e.value, v); err != nil {
+		return err
+	}
+	e.w.Write(e.prefix)
+	e.w.Write(e.value.Bytes())
+	_, err := e.w.Write(e.suffix)
+	return err
+}
+
+// Flush writes out the buffered values.
+func (e *framedEncoder) Flush() error { return e.w.Flush() }
+
+// Close flushes and ends the stream; the underlying writer stays open.
+func (e *framedEncoder) Close() error {
+	e.closed = true
+	return e.w.Flush()
+}
+
+type framedDecoder struct {
+	c     *framedCodec
+	win   *window
+	limit int
+	index int
+	// scanned counts the bytes after the start of the window already
+	// searched for a delimiter.
+	scanned int
+	// err ends the stream.
+	err error
+}
+
+// Decode reads the next value into v.
+func (d *framedDecoder) Decode(v any) error {
+	if d.err != nil {
+		return d.err
+	}
+	for {
+		var value []byte
+		var ok bool
+		var err error
+		switch d.c.framing {
+		case framingLines:
+			value, ok, err = d.line()
+		case framingJSONSeq:
+			value, ok, err = d.jsonText()
+		default:
+			value, ok, err = d.selfDelimited()
+		}
+		if err != nil {
+			d.err = err
+			return err
+		}
+		if !ok {
+			continue
+		}
+		i := d.index
+		d.index++
+		if err := d.c.codec.Decode(value, v); err != nil {
+			return atIndex(err, i)
+		}
+		return nil
+	}
+}
+
+// line returns the next line. ok is false for a blank line, which is
+// skipped.
+func (d *framedDecoder) line() (value []byte, ok bool, err error) {
+	for {
+		data := d.win.bytes()
+		if i := bytes.IndexByte(data[d.scanned:], '\n'); i >= 0 {
+			n := d.scanned + i
+			d.win.consume(n + 1)
+			d.scanned = 0
+			return d.element(bytes.TrimSuffix(data[:n], []byte{'\r'}))
+		}
+		d.scanned = len(data)
+		if len(data) > d.limit+1 {
+			return nil, false, d.tooLarge()
+		}
+		if err := d.win.fill(); err != nil {
+			if err != io.EOF {
+				return nil, false, err
+			}
+			// The last line need not end with a line feed.
+			data = d.win.bytes()
+			d.win.consume(len(data))
+			d.scanned = 0
+			if len(bytes.TrimSpace(data)) == 0 {
+				return nil, false, io.EOF
+			}
+			return d.element(bytes.TrimSuffix(data, []byte{'\r'}))
+		}
+	}
+}
+
+// jsonText returns the next JSON text of a JSON text sequence. ok is false
+// for an empty element (consecutive RS bytes), which is skipped.
+func (d *framedDecoder) jsonText() (value []byte, ok bool, err error) {
+	for {
+		data := d.win.bytes()
+		if len(data) > 0 {
+			if data[0] != recordSeparator {
+				return nil, false, d.framingError("expected a record separator (0x1E) at offset %d", d.win.off)
+			}
+			if i := bytes.IndexByte(data[1+d.scanned:], recordSeparator); i >= 0 {
+				n := 1 + d.scanned + i
+				d.win.consume(n)
+				d.scanned = 0
+				return d.seqElement(data[1:n])
+			}
+			d.scanned = len(data) - 1
+			if len(data) > d.limit+2 {
+				return nil, false, d.tooLarge()
+			}
+		}
+		if err := d.win.fill(); err != nil {
+			if err != io.EOF {
+				return nil, false, err
+			}
+			data = d.win.bytes()
+			if len(data) == 0 {
+				return nil, false, io.EOF
+			}
+			d.win.consume(len(data))
+			d.scanned = 0
+			return d.seqElement(data[1:])
+		}
+	}
+}
+
+// seqElement checks one element of a JSON text sequence: RFC 7464 ends
+// every text with a line feed, and a text without one may be truncated.
+func (d *framedDecoder) seqElement(elem []byte) ([]byte, bool, error) {
+	if len(bytes.TrimSpace(elem)) == 0 {
+		return nil, false, nil
+	}
+	if elem[len(elem)-1] != '\n' {
+		return nil, false, d.framingError("the JSON text does not end with a line feed and may be truncated")
+	}
+	return d.element(elem)
+}
+
+func (d *framedDecoder) element(value []byte) ([]byte, bool, error) {
+	if len(bytes.TrimSpace(value)) == 0 {
+		return nil, false, nil
+	}
+	if len(value) > d.limit {
+		return nil, false, d.tooLarge()
+	}
+	return value, true, nil
+}
+
+// selfDelimited returns the next CBOR or MessagePack value, reading until
+// the window holds all of it.
+func (d *framedDecoder) selfDelimited() (value []byte, ok bool, err error) {
+	for {
+		data := d.win.bytes()
+		if len(data) > 0 {
+			n, err := d.c.next(data)
+			if err == nil {
+				if n > d.limit {
+					return nil, false, d.tooLarge()
+				}
+				d.win.consume(n)
+				return data[:n], true, nil
+			}
+			if !errors.Is(err, wire.ErrTruncated) {
+				return nil, false, atIndex(err, d.index)
+			}
+			if len(data) >= d.limit {
+				return nil, false, d.tooLarge()
+			}
+		}
+		if err := d.win.fill(); err != nil {
+			if err != io.EOF {
+				return nil, false, err
+			}
+			if len(d.win.bytes()) == 0 {
+				return nil, false, io.EOF
+			}
+			return nil, false, d.framingError("the stream ends inside the value")
+		}
+	}
+}
+
+func (d *framedDecoder) tooLarge() error {
+	return problem.New(problem.TooLarge, "%s: value %d is larger than the limit of %d bytes", d.c.name, d.index, d.limit).
+		WithReason("size").With("index", d.index).With("limit", d.limit)
+}
+
+func (d *framedDecoder) framingError(format string, args ...any) error {
+	return problem.New(problem.Invalid, "%s: value %d: %s", d.c.name, d.index, fmt.Sprintf(format, args...)).
+		WithReason("framing").With("index", d.index)
+}
+
+// atIndex prefixes the detail of a value's error with the value's index.
+func atIndex(err error, index int) error {
+	p, ok := err.(*problem.Error)
+	if !ok {
+		return err
+	}
+	p.Detail = fmt.Sprintf("value %d: %s", index, p.Detail)
+	return p.With("index", index)
+}
+
+// A window buffers a stream so that one whole value can be looked at, in
+// memory bounded by the largest value allowed (plus its framing).
+type window struct {
+	r          io.Reader
+	buf        []byte
+	start, end int // the unread bytes are buf[start:end]
+	bound      int
+	// off is the offset in the stream of buf[start].
+	off int64
+	// err is the first read error, io.EOF at the end of the stream.
+	err error
+}
+
+// initialWindow is the first size of a window's buffer.
+const initialWindow = 64 << 10
+
+func newWindow(r io.Reader, bound int) *window {
+	return &window{r: r, buf: make([]byte, min(bound, initialWindow)), bound: bound}
+}
+
+func (w *window) bytes() []byte { return w.buf[w.start:w.end] }
+
+func (w *window) consume(n int) {
+	w.start += n
+	w.off += int64(n)
+}
+
+// fill reads more of the stream into the window: it moves the unread bytes
+// to the front, grows the buffer (up to the bound) when they fill it, and
+// reads until the buffer is full, so that a value is measured again only
+// when the window has doubled. It returns io.EOF when nothing more can be
+// read, and a problem.Invalid error wrapping any other read error.
+func (w *window) fill() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.start > 0 {
+		n := copy(w.buf, w.buf[w.start:w.end])
+		w.start, w.end = 0, n
+	}
+	if w.end == len(w.buf) {
+		if len(w.buf) >= w.bound {
+			// Callers check their limit before asking for more.
+			return problem.New(problem.TooLarge, "stream value is larger than the limit of %d bytes", w.bound).WithReason("size")
+		}
+		grown := make([]byte, min(2*len(w.buf), w.bound))
+		copy(grown, w.buf[:w.end])
+		w.buf = grown
+	}
+	read := 0
+	for w.end < len(w.buf) {
+		n, err := w.r.Read(w.buf[w.end:])
+		w.end += n
+		read += n
+		if err != nil {
+			if err == io.EOF {
+				w.err = io.EOF
+			} else {
+				w.err = problem.Wrap(problem.Invalid, err, "the request body could not be read").WithReason("read")
+			}
+			break
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if read > 0 {
+		return nil
+	}
+	return w.err
+}
+
+// NewGobStreamCodec returns the gob stream codec: one gob Encoder writing
+// many values, so that each type is described once. Reading gob streams is
+// not supported yet: the decoder refuses every stream.
+func NewGobStreamCodec(gob *GobCodec) StreamCodec {
+	return &gobStreamCodec{gob: gob}
+}
+
+type gobStreamCodec struct{ gob *GobCodec }
+
+// Name returns "gob-stream".
+func (c *gobStreamCodec) Name() string { return "gob-stream" }
+
+// MediaTypes returns the media types of gob streams.
+func (c *gobStreamCodec) MediaTypes() []string {
+	return []string{MediaTypeGobStream, "application/x-gob-stream"}
+}
+
+// NewEncoder returns an encoder writing one gob stream to w.
+func (c *gobStreamCodec) NewEncoder(w io.Writer) StreamEncoder {
+	bw := bufio.NewWriter(w)
+	return &gobStreamEncoder{gob: c.gob, w: bw, enc: gob.NewEncoder(bw)}
+}
+
+// NewDecoder returns a decoder that refuses the stream: gob streams cannot
+// be read yet.
+func (c *gobStreamCodec) NewDecoder(io.Reader, int64) StreamDecoder { return gobStreamDecoder{} }
+
+type gobStreamEncoder struct {
+	gob    *GobCodec
+	w      *bufio.Writer
+	enc    *gob.Encoder
+	closed bool
+}
+
+// Encode writes v, a struct or a pointer to one, to the gob stream.
+func (e *gobStreamEncoder) Encode(v any) error {
+	if e.closed {
+		return errEncoderClosed
+	}
+	return e.gob.encodeTo(e.enc, v)
+}
+
+// Flush writes out the buffered values.
+func (e *gobStreamEncoder) Flush() error { return e.w.Flush() }
+
+// Close flushes and ends the stream; the underlying writer stays open.
+func (e *gobStreamEncoder) Close() error {
+	e.closed = true
+	return e.w.Flush()
+}
+
+type gobStreamDecoder struct{}
+
+// Decode refuses the stream.
+func (gobStreamDecoder) Decode(any) error {
+	return problem.New(problem.UnsupportedMedia, "gob streams cannot be imported; use another stream format").
+		WithReason("gob_stream")
+}

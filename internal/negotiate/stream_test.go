@@ -1,0 +1,362 @@
+package negotiate
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+func streamCodecs() []StreamCodec {
+	return NewDefaultRegistry(Options{GobCheck: acceptAll}).Streams()
+}
+
+func valueStreams() []StreamCodec {
+	var out []StreamCodec
+	for _, s := range streamCodecs() {
+		if s.Name() != "gob-stream" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// mustEncodeStream writes values to a stream of codec s.
+func mustEncodeStream(t *testing.T, s StreamCodec, values []any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := s.NewEncoder(&buf)
+	for _, v := range values {
+		if err := enc.Encode(v); err != nil {
+			t.Fatalf("%s: Encode(%#v) error: %v", s.Name(), v, err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatalf("%s: Close error: %v", s.Name(), err)
+	}
+	return buf.Bytes()
+}
+
+func TestStreamRoundTrip(t *testing.T) {
+	t.Parallel()
+	var values []any
+	for _, tc := range modelValues {
+		values = append(values, tc.v)
+	}
+	for _, s := range valueStreams() {
+		t.Run(s.Name(), func(t *testing.T) {
+			t.Parallel()
+			data := mustEncodeStream(t, s, values)
+			// One byte per read finds every place a value can be split.
+			dec := s.NewDecoder(iotest.OneByteReader(bytes.NewReader(data)), 1<<20)
+			for i, want := range values {
+				var got any
+				if err := dec.Decode(&got); err != nil {
+					t.Fatalf("%s: value %d: Decode error: %v", s.Name(), i, err)
+				}
+				if strings.HasPrefix(s.Name(), "json") {
+					want = jsonView(want)
+				}
+				if !equalModel(want, got) {
+					t.Errorf("%s: value %d = %#v, want %#v", s.Name(), i, got, want)
+				}
+			}
+			var extra any
+			if err := dec.Decode(&extra); err != io.EOF {
+				t.Errorf("%s: Decode after the last value = %#v, %v; want io.EOF", s.Name(), extra, err)
+			}
+			if err := dec.Decode(&extra); err != io.EOF {
+				t.Errorf("%s: Decode after io.EOF = %v, want io.EOF again", s.Name(), err)
+			}
+		})
+	}
+}
+
+func TestStreamStructs(t *testing.T) {
+	t.Parallel()
+	orders := []any{sampleOrder(), sampleOrder(), testOrder{ID: "empty"}}
+	for _, s := range valueStreams() {
+		t.Run(s.Name(), func(t *testing.T) {
+			t.Parallel()
+			data := mustEncodeStream(t, s, orders)
+			dec := s.NewDecoder(bytes.NewReader(data), 4096)
+			for i := range orders {
+				var got testOrder
+				if err := dec.Decode(&got); err != nil || got.ID != orders[i].(testOrder).ID {
+					t.Fatalf("%s: value %d = %+v, %v", s.Name(), i, got, err)
+				}
+			}
+			var got testOrder
+			if err := dec.Decode(&got); err != io.EOF {
+				t.Errorf("%s: Decode at the end = %v, want io.EOF", s.Name(), err)
+			}
+		})
+	}
+}
+
+func TestStreamFraming(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		stream string
+		data   string
+		// good is how many values decode before the error.
+		good int
+		kind problem.Kind
+	}{
+		{"jsonl", "1\n2\n{\n3\n", 2, problem.Invalid},
+		{"jsonl", "1\n2 3\n", 1, problem.Invalid},
+		{"json-seq", "\x1e1\n\x1e{\"a\":\n", 1, problem.Invalid},
+		{"json-seq", "\x1e1\n2\n", 0, problem.Invalid},
+		{"json-seq", "1\n", 0, problem.Invalid},
+		{"json-seq", "\x1e1\n\x1e2", 1, problem.Invalid},
+		{"cbor-seq", "\x01\x02\xff\x03", 2, problem.Invalid},
+		{"cbor-seq", "\x01\x82\x01", 1, problem.Invalid},
+		{"cbor-seq", "\x01\xa2\x61a\x01\x61a\x02", 1, problem.Invalid},
+		{"msgpack-seq", "\x01\x02\xc1\x03", 2, problem.Invalid},
+		{"msgpack-seq", "\x01\x92\x01", 1, problem.Invalid},
+		{"msgpack-seq", "\x01\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 1, problem.Unprocessable},
+	}
+	byName := map[string]StreamCodec{}
+	for _, s := range streamCodecs() {
+		byName[s.Name()] = s
+	}
+	for _, tc := range tests {
+		t.Run(tc.stream+"/"+tc.data, func(t *testing.T) {
+			t.Parallel()
+			dec := byName[tc.stream].NewDecoder(strings.NewReader(tc.data), 1024)
+			for i := range tc.good {
+				var v any
+				if err := dec.Decode(&v); err != nil {
+					t.Fatalf("%s %q: value %d error: %v", tc.stream, tc.data, i, err)
+				}
+			}
+			var v any
+			err := dec.Decode(&v)
+			p, ok := problem.As(err)
+			if !ok || p.Kind != tc.kind || p.Extra["index"] != tc.good {
+				t.Fatalf("%s %q: value %d = %#v, %v; want a %v problem with index %d", tc.stream, tc.data, tc.good, v, err, tc.kind, tc.good)
+			}
+		})
+	}
+}
+
+func TestStreamSkipsBlank(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		stream string
+		data   string
+		want   []any
+	}{
+		{"jsonl", "1\r\n\n  \n2", []any{int64(1), int64(2)}},
+		{"jsonl", "\n\n", nil},
+		{"json-seq", "\x1e\x1e1\n\x1e \n\x1e2\n", []any{int64(1), int64(2)}},
+		{"cbor-seq", "", nil},
+	}
+	byName := map[string]StreamCodec{}
+	for _, s := range streamCodecs() {
+		byName[s.Name()] = s
+	}
+	for _, tc := range tests {
+		dec := byName[tc.stream].NewDecoder(strings.NewReader(tc.data), 1024)
+		for i, want := range tc.want {
+			var v any
+			if err := dec.Decode(&v); err != nil || !equalModel(want, v) {
+				t.Fatalf("%s %q: value %d = %#v, %v; want %#v", tc.stream, tc.data, i, v, err, want)
+			}
+		}
+		var v any
+		if err := dec.Decode(&v); err != io.EOF {
+			t.Errorf("%s %q: Decode at the end = %#v, %v; want io.EOF", tc.stream, tc.data, v, err)
+		}
+	}
+}
+
+func TestStreamValueErrorKeepsStream(t *testing.T) {
+	t.Parallel()
+	// A value that is framed but cannot be decoded is reported with its
+	// index, and the values after it still read.
+	for _, s := range valueStreams() {
+		t.Run(s.Name(), func(t *testing.T) {
+			t.Parallel()
+			data := mustEncodeStream(t, s, []any{
+				map[string]any{"id": "a"},
+				map[string]any{"id": "b", "bogus": true},
+				map[string]any{"id": "c"},
+			})
+			dec := s.NewDecoder(bytes.NewReader(data), 1024)
+			var o testOrder
+			if err := dec.Decode(&o); err != nil || o.ID != "a" {
+				t.Fatalf("%s: first value = %+v, %v", s.Name(), o, err)
+			}
+			err := dec.Decode(&o)
+			if p, ok := problem.As(err); !ok || p.Reason != "unknown_field" || p.Extra["index"] != 1 || !strings.HasPrefix(p.Detail, "value 1: ") {
+				t.Fatalf("%s: second value error = %v, want unknown_field at index 1", s.Name(), err)
+			}
+			o = testOrder{}
+			if err := dec.Decode(&o); err != nil || o.ID != "c" {
+				t.Errorf("%s: third value = %+v, %v; want id c", s.Name(), o, err)
+			}
+		})
+	}
+}
+
+func TestStreamValueLimit(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 5000)
+	for _, s := range valueStreams() {
+		t.Run(s.Name(), func(t *testing.T) {
+			t.Parallel()
+			data := mustEncodeStream(t, s, []any{"small", big, "after"})
+			dec := s.NewDecoder(bytes.NewReader(data), 1000)
+			var v any
+			if err := dec.Decode(&v); err != nil || v != "small" {
+				t.Fatalf("%s: first value = %#v, %v", s.Name(), v, err)
+			}
+			err := dec.Decode(&v)
+			if p, ok := problem.As(err); !ok || p.Kind != problem.TooLarge || p.Extra["index"] != 1 {
+				t.Fatalf("%s: value over the limit error = %v, want too large at index 1", s.Name(), err)
+			}
+			if err2 := dec.Decode(&v); err2 != err {
+				t.Errorf("%s: Decode after the limit = %v, want the same error %v", s.Name(), err2, err)
+			}
+		})
+	}
+}
+
+func TestStreamDeclaredLengthBounded(t *testing.T) {
+	t.Parallel()
+	// A value that declares 4 GiB of content is refused once the window
+	// reaches the limit, without reading or buffering further.
+	tests := map[string]string{
+		"msgpack-seq": "\xc6\xff\xff\xff\xff" + strings.Repeat("a", 3000),
+		"cbor-seq":    "\x5a\xff\xff\xff\xff" + strings.Repeat("a", 3000),
+		"jsonl":       `"` + strings.Repeat("a", 3000),
+	}
+	for _, s := range valueStreams() {
+		data, ok := tests[s.Name()]
+		if !ok {
+			continue
+		}
+		src := &countingReader{r: io.MultiReader(strings.NewReader(data), endless{})}
+		dec := s.NewDecoder(src, 1024)
+		var v any
+		if err := dec.Decode(&v); !problem.Is(err, problem.TooLarge) {
+			t.Errorf("%s: Decode error = %v, want too large", s.Name(), err)
+		}
+		if src.n > 4096 {
+			t.Errorf("%s: read %d bytes to refuse a value over 1024", s.Name(), src.n)
+		}
+	}
+}
+
+func TestStreamReadError(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("connection reset")
+	for _, s := range valueStreams() {
+		dec := s.NewDecoder(iotest.ErrReader(boom), 1024)
+		var v any
+		err := dec.Decode(&v)
+		if !errors.Is(err, boom) || !problem.Is(err, problem.Invalid) {
+			t.Errorf("%s: Decode error = %v, want an invalid problem wrapping %v", s.Name(), err, boom)
+		}
+	}
+}
+
+func TestStreamEncoderLeavesStreamOnError(t *testing.T) {
+	t.Parallel()
+	for _, s := range valueStreams() {
+		var buf bytes.Buffer
+		enc := s.NewEncoder(&buf)
+		if err := enc.Encode(int64(1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Encode(map[string]any{"bad": nan()}); !problem.Is(err, problem.Unprocessable) {
+			t.Errorf("%s: Encode(NaN) error = %v, want unprocessable", s.Name(), err)
+		}
+		if err := enc.Encode(int64(2)); err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Encode(int64(3)); err == nil {
+			t.Errorf("%s: Encode after Close succeeded", s.Name())
+		}
+		dec := s.NewDecoder(&buf, 1024)
+		for _, want := range []int64{1, 2} {
+			var v any
+			if err := dec.Decode(&v); err != nil || v != want {
+				t.Errorf("%s: Decode = %#v, %v; want %d", s.Name(), v, err, want)
+			}
+		}
+	}
+}
+
+func TestJSONSeqFraming(t *testing.T) {
+	t.Parallel()
+	s := NewJSONSeqCodec(NewJSONCodec())
+	got := mustEncodeStream(t, s, []any{int64(1), "a"})
+	if want := "\x1e1\n\x1e\"a\"\n"; string(got) != want {
+		t.Errorf("json-seq of 1, \"a\" = %q, want %q", got, want)
+	}
+	lines := mustEncodeStream(t, NewJSONLinesCodec(NewJSONCodec()), []any{map[string]any{"a": "x\ny"}, int64(2)})
+	if want := "{\"a\":\"x\\ny\"}\n2\n"; string(lines) != want {
+		t.Errorf("jsonl = %q, want %q", lines, want)
+	}
+}
+
+func TestGobStream(t *testing.T) {
+	t.Parallel()
+	s := NewGobStreamCodec(NewGobCodec(acceptAll))
+	var buf bytes.Buffer
+	enc := s.NewEncoder(&buf)
+	for range 3 {
+		if err := enc.Encode(sampleOrder()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Encode(map[string]any{"a": int64(1)}); !problem.Is(err, problem.NotAcceptable) {
+		t.Errorf("Encode of a map error = %v, want not acceptable", err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// One encoder: the type is described once, so three records cost far
+	// less than three separate bodies.
+	one, _ := NewGobCodec(nil).Marshal(sampleOrder())
+	if buf.Len() >= 3*len(one) {
+		t.Errorf("gob stream of 3 records is %d bytes, not less than 3 bodies of %d", buf.Len(), len(one))
+	}
+	var v testOrder
+	if err := s.NewDecoder(&buf, 1024).Decode(&v); !problem.Is(err, problem.UnsupportedMedia) {
+		t.Errorf("gob stream Decode error = %v, want unsupported media", err)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// endless is a reader of 'a' bytes without end.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
+}
+
+func nan() float64 { return math.NaN() }

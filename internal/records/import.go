@@ -1,0 +1,306 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/schema"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// An ImportItem is one envelope of an import stream, decoded.
+type ImportItem struct {
+	ID      string
+	Version int
+	// Body is the envelope's data, not yet validated: a pointer to the
+	// version's wire struct or record struct.
+	Body    any
+	FromGob bool
+	// Err is set when the envelope was read but cannot be imported (bad id,
+	// bad data); the import goes on with the next one.
+	Err error
+}
+
+// An ImportError locates a rejected envelope.
+type ImportError struct {
+	Index   int
+	ID      string
+	Problem error
+}
+
+// An ImportSummary counts what an import did.
+type ImportSummary struct {
+	Accepted int
+	Rejected int
+	Errors   []ImportError
+	// Written lists what was stored, for the audit log.
+	Written []*Written
+}
+
+// importChunk is how many envelopes share one store commit in a
+// non-atomic import.
+const importChunk = 256
+
+// Import stores every envelope next yields until it returns io.EOF. Any
+// other error from next is a framing error: the import ends there, what
+// came before stays stored, and the error is reported at its index. With
+// atomic, any rejected envelope means nothing is stored, and the summary
+// comes back inside an Unprocessable problem.
+func (s *Service) Import(ctx context.Context, schemaName string, next func() (*ImportItem, error), atomic bool, by string) (*ImportSummary, error) {
+	sc, err := s.Schema(schemaName)
+	if err != nil {
+		return nil, err
+	}
+	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}}
+	for index := 0; ; index++ {
+		item, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if _, ok := problem.As(err); !ok {
+				return nil, fmt.Errorf("records: import %s: %w", schemaName, err)
+			}
+			imp.reject(index, "", err)
+			break
+		}
+		if item.Err == nil {
+			item.Err = CheckID(item.ID)
+		}
+		if item.Err != nil {
+			imp.reject(index, item.ID, item.Err)
+			continue
+		}
+		imp.pending = append(imp.pending, pendingItem{index: index, item: item})
+		if !atomic && len(imp.pending) >= importChunk {
+			if err := imp.flush(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if atomic {
+		return imp.finishAtomic(ctx)
+	}
+	if err := imp.flush(ctx); err != nil {
+		return nil, err
+	}
+	return imp.sum, nil
+}
+
+type pendingItem struct {
+	index int
+	item  *ImportItem
+}
+
+type importer struct {
+	s       *Service
+	sc      *schema.Schema
+	schema  string
+	by      string
+	pending []pendingItem
+	sum     *ImportSummary
+}
+
+func (imp *importer) reject(index int, id string, err error) {
+	imp.sum.Rejected++
+	imp.sum.Errors = append(imp.sum.Errors, ImportError{Index: index, ID: id, Problem: err})
+}
+
+// prepared is an envelope converted and ready to commit.
+type prepared struct {
+	pendingItem
+	write store.Write
+	doc   *schema.Doc
+}
+
+// prepare converts the pending envelopes against the stored records. An id
+// that repeats takes the earlier envelope of the batch as its context.
+func (imp *importer) prepare(ctx context.Context) ([]prepared, error) {
+	out := make([]prepared, 0, len(imp.pending))
+	latest := make(map[string]int) // id → index in out
+	for _, p := range imp.pending {
+		var prev *schema.Doc
+		expect := int64(0)
+		if i, seen := latest[p.item.ID]; seen {
+			prev = out[i].doc
+			expect = out[i].write.IfRevision
+		} else {
+			cur, err := imp.s.current(ctx, imp.schema, p.item.ID)
+			if err != nil {
+				return nil, err
+			}
+			if cur.Revision > 0 && !cur.Deleted {
+				expect = cur.Revision
+				if prev, err = recordFrom(cur).Doc(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		doc, err := imp.convert(p.item, prev)
+		if err != nil {
+			if _, ok := problem.As(err); !ok {
+				return nil, err
+			}
+			imp.reject(p.index, p.item.ID, err)
+			continue
+		}
+		body, err := doc.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("records: encode %s/%s: %w", imp.schema, p.item.ID, err)
+		}
+		w := store.Write{
+			Schema: imp.schema, ID: p.item.ID, IfRevision: expect, Body: body, At: imp.s.opts.Now().UTC(),
+			History: store.HistoryMeta{By: imp.by, Version: p.item.Version},
+		}
+		if i, seen := latest[p.item.ID]; seen {
+			// Only the last envelope for an id is written; the earlier one
+			// still counts as accepted, as it would have been in sequence.
+			out[i].write.Body = nil
+		}
+		latest[p.item.ID] = len(out)
+		out = append(out, prepared{pendingItem: p, write: w, doc: doc})
+	}
+	return out, nil
+}
+
+// convert validates an envelope's data and builds its document.
+func (imp *importer) convert(item *ImportItem, prev *schema.Doc) (*schema.Doc, error) {
+	v, err := imp.sc.Version(item.Version)
+	if err != nil {
+		return nil, err
+	}
+	record, err := v.Validate(item.Body, item.FromGob)
+	if err != nil {
+		return nil, err
+	}
+	return imp.sc.Write(record, item.Version, prev)
+}
+
+// flush commits the pending envelopes of a non-atomic import; an envelope
+// that lost a race with another writer is written again on its own.
+func (imp *importer) flush(ctx context.Context) error {
+	if len(imp.pending) == 0 {
+		return nil
+	}
+	ready, err := imp.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	imp.pending = imp.pending[:0]
+	writes, owners := imp.writesOf(ready)
+	results, err := imp.s.store.Commit(ctx, writes, false)
+	if err != nil {
+		return fmt.Errorf("records: import %s: %w", imp.schema, err)
+	}
+	for i, r := range results {
+		p := owners[i]
+		if r.Err == nil {
+			imp.accept(p, r)
+			continue
+		}
+		if !errors.Is(r.Err, store.ErrConflict) {
+			return fmt.Errorf("records: import %s/%s: %w", imp.schema, p.item.ID, r.Err)
+		}
+		item := p.item
+		written, err := imp.s.write(ctx, writeOp{sc: imp.sc, id: item.ID, by: imp.by, version: item.Version,
+			build: func(prev *schema.Doc) (*schema.Doc, error) { return imp.convert(item, prev) }})
+		if err != nil {
+			if _, ok := problem.As(err); ok {
+				imp.reject(p.index, p.item.ID, err)
+				continue
+			}
+			return err
+		}
+		imp.sum.Accepted++
+		imp.sum.Written = append(imp.sum.Written, written)
+	}
+	imp.countSuperseded(ready)
+	return nil
+}
+
+// writesOf lists the writes to commit (superseded envelopes drop out) and
+// which envelope each belongs to.
+func (imp *importer) writesOf(ready []prepared) ([]store.Write, []prepared) {
+	writes := make([]store.Write, 0, len(ready))
+	owners := make([]prepared, 0, len(ready))
+	for _, p := range ready {
+		if p.write.Body == nil {
+			continue
+		}
+		writes = append(writes, p.write)
+		owners = append(owners, p)
+	}
+	return writes, owners
+}
+
+// countSuperseded counts envelopes overtaken by a later one for the same id.
+func (imp *importer) countSuperseded(ready []prepared) {
+	for _, p := range ready {
+		if p.write.Body == nil {
+			imp.sum.Accepted++
+		}
+	}
+}
+
+func (imp *importer) accept(p prepared, r store.Result) {
+	imp.sum.Accepted++
+	sr := store.Record{Schema: imp.schema, ID: p.item.ID, Revision: r.Revision, UpdatedAt: p.write.At, Body: p.write.Body, Seq: r.Seq}
+	rec := recordFrom(sr)
+	rec.doc = p.doc
+	op := "replace"
+	if r.Created {
+		op = "create"
+	}
+	imp.sum.Written = append(imp.sum.Written, &Written{Record: rec, Created: r.Created, Op: op, Version: p.item.Version, Sha256: sha256Hex(p.write.Body)})
+}
+
+// finishAtomic writes every envelope in one commit, or none.
+func (imp *importer) finishAtomic(ctx context.Context) (*ImportSummary, error) {
+	for attempt := 0; ; attempt++ {
+		if imp.sum.Rejected > 0 {
+			return nil, imp.atomicRefusal()
+		}
+		ready, err := imp.prepare(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if imp.sum.Rejected > 0 {
+			return nil, imp.atomicRefusal()
+		}
+		writes, owners := imp.writesOf(ready)
+		if len(writes) == 0 {
+			return imp.sum, nil
+		}
+		results, err := imp.s.store.Commit(ctx, writes, true)
+		if err != nil {
+			return nil, fmt.Errorf("records: import %s: %w", imp.schema, err)
+		}
+		conflicted := false
+		for _, r := range results {
+			if r.Err != nil && errors.Is(r.Err, store.ErrConflict) {
+				conflicted = true
+			} else if r.Err != nil && !errors.Is(r.Err, store.ErrAborted) {
+				return nil, fmt.Errorf("records: import %s: %w", imp.schema, r.Err)
+			}
+		}
+		if !conflicted {
+			for i, r := range results {
+				imp.accept(owners[i], r)
+			}
+			imp.countSuperseded(ready)
+			return imp.sum, nil
+		}
+		if attempt >= maxAttempts {
+			return nil, fmt.Errorf("records: import %s: records kept changing during an atomic import", imp.schema)
+		}
+	}
+}
+
+func (imp *importer) atomicRefusal() error {
+	p := problem.New(problem.Unprocessable, "atomic import refused: %d envelope(s) were rejected, nothing was stored", imp.sum.Rejected)
+	p.Slug = "import-rejected"
+	return p.With("accepted", 0).With("rejected", imp.sum.Rejected).With("summary", imp.sum)
+}

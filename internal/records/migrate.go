@@ -1,0 +1,207 @@
+package records
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/schema"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// JobStore keeps background jobs' state.
+type JobStore interface {
+	PutJob(ctx context.Context, id string, state []byte) error
+	Job(ctx context.Context, id string) ([]byte, error)
+}
+
+// Job states.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+)
+
+// A Job is a background job's state, as served at /v1/jobs/{id}.
+type Job struct {
+	ID         string     `json:"id"`
+	Kind       string     `json:"kind"`
+	Schema     string     `json:"schema"`
+	State      string     `json:"state"`
+	Done       int64      `json:"done"`
+	Total      int64      `json:"total"`
+	Errors     int64      `json:"errors"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	By         string     `json:"-"`
+}
+
+// Jobs runs background jobs (schema migrations) and keeps their state in
+// the store so that it outlives the process.
+type Jobs struct {
+	records *Service
+	store   JobStore
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// NewJobs returns a job runner. Close stops the jobs it runs.
+func NewJobs(records *Service, st JobStore) *Jobs {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Jobs{records: records, store: st, ctx: ctx, cancel: cancel}
+}
+
+// Close stops running jobs and waits for them to save their state; they
+// go on at the next start (see Resume).
+func (j *Jobs) Close() {
+	j.cancel()
+	j.wg.Wait()
+}
+
+// progressEvery is how often a running job saves its progress.
+const progressEvery = time.Second
+
+// StartMigration queues a job that rewrites every record of the schema at
+// its latest version.
+func (j *Jobs) StartMigration(ctx context.Context, schemaName, by string) (*Job, error) {
+	if _, err := j.records.Schema(schemaName); err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("records: make job id: %w", err)
+	}
+	job := &Job{ID: id.String(), Kind: "migrate", Schema: schemaName, State: JobQueued, By: by}
+	if err := j.save(ctx, job); err != nil {
+		return nil, err
+	}
+	j.launch(job)
+	return job, nil
+}
+
+// Resume restarts the jobs listed by ids that had not finished when the
+// service last stopped. A migration is idempotent, so it starts over.
+func (j *Jobs) Resume(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		job, err := j.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if job.State == JobQueued || job.State == JobRunning {
+			job.State, job.Done = JobQueued, 0
+			j.launch(job)
+		}
+	}
+	return nil
+}
+
+// Get returns a job's state.
+func (j *Jobs) Get(ctx context.Context, id string) (*Job, error) {
+	raw, err := j.store.Job(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, problem.New(problem.NotFound, "no job %q", truncate(id, 64))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("records: job %s: %w", id, err)
+	}
+	var job Job
+	if err := json.Unmarshal(raw, &job); err != nil {
+		return nil, fmt.Errorf("records: job %s: %w", id, err)
+	}
+	return &job, nil
+}
+
+func (j *Jobs) save(ctx context.Context, job *Job) error {
+	raw, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("records: encode job: %w", err)
+	}
+	if err := j.store.PutJob(ctx, job.ID, raw); err != nil {
+		return fmt.Errorf("records: save job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+func (j *Jobs) launch(job *Job) {
+	j.wg.Add(1)
+	go func() {
+		defer j.wg.Done()
+		j.runMigration(j.ctx, job)
+	}()
+}
+
+func (j *Jobs) runMigration(ctx context.Context, job *Job) {
+	now := j.records.opts.Now().UTC()
+	job.State, job.StartedAt, job.FinishedAt = JobRunning, &now, nil
+	total, err := j.records.Count(ctx, job.Schema)
+	if err == nil {
+		job.Total = total
+		err = j.save(ctx, job)
+	}
+	lastSave := time.Now()
+	if err == nil {
+		err = j.records.Each(ctx, job.Schema, func(r *Record) error {
+			if err := j.records.upgradeRecord(ctx, job.Schema, r, job.By); err != nil {
+				if _, ok := problem.As(err); !ok {
+					return err
+				}
+				job.Errors++
+			}
+			job.Done++
+			if job.Done > job.Total {
+				job.Total = job.Done
+			}
+			if time.Since(lastSave) >= progressEvery {
+				lastSave = time.Now()
+				return j.save(ctx, job)
+			}
+			return nil
+		})
+	}
+	if ctx.Err() != nil {
+		// Shutting down: leave the job running in the store so that the
+		// next start resumes it.
+		_ = j.save(context.Background(), job)
+		return
+	}
+	end := j.records.opts.Now().UTC()
+	job.FinishedAt = &end
+	job.State = JobSucceeded
+	if err != nil || job.Errors > 0 {
+		job.State = JobFailed
+	}
+	_ = j.save(context.Background(), job)
+}
+
+// upgradeRecord rewrites one record at the schema's latest version, unless
+// it is there already or changed under us (then the newer write did it).
+func (s *Service) upgradeRecord(ctx context.Context, schemaName string, r *Record, by string) error {
+	sc, err := s.Schema(schemaName)
+	if err != nil {
+		return err
+	}
+	doc, err := r.Doc()
+	if err != nil {
+		return err
+	}
+	if doc.Version >= sc.Latest().Number() {
+		return nil
+	}
+	_, err = s.write(ctx, writeOp{sc: sc, id: r.ID, by: by, version: doc.Version, op: "replace",
+		mustExist: true,
+		build: func(prev *schema.Doc) (*schema.Doc, error) {
+			return sc.Upgrade(prev)
+		}})
+	if problem.Is(err, problem.NotFound) {
+		return nil // deleted meanwhile: nothing left to upgrade
+	}
+	return err
+}

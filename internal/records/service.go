@@ -1,0 +1,170 @@
+// Package records holds the rules of Ferry's records: preconditions,
+// conversion between schema versions with the stored record as context,
+// history and change entries, imports and migrations. Handlers translate
+// HTTP into calls on a Service; the store underneath keeps bytes.
+package records
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/schema"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// Store is what records need from a storage backend.
+type Store interface {
+	Get(ctx context.Context, schema, id string) (store.Record, error)
+	Commit(ctx context.Context, writes []store.Write, atomic bool) ([]store.Result, error)
+	Scan(ctx context.Context, schema, after string, limit int) ([]store.Record, error)
+	Count(ctx context.Context, schema string) (int64, error)
+	History(ctx context.Context, schema, id string) ([]store.HistoryEntry, error)
+	Changes(ctx context.Context, schema string, since uint64, limit int) ([]store.Change, error)
+	LastSeq(ctx context.Context, schema string) (uint64, error)
+	WaitChange(ctx context.Context, schema string, since uint64) error
+}
+
+// Schemas finds registered schemas by name.
+type Schemas interface {
+	Schema(name string) (*schema.Schema, error)
+}
+
+// Options tunes a Service.
+type Options struct {
+	// RequireIfMatch refuses updates and deletes that carry no If-Match.
+	RequireIfMatch bool
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Service applies the rules of record reads and writes.
+type Service struct {
+	store   Store
+	schemas Schemas
+	opts    Options
+}
+
+// New returns a Service over a store and a schema registry.
+func New(st Store, schemas Schemas, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: st, schemas: schemas, opts: opts}
+}
+
+// maxAttempts bounds the optimistic retries of one write racing with others
+// on the same record.
+const maxAttempts = 64
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
+
+// CheckID refuses ids outside Ferry's id pattern.
+func CheckID(id string) error {
+	if !idPattern.MatchString(id) {
+		return problem.New(problem.Invalid,
+			"id %q does not match ^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$", truncate(id, 140)).WithReason("id")
+	}
+	return nil
+}
+
+// Schema returns the named schema or a NotFound problem.
+func (s *Service) Schema(name string) (*schema.Schema, error) {
+	sc, err := s.schemas.Schema(name)
+	if err != nil {
+		if _, ok := problem.As(err); ok {
+			return nil, err
+		}
+		return nil, problem.Wrap(problem.NotFound, err, "no schema named %q", name)
+	}
+	return sc, nil
+}
+
+// A Record is one stored record as the domain sees it.
+type Record struct {
+	Schema    string
+	ID        string
+	Revision  int64
+	UpdatedAt time.Time
+	// Validator identifies this revision for entity tags.
+	Validator Validator
+	// Stored is the body as kept by the store (the encoded schema.Doc).
+	Stored []byte
+
+	doc *schema.Doc
+}
+
+// Doc decodes the stored document once.
+func (r *Record) Doc() (*schema.Doc, error) {
+	if r.doc != nil {
+		return r.doc, nil
+	}
+	var d schema.Doc
+	if err := d.UnmarshalBinary(r.Stored); err != nil {
+		return nil, fmt.Errorf("records: decode %s/%s revision %d: %w", r.Schema, r.ID, r.Revision, err)
+	}
+	r.doc = &d
+	return r.doc, nil
+}
+
+// View returns the record at schema version, as a pointer to that version's
+// compiled struct.
+func (r *Record) View(sc *schema.Schema, version int) (any, error) {
+	d, err := r.Doc()
+	if err != nil {
+		return nil, err
+	}
+	return sc.View(d, version)
+}
+
+func recordFrom(sr store.Record) *Record {
+	return &Record{
+		Schema:    sr.Schema,
+		ID:        sr.ID,
+		Revision:  sr.Revision,
+		UpdatedAt: sr.UpdatedAt,
+		Validator: newValidator(sr.Schema, sr.ID, sr.Revision, sr.UpdatedAt),
+		Stored:    sr.Body,
+	}
+}
+
+// Get returns the live record, or NotFound.
+func (s *Service) Get(ctx context.Context, schemaName, id string) (*Record, error) {
+	if _, err := s.Schema(schemaName); err != nil {
+		return nil, err
+	}
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	sr, err := s.store.Get(ctx, schemaName, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sr.Deleted) {
+		return nil, problem.New(problem.NotFound, "no record %q in schema %q", id, schemaName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("records: get %s/%s: %w", schemaName, id, err)
+	}
+	return recordFrom(sr), nil
+}
+
+// current reads the record's present state, live or not; a record that
+// never existed comes back as the zero Record with its names set.
+func (s *Service) current(ctx context.Context, schemaName, id string) (store.Record, error) {
+	sr, err := s.store.Get(ctx, schemaName, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Record{Schema: schemaName, ID: id}, nil
+	}
+	if err != nil {
+		return store.Record{}, fmt.Errorf("records: get %s/%s: %w", schemaName, id, err)
+	}
+	return sr, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

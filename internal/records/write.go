@@ -1,0 +1,313 @@
+package records
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/schema"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// Conditions are a write's preconditions (RFC 9110 §13.1).
+type Conditions struct {
+	// IfMatch holds the entity tags of If-Match, or "*"; nil when absent.
+	IfMatch []string
+	// IfNoneMatch holds the entity tags of If-None-Match, or "*"; nil when
+	// absent.
+	IfNoneMatch []string
+	// Repr names the representation the client asked for, so that a 412
+	// can tell it the current entity tag in that representation.
+	Repr string
+}
+
+// A Write is a request to store a body at a schema version.
+type Write struct {
+	Schema  string
+	ID      string
+	Version int // the schema version Body is written at
+	// Body is the decoded body, not yet validated: a pointer to the
+	// version's wire struct (Version.New) or record struct.
+	Body any
+	// FromGob says the body came as gob, where every field counts as
+	// present.
+	FromGob bool
+	By      string
+	Cond    Conditions
+	// ViewVersion, when set, is the version the response shows the record
+	// at. The write is refused, before anything is stored, when the record
+	// cannot be shown at that version.
+	ViewVersion int
+}
+
+// A Written record is the outcome of a write.
+type Written struct {
+	Record  *Record
+	Created bool
+	Op      string
+	Version int    // the schema version the client wrote
+	Sha256  string // hex sha-256 of the stored bytes
+	// View is the record at the asked ViewVersion: a pointer to that
+	// version's compiled struct; nil for a delete or when none was asked.
+	View any
+}
+
+// Put creates or replaces a record.
+func (s *Service) Put(ctx context.Context, w Write) (*Written, error) {
+	if err := CheckID(w.ID); err != nil {
+		return nil, err
+	}
+	sc, err := s.Schema(w.Schema)
+	if err != nil {
+		return nil, err
+	}
+	v, err := sc.Version(w.Version)
+	if err != nil {
+		return nil, err
+	}
+	record, err := v.Validate(w.Body, w.FromGob)
+	if err != nil {
+		return nil, err
+	}
+	return s.write(ctx, writeOp{
+		sc: sc, id: w.ID, cond: w.Cond, by: w.By, version: w.Version, viewVersion: w.ViewVersion,
+		build: func(prev *schema.Doc) (*schema.Doc, error) { return sc.Write(record, w.Version, prev) },
+	})
+}
+
+// Create stores a new record under a server-made id (a UUIDv7, so ids sort
+// by creation time).
+func (s *Service) Create(ctx context.Context, w Write) (*Written, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("records: make id: %w", err)
+	}
+	w.ID = id.String()
+	w.Cond = Conditions{IfNoneMatch: []string{"*"}, Repr: w.Cond.Repr}
+	return s.Put(ctx, w)
+}
+
+// A Patch is a JSON merge patch (RFC 7396) of a record as seen at a schema
+// version.
+type Patch struct {
+	Schema  string
+	ID      string
+	Version int
+	// Merge is the decoded merge patch document: a JSON object.
+	Merge map[string]any
+	By    string
+	Cond  Conditions
+	// ViewVersion is as in Write.
+	ViewVersion int
+}
+
+// Patch applies a merge patch to the record as seen at p.Version.
+func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
+	if err := CheckID(p.ID); err != nil {
+		return nil, err
+	}
+	sc, err := s.Schema(p.Schema)
+	if err != nil {
+		return nil, err
+	}
+	version, err := sc.Version(p.Version)
+	if err != nil {
+		return nil, err
+	}
+	return s.write(ctx, writeOp{sc: sc, id: p.ID, cond: p.Cond, by: p.By, version: p.Version, op: "patch", viewVersion: p.ViewVersion,
+		mustExist: true,
+		build: func(prev *schema.Doc) (*schema.Doc, error) {
+			view, err := sc.View(prev, p.Version)
+			if err != nil {
+				return nil, err
+			}
+			current, err := version.ToMap(view)
+			if err != nil {
+				return nil, err
+			}
+			body, err := version.FromMap(MergePatch(current, p.Merge))
+			if err != nil {
+				return nil, err
+			}
+			return sc.Write(body, p.Version, prev)
+		}})
+}
+
+// Delete deletes a live record.
+func (s *Service) Delete(ctx context.Context, schemaName, id string, cond Conditions, by string) (*Written, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	if _, err := s.Schema(schemaName); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.current(ctx, schemaName, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Revision == 0 || cur.Deleted {
+			return nil, problem.New(problem.NotFound, "no record %q in schema %q", id, schemaName)
+		}
+		if err := s.checkConditions(cur, cond, true); err != nil {
+			return nil, err
+		}
+		res, err := s.store.Commit(ctx, []store.Write{{
+			Schema: schemaName, ID: id, IfRevision: cur.Revision, Delete: true,
+			At: s.opts.Now(), History: store.HistoryMeta{Op: "delete", By: by},
+		}}, false)
+		if err != nil {
+			return nil, fmt.Errorf("records: delete %s/%s: %w", schemaName, id, err)
+		}
+		if res[0].Err == nil {
+			rec := &Record{Schema: schemaName, ID: id, Revision: res[0].Revision}
+			return &Written{Record: rec, Op: "delete"}, nil
+		}
+		if !errors.Is(res[0].Err, store.ErrConflict) || attempt >= maxAttempts {
+			return nil, fmt.Errorf("records: delete %s/%s: %w", schemaName, id, res[0].Err)
+		}
+	}
+}
+
+// A writeOp describes one write of a body for Service.write.
+type writeOp struct {
+	sc          *schema.Schema
+	id          string
+	cond        Conditions
+	by          string
+	version     int    // the version the client wrote
+	op          string // history op; "" lets the store choose create or replace
+	viewVersion int    // when set, the version the record must be viewable at
+	mustExist   bool   // a record that is not live is NotFound, whatever the preconditions
+	// build makes the document to store from the stored one (nil when the
+	// record is not live).
+	build func(prev *schema.Doc) (*schema.Doc, error)
+}
+
+// write runs the optimistic read-convert-commit loop shared by every write
+// of a body: read the current record, check the preconditions, build the new
+// document with the stored one as context, and commit on the condition
+// that nothing changed in between; on a race, start again.
+func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
+	sc, schemaName, id := w.sc, w.sc.Name(), w.id
+	for attempt := 0; ; attempt++ {
+		cur, err := s.current(ctx, schemaName, id)
+		if err != nil {
+			return nil, err
+		}
+		live := cur.Revision > 0 && !cur.Deleted
+		if w.mustExist && !live {
+			return nil, problem.New(problem.NotFound, "no record %q in schema %q", id, schemaName)
+		}
+		if err := s.checkConditions(cur, w.cond, live); err != nil {
+			return nil, err
+		}
+		var prev *schema.Doc
+		if live {
+			prev, err = recordFrom(cur).Doc()
+			if err != nil {
+				return nil, err
+			}
+		}
+		doc, err := w.build(prev)
+		if err != nil {
+			return nil, err
+		}
+		var view any
+		if w.viewVersion > 0 {
+			if view, err = sc.View(doc, w.viewVersion); err != nil {
+				return nil, err
+			}
+		}
+		body, err := doc.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("records: encode %s/%s: %w", schemaName, id, err)
+		}
+		expect := cur.Revision
+		if !live {
+			expect = 0
+		}
+		at := s.opts.Now().UTC()
+		res, err := s.store.Commit(ctx, []store.Write{{
+			Schema: schemaName, ID: id, IfRevision: expect, Body: body, At: at,
+			History: store.HistoryMeta{Op: w.op, By: w.by, Version: w.version},
+		}}, false)
+		if err != nil {
+			return nil, fmt.Errorf("records: write %s/%s: %w", schemaName, id, err)
+		}
+		r := res[0]
+		if r.Err == nil {
+			sr := store.Record{Schema: schemaName, ID: id, Revision: r.Revision, UpdatedAt: at, Body: body, Seq: r.Seq}
+			rec := recordFrom(sr)
+			rec.doc = doc
+			written := &Written{Record: rec, Created: r.Created, Op: w.op, Version: w.version, Sha256: sha256Hex(body), View: view}
+			if written.Op == "" {
+				written.Op = "replace"
+				if r.Created {
+					written.Op = "create"
+				}
+			}
+			return written, nil
+		}
+		if !errors.Is(r.Err, store.ErrConflict) || attempt >= maxAttempts {
+			return nil, fmt.Errorf("records: write %s/%s: %w", schemaName, id, r.Err)
+		}
+	}
+}
+
+// checkConditions evaluates If-Match, If-None-Match and the If-Match
+// requirement against the record's present state.
+func (s *Service) checkConditions(cur store.Record, cond Conditions, live bool) error {
+	v := newValidator(cur.Schema, cur.ID, cur.Revision, cur.UpdatedAt)
+	failed := func(format string, args ...any) error {
+		p := problem.New(problem.PreconditionFailed, format, args...)
+		p.With("current_revision", cur.Revision)
+		if live {
+			p.With("current_etag", v.ETag(cond.Repr))
+		} else {
+			p.With("current_etag", nil)
+		}
+		return p
+	}
+	if cond.IfMatch != nil {
+		if !live {
+			return failed("If-Match: the record does not exist")
+		}
+		if !anyMatch(v, cond.IfMatch) {
+			return failed("If-Match: the record has changed; it is at revision %d", cur.Revision)
+		}
+	} else if s.opts.RequireIfMatch && live {
+		return problem.New(problem.PreconditionRequired,
+			"this service requires If-Match on updates and deletes; read the record for its ETag first")
+	}
+	if cond.IfNoneMatch != nil && live {
+		for _, t := range cond.IfNoneMatch {
+			if t == "*" {
+				return failed("If-None-Match: *: the record exists")
+			}
+		}
+		if anyMatch(v, cond.IfNoneMatch) {
+			return failed("If-None-Match: the record is at that revision")
+		}
+	}
+	return nil
+}
+
+func anyMatch(v Validator, tags []string) bool {
+	for _, t := range tags {
+		if t == "*" || v.matches(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,622 @@
+package schema
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+// A Doc is a record as stored: its data at one version (the latest when it
+// was written) and what conversions kept so that nothing a client wrote is
+// lost. A Doc is not changed once made: Write, View and Upgrade return new
+// ones and never write into their arguments.
+type Doc struct {
+	// Version is the schema version of Data.
+	Version int
+	// Data is the record in plain form (see Version.ToMap).
+	Data map[string]any
+	// Kept holds values that the data at Version cannot hold, keyed by the
+	// step that took them out ("<version>.<step index>", 0-based): the
+	// value of a removed field (nil when it was absent), of a field renamed
+	// into an object the record lacks, or an int that a retype to float
+	// could not hold exactly. Down-conversions put them back.
+	Kept map[string]any
+}
+
+// A Doc is stored as a CBOR (RFC 8949) array [version, data, kept], with
+// times as tag 0 RFC 3339 text in UTC with nanoseconds, integers as
+// integers, floats in the shortest width that keeps them, and map keys
+// sorted as core deterministic encoding sorts them, so that equal
+// documents have equal bytes. The encoder is Ferry's own: the library
+// writes the zero time as null, which would lose it. The library decodes.
+var docDec = func() cbor.DecMode {
+	m, err := cbor.DecOptions{
+		DefaultMapType:  reflect.TypeFor[map[string]any](),
+		IntDec:          cbor.IntDecConvertSignedOrFail,
+		MaxNestedLevels: 2 * maxDepth,
+		DupMapKey:       cbor.DupMapKeyEnforcedAPF,
+		TimeTagToAny:    cbor.TimeTagToTime,
+		UTF8:            cbor.UTF8RejectInvalid,
+	}.DecMode()
+	if err != nil {
+		panic(fmt.Sprintf("schema: document decoding options: %v", err))
+	}
+	return m
+}()
+
+// MarshalBinary encodes the document compactly and exactly: integers to
+// 64 bits, times to the nanosecond, bytes as they are.
+func (d *Doc) MarshalBinary() ([]byte, error) {
+	b := []byte{0x83}
+	b = appendCBORHead(b, 0, uint64(d.Version))
+	var err error
+	if b, err = appendCBOR(b, d.Data); err != nil {
+		return nil, fmt.Errorf("schema: encode document: %w", err)
+	}
+	if d.Kept == nil {
+		return append(b, 0xa0), nil
+	}
+	if b, err = appendCBOR(b, d.Kept); err != nil {
+		return nil, fmt.Errorf("schema: encode document: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary encoded.
+func (d *Doc) UnmarshalBinary(b []byte) error {
+	var w []any
+	if err := docDec.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("schema: decode document: %w", err)
+	}
+	if len(w) != 3 {
+		return fmt.Errorf("schema: decode document: %d members, want 3", len(w))
+	}
+	version, ok1 := w[0].(int64)
+	data, ok2 := w[1].(map[string]any)
+	kept, ok3 := w[2].(map[string]any)
+	if !ok1 || !ok2 || !ok3 {
+		return fmt.Errorf("schema: decode document: members of types %T, %T, %T", w[0], w[1], w[2])
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	d.Version, d.Data, d.Kept = int(version), data, kept
+	return nil
+}
+
+// appendCBORHead appends the head of a data item of the major type with
+// argument n, in its shortest form.
+func appendCBORHead(b []byte, major byte, n uint64) []byte {
+	m := major << 5
+	switch {
+	case n < 24:
+		return append(b, m|byte(n))
+	case n <= math.MaxUint8:
+		return append(b, m|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, m|27), n)
+}
+
+// appendCBOR appends a value in plain form.
+func appendCBOR(b []byte, x any) ([]byte, error) {
+	switch x := x.(type) {
+	case nil:
+		return append(b, 0xf6), nil
+	case bool:
+		if x {
+			return append(b, 0xf5), nil
+		}
+		return append(b, 0xf4), nil
+	case int64:
+		if x < 0 {
+			return appendCBORHead(b, 1, uint64(-(x + 1))), nil
+		}
+		return appendCBORHead(b, 0, uint64(x)), nil
+	case float64:
+		if f32 := float32(x); float64(f32) == x || math.IsNaN(x) {
+			return binary.BigEndian.AppendUint32(append(b, 0xfa), math.Float32bits(f32)), nil
+		}
+		return binary.BigEndian.AppendUint64(append(b, 0xfb), math.Float64bits(x)), nil
+	case string:
+		return append(appendCBORHead(b, 3, uint64(len(x))), x...), nil
+	case []byte:
+		return append(appendCBORHead(b, 2, uint64(len(x))), x...), nil
+	case time.Time:
+		s := x.UTC().Format(time.RFC3339Nano)
+		return append(appendCBORHead(append(b, 0xc0), 3, uint64(len(s))), s...), nil
+	case []any:
+		b = appendCBORHead(b, 4, uint64(len(x)))
+		var err error
+		for _, e := range x {
+			if b, err = appendCBOR(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		// Core deterministic order: by encoded key, which for text
+		// strings is shorter first, then bytewise.
+		slices.SortFunc(keys, func(a, b string) int {
+			return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+		})
+		b = appendCBORHead(b, 5, uint64(len(x)))
+		var err error
+		for _, k := range keys {
+			b = append(appendCBORHead(b, 3, uint64(len(k))), k...)
+			if b, err = appendCBOR(b, x[k]); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("a %T is not plain data", x)
+}
+
+// Write turns a record written at version from into the document to
+// store, at the latest version. body is what Version.Validate (or
+// FromMap) of version from returned; prev is the stored document, nil
+// when there is none.
+//
+// The record is upgraded step by step with prev as context: a field that
+// version from cannot see keeps prev's value (a version-1 client's PUT
+// never resets a field added in version 2 to its default); values an
+// upgrade removes, and ints a retype to float cannot hold exactly, are
+// kept in the document. A record written below the latest version is
+// validated again at the latest; failures found there carry the latest
+// field names and Version set to the latest.
+func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
+	v, err := s.Version(from)
+	if err != nil {
+		return nil, err
+	}
+	data, err := v.ToMap(body)
+	if err != nil {
+		return nil, err
+	}
+	latest := len(s.versions)
+	if from == latest {
+		d := &Doc{Version: latest, Data: data}
+		if prev != nil {
+			d.Kept = prev.Kept
+		}
+		return d, nil
+	}
+	var views []map[string]any
+	kept := map[string]any{}
+	if prev != nil {
+		// The stored record is context here, not what is written: it is
+		// not held to the latest version's rules.
+		if prev, err = s.upgrade(prev, false); err != nil {
+			return nil, err
+		}
+		views, err = s.viewsDown(prev, from)
+		if err != nil {
+			return nil, err
+		}
+		for k, x := range prev.Kept {
+			if keyVersion(k) <= from {
+				kept[k] = x
+			}
+		}
+	}
+	for n := from + 1; n <= latest; n++ {
+		var ctx map[string]any
+		if views != nil {
+			ctx = views[n-from-1]
+		}
+		for _, st := range s.versions[n-1].steps {
+			if err := st.up(data, ctx, kept); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := s.checkLatest(data); err != nil {
+		return nil, err
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	return &Doc{Version: latest, Data: data, Kept: kept}, nil
+}
+
+// checkLatest validates upgraded data at the latest version.
+func (s *Schema) checkLatest(data map[string]any) error {
+	v := s.Latest()
+	rec := reflect.New(v.c.root.plain)
+	var fl filler
+	fl.mapObject(v.c.root, data, rec.Elem())
+	for _, m := range fl.malformed {
+		fl.missing = append(fl.missing, problem.FieldError{Rule: "type", Message: m})
+	}
+	return v.check(rec, fl.missing, v.number)
+}
+
+// viewsDown returns prev's data as seen at each version from+1 … latest,
+// each its own copy (views[0] is at from+1).
+func (s *Schema) viewsDown(prev *Doc, from int) ([]map[string]any, error) {
+	latest := len(s.versions)
+	views := make([]map[string]any, latest-from)
+	cur := deepCopy(prev.Data).(map[string]any)
+	for n := latest; ; n-- {
+		views[n-from-1] = cur
+		if n == from+1 {
+			return views, nil
+		}
+		next := deepCopy(cur).(map[string]any)
+		if err := s.stepDown(next, n, prev.Kept); err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+}
+
+// stepDown converts data in place from version n to n-1.
+func (s *Schema) stepDown(data map[string]any, n int, kept map[string]any) error {
+	steps := s.versions[n-1].steps
+	for i := len(steps) - 1; i >= 0; i-- {
+		if err := steps[i].down(data, kept); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keyVersion(key string) int {
+	v, _, _ := strings.Cut(key, ".")
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// View returns the document as a record of version `to`: a pointer to
+// that version's record struct. Going down, steps apply backwards: a
+// removed field comes back from what the document kept, else from the
+// step's default; a retype goes back only when the value fits exactly,
+// else the error is a problem.NotAcceptable naming the field and the step.
+// A field the target version requires that the record has no value for
+// (and no default) is a problem.NotAcceptable too.
+func (s *Schema) View(d *Doc, to int) (any, error) {
+	v, err := s.Version(to)
+	if err != nil {
+		return nil, err
+	}
+	if d.Version < 1 || d.Version > len(s.versions) {
+		return nil, fmt.Errorf("schema: view %s: the document is at version %d, which the schema does not have", s.name, d.Version)
+	}
+	data := d.Data
+	if to != d.Version {
+		data = deepCopy(d.Data).(map[string]any)
+	}
+	for n := d.Version; n > to; n-- {
+		if err := s.stepDown(data, n, d.Kept); err != nil {
+			return nil, err
+		}
+	}
+	for n := d.Version + 1; n <= to; n++ {
+		for _, st := range s.versions[n-1].steps {
+			if err := st.up(data, nil, map[string]any{}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	rec := reflect.New(v.c.root.plain)
+	var fl filler
+	fl.mapObject(v.c.root, data, rec.Elem())
+	if len(fl.malformed) > 0 {
+		return nil, fmt.Errorf("schema: view %s v%d: stored data does not fit: %s", s.name, to, strings.Join(fl.malformed, "; "))
+	}
+	if len(fl.missing) > 0 {
+		return nil, problem.New(problem.NotAcceptable, "the record cannot be shown at %s version %d: %s", s.name, to, fl.missing[0].Message).
+			WithReason("conversion")
+	}
+	return rec.Interface(), nil
+}
+
+// Upgrade returns the document at the latest version: a document stored
+// before the schema gained versions is upgraded as a record written at
+// its version with nothing stored before, and validated at the latest.
+// A document already at the latest version is returned as it is.
+func (s *Schema) Upgrade(d *Doc) (*Doc, error) { return s.upgrade(d, true) }
+
+func (s *Schema) upgrade(d *Doc, validate bool) (*Doc, error) {
+	latest := len(s.versions)
+	if d.Version == latest {
+		return d, nil
+	}
+	if d.Version < 1 || d.Version > latest {
+		return nil, fmt.Errorf("schema: upgrade %s: the document is at version %d, which the schema does not have", s.name, d.Version)
+	}
+	data := deepCopy(d.Data).(map[string]any)
+	kept := make(map[string]any, len(d.Kept))
+	for k, x := range d.Kept {
+		kept[k] = x
+	}
+	for n := d.Version + 1; n <= latest; n++ {
+		for _, st := range s.versions[n-1].steps {
+			if err := st.up(data, nil, kept); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if validate {
+		if err := s.checkLatest(data); err != nil {
+			return nil, err
+		}
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	return &Doc{Version: latest, Data: data, Kept: kept}, nil
+}
+
+// parentOf returns the object that holds the last element of path in
+// data, if every object on the way is there.
+func parentOf(data map[string]any, path []string) (map[string]any, bool) {
+	m := data
+	for _, seg := range path[:len(path)-1] {
+		next, ok := m[seg].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m = next
+	}
+	return m, true
+}
+
+// up applies the step to data in place, going up. ctx is the stored
+// record as seen at the step's version (nil when there is none); kept
+// receives what the data cannot hold.
+func (st *step) up(data, ctx, kept map[string]any) error {
+	switch st.op {
+	case OpRename:
+		src, ok := parentOf(data, st.from)
+		if !ok {
+			return nil
+		}
+		x, has := src[last(st.from)]
+		if !has {
+			return nil
+		}
+		delete(src, last(st.from))
+		if dst, ok := parentOf(data, st.to); ok {
+			dst[last(st.to)] = x
+		} else {
+			kept[st.key] = x
+		}
+	case OpAdd:
+		dst, ok := parentOf(data, st.path)
+		if !ok {
+			return nil
+		}
+		if ctx != nil {
+			if src, ok := parentOf(ctx, st.path); ok {
+				if x, has := src[last(st.path)]; has {
+					dst[last(st.path)] = x
+				}
+				return nil
+			}
+		}
+		if st.hasDefault {
+			dst[last(st.path)] = deepCopy(st.dflt)
+		}
+	case OpRemove:
+		src, ok := parentOf(data, st.path)
+		if !ok {
+			return nil
+		}
+		if x, has := src[last(st.path)]; has {
+			kept[st.key] = x
+			delete(src, last(st.path))
+		} else if st.hasDefault {
+			// Absent is what was written: going down, the default must
+			// not take its place.
+			kept[st.key] = nil
+		}
+	case OpRetype:
+		p, ok := parentOf(data, st.path)
+		if !ok {
+			return nil
+		}
+		x, has := p[last(st.path)]
+		if !has {
+			return nil
+		}
+		w, exact, err := widen(x, st.fromKind, st.toKind)
+		if err != nil {
+			return fmt.Errorf("schema: retype %s in version %d: %w", joinPath(st.path), st.version, err)
+		}
+		p[last(st.path)] = w
+		if !exact {
+			kept[st.key] = x
+		}
+	}
+	return nil
+}
+
+// down applies the step to data in place, going down, taking back what
+// the document kept.
+func (st *step) down(data, kept map[string]any) error {
+	switch st.op {
+	case OpAdd:
+		if p, ok := parentOf(data, st.path); ok {
+			delete(p, last(st.path))
+		}
+	case OpRename:
+		var x any
+		has := false
+		if src, ok := parentOf(data, st.to); ok {
+			x, has = src[last(st.to)]
+			delete(src, last(st.to))
+		}
+		if !has {
+			x, has = kept[st.key]
+			x = deepCopy(x)
+		}
+		if dst, ok := parentOf(data, st.from); ok && has {
+			dst[last(st.from)] = x
+		}
+	case OpRemove:
+		p, ok := parentOf(data, st.path)
+		if !ok {
+			return nil
+		}
+		if x, has := kept[st.key]; has {
+			if x != nil {
+				p[last(st.path)] = deepCopy(x)
+			}
+		} else if st.hasDefault {
+			p[last(st.path)] = deepCopy(st.dflt)
+		}
+	case OpRetype:
+		p, ok := parentOf(data, st.path)
+		if !ok {
+			return nil
+		}
+		x, has := p[last(st.path)]
+		if !has {
+			return nil
+		}
+		if orig, ok := kept[st.key]; ok {
+			if w, _, err := widen(orig, st.fromKind, st.toKind); err == nil && w == x {
+				p[last(st.path)] = orig
+				return nil
+			}
+		}
+		n, err := narrow(x, st.toKind, st.fromKind)
+		if err != nil {
+			return problem.New(problem.NotAcceptable,
+				"field '%s': %s cannot be converted back to %s by the retype %s → %s of version %d: %v",
+				joinPath(st.path), describeScalar(x), st.fromKind, st.fromKind, st.toKind, st.version, err).WithReason("conversion")
+		}
+		p[last(st.path)] = n
+	}
+	return nil
+}
+
+func describeScalar(x any) string {
+	switch x := x.(type) {
+	case string:
+		return strconv.Quote(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return fmt.Sprint(x)
+}
+
+// twoTo63 is 2^63, the first float64 beyond int64.
+const twoTo63 = 9223372036854775808.0
+
+// widen converts a value along a widening retype. exact is false when the
+// result cannot give the value back (an int beyond 2^53 as a float).
+func widen(x any, from, to kind) (any, bool, error) {
+	switch from {
+	case kindInt:
+		i, ok := x.(int64)
+		if !ok {
+			break
+		}
+		if to == kindString {
+			return strconv.FormatInt(i, 10), true, nil
+		}
+		f := float64(i)
+		return f, f < twoTo63 && int64(f) == i, nil
+	case kindFloat:
+		if f, ok := x.(float64); ok {
+			return strconv.FormatFloat(f, 'g', -1, 64), true, nil
+		}
+	case kindTime:
+		if t, ok := x.(time.Time); ok {
+			return t.UTC().Format(time.RFC3339Nano), true, nil
+		}
+	}
+	return nil, false, fmt.Errorf("%T is not a %s", x, from)
+}
+
+// narrow converts a value back along a retype, only when it fits exactly:
+// the result widens to the very same value.
+func narrow(x any, from, to kind) (any, error) {
+	switch from {
+	case kindFloat:
+		f, ok := x.(float64)
+		if !ok {
+			break
+		}
+		if f != math.Trunc(f) || f >= twoTo63 || f < -twoTo63 {
+			return nil, fmt.Errorf("it is not an integer within 64 bits")
+		}
+		return int64(f), nil
+	case kindString:
+		s, ok := x.(string)
+		if !ok {
+			break
+		}
+		var out any
+		var err error
+		switch to {
+		case kindInt:
+			out, err = strconv.ParseInt(s, 10, 64)
+		case kindFloat:
+			var f float64
+			f, err = strconv.ParseFloat(s, 64)
+			if err == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+				err = fmt.Errorf("not a finite number")
+			}
+			out = f
+		case kindTime:
+			out, err = time.Parse(time.RFC3339Nano, s)
+			if err == nil {
+				out = out.(time.Time).UTC()
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("it is not %s", article(to)+" "+to.String())
+		}
+		if w, _, _ := widen(out, to, kindString); w != s {
+			return nil, fmt.Errorf("it is not written as %s would be", to)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%T is not a %s", x, from)
+}
+
+// deepCopy copies the maps and slices of a plain value; strings, numbers
+// and times are immutable, bytes are copied.
+func deepCopy(x any) any {
+	switch x := x.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, v := range x {
+			m[k] = deepCopy(v)
+		}
+		return m
+	case []any:
+		s := make([]any, len(x))
+		for i, v := range x {
+			s[i] = deepCopy(v)
+		}
+		return s
+	case []byte:
+		return append([]byte{}, x...)
+	}
+	return x
+}

@@ -1,0 +1,281 @@
+package schema
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+// recordAt decodes a JSON body at version n of s and validates it.
+func recordAt(tb testing.TB, s *Schema, n int, body string) any {
+	tb.Helper()
+	v, err := s.Version(n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := v.New()
+	if err := json.Unmarshal([]byte(body), w); err != nil {
+		tb.Fatalf("decode %s at v%d: %v", body, n, err)
+	}
+	rec, err := v.Validate(w, false)
+	if err != nil {
+		tb.Fatalf("validate %s at v%d: %v %v", body, n, err, fieldErrs(err))
+	}
+	return rec
+}
+
+// viewJSON views d at version n and returns it as JSON.
+func viewJSON(tb testing.TB, s *Schema, d *Doc, n int) string {
+	tb.Helper()
+	rec, err := s.View(d, n)
+	if err != nil {
+		tb.Fatalf("View(v%d): %v", n, err)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustWrite(tb testing.TB, s *Schema, rec any, from int, prev *Doc) *Doc {
+	tb.Helper()
+	d, err := s.Write(rec, from, prev)
+	if err != nil {
+		tb.Fatalf("Write at v%d: %v %v", from, err, fieldErrs(err))
+	}
+	return d
+}
+
+const orderBodyV1 = `{"customer":"a@b.co","amount":500,"placed_at":"2024-01-02T03:04:05.123456789Z","paid":true,"legacy_code":"L7","items":[{"sku":"s","qty":2}],"attrs":{"k":"v"}}`
+
+func TestConversionsLoseNothing(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, orderV1, orderV2)
+
+	d1 := mustWrite(t, s, recordAt(t, s, 1, orderBodyV1), 1, nil)
+	if d1.Version != 2 {
+		t.Fatalf("stored at version %d, want the latest, 2", d1.Version)
+	}
+	wantV2 := `{"amount_cents":500,"attrs":{"k":"v"},"blob":null,"channel":"web","currency":"EUR","customer":"a@b.co","items":[{"qty":2,"sku":"s"}],"note":null,"paid":true,"placed_at":"2024-01-02T03:04:05.123456789Z"}`
+	if got := viewJSON(t, s, d1, 2); got != wantV2 {
+		t.Errorf("v1 write viewed at v2 =\n%s\nwant\n%s", got, wantV2)
+	}
+	wantV1 := `{"amount":500,"attrs":{"k":"v"},"blob":null,"customer":"a@b.co","items":[{"qty":2,"sku":"s"}],"legacy_code":"L7","note":null,"paid":true,"placed_at":"2024-01-02T03:04:05.123456789Z"}`
+	if got := viewJSON(t, s, d1, 1); got != wantV1 {
+		t.Errorf("v1 write viewed at v1 =\n%s\nwant\n%s (the removed legacy_code comes back)", got, wantV1)
+	}
+
+	// A v2 client sets what v1 cannot see.
+	v2body := strings.Replace(wantV2, `"currency":"EUR"`, `"currency":"USD"`, 1)
+	v2body = strings.Replace(v2body, `"channel":"web"`, `"channel":"app"`, 1)
+	d2 := mustWrite(t, s, recordAt(t, s, 2, v2body), 2, d1)
+	if got := viewJSON(t, s, d2, 1); got != wantV1 {
+		t.Errorf("after a v2 write, v1 view =\n%s\nwant\n%s (legacy_code kept)", got, wantV1)
+	}
+
+	// A v1 client's PUT changes amount but never resets currency or channel.
+	d3 := mustWrite(t, s, recordAt(t, s, 1, strings.Replace(orderBodyV1, `"amount":500`, `"amount":700`, 1)), 1, d2)
+	got := viewJSON(t, s, d3, 2)
+	want := strings.Replace(v2body, `"amount_cents":500`, `"amount_cents":700`, 1)
+	if got != want {
+		t.Errorf("after a v1 write, v2 view =\n%s\nwant\n%s", got, want)
+	}
+
+	// Without anything kept, the remove step's default serves.
+	d4 := mustWrite(t, s, recordAt(t, s, 2, v2body), 2, nil)
+	if got := viewJSON(t, s, d4, 1); !strings.Contains(got, `"legacy_code":""`) {
+		t.Errorf("v2 write viewed at v1 = %s, want legacy_code from the step default \"\"", got)
+	}
+
+	// A v1 write with nothing stored gets the step defaults.
+	if got := viewJSON(t, s, d1, 2); !strings.Contains(got, `"currency":"EUR"`) {
+		t.Errorf("v1 write without a stored record = %s, want currency EUR", got)
+	}
+}
+
+const retypeV1 = `{"name":"r","version":1,"fields":{"qty":{"type":"int"},"at":{"type":"time"},"f":{"type":"float"}}}`
+const retypeV2 = `{"name":"r","version":2,"fields":{"qty":{"type":"float"},"at":{"type":"string"},"f":{"type":"string"}},
+ "migrate":[{"op":"retype","field":"qty","to":"float"},{"op":"retype","field":"at","to":"string"},{"op":"retype","field":"f","to":"string"}]}`
+
+func TestRetype(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, retypeV1, retypeV2)
+	big := `{"qty":9007199254740993,"at":"2024-01-02T03:04:05.000000001+01:00","f":0.1}`
+	d := mustWrite(t, s, recordAt(t, s, 1, big), 1, nil)
+	if got, want := viewJSON(t, s, d, 2), `{"at":"2024-01-02T02:04:05.000000001Z","f":"0.1","qty":9007199254740992}`; got != want {
+		t.Errorf("v2 view = %s, want %s", got, want)
+	}
+	if got, want := viewJSON(t, s, d, 1), `{"at":"2024-01-02T02:04:05.000000001Z","f":0.1,"qty":9007199254740993}`; got != want {
+		t.Errorf("v1 view = %s, want %s (the int beyond 2^53 comes back exactly)", got, want)
+	}
+	// Once a v2 client changes the float, what was kept no longer applies.
+	d2 := mustWrite(t, s, recordAt(t, s, 2, `{"qty":5,"at":"2024-01-02T02:04:05.000000001Z","f":"0.1"}`), 2, d)
+	if got, want := viewJSON(t, s, d2, 1), `{"at":"2024-01-02T02:04:05.000000001Z","f":0.1,"qty":5}`; got != want {
+		t.Errorf("v1 view after a v2 write = %s, want %s", got, want)
+	}
+
+	tests := []struct {
+		name, body string
+		field      string // "" when the v1 view exists
+	}{
+		{"integral float", `{"qty":7.0,"at":"2024-01-02T02:04:05Z","f":"1e+21"}`, ""},
+		{"fraction", `{"qty":7.5,"at":"2024-01-02T02:04:05Z","f":"1"}`, "qty"},
+		{"beyond int64", `{"qty":1e19,"at":"2024-01-02T02:04:05Z","f":"1"}`, "qty"},
+		{"not a time", `{"qty":1,"at":"soon","f":"1"}`, "at"},
+		{"time not in UTC form", `{"qty":1,"at":"2024-01-02T03:04:05+01:00","f":"1"}`, "at"},
+		{"not a float", `{"qty":1,"at":"2024-01-02T02:04:05Z","f":"abc"}`, "f"},
+		{"float not as written", `{"qty":1,"at":"2024-01-02T02:04:05Z","f":"1.0"}`, "f"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := mustWrite(t, s, recordAt(t, s, 2, tc.body), 2, nil)
+			_, err := s.View(d, 1)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("View(%s at v1) = %v, want success", tc.body, err)
+				}
+				return
+			}
+			if !problem.Is(err, problem.NotAcceptable) || !strings.Contains(err.Error(), "field '"+tc.field+"'") || !strings.Contains(err.Error(), "version 2") {
+				t.Fatalf("View(%s at v1) = %v, want a problem.NotAcceptable naming field %s and the step of version 2", tc.body, err, tc.field)
+			}
+		})
+	}
+}
+
+func TestNestedPaths(t *testing.T) {
+	t.Parallel()
+	v1 := `{"name":"p","version":1,"fields":{"zip":{"type":"string"},"address":{"type":"object","optional":true,"fields":{"street":{"type":"string"},"old":{"type":"int"}}}}}`
+	v2 := `{"name":"p","version":2,"fields":{"address":{"type":"object","optional":true,"fields":{"street":{"type":"string"},"zip":{"type":"string"},"country":{"type":"string"}}}},
+	 "migrate":[{"op":"rename","from":"zip","to":"address.zip"},{"op":"add","field":"address.country","default":"NL"},{"op":"remove","field":"address.old","default":0}]}`
+	_, s := mustRegister(t, v1, v2)
+	d := mustWrite(t, s, recordAt(t, s, 1, `{"zip":"1234AB","address":{"street":"Dam","old":3}}`), 1, nil)
+	if got, want := viewJSON(t, s, d, 2), `{"address":{"country":"NL","street":"Dam","zip":"1234AB"}}`; got != want {
+		t.Errorf("v2 view = %s, want %s", got, want)
+	}
+	if got, want := viewJSON(t, s, d, 1), `{"address":{"old":3,"street":"Dam"},"zip":"1234AB"}`; got != want {
+		t.Errorf("v1 view = %s, want %s", got, want)
+	}
+	// Renamed into an object the record lacks: kept, and back at v1.
+	d = mustWrite(t, s, recordAt(t, s, 1, `{"zip":"9999ZZ","address":null}`), 1, nil)
+	if got, want := viewJSON(t, s, d, 2), `{"address":null}`; got != want {
+		t.Errorf("v2 view = %s, want %s", got, want)
+	}
+	if got, want := viewJSON(t, s, d, 1), `{"address":null,"zip":"9999ZZ"}`; got != want {
+		t.Errorf("v1 view = %s, want %s (zip kept)", got, want)
+	}
+}
+
+func TestWriteValidatesAtLatest(t *testing.T) {
+	t.Parallel()
+	v1 := `{"name":"w","version":1,"fields":{"code":{"type":"string"}}}`
+	v2 := `{"name":"w","version":2,"compatibility":"BACKWARD","fields":{"sku":{"type":"string","validate":"required"}},"migrate":[{"op":"rename","from":"code","to":"sku"}]}`
+	_, s := mustRegister(t, v1, v2)
+	_, err := s.Write(recordAt(t, s, 1, `{"code":""}`), 1, nil)
+	fields := problemFields(err)
+	if !problem.Is(err, problem.Unprocessable) || len(fields) != 1 || fields[0].Field != "sku" || fields[0].Rule != "required" || fields[0].Version != 2 {
+		t.Fatalf("Write(code \"\" at v1) = %v %+v, want sku required at version 2", err, fields)
+	}
+}
+
+func TestViewMissingValue(t *testing.T) {
+	t.Parallel()
+	v1 := `{"name":"m","version":1,"fields":{"a":{"type":"int"},"b":{"type":"string"}}}`
+	v2 := `{"name":"m","version":2,"compatibility":"BACKWARD","fields":{"a":{"type":"int"}},"migrate":[{"op":"remove","field":"b"}]}`
+	_, s := mustRegister(t, v1, v2)
+	d := mustWrite(t, s, recordAt(t, s, 2, `{"a":1}`), 2, nil)
+	_, err := s.View(d, 1)
+	if !problem.Is(err, problem.NotAcceptable) || !strings.Contains(err.Error(), "b is missing") {
+		t.Fatalf("View at v1 of a record without b = %v, want a problem.NotAcceptable about b", err)
+	}
+	if _, err := s.View(d, 3); !problem.Is(err, problem.NotFound) {
+		t.Fatalf("View at v3 = %v, want not found", err)
+	}
+}
+
+func TestUpgrade(t *testing.T) {
+	t.Parallel()
+	r, s1 := mustRegister(t, orderV1)
+	d := mustWrite(t, s1, recordAt(t, s1, 1, orderBodyV1), 1, nil)
+	if _, err := r.Register(t.Context(), mustParse(t, orderV2), false); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := r.Schema("order")
+	up, err := s2.Upgrade(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Version != 2 || up.Data["currency"] != "EUR" || up.Kept["2.3"] != "L7" {
+		t.Fatalf("Upgrade = %+v, want version 2, currency EUR and legacy_code kept", up)
+	}
+	if d.Version != 1 || d.Data["amount"] != int64(500) {
+		t.Fatalf("Upgrade changed its argument: %+v", d)
+	}
+	if same, _ := s2.Upgrade(up); same != up {
+		t.Fatal("Upgrade of a latest document made a new one")
+	}
+	// Reading and writing an old document upgrades it first.
+	if got := viewJSON(t, s2, d, 1); !strings.Contains(got, `"legacy_code":"L7"`) {
+		t.Errorf("v1 view of the old document = %s", got)
+	}
+	d2 := mustWrite(t, s2, recordAt(t, s2, 1, orderBodyV1), 1, d)
+	if d2.Version != 2 {
+		t.Errorf("write over an old document stored version %d", d2.Version)
+	}
+}
+
+func TestDocBinary(t *testing.T) {
+	t.Parallel()
+	d := &Doc{
+		Version: 3,
+		Data: map[string]any{
+			"max":   int64(math.MaxInt64),
+			"min":   int64(math.MinInt64),
+			"neg0":  math.Copysign(0, -1),
+			"f":     0.1,
+			"whole": 7.0,
+			"t":     time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC),
+			"zero":  time.Time{},
+			"nil":   nil,
+			"b":     []byte{0, 1, 255},
+			"empty": []byte{},
+			"s":     "héllo\x00",
+			"yes":   true,
+			"arr":   []any{int64(1), "x", []any{}},
+			"obj":   map[string]any{"n": map[string]any{}},
+		},
+		Kept: map[string]any{"2.0": "old"},
+	}
+	b, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Doc
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, d) {
+		t.Fatalf("round trip =\n%#v\nwant\n%#v", got, *d)
+	}
+	if math.Signbit(got.Data["neg0"].(float64)) != true {
+		t.Error("-0 lost its sign")
+	}
+	if _, ok := got.Data["whole"].(float64); !ok {
+		t.Errorf("7.0 came back as %T, want float64", got.Data["whole"])
+	}
+	b2, _ := got.MarshalBinary()
+	if string(b2) != string(b) {
+		t.Error("encoding is not deterministic")
+	}
+	if err := got.UnmarshalBinary(b[:len(b)-1]); err == nil {
+		t.Error("a truncated document decoded")
+	}
+}

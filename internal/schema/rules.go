@@ -1,0 +1,481 @@
+package schema
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// maxRuleLen bounds a validate string.
+const maxRuleLen = 1024
+
+// Tags that steer the validator rather than name a validation.
+var structuralRules = map[string]bool{
+	"dive": true, "keys": true, "endkeys": true, "omitempty": true, "omitnil": true,
+	"omitzero": true, "structonly": true, "nostructlevel": true, "-": true,
+}
+
+// How cross-field rules name other fields in their parameter.
+const (
+	paramValue      = iota // not a field
+	paramField             // one sibling field: eqfield=other
+	paramNamespace         // a dotted path: eqcsfield=inner.field
+	paramFieldList         // sibling fields separated by spaces: required_with=a b
+	paramFieldPairs        // field value pairs: required_if=status paid
+	paramElemField         // a field of the elements: unique=sku
+)
+
+var ruleParams = map[string]int{
+	"eqfield": paramField, "nefield": paramField, "gtfield": paramField, "gtefield": paramField,
+	"ltfield": paramField, "ltefield": paramField, "fieldcontains": paramField, "fieldexcludes": paramField,
+	"eqcsfield": paramNamespace, "necsfield": paramNamespace, "gtcsfield": paramNamespace,
+	"gtecsfield": paramNamespace, "ltcsfield": paramNamespace, "ltecsfield": paramNamespace,
+	"required_with": paramFieldList, "required_with_all": paramFieldList, "required_without": paramFieldList,
+	"required_without_all": paramFieldList, "excluded_with": paramFieldList, "excluded_with_all": paramFieldList,
+	"excluded_without": paramFieldList, "excluded_without_all": paramFieldList,
+	"required_if": paramFieldPairs, "required_unless": paramFieldPairs, "excluded_if": paramFieldPairs,
+	"excluded_unless": paramFieldPairs, "skip_unless": paramFieldPairs,
+	"unique": paramElemField,
+}
+
+// stringRules are the validator's rules on the content of strings. On
+// other types the validator looks at a description of the value instead,
+// so such a rule would fail every record rather than panic at
+// registration.
+var stringRules = map[string]bool{
+	"email": true, "url": true, "uri": true, "http_url": true, "https_url": true, "url_encoded": true,
+	"uuid": true, "uuid3": true, "uuid4": true, "uuid5": true, "uuid_rfc4122": true, "uuid3_rfc4122": true,
+	"uuid4_rfc4122": true, "uuid5_rfc4122": true, "ulid": true, "alpha": true, "alphanum": true,
+	"alphaunicode": true, "alphanumunicode": true, "numeric": true, "number": true, "hexadecimal": true,
+	"hexcolor": true, "rgb": true, "rgba": true, "hsl": true, "hsla": true, "e164": true, "lowercase": true,
+	"uppercase": true, "ascii": true, "printascii": true, "multibyte": true, "base64": true, "base64url": true,
+	"contains": true, "containsany": true, "containsrune": true, "excludes": true, "excludesall": true,
+	"excludesrune": true, "startswith": true, "endswith": true, "startsnotwith": true, "endsnotwith": true,
+	"hostname": true, "hostname_rfc1123": true, "fqdn": true, "ip": true, "ipv4": true, "ipv6": true,
+	"cidr": true, "mac": true, "json": true, "jwt": true, "datetime": true, "semver": true, "iso3166_1_alpha2": true,
+	"iso4217": true, "bcp47_language_tag": true, "timezone": true, "latitude": true, "longitude": true,
+}
+
+// A ruleChecker checks validate strings against a validator instance.
+type ruleChecker struct {
+	v *validator.Validate
+}
+
+// newValidator returns a validator that treats a non-pointer struct as it
+// treats any value. It reports Go names, which runRules turns into schema
+// names: a tag name function would make the validator build a second name
+// for every array element it dives into, on every record.
+func newValidator() *validator.Validate {
+	return validator.New(validator.WithRequiredStructEnabled())
+}
+
+// hasDive reports whether a rule string dives into elements.
+func hasDive(rule string) bool { return hasToken(rule, "dive") }
+
+func hasToken(rule, token string) bool {
+	for t := range strings.SplitSeq(rule, ",") {
+		if t == token {
+			return true
+		}
+	}
+	return false
+}
+
+func joinRules(parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
+// composeRule returns the validate tag of a field: its own rule, with the
+// rules of array items or map values composed after "dive" (added when the
+// elements hold objects, whose own rules would otherwise never run), and
+// cross-field parameters in Go names. parent is the object holding the
+// field, for checking that named fields exist.
+//
+// The validator fails a nil pointer on any rule but omitempty and omitnil;
+// an optional field may be absent, so its rules start with omitnil and
+// apply only when it is there.
+func (c *compiler) composeRule(f *field, path string, parent *node, siblingsOK bool) string {
+	own := c.checkRuleSyntax(f.def.Validate, path)
+	if elem := elemOf(f.def); elem != nil {
+		own = c.withElemRule(own, elem, path)
+	}
+	if f.optional && own != "" {
+		first, _, _ := strings.Cut(own, ",")
+		if first != "omitempty" && first != "omitnil" && first != "omitzero" {
+			own = "omitnil," + own
+		}
+	}
+	return c.translateParams(own, path, f.node, parent, siblingsOK)
+}
+
+func elemOf(def *Field) *Field {
+	switch def.Type {
+	case "array":
+		return def.Items
+	case "map":
+		return def.Values
+	}
+	return nil
+}
+
+// withElemRule appends the element rules of a container to its own rule.
+func (c *compiler) withElemRule(own string, elem *Field, path string) string {
+	inner, needed := c.elemRule(elem, path+"[]")
+	if !needed {
+		return own
+	}
+	if hasDive(own) {
+		if inner != "" {
+			c.errorf("field '%s': element rules belong either after 'dive' or in the element's validate, not both", path)
+		}
+		return own
+	}
+	return joinRules(own, "dive", inner)
+}
+
+// elemRule returns the rule to apply to each element and whether the
+// elements need diving into at all.
+func (c *compiler) elemRule(elem *Field, path string) (string, bool) {
+	own := c.checkRuleSyntax(elem.Validate, path)
+	if sub := elemOf(elem); sub != nil {
+		own = c.withElemRule(own, sub, path)
+	}
+	return own, own != "" || elem.Type == "object"
+}
+
+func (c *compiler) checkRuleSyntax(rule, path string) string {
+	if len(rule) > maxRuleLen {
+		c.errorf("field '%s': the rule is longer than %d bytes", path, maxRuleLen)
+		return ""
+	}
+	for _, r := range rule {
+		if r < 0x20 || r == 0x7f || r == '`' {
+			c.errorf("field '%s': the rule contains a control character or a backquote", path)
+			return ""
+		}
+	}
+	return rule
+}
+
+// translateParams rewrites the field names in cross-field parameters to Go
+// names, which is what the validator resolves, and checks that sibling
+// fields named before any "dive" exist. It also checks that every rule
+// name is known to the validator.
+func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsOK bool) string {
+	if rule == "" {
+		return ""
+	}
+	tokens := strings.Split(rule, ",")
+	dived, inKeys := false, false
+	for i, tok := range tokens {
+		switch tok {
+		case "dive":
+			dived = true
+			if n != nil {
+				n = n.elem
+			}
+		case "keys":
+			inKeys = true
+		case "endkeys":
+			inKeys = false
+		}
+		if structuralRules[tok] {
+			continue
+		}
+		parts := strings.Split(tok, "|")
+		for j, part := range parts {
+			name, param, hasParam := strings.Cut(part, "=")
+			if name == "" {
+				c.errorf("field '%s': the rule %q has an empty part", path, rule)
+				continue
+			}
+			if !c.rules.known(name) {
+				c.errorf("field '%s': unknown rule '%s'", path, name)
+				continue
+			}
+			if stringRules[name] && !inKeys && n != nil && n.kind != kindString {
+				c.errorf("field '%s': rule '%s' applies to strings, not to %s", path, name, describeNode(n))
+				continue
+			}
+			how, cross := ruleParams[name]
+			if !cross || !hasParam {
+				continue
+			}
+			goParam := c.translate(how, param)
+			if goParam != param {
+				c.params[goParam] = param
+			}
+			if !dived && siblingsOK {
+				c.checkSiblings(how, name, param, goParam, path, parent)
+			}
+			parts[j] = name + "=" + goParam
+		}
+		tokens[i] = strings.Join(parts, "|")
+	}
+	return strings.Join(tokens, ",")
+}
+
+func (c *compiler) translate(how int, param string) string {
+	goOf := func(s string) string {
+		if validName(s) {
+			return GoName(s)
+		}
+		return s
+	}
+	switch how {
+	case paramField, paramElemField:
+		return goOf(param)
+	case paramNamespace:
+		segs := strings.Split(param, ".")
+		for i, s := range segs {
+			segs[i] = goOf(s)
+		}
+		return strings.Join(segs, ".")
+	case paramFieldList, paramFieldPairs:
+		words := strings.Fields(param)
+		for i, w := range words {
+			if how == paramFieldList || i%2 == 0 {
+				words[i] = goOf(w)
+			}
+		}
+		return strings.Join(words, " ")
+	}
+	return param
+}
+
+func (c *compiler) checkSiblings(how int, rule, param, goParam, path string, parent *node) {
+	var names []string
+	switch how {
+	case paramField:
+		names = []string{goParam}
+	case paramFieldList:
+		names = strings.Fields(goParam)
+	case paramFieldPairs:
+		for i, w := range strings.Fields(goParam) {
+			if i%2 == 0 {
+				names = append(names, w)
+			}
+		}
+	default:
+		return
+	}
+	for _, n := range names {
+		found := false
+		for _, f := range parent.fields {
+			if f.goName == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			c.errorf("field '%s': rule '%s=%s' names a field that does not exist next to it", path, rule, param)
+			return
+		}
+	}
+}
+
+// known reports whether the validator has a rule or alias of that name.
+// The validator offers no lookup, so this asks it to parse the name alone:
+// an unknown name makes it panic with a message saying so.
+func (rc *ruleChecker) known(name string) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = !strings.Contains(fmt.Sprint(r), "Undefined validation function")
+		}
+	}()
+	_ = rc.v.Var("", name)
+	return true
+}
+
+// probe applies the rules of every field of the object n to sample values
+// of the field's type, so that a rule that cannot apply (min=abc on an
+// int, min=1 on a bool, an unknown rule inside elements) is found at
+// registration, never at request time. Cross-field rules need the whole
+// struct, so they are left to exercise.
+func (c *compiler) probe(n *node, path string) {
+	walkFields(n, path, func(f *field, fp string) {
+		rule := withoutCrossField(f.rule)
+		if rule == "" {
+			return
+		}
+		for variant := range sampleVariants {
+			if msg := c.rules.panics(sampleField(f, variant), rule); msg != "" {
+				c.errorf("field '%s': rule '%s' cannot be applied to %s: %s", fp, blame(c.rules, sampleField(f, variant), rule), describeType(f), msg)
+				return
+			}
+		}
+	})
+}
+
+// exercise validates sample records of the whole type, the net under the
+// per-field probes: cross-field rules run only here.
+func (c *compiler) exercise(n *node) {
+	for variant := range sampleVariants {
+		p := reflect.New(n.plain)
+		p.Elem().Set(sampleValue(n, variant))
+		if msg := c.rules.panics(p.Interface(), ""); msg != "" {
+			c.errorf("the rules cannot be applied to a sample record: %s", msg)
+			return
+		}
+	}
+}
+
+// panics runs the validator under recover and returns what it panicked
+// with, or "". An empty rule validates v as a struct.
+func (rc *ruleChecker) panics(v any, rule string) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	if rule == "" {
+		_ = rc.v.Struct(v)
+	} else {
+		_ = rc.v.Var(v, rule)
+	}
+	return ""
+}
+
+// blame returns the first token of rule that makes the validator panic on
+// v, for a message that names the culprit rather than the whole string.
+func blame(rc *ruleChecker, v any, rule string) string {
+	tokens := strings.Split(rule, ",")
+	for i := range tokens {
+		if rc.panics(v, strings.Join(tokens[:i+1], ",")) != "" {
+			if structuralRules[tokens[i]] {
+				break
+			}
+			return tokens[i]
+		}
+	}
+	return rule
+}
+
+func withoutCrossField(rule string) string {
+	if rule == "" {
+		return ""
+	}
+	tokens := strings.Split(rule, ",")
+	keep := tokens[:0]
+	for _, tok := range tokens {
+		cross := false
+		for part := range strings.SplitSeq(tok, "|") {
+			name, _, _ := strings.Cut(part, "=")
+			if _, ok := ruleParams[name]; ok {
+				cross = true
+			}
+		}
+		if !cross {
+			keep = append(keep, tok)
+		}
+	}
+	// A rule list that now ends in "dive" dives for nothing; drop it.
+	for len(keep) > 0 && keep[len(keep)-1] == "dive" {
+		keep = keep[:len(keep)-1]
+	}
+	return strings.Join(keep, ",")
+}
+
+func describeType(f *field) string {
+	s := describeNode(f.node)
+	if f.optional {
+		s = "optional " + s
+	}
+	return s
+}
+
+func describeNode(n *node) string {
+	switch n.kind {
+	case kindArray:
+		return "array of " + describeNode(n.elem)
+	case kindMap:
+		return "map of " + describeNode(n.elem)
+	}
+	return n.kind.String()
+}
+
+// The sample variants: 0 has zero values, empty containers and absent
+// optional fields; 1 has ordinary values and one element in every
+// container; 2 has zero values, one zero element in every container and
+// every optional field present.
+const sampleVariants = 3
+
+func sampleField(f *field, variant int) any {
+	v := sampleValue(f.node, variant)
+	if !f.optional {
+		return v.Interface()
+	}
+	p := reflect.New(f.node.plain)
+	if variant == 0 {
+		return p.Interface()
+	}
+	p.Elem().Set(v)
+	return p.Interface()
+}
+
+func sampleValue(n *node, variant int) reflect.Value {
+	v := reflect.New(n.plain).Elem()
+	switch n.kind {
+	case kindString:
+		if variant == 1 {
+			v.SetString("a")
+		}
+	case kindInt:
+		if variant == 1 {
+			v.SetInt(1)
+		}
+	case kindFloat:
+		if variant == 1 {
+			v.SetFloat(1.5)
+		}
+	case kindBool:
+		v.SetBool(variant == 1)
+	case kindTime:
+		if variant == 1 {
+			v.Set(reflect.ValueOf(time.Date(2001, 2, 3, 4, 5, 6, 7, time.UTC)))
+		}
+	case kindBytes:
+		v.SetBytes([]byte{})
+		if variant == 1 {
+			v.SetBytes([]byte{1})
+		}
+	case kindObject:
+		for _, f := range n.fields {
+			fv := v.Field(f.index)
+			if f.optional {
+				if variant > 0 {
+					p := reflect.New(f.node.plain)
+					p.Elem().Set(sampleValue(f.node, variant))
+					fv.Set(p)
+				}
+				continue
+			}
+			fv.Set(sampleValue(f.node, variant))
+		}
+	case kindArray:
+		if variant == 0 {
+			v.Set(reflect.MakeSlice(n.plain, 0, 0))
+		} else {
+			v.Set(reflect.Append(reflect.MakeSlice(n.plain, 0, 1), sampleValue(n.elem, variant)))
+		}
+	case kindMap:
+		v.Set(reflect.MakeMap(n.plain))
+		if variant > 0 {
+			key := "k"
+			if variant == 2 {
+				key = ""
+			}
+			v.SetMapIndex(reflect.ValueOf(key), sampleValue(n.elem, variant))
+		}
+	}
+	return v
+}

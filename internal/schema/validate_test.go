@@ -1,0 +1,297 @@
+package schema
+
+import (
+	"math"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+const validateSchema = `{"name":"v","version":1,"fields":{
+ "customer":{"type":"string","validate":"required,email"},
+ "qty":{"type":"int","validate":"min=1"},
+ "rate":{"type":"float"},
+ "flag":{"type":"bool"},
+ "at":{"type":"time"},
+ "raw":{"type":"bytes"},
+ "note":{"type":"string","optional":true,"validate":"omitempty,min=3"},
+ "channel":{"type":"string","default":"web"},
+ "addr":{"type":"object","fields":{"zip":{"type":"string","validate":"len=5"},"city":{"type":"string","optional":true}}},
+ "items":{"type":"array","validate":"max=3","items":{"type":"object","fields":{
+   "sku":{"type":"string","validate":"required"},"qty":{"type":"int","validate":"min=1"}}}},
+ "tags":{"type":"array","validate":"dive,uppercase","items":{"type":"string"}},
+ "attrs":{"type":"map","values":{"type":"int","validate":"gte=0"}}}}`
+
+const validBody = `{"customer":"a@example.com","qty":2,"rate":1.5,"flag":true,"at":"2024-02-29T12:00:00.000000001+02:00",
+ "raw":"AAE=","addr":{"zip":"12345"},"items":[{"sku":"x","qty":1}],"tags":["A"],"attrs":{"k":1}}`
+
+// fe is a short form of a field error for comparisons.
+type fe struct{ Field, Rule, Param string }
+
+func fieldErrs(err error) []fe {
+	var out []fe
+	for _, f := range problemFields(err) {
+		out = append(out, fe{f.Field, f.Rule, f.Param})
+	}
+	return out
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, validateSchema)
+	v := s.Latest()
+	tests := []struct {
+		name string
+		body string
+		want []fe // nil: valid
+	}{
+		{"valid", validBody, nil},
+		{"missing fields", `{"qty":2}`, []fe{
+			{"addr", "present", ""}, {"at", "present", ""}, {"attrs", "present", ""}, {"customer", "present", ""},
+			{"flag", "present", ""}, {"items", "present", ""}, {"rate", "present", ""}, {"raw", "present", ""}, {"tags", "present", ""}}},
+		{"null is absent", `{"customer":null,"qty":2,"rate":1.5,"flag":true,"at":"2024-02-29T12:00:00Z","raw":"","addr":{"zip":"12345"},"items":[],"tags":[],"attrs":{}}`,
+			[]fe{{"customer", "present", ""}}},
+		{"required forbids zero", `{"customer":"","qty":2,"rate":0,"flag":false,"at":"2024-02-29T12:00:00Z","raw":"","addr":{"zip":"12345"},"items":[],"tags":[],"attrs":{}}`,
+			[]fe{{"customer", "required", ""}}},
+		{"every failure with its path", `{"customer":"nope","qty":0,"rate":1,"flag":true,"at":"2024-02-29T12:00:00Z","raw":"",
+			"note":"ab","addr":{"zip":"1"},"items":[{"qty":5},{"sku":"b","qty":1},{"sku":"","qty":0}],
+			"tags":["A","b"],"attrs":{"k":-1}}`, []fe{
+			{"items[0].sku", "present", ""},
+			{"addr.zip", "len", "5"}, {"attrs[k]", "gte", "0"}, {"customer", "email", ""},
+			{"items[2].qty", "min", "1"}, {"items[2].sku", "required", ""},
+			{"note", "min", "3"}, {"qty", "min", "1"}, {"tags[1]", "uppercase", ""}}},
+		{"a container rule stops its elements' rules", `{"customer":"a@example.com","qty":1,"rate":1,"flag":true,"at":"2024-02-29T12:00:00Z","raw":"",
+			"addr":{"zip":"12345"},"items":[{"sku":"a","qty":1},{"sku":"b","qty":1},{"sku":"c","qty":1},{"sku":"","qty":1}],"tags":[],"attrs":{}}`,
+			[]fe{{"items", "max", "3"}}},
+		{"missing inside nested object", `{"customer":"a@example.com","qty":2,"rate":1.5,"flag":true,"at":"2024-02-29T12:00:00Z","raw":"","addr":{},"items":[],"tags":[],"attrs":{}}`,
+			[]fe{{"addr.zip", "present", ""}}},
+		// As on any Go struct, omitempty on a pointer skips only nil: on an
+		// optional field it means "unless absent".
+		{"omitempty on an absent optional field", `{"customer":"a@example.com","qty":2,"rate":1.5,"flag":true,"at":"2024-02-29T12:00:00Z","raw":"","addr":{"zip":"12345"},"items":[],"tags":[],"attrs":{}}`, nil},
+		{"omitempty on a present optional field", `{"customer":"a@example.com","qty":2,"rate":1.5,"flag":true,"at":"2024-02-29T12:00:00Z","raw":"","note":"","addr":{"zip":"12345"},"items":[],"tags":[],"attrs":{}}`,
+			[]fe{{"note", "min", "3"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := v.New()
+			if err := json.Unmarshal([]byte(tc.body), w); err != nil {
+				t.Fatalf("decode %s: %v", tc.body, err)
+			}
+			rec, err := v.Validate(w, false)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Validate(%s) = %v %v, want valid", tc.body, err, fieldErrs(err))
+				}
+				if reflect.TypeOf(rec) != reflect.PointerTo(v.Type()) {
+					t.Fatalf("Validate returned a %T, want a pointer to Type()", rec)
+				}
+				return
+			}
+			if !problem.Is(err, problem.Unprocessable) {
+				t.Fatalf("Validate(%s) = %v, want a problem.Unprocessable", tc.body, err)
+			}
+			got := fieldErrs(err)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("Validate(%s) fields =\n%v\nwant\n%v", tc.body, got, tc.want)
+			}
+			for _, f := range problemFields(err) {
+				if f.Message == "" || f.Version != 0 {
+					t.Errorf("field error %+v: want a message and no version", f)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateFills(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, validateSchema)
+	v := s.Latest()
+	w := v.New()
+	if err := json.Unmarshal([]byte(validBody), w); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := v.Validate(w, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := v.ToMap(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["channel"] != "web" {
+		t.Errorf("channel = %v, want the default web", m["channel"])
+	}
+	at := m["at"].(time.Time)
+	if at.Location() != time.UTC || !at.Equal(time.Date(2024, 2, 29, 10, 0, 0, 1, time.UTC)) {
+		t.Errorf("at = %v, want 2024-02-29T10:00:00.000000001Z in UTC", at)
+	}
+	if _, ok := m["note"]; ok {
+		t.Errorf("absent optional note is in the map: %v", m["note"])
+	}
+	out, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"addr":{"city":null,"zip":"12345"},"at":"2024-02-29T10:00:00.000000001Z","attrs":{"k":1},"channel":"web","customer":"a@example.com","flag":true,"items":[{"qty":1,"sku":"x"}],"note":null,"qty":2,"rate":1.5,"raw":"AAE=","tags":["A"]}`
+	if string(out) != want {
+		t.Errorf("encoded record =\n%s\nwant\n%s", out, want)
+	}
+}
+
+// TestValidateGob checks that, from gob, every field counts as present
+// with its zero value and containers come out empty, never null.
+func TestValidateGob(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, validateSchema)
+	v := s.Latest()
+	rec, err := v.Validate(v.New(), true)
+	if !problem.Is(err, problem.Unprocessable) {
+		t.Fatalf("Validate(empty, gob) = %v, want rule failures only", err)
+	}
+	for _, f := range problemFields(err) {
+		if f.Rule == "present" {
+			t.Fatalf("Validate(empty, gob) reports %+v: gob fields are always present", f)
+		}
+	}
+	// A plain record struct, as gob decodes into, with nil containers.
+	p := reflect.New(v.Type())
+	p.Elem().FieldByName("Customer").SetString("a@example.com")
+	p.Elem().FieldByName("Qty").SetInt(1)
+	p.Elem().FieldByName("Addr").FieldByName("Zip").SetString("12345")
+	rec, err = v.Validate(p.Interface(), true)
+	if err != nil {
+		t.Fatalf("Validate(plain, gob) = %v %v", err, fieldErrs(err))
+	}
+	out, _ := json.Marshal(rec)
+	want := `{"addr":{"city":null,"zip":"12345"},"at":"0001-01-01T00:00:00Z","attrs":{},"channel":"","customer":"a@example.com","flag":false,"items":[],"note":null,"qty":1,"rate":0,"raw":"","tags":[]}`
+	if string(out) != want {
+		t.Errorf("gob record =\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestValidateFinite(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, fields(`"f":{"type":"float"},"l":{"type":"array","items":{"type":"float"}}`))
+	v := s.Latest()
+	w := reflect.New(v.WireType())
+	nan := math.NaN()
+	w.Elem().Field(0).Set(reflect.ValueOf(&nan))
+	w.Elem().Field(1).Set(reflect.ValueOf([]float64{1, math.Inf(1)}))
+	_, err := v.Validate(w.Interface(), false)
+	want := []fe{{"f", "finite", ""}, {"l[1]", "finite", ""}}
+	if got := fieldErrs(err); !slices.Equal(got, want) {
+		t.Fatalf("Validate(NaN, [1, +Inf]) fields = %v, want %v", got, want)
+	}
+}
+
+func TestValidateCrossField(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, fields(`"password":{"type":"string"},"confirm_password":{"type":"string","validate":"eqfield=password"}`))
+	v := s.Latest()
+	w := v.New()
+	_ = json.Unmarshal([]byte(`{"password":"a","confirm_password":"b"}`), w)
+	_, err := v.Validate(w, false)
+	want := []fe{{"confirm_password", "eqfield", "password"}}
+	if got := fieldErrs(err); !slices.Equal(got, want) {
+		t.Fatalf("fields = %v, want %v (param in schema names)", got, want)
+	}
+}
+
+func TestValidateWrongType(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, validateSchema)
+	if _, err := s.Latest().Validate(&struct{}{}, false); err == nil || problem.KindOf(err) != problem.Internal {
+		t.Fatalf("Validate(foreign struct) = %v, want an internal error", err)
+	}
+	if _, err := s.Latest().Validate(nil, false); err == nil {
+		t.Fatal("Validate(nil) succeeded")
+	}
+}
+
+func TestFromMap(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, validateSchema)
+	v := s.Latest()
+	var base map[string]any
+	if err := json.Unmarshal([]byte(validBody), &base); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		patch map[string]any
+		kind  problem.Kind // 0 (Internal) means success
+		want  string       // substring of the first error or field
+	}{
+		{"as decoded from JSON", nil, problem.Internal, ""},
+		{"unknown field", map[string]any{"extra": 1}, problem.Invalid, "field 'extra': unknown field"},
+		{"wrong type", map[string]any{"qty": "2"}, problem.Invalid, "field 'qty': want an integer, got a string"},
+		{"fraction for int", map[string]any{"qty": 2.5}, problem.Invalid, "field 'qty'"},
+		{"bad time", map[string]any{"at": "tomorrow"}, problem.Invalid, "field 'at'"},
+		{"bad bytes", map[string]any{"raw": "***"}, problem.Invalid, "field 'raw'"},
+		{"nested wrong type", map[string]any{"items": []any{map[string]any{"sku": 1, "qty": 1}}}, problem.Invalid, "field 'items[0].sku'"},
+		{"null on a required field", map[string]any{"customer": nil}, problem.Unprocessable, "customer"},
+		{"rule", map[string]any{"qty": int64(0)}, problem.Unprocessable, "qty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := deepCopy(base).(map[string]any)
+			for k, x := range tc.patch {
+				m[k] = x
+			}
+			rec, err := v.FromMap(m)
+			if tc.kind == problem.Internal {
+				if err != nil {
+					t.Fatalf("FromMap = %v %v", err, problemLists(err))
+				}
+				back, _ := v.ToMap(rec)
+				if back["qty"] != int64(2) || back["channel"] != "web" {
+					t.Fatalf("FromMap then ToMap = %v, want qty 2 and channel web", back)
+				}
+				return
+			}
+			if problem.KindOf(err) != tc.kind {
+				t.Fatalf("FromMap(%v) = %v, want kind %v", tc.patch, err, tc.kind)
+			}
+			var got []string
+			got = append(got, problemLists(err)...)
+			for _, f := range problemFields(err) {
+				got = append(got, f.Field)
+			}
+			if !containsAll(got, tc.want) {
+				t.Fatalf("FromMap(%v) reports %q, want one containing %q", tc.patch, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRuleMessages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		rule, param string
+		k           reflect.Kind
+		want        string
+	}{
+		{"min", "1", reflect.Int64, "qty must be at least 1"},
+		{"min", "3", reflect.String, "qty must be at least 3 characters"},
+		{"max", "100", reflect.Slice, "qty must be at most 100 items"},
+		{"len", "3", reflect.String, "qty must be exactly 3 characters"},
+		{"required", "", reflect.String, "qty is required and must not be empty or zero"},
+		{"oneof", "a b", reflect.String, "qty must be one of a, b"},
+		{"email", "", reflect.String, "qty must be an email address"},
+		{"present", "", reflect.Invalid, "qty failed the 'present' rule"},
+		{"weird", "x", reflect.String, "qty failed the 'weird=x' rule"},
+	}
+	for _, tc := range tests {
+		if got := ruleMessage("qty", tc.rule, tc.param, tc.k); got != tc.want {
+			t.Errorf("ruleMessage(qty, %s, %s, %v) = %q, want %q", tc.rule, tc.param, tc.k, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,561 @@
+package schema
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+// A filler turns a decoded value (a wire struct or a plain map) into a
+// record struct: it checks presence, fills defaults, normalises times to
+// UTC and refuses non-finite floats, collecting every failure with its
+// path in schema names.
+type filler struct {
+	// fromGob makes every absent field present with its zero value: gob
+	// leaves zero values off the wire.
+	fromGob bool
+	// missing holds 422 failures: absent fields and non-finite floats.
+	missing []problem.FieldError
+	// malformed are 400 failures of a plain map: unknown fields, wrong types.
+	malformed []string
+	// segs is the path to the value at hand, rendered only for a failure;
+	// buf spares the allocation for records of ordinary depth.
+	segs []pathSeg
+	buf  [16]pathSeg
+}
+
+// A pathSeg is a field name, an array index (name empty) or a map key.
+type pathSeg struct {
+	name  string
+	index int
+	isKey bool
+}
+
+func (fl *filler) pushSeg(s pathSeg) int {
+	if fl.segs == nil {
+		fl.segs = fl.buf[:0]
+	}
+	fl.segs = append(fl.segs, s)
+	return len(fl.segs) - 1
+}
+
+func (fl *filler) push(name string) int { return fl.pushSeg(pathSeg{name: name}) }
+func (fl *filler) pushIndex(i int) int  { return fl.pushSeg(pathSeg{index: i}) }
+func (fl *filler) pushKey(k string) int { return fl.pushSeg(pathSeg{name: k, isKey: true}) }
+func (fl *filler) pop(mark int)         { fl.segs = fl.segs[:mark] }
+
+// path renders the path as the schema writes it: "items[2].qty".
+func (fl *filler) path() string {
+	var b strings.Builder
+	for i, s := range fl.segs {
+		switch {
+		case s.isKey:
+			b.WriteString("[" + s.name + "]")
+		case s.name == "":
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		default:
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.name)
+		}
+	}
+	return b.String()
+}
+
+func (fl *filler) fail(rule, msg string) {
+	p := fl.path()
+	fl.missing = append(fl.missing, problem.FieldError{Field: p, Rule: rule, Message: p + " " + msg})
+}
+
+func (fl *filler) malformedf(format string, args ...any) {
+	fl.malformed = append(fl.malformed, "field '"+fl.path()+"': "+fmt.Sprintf(format, args...))
+}
+
+// absent handles a field that the input lacks (or has as null).
+func (fl *filler) absent(f *field, dst reflect.Value) {
+	switch {
+	case f.optional:
+	case fl.fromGob:
+		dst.Set(zeroPresent(f.node))
+	case f.hasDefault:
+		dst.Set(plainValue(f.node, f.dflt))
+	default:
+		fl.fail("present", "is missing")
+	}
+}
+
+// zeroPresent is the value of a field that gob left off the wire: the zero
+// value, with empty rather than nil containers all the way down.
+func zeroPresent(n *node) reflect.Value {
+	v := reflect.New(n.plain).Elem()
+	fillEmpty(n, v)
+	return v
+}
+
+// fillEmpty replaces nil bytes, slices and maps of non-optional fields by
+// empty ones, so that every encoder writes [] and {} rather than null.
+func fillEmpty(n *node, v reflect.Value) {
+	switch n.kind {
+	case kindBytes:
+		if v.IsNil() {
+			v.SetBytes([]byte{})
+		}
+	case kindArray:
+		if v.IsNil() {
+			v.Set(reflect.MakeSlice(n.plain, 0, 0))
+		}
+	case kindMap:
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(n.plain))
+		}
+	case kindObject:
+		for _, f := range n.fields {
+			if !f.optional {
+				fillEmpty(f.node, v.Field(f.index))
+			}
+		}
+	}
+}
+
+// wireObject fills the plain struct p from the wire struct w.
+func (fl *filler) wireObject(n *node, w, p reflect.Value) {
+	for _, f := range n.fields {
+		wf, pf := w.Field(f.index), p.Field(f.index)
+		mark := fl.push(f.name)
+		// Every wire field is a pointer, a slice or a map: nil is absent.
+		switch {
+		case wf.IsNil():
+			fl.absent(f, pf)
+		case f.optional && f.node.sameWire() && !needsCheck(f.node):
+			pf.Set(wf)
+		case f.optional:
+			np := reflect.New(f.node.plain)
+			fl.wireValue(f.node, wf.Elem(), np.Elem())
+			pf.Set(np)
+		case wf.Kind() == reflect.Pointer:
+			fl.wireValue(f.node, wf.Elem(), pf)
+		default:
+			fl.wireValue(f.node, wf, pf)
+		}
+		fl.pop(mark)
+	}
+}
+
+// needsCheck reports whether values of n must be looked at even when the
+// wire and plain types are the same: floats must be finite and times UTC.
+func needsCheck(n *node) bool {
+	switch n.kind {
+	case kindFloat, kindTime:
+		return true
+	case kindArray, kindMap:
+		return needsCheck(n.elem)
+	}
+	return false
+}
+
+// wireValue sets dst (plain) from the present wire value w.
+func (fl *filler) wireValue(n *node, w, dst reflect.Value) {
+	switch n.kind {
+	case kindObject:
+		fl.wireObject(n, w, dst)
+	case kindFloat:
+		fl.checkFinite(w.Float())
+		dst.SetFloat(w.Float())
+	case kindTime:
+		setTime(dst, utc(w))
+	case kindArray:
+		if n.sameWire() && !needsCheck(n) {
+			dst.Set(w)
+			return
+		}
+		s := reflect.MakeSlice(n.plain, w.Len(), w.Len())
+		for i := range w.Len() {
+			mark := fl.pushIndex(i)
+			fl.wireValue(n.elem, w.Index(i), s.Index(i))
+			fl.pop(mark)
+		}
+		dst.Set(s)
+	case kindMap:
+		if n.sameWire() && !needsCheck(n) {
+			dst.Set(w)
+			return
+		}
+		m := reflect.MakeMapWithSize(n.plain, w.Len())
+		e := reflect.New(n.elem.plain).Elem()
+		iter := w.MapRange()
+		for iter.Next() {
+			mark := fl.pushKey(iter.Key().String())
+			e.SetZero()
+			fl.wireValue(n.elem, iter.Value(), e)
+			m.SetMapIndex(iter.Key(), e)
+			fl.pop(mark)
+		}
+		dst.Set(m)
+	default:
+		dst.Set(w)
+	}
+}
+
+// setTime sets an addressable time.Time without boxing it.
+func setTime(dst reflect.Value, t time.Time) {
+	*dst.Addr().Interface().(*time.Time) = t
+}
+
+func utc(v reflect.Value) time.Time {
+	var t time.Time
+	if v.CanAddr() {
+		t = *v.Addr().Interface().(*time.Time)
+	} else {
+		t = v.Interface().(time.Time)
+	}
+	return t.UTC()
+}
+
+func (fl *filler) checkFinite(f float64) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		fl.fail("finite", "must be a finite number")
+	}
+}
+
+// plainObject checks and completes a record struct given as it is (from a
+// gob decoder or built by hand): non-optional containers become empty
+// rather than nil, times UTC, and floats must be finite.
+func (fl *filler) plainObject(n *node, p reflect.Value) {
+	for _, f := range n.fields {
+		pf := p.Field(f.index)
+		mark := fl.push(f.name)
+		if f.optional {
+			if !pf.IsNil() {
+				fl.plainValue(f.node, pf.Elem())
+			}
+		} else {
+			fillEmpty(f.node, pf)
+			fl.plainValue(f.node, pf)
+		}
+		fl.pop(mark)
+	}
+}
+
+func (fl *filler) plainValue(n *node, v reflect.Value) {
+	switch n.kind {
+	case kindObject:
+		fl.plainObject(n, v)
+	case kindFloat:
+		fl.checkFinite(v.Float())
+	case kindTime:
+		setTime(v, utc(v))
+	case kindArray:
+		if n.elem.kind.scalar() && !needsCheck(n.elem) {
+			return
+		}
+		for i := range v.Len() {
+			mark := fl.pushIndex(i)
+			fl.plainValue(n.elem, v.Index(i))
+			fl.pop(mark)
+		}
+	case kindMap:
+		if n.elem.kind.scalar() && !needsCheck(n.elem) {
+			return
+		}
+		e := reflect.New(n.elem.plain).Elem()
+		iter := v.MapRange()
+		for iter.Next() {
+			mark := fl.pushKey(iter.Key().String())
+			e.Set(iter.Value())
+			fl.plainValue(n.elem, e)
+			v.SetMapIndex(iter.Key(), e)
+			fl.pop(mark)
+		}
+	}
+}
+
+// toPlain returns the plain form of the record value v (of n's plain
+// type): string, int64, float64, bool, time.Time, []byte, map[string]any
+// for objects (absent optional fields left out) and maps, []any for
+// arrays. Bytes are copied, so the result shares nothing mutable with v.
+func toPlain(n *node, v reflect.Value) any {
+	switch n.kind {
+	case kindString:
+		return v.String()
+	case kindInt:
+		return v.Int()
+	case kindFloat:
+		return v.Float()
+	case kindBool:
+		return v.Bool()
+	case kindTime:
+		return utc(v)
+	case kindBytes:
+		return append([]byte{}, v.Bytes()...)
+	case kindObject:
+		m := make(map[string]any, len(n.fields))
+		for _, f := range n.fields {
+			fv := v.Field(f.index)
+			if f.optional {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			m[f.name] = toPlain(f.node, fv)
+		}
+		return m
+	case kindArray:
+		s := make([]any, v.Len())
+		for i := range s {
+			s[i] = toPlain(n.elem, v.Index(i))
+		}
+		return s
+	case kindMap:
+		m := make(map[string]any, v.Len())
+		iter := v.MapRange()
+		for iter.Next() {
+			m[iter.Key().String()] = toPlain(n.elem, iter.Value())
+		}
+		return m
+	}
+	return nil
+}
+
+// plainValue builds a record value of n's plain type from a plain form
+// known to be well formed (a compiled default).
+func plainValue(n *node, x any) reflect.Value {
+	v := reflect.New(n.plain).Elem()
+	var fl filler
+	fl.mapValue(n, x, v)
+	if len(fl.malformed) > 0 || len(fl.missing) > 0 {
+		panic(fmt.Sprintf("schema: compiled default does not fit its field: %v %v", fl.malformed, fl.missing))
+	}
+	return v
+}
+
+// mapObject fills the plain struct p from the plain map x. It accepts the
+// plain form of toPlain and also what a JSON decoder makes of a record
+// (float64 or json.Number for numbers, strings for times and base64
+// bytes), refusing unknown fields and wrong types.
+func (fl *filler) mapObject(n *node, x any, p reflect.Value) {
+	m, ok := x.(map[string]any)
+	if !ok {
+		fl.malformedf("want an object, got %s", describeValue(x))
+		return
+	}
+	for _, key := range sortedKeys(m) {
+		if _, ok := n.byName[key]; !ok {
+			mark := fl.push(key)
+			fl.malformedf("unknown field")
+			fl.pop(mark)
+		}
+	}
+	for _, f := range n.fields {
+		pf := p.Field(f.index)
+		mark := fl.push(f.name)
+		val, ok := m[f.name]
+		switch {
+		case !ok || val == nil:
+			fl.absent(f, pf)
+		case f.optional:
+			np := reflect.New(f.node.plain)
+			fl.mapValue(f.node, val, np.Elem())
+			pf.Set(np)
+		default:
+			fl.mapValue(f.node, val, pf)
+		}
+		fl.pop(mark)
+	}
+}
+
+func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
+	switch n.kind {
+	case kindObject:
+		fl.mapObject(n, x, dst)
+	case kindString:
+		if s, ok := x.(string); ok {
+			dst.SetString(s)
+			return
+		}
+		fl.wrongType(n, x)
+	case kindInt:
+		if i, ok := toInt(x); ok {
+			dst.SetInt(i)
+			return
+		}
+		fl.wrongType(n, x)
+	case kindFloat:
+		if f, ok := toFloat(x); ok {
+			fl.checkFinite(f)
+			dst.SetFloat(f)
+			return
+		}
+		fl.wrongType(n, x)
+	case kindBool:
+		if b, ok := x.(bool); ok {
+			dst.SetBool(b)
+			return
+		}
+		fl.wrongType(n, x)
+	case kindTime:
+		switch t := x.(type) {
+		case time.Time:
+			setTime(dst, t.UTC())
+			return
+		case string:
+			if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
+				setTime(dst, pt.UTC())
+				return
+			}
+		}
+		fl.wrongType(n, x)
+	case kindBytes:
+		switch b := x.(type) {
+		case []byte:
+			dst.SetBytes(append([]byte{}, b...))
+			return
+		case string:
+			if d, err := base64.StdEncoding.Strict().DecodeString(b); err == nil {
+				dst.SetBytes(d)
+				return
+			}
+		}
+		fl.wrongType(n, x)
+	case kindArray:
+		s, ok := x.([]any)
+		if !ok {
+			fl.wrongType(n, x)
+			return
+		}
+		out := reflect.MakeSlice(n.plain, len(s), len(s))
+		for i, e := range s {
+			mark := fl.pushIndex(i)
+			if e == nil {
+				fl.fail("present", "is null")
+			} else {
+				fl.mapValue(n.elem, e, out.Index(i))
+			}
+			fl.pop(mark)
+		}
+		dst.Set(out)
+	case kindMap:
+		m, ok := x.(map[string]any)
+		if !ok {
+			fl.wrongType(n, x)
+			return
+		}
+		out := reflect.MakeMapWithSize(n.plain, len(m))
+		e := reflect.New(n.elem.plain).Elem()
+		for _, k := range sortedKeys(m) {
+			mark := fl.pushKey(k)
+			e.SetZero()
+			if m[k] == nil {
+				fl.fail("present", "is null")
+			} else {
+				fl.mapValue(n.elem, m[k], e)
+			}
+			out.SetMapIndex(reflect.ValueOf(k), e)
+			fl.pop(mark)
+		}
+		dst.Set(out)
+	}
+}
+
+func (fl *filler) wrongType(n *node, x any) {
+	want := n.kind.String()
+	switch n.kind {
+	case kindTime:
+		want = "a time (RFC 3339)"
+	case kindBytes:
+		want = "bytes (standard base64)"
+	case kindInt:
+		want = "an integer"
+	case kindFloat:
+		want = "a number"
+	case kindArray:
+		want = "an array"
+	case kindObject:
+		want = "an object"
+	default:
+		want = "a " + want
+	}
+	fl.malformedf("want %s, got %s", want, describeValue(x))
+}
+
+func describeValue(x any) string {
+	switch x := x.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) > 1<<53 {
+			return "a number beyond the exact integer range"
+		}
+		return "a number"
+	case json.Number, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	case time.Time:
+		return "a time"
+	case []byte:
+		return "bytes"
+	}
+	return fmt.Sprintf("a %T", x)
+}
+
+// toInt converts a number of any Go integer type, an integral float64
+// within the exact range, or a json.Number written as an integer.
+func toInt(x any) (int64, bool) {
+	switch x := x.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int8:
+		return int64(x), true
+	case uint64:
+		return int64(x), x <= math.MaxInt64
+	case uint:
+		return int64(x), uint64(x) <= math.MaxInt64
+	case uint32:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint8:
+		return int64(x), true
+	case float64:
+		return int64(x), x == math.Trunc(x) && math.Abs(x) <= 1<<53
+	case json.Number:
+		i, err := strconv.ParseInt(string(x), 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+func toFloat(x any) (float64, bool) {
+	switch x := x.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		return f, err == nil
+	}
+	i, ok := toInt(x)
+	return float64(i), ok
+}

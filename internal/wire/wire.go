@@ -1,0 +1,162 @@
+// Package wire checks untrusted JSON, MessagePack and CBOR bodies for
+// structure before any library decoder sees them.
+//
+// The decoders Ferry uses are not safe on hostile input: a MessagePack body
+// of five bytes can declare a map of four billion entries and exhaust memory,
+// a run of nested one-element arrays can exhaust the stack, and neither
+// failure can be recovered from. The checks here walk the bytes once, in
+// bounded stack and without allocating in proportion to any declared length,
+// and refuse:
+//
+//   - nesting deeper than [MaxDepth] arrays and maps;
+//   - declared lengths longer than the bytes that remain;
+//   - duplicate map keys, and keys that are themselves arrays or maps;
+//   - invalid UTF-8 in strings;
+//   - data after the single value;
+//   - reserved or malformed bytes;
+//   - values Ferry cannot keep exactly: non-finite floats, CBOR integers
+//     below -2^63, CBOR tags other than the date/time tags 0 and 1, CBOR
+//     simple values other than false, true and null, and MessagePack
+//     extensions other than the timestamp extension.
+//
+// Every error other than truncation reported by [NextMsgpack] and
+// [NextCBOR] is a *problem.Error whose Reason is a short label ("depth",
+// "length", "duplicate_key", "utf8", "trailing", "syntax", "truncated",
+// "nonfinite", "int_range", "time", "unsupported_tag", "unsupported_value",
+// "unsupported_ext", "unsupported_key") and whose Extra["offset"] is the
+// byte offset the detail names. Truncation errors are *problem.Error too and
+// wrap [ErrTruncated].
+//
+// JSON is different: Ferry's JSON decoder already rejects bad syntax,
+// invalid UTF-8, duplicate names and trailing data with byte offsets, so
+// [CheckJSON] only bounds the nesting depth the decoder would otherwise
+// follow.
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"unicode/utf8"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+)
+
+// MaxDepth is the deepest nesting of arrays and maps accepted. The outermost
+// array or map is level 1, so a value at level MaxDepth+1 is refused.
+const MaxDepth = 32
+
+// ErrTruncated is wrapped by errors reporting that the data ended inside a
+// value. From [NextMsgpack] and [NextCBOR] it means that more data may
+// complete the value.
+var ErrTruncated = errors.New("wire: value truncated")
+
+// fail returns a client-facing error with the given kind, reason and byte
+// offset. The detail is formatted from format and args and should name the
+// offset.
+func fail(kind problem.Kind, reason string, offset int, format string, args ...any) error {
+	return problem.New(kind, format, args...).WithReason(reason).With("offset", offset)
+}
+
+// truncated returns an Invalid error with reason "truncated" wrapping
+// ErrTruncated.
+func truncated(offset int, format string, args ...any) error {
+	return problem.Wrap(problem.Invalid, ErrTruncated, format, args...).WithReason("truncated").With("offset", offset)
+}
+
+// scanner holds what the MessagePack and CBOR checkers share: the data, the
+// read position and whether the data is one of a sequence of values.
+type scanner struct {
+	data []byte
+	pos  int
+	// seq is set when checking the first value of a sequence: data may
+	// stop anywhere, so a declared length that runs past its end means
+	// that more data is needed rather than that the value is malformed.
+	seq bool
+	// format prefixes every detail: "msgpack" or "cbor".
+	format string
+}
+
+// remaining returns the number of bytes after the read position as a
+// uint64, ready to be compared with a length from the wire.
+func (s *scanner) remaining() uint64 {
+	return uint64(len(s.data) - s.pos)
+}
+
+// cutShort reports that the value of the given kind starting at offset
+// needs more data than there is.
+func (s *scanner) cutShort(what string, offset int) error {
+	if offset >= len(s.data) {
+		if len(s.data) == 0 {
+			return truncated(offset, "%s: body is empty; a value must start at offset 0", s.format)
+		}
+		return truncated(offset, "%s: data ends at offset %d where a value should start", s.format, offset)
+	}
+	return truncated(offset, "%s: %s at offset %d is cut short by the end of the data", s.format, what, offset)
+}
+
+// tooLong reports a declared length that runs past the end of the data. In
+// a sequence this is truncation, as the rest of the value may follow.
+func (s *scanner) tooLong(what string, offset int, declared uint64, unit string) error {
+	format := "%s: %s at offset %d declares %d %s but only %d bytes remain"
+	if s.seq {
+		return truncated(offset, format, s.format, what, offset, declared, unit, s.remaining())
+	}
+	return fail(problem.Invalid, "length", offset, format, s.format, what, offset, declared, unit, s.remaining())
+}
+
+// tooDeep reports a container at level MaxDepth+1.
+func (s *scanner) tooDeep(what string, offset int) error {
+	return fail(problem.Invalid, "depth", offset,
+		"%s: %s at offset %d is nested deeper than %d levels", s.format, what, offset, MaxDepth)
+}
+
+// badUTF8 reports a string that is not valid UTF-8.
+func (s *scanner) badUTF8(what string, offset int) error {
+	return fail(problem.Invalid, "utf8", offset, "%s: %s at offset %d is not valid UTF-8", s.format, what, offset)
+}
+
+// nonFinite reports a NaN or infinite float.
+func (s *scanner) nonFinite(offset int) error {
+	return fail(problem.Unprocessable, "nonfinite", offset,
+		"%s: float at offset %d is not finite (NaN or infinity)", s.format, offset)
+}
+
+// trailing reports data after the single value of a body.
+func (s *scanner) trailing() error {
+	return fail(problem.Invalid, "trailing", s.pos,
+		"%s: unexpected data at offset %d after the value (%d bytes)", s.format, s.pos, len(s.data)-s.pos)
+}
+
+// containerKey reports a map key that is itself an array or map.
+func (s *scanner) containerKey(what string, offset int) error {
+	return fail(problem.Unprocessable, "unsupported_key", offset,
+		"%s: map key at offset %d is %s; keys must be scalar values", s.format, offset, what)
+}
+
+// duplicate reports a map key that repeats an earlier key of the same map.
+func (s *scanner) duplicate(mapOffset int, k *keyRef, keyOffset int) error {
+	if k.class == classStr && !k.chunked && k.end-k.start <= 64 {
+		return fail(problem.Invalid, "duplicate_key", keyOffset,
+			"%s: map at offset %d has duplicate key %q at offset %d", s.format, mapOffset, s.data[k.start:k.end], keyOffset)
+	}
+	return fail(problem.Invalid, "duplicate_key", keyOffset,
+		"%s: map at offset %d has a duplicate key at offset %d", s.format, mapOffset, keyOffset)
+}
+
+// validUTF8 reports whether b is valid UTF-8. It is utf8.Valid with a
+// quicker start on ASCII, which most strings in records are: it checks
+// eight bytes at a time and hands over at the first word with a high bit.
+func validUTF8(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
+			return utf8.Valid(b[i:])
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] >= utf8.RuneSelf {
+			return utf8.Valid(b[i:])
+		}
+	}
+	return true
+}
