@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	handler, err := handlers.NewServer(handlers.Deps{
 		Logger:  logger,
 		Metrics: metrics.New(version),
-		Codecs:  negotiate.NewDefaultRegistry(negotiate.Options{GobCheck: gobcheck.Check}),
+		Codecs:  negotiate.NewDefaultRegistry(negotiate.Options{Gob: gobcheck.NewVetter(gobcheck.Limits{})}),
 		Store:   st,
 		Schemas: registry,
 		Records: recs,

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -99,5 +100,64 @@ func TestOpenCanceled(t *testing.T) {
 	cancel()
 	if _, err := Open(ctx, t.TempDir(), Options{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Open with a canceled context = %v, want context.Canceled", err)
+	}
+}
+
+func TestCommitCanceled(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t, t.TempDir(), Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := Write{Schema: "s", ID: "a", IfRevision: AnyRevision, Body: []byte("x")}
+	if _, err := s.Commit(ctx, []Write{w}, false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Commit with a canceled context = %v, want context.Canceled", err)
+	}
+	if _, err := s.Get(context.Background(), "s", "a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("write of a canceled Commit: Get err = %v, want ErrNotFound", err)
+	}
+}
+
+// TestBatchCap runs requests larger and smaller than MaxBatch concurrently,
+// so that the committer carries requests over to the next transaction and
+// commits oversized ones alone: each must be applied whole, exactly once.
+func TestBatchCap(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t, t.TempDir(), Options{MaxBatch: 2})
+	const goroutines, rounds = 8, 10
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range rounds {
+				n := 1 + (g+i)%3
+				writes := make([]Write, n)
+				for j := range writes {
+					writes[j] = Write{Schema: "s", ID: fmt.Sprintf("g%d-%d-%d", g, i, j), IfRevision: 0, Body: []byte("x")}
+				}
+				res, err := s.Commit(context.Background(), writes, n > 1)
+				if err != nil {
+					t.Errorf("Commit of %d writes: %v", n, err)
+					return
+				}
+				for j, r := range res {
+					if r.Err != nil || r.Revision != 1 {
+						t.Errorf("write %s: revision %d err %v, want revision 1", writes[j].ID, r.Revision, r.Err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n, err := s.Count(context.Background(), "s")
+	want := int64(0)
+	for g := range goroutines {
+		for i := range rounds {
+			want += int64(1 + (g+i)%3)
+		}
+	}
+	if err != nil || n != want {
+		t.Errorf("Count = %d, %v; want %d", n, err, want)
+	}
+	if st := s.Stats(); st.Writes != uint64(want) || st.Commits < uint64(want)/3 {
+		t.Errorf("Stats = %+v, want %d writes in at least %d commits", st, want, want/3)
 	}
 }

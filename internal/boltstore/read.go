@@ -24,6 +24,10 @@ func record(schema string, id []byte, v []byte) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("boltstore: record %s/%s: %w", schema, id, err)
 	}
+	return recordOf(schema, id, m, body), nil
+}
+
+func recordOf(schema string, id []byte, m recordMeta, body []byte) Record {
 	r := Record{
 		Schema:    schema,
 		ID:        string(id),
@@ -38,7 +42,7 @@ func record(schema string, id []byte, v []byte) (Record, error) {
 			r.Body = []byte{}
 		}
 	}
-	return r, nil
+	return r
 }
 
 // Get returns a record, or a tombstone with Deleted set. It returns
@@ -93,18 +97,13 @@ func (s *Store) Scan(ctx context.Context, schema, after string, limit int) ([]Re
 		}
 		out = make([]Record, 0, min(limit, 1024))
 		for ; k != nil && len(out) < limit; k, v = c.Next() {
-			m, _, err := decodeRecord(v)
+			m, body, err := decodeRecord(v)
 			if err != nil {
 				return fmt.Errorf("boltstore: record %s/%s: %w", schema, k, err)
 			}
-			if m.deleted {
-				continue
+			if !m.deleted {
+				out = append(out, recordOf(schema, k, m, body))
 			}
-			r, err := record(schema, k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, r)
 		}
 		return nil
 	})

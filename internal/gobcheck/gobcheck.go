@@ -29,6 +29,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"sync"
 
 	"github.com/ferry-dev/ferry/internal/problem"
 )
@@ -274,3 +275,26 @@ func invalid(reason, format string, args ...any) *problem.Error {
 func truncated(format string, args ...any) *problem.Error {
 	return problem.Wrap(problem.Invalid, ErrTruncated, format, args...).WithReason("truncated")
 }
+
+// A Vetter keeps one Checker per target type, so that what a type may
+// cost is worked out once, and hands out Checkers and Scanners for it. It
+// is safe for concurrent use.
+type Vetter struct {
+	limits   Limits
+	checkers sync.Map // reflect.Type → *Checker
+}
+
+// NewVetter returns a Vetter whose Checkers use the limits l.
+func NewVetter(l Limits) *Vetter { return &Vetter{limits: l} }
+
+// Checker returns the Checker of bodies decoded into values of type into.
+func (v *Vetter) Checker(into reflect.Type) *Checker {
+	if c, ok := v.checkers.Load(into); ok {
+		return c.(*Checker)
+	}
+	c, _ := v.checkers.LoadOrStore(into, NewChecker(into, v.limits))
+	return c.(*Checker)
+}
+
+// Check vets a body holding one value to be decoded into type into.
+func (v *Vetter) Check(into reflect.Type, body []byte) error { return v.Checker(into).Check(body) }

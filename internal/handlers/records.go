@@ -207,7 +207,7 @@ func (d *recordDeps) putRecord(create bool) http.HandlerFunc {
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
 		write := records.Write{
 			Schema: t.name, ID: t.id, Version: v.Number(), Body: body, FromGob: in.Name() == "gob",
-			Cond: conditions(r, f), ViewVersion: f.version,
+			Cond: conditions(r, f), ViewVersion: viewVersion(r, f),
 		}
 		var written *records.Written
 		if create {
@@ -254,6 +254,15 @@ func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t targe
 		return
 	}
 	writeRepresentation(w, r, status, rep)
+}
+
+// viewVersion is the version a write's response shows the record at, or 0
+// when the client asked for no body, so nothing needs to be shown.
+func viewVersion(r *http.Request, f recordFormat) int {
+	if preferMinimal(r) {
+		return 0
+	}
+	return f.version
 }
 
 func preferMinimal(r *http.Request) bool {
@@ -346,7 +355,7 @@ func (d *recordDeps) patchRecord() http.HandlerFunc {
 		info.formatIn, info.formatOut = "json", f.codec.Name()
 		written, err := d.svc.Patch(r.Context(), records.Patch{
 			Schema: t.name, ID: t.id, Version: v.Number(), Merge: merge,
-			Cond: conditions(r, f), ViewVersion: f.version,
+			Cond: conditions(r, f), ViewVersion: viewVersion(r, f),
 		})
 		if err != nil {
 			d.countValidation(t, v.Number(), err)

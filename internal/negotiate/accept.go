@@ -86,6 +86,19 @@ func Choose(accept string, offers []Offer) (Choice, error) {
 	if accept == "" || accept == "*/*" {
 		return Choice{MediaType: offers[0].MediaType}, nil
 	}
+	// A client that names one media type usually names it exactly.
+	if !strings.ContainsAny(accept, ",;*") {
+		for i, o := range offers {
+			if strings.EqualFold(accept, o.MediaType) {
+				return Choice{Offer: i, MediaType: o.MediaType}, nil
+			}
+			for _, a := range o.Aliases {
+				if strings.EqualFold(accept, a) {
+					return Choice{Offer: i, MediaType: a}, nil
+				}
+			}
+		}
+	}
 
 	names := 0
 	for _, o := range offers {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/ferry-dev/ferry/internal/gobcheck"
 	"github.com/ferry-dev/ferry/internal/problem"
 )
 
@@ -15,27 +16,25 @@ import (
 // named none of its aliases.
 const MediaTypeGob = "application/gob"
 
-// A GobCheck vets a gob body before encoding/gob sees it. encoding/gob is
-// not hardened against hostile input (a body of some 70 bytes can exhaust
-// memory), so gob bodies are decoded only after a bounded pre-scan says
-// they are safe. It returns a *problem.Error for a body it refuses.
-type GobCheck func(body []byte) error
-
 // A GobCodec reads and writes gob (encoding/gob), one gob stream per body.
 //
 // gob carries Go types, so only values of struct types (schemas compiled to
 // structs) are written and read: schemaless values are refused. A body is
-// decoded only after the GobCheck the codec was built with accepts it;
-// without one, every gob body is refused.
+// decoded only after the vetter the codec was built with accepts it, for
+// the type it is decoded into; without one, every gob body is refused.
+//
+// encoding/gob is not hardened against hostile input (a body of some 70
+// bytes can exhaust memory, and recover cannot catch that), so the bounded
+// pre-scan of package gobcheck is the only way in.
 type GobCodec struct {
-	check  GobCheck
+	vetter *gobcheck.Vetter
 	ranges rangeChecker
 }
 
-// NewGobCodec returns a gob codec that vets bodies with check, which may be
-// nil to refuse them all.
-func NewGobCodec(check GobCheck) *GobCodec {
-	return &GobCodec{check: check, ranges: rangeChecker{format: "gob", floats: true}}
+// NewGobCodec returns a gob codec that vets bodies with vetter, which may
+// be nil to refuse them all.
+func NewGobCodec(vetter *gobcheck.Vetter) *GobCodec {
+	return &GobCodec{vetter: vetter, ranges: rangeChecker{format: "gob", floats: true}}
 }
 
 // Name returns "gob".
@@ -89,7 +88,7 @@ func isStruct(t reflect.Type) bool {
 }
 
 // Decode reads the gob stream in data into v, a pointer to a struct, once
-// the codec's GobCheck has accepted it. Decoding into *any is refused: gob
+// the codec's vetter has accepted it. Decoding into *any is refused: gob
 // bodies need a schema.
 func (c *GobCodec) Decode(data []byte, v any) error {
 	t := reflect.TypeOf(v)
@@ -97,26 +96,18 @@ func (c *GobCodec) Decode(data []byte, v any) error {
 		return problem.New(problem.UnsupportedMedia, "gob bodies need a schema").
 			WithReason("gob_schemaless")
 	}
-	if c.check == nil {
+	if c.vetter == nil {
 		return problem.New(problem.UnsupportedMedia, "gob bodies are not accepted by this server").
 			WithReason("gob_unchecked")
 	}
-	if err := c.check(data); err != nil {
+	if err := c.vetter.Check(t.Elem(), data); err != nil {
 		return err
 	}
 	rd := bytes.NewReader(data)
 	// bytes.Reader is an io.ByteReader, so gob reads no further than the
 	// messages it needs and what remains is trailing data.
 	if err := gob.NewDecoder(rd).Decode(v); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return problem.New(problem.Invalid, "gob: the body ends inside a value").WithReason("syntax")
-		}
-		msg := strings.TrimPrefix(err.Error(), "gob: ")
-		reason := "syntax"
-		if strings.Contains(msg, "type mismatch") || strings.Contains(msg, "wrong type") {
-			reason = "type"
-		}
-		return problem.New(problem.Invalid, "gob: %s", msg).WithReason(reason)
+		return gobDecodeError(err)
 	}
 	if rd.Len() > 0 {
 		off := len(data) - rd.Len()
@@ -124,4 +115,17 @@ func (c *GobCodec) Decode(data []byte, v any) error {
 			WithReason("trailing").With("offset", off)
 	}
 	return nil
+}
+
+// gobDecodeError describes a failure of encoding/gob as a problem.
+func gobDecodeError(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return problem.New(problem.Invalid, "gob: the body ends inside a value").WithReason("syntax")
+	}
+	msg := strings.TrimPrefix(err.Error(), "gob: ")
+	reason := "syntax"
+	if strings.Contains(msg, "type mismatch") || strings.Contains(msg, "wrong type") {
+		reason = "type"
+	}
+	return problem.New(problem.Invalid, "gob: %s", msg).WithReason(reason)
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ferry-dev/ferry/internal/gobcheck"
 	"github.com/ferry-dev/ferry/internal/problem"
 )
 
@@ -72,9 +73,9 @@ func offerOf(mediaTypes []string) Offer {
 
 // Options configures the default registry.
 type Options struct {
-	// GobCheck vets gob bodies before encoding/gob decodes them. When it is
+	// Gob vets gob bodies and streams before encoding/gob decodes them. When it is
 	// nil, gob bodies are refused (gob output still works).
-	GobCheck GobCheck
+	Gob *gobcheck.Vetter
 }
 
 // NewDefaultRegistry returns the registry of every format in Ferry's
@@ -85,7 +86,7 @@ func NewDefaultRegistry(opts Options) *Registry {
 	js := NewJSONCodec()
 	mp := NewMsgpackCodec()
 	cb := NewCBORCodec()
-	gb := NewGobCodec(opts.GobCheck)
+	gb := NewGobCodec(opts.Gob)
 	return NewRegistry(
 		[]Codec{js, mp, cb, gb},
 		[]StreamCodec{

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 
+	"github.com/ferry-dev/ferry/internal/gobcheck"
 	"github.com/ferry-dev/ferry/internal/problem"
 	"github.com/ferry-dev/ferry/internal/wire"
 )
@@ -33,7 +35,9 @@ type StreamCodec interface {
 	// NewEncoder returns an encoder writing a stream to w.
 	NewEncoder(w io.Writer) StreamEncoder
 	// NewDecoder returns a decoder reading a stream from r, holding each
-	// value to maxValueBytes (a value over it is a problem.TooLarge error).
+	// value to maxValueBytes (a value over it is a problem.TooLarge error;
+	// a bound of 0 or less means 1 MiB). Memory stays within about twice
+	// the bound however long the stream is.
 	NewDecoder(r io.Reader, maxValueBytes int64) StreamDecoder
 }
 
@@ -461,9 +465,13 @@ func (c *gobStreamCodec) NewEncoder(w io.Writer) StreamEncoder {
 	return &gobStreamEncoder{gob: c.gob, w: bw, enc: gob.NewEncoder(bw)}
 }
 
-// NewDecoder returns a decoder that refuses the stream: gob streams cannot
-// be read yet.
-func (c *gobStreamCodec) NewDecoder(io.Reader, int64) StreamDecoder { return gobStreamDecoder{} }
+// NewDecoder returns a decoder of one gob stream of many values, each held
+// to maxValueBytes. Every message sequence (the type definitions a value
+// needs, then the value) is vetted by package gobcheck against the type it
+// is decoded into before encoding/gob sees any of it.
+func (c *gobStreamCodec) NewDecoder(r io.Reader, maxValueBytes int64) StreamDecoder {
+	return &gobStreamDecoder{gob: c.gob, r: r, max: maxValueBytes}
+}
 
 type gobStreamEncoder struct {
 	gob    *GobCodec
@@ -489,10 +497,98 @@ func (e *gobStreamEncoder) Close() error {
 	return e.w.Flush()
 }
 
-type gobStreamDecoder struct{}
+// A gobStreamDecoder feeds a gob.Decoder only the bytes the scanner has
+// accepted, so encoding/gob never reads a byte that was not vetted.
+type gobStreamDecoder struct {
+	gob     *GobCodec
+	r       io.Reader
+	max     int64
+	into    reflect.Type
+	scanner *gobcheck.Scanner
+	pending []byte       // read from r, not yet vetted
+	vetted  bytes.Buffer // vetted, for dec to read
+	dec     *gob.Decoder
+	eof     bool
+	err     error // sticky: a gob stream cannot resume after a fault
+}
 
-// Decode refuses the stream.
-func (gobStreamDecoder) Decode(any) error {
-	return problem.New(problem.UnsupportedMedia, "gob streams cannot be imported; use another stream format").
-		WithReason("gob_stream")
+// Decode reads the next value into v, a pointer to a struct of the same
+// type on every call. It returns io.EOF at a clean end of the stream.
+func (d *gobStreamDecoder) Decode(v any) error {
+	if d.err != nil {
+		return d.err
+	}
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || !isStruct(t.Elem()) {
+		return problem.New(problem.UnsupportedMedia, "gob streams need a schema").WithReason("gob_schemaless")
+	}
+	if d.gob.vetter == nil {
+		d.err = problem.New(problem.UnsupportedMedia, "gob streams are not accepted by this server").WithReason("gob_unchecked")
+		return d.err
+	}
+	if d.scanner == nil {
+		d.into = t.Elem()
+		d.scanner = d.gob.vetter.Checker(d.into).NewScanner()
+		d.dec = gob.NewDecoder(&d.vetted)
+	} else if t.Elem() != d.into {
+		return fmt.Errorf("negotiate: gob stream decoded into %s after %s", t.Elem(), d.into)
+	}
+	n, err := d.next()
+	if err != nil {
+		d.err = err
+		return err
+	}
+	d.vetted.Write(d.pending[:n])
+	d.pending = d.pending[n:]
+	if err := d.dec.Decode(v); err != nil {
+		d.err = gobDecodeError(err)
+		return d.err
+	}
+	return nil
+}
+
+// next finds the length of the next vetted message sequence, reading more
+// of the stream while the scanner says it is cut short.
+func (d *gobStreamDecoder) next() (int, error) {
+	for {
+		if len(d.pending) > 0 {
+			n, err := d.scanner.Next(d.pending)
+			if err == nil {
+				return n, nil
+			}
+			if !errors.Is(err, gobcheck.ErrTruncated) {
+				return 0, err
+			}
+		}
+		if d.eof {
+			if len(d.pending) == 0 {
+				return 0, io.EOF
+			}
+			return 0, problem.New(problem.Invalid, "gob stream: the stream ends inside a value").WithReason("truncated")
+		}
+		if int64(len(d.pending)) >= d.max {
+			return 0, problem.New(problem.TooLarge, "gob stream: a value is larger than %d bytes", d.max).WithReason("size")
+		}
+		if err := d.fill(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// fill reads more of the stream, never holding more than max bytes.
+func (d *gobStreamDecoder) fill() error {
+	room := max(d.max-int64(len(d.pending)), 1)
+	chunk := min(room, 64<<10)
+	if cap(d.pending)-len(d.pending) < int(chunk) {
+		grown := make([]byte, len(d.pending), len(d.pending)+int(chunk))
+		copy(grown, d.pending)
+		d.pending = grown
+	}
+	n, err := d.r.Read(d.pending[len(d.pending) : len(d.pending)+int(chunk)])
+	d.pending = d.pending[:len(d.pending)+n]
+	if err == io.EOF {
+		d.eof = true
+		return nil
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -13,7 +14,7 @@ import (
 )
 
 func streamCodecs() []StreamCodec {
-	return NewDefaultRegistry(Options{GobCheck: acceptAll}).Streams()
+	return NewDefaultRegistry(Options{Gob: testVetter}).Streams()
 }
 
 func valueStreams() []StreamCodec {
@@ -312,7 +313,7 @@ func TestJSONSeqFraming(t *testing.T) {
 
 func TestGobStream(t *testing.T) {
 	t.Parallel()
-	s := NewGobStreamCodec(NewGobCodec(acceptAll))
+	s := NewGobStreamCodec(NewGobCodec(testVetter))
 	var buf bytes.Buffer
 	enc := s.NewEncoder(&buf)
 	for range 3 {
@@ -332,9 +333,39 @@ func TestGobStream(t *testing.T) {
 	if buf.Len() >= 3*len(one) {
 		t.Errorf("gob stream of 3 records is %d bytes, not less than 3 bodies of %d", buf.Len(), len(one))
 	}
+	stream := bytes.Clone(buf.Bytes())
+	dec := s.NewDecoder(&buf, 4096)
+	for i := range 3 {
+		var v testOrder
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("gob stream Decode #%d: %v", i, err)
+		}
+		if !reflect.DeepEqual(v, sampleOrder()) {
+			t.Errorf("gob stream value #%d = %+v, want %+v", i, v, sampleOrder())
+		}
+	}
 	var v testOrder
-	if err := s.NewDecoder(&buf, 1024).Decode(&v); !problem.Is(err, problem.UnsupportedMedia) {
-		t.Errorf("gob stream Decode error = %v, want unsupported media", err)
+	if err := dec.Decode(&v); err != io.EOF {
+		t.Errorf("Decode after the last value = %v, want io.EOF", err)
+	}
+	// Cut inside the last value: two values, then a framing error.
+	dec = s.NewDecoder(bytes.NewReader(stream[:len(stream)-3]), 4096)
+	for range 2 {
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("Decode of a complete value in a cut stream: %v", err)
+		}
+	}
+	if err := dec.Decode(&v); !problem.Is(err, problem.Invalid) {
+		t.Errorf("Decode of a cut value = %v, want invalid", err)
+	}
+	// A value over the limit.
+	if err := s.NewDecoder(bytes.NewReader(stream), 64).Decode(&v); !problem.Is(err, problem.TooLarge) {
+		t.Errorf("Decode under a 64-byte limit = %v, want too large", err)
+	}
+	// Schemaless targets are refused.
+	var anyValue any
+	if err := s.NewDecoder(bytes.NewReader(stream), 4096).Decode(&anyValue); !problem.Is(err, problem.UnsupportedMedia) {
+		t.Errorf("Decode into *any = %v, want unsupported media", err)
 	}
 }
 

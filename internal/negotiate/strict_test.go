@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/gobcheck"
 	"github.com/ferry-dev/ferry/internal/problem"
 )
 
@@ -51,11 +52,11 @@ func sampleOrder() testOrder {
 	}
 }
 
-// acceptAll stands in for the gob pre-scan.
-func acceptAll([]byte) error { return nil }
+// testVetter is the gob pre-scan the tests decode gob with.
+var testVetter = gobcheck.NewVetter(gobcheck.Limits{})
 
 func allCodecs() []Codec {
-	return append(valueCodecs(), NewGobCodec(acceptAll))
+	return append(valueCodecs(), NewGobCodec(testVetter))
 }
 
 func TestStructRoundTrip(t *testing.T) {
@@ -401,10 +402,10 @@ func TestGobCodec(t *testing.T) {
 	t.Run("schemaless refused", func(t *testing.T) {
 		t.Parallel()
 		var v any
-		if err := NewGobCodec(acceptAll).Decode(data, &v); !problem.Is(err, problem.UnsupportedMedia) {
+		if err := NewGobCodec(testVetter).Decode(data, &v); !problem.Is(err, problem.UnsupportedMedia) {
 			t.Errorf("Decode into any error = %v, want unsupported media", err)
 		}
-		if _, err := NewGobCodec(acceptAll).Marshal(map[string]any{"a": int64(1)}); !problem.Is(err, problem.NotAcceptable) {
+		if _, err := NewGobCodec(testVetter).Marshal(map[string]any{"a": int64(1)}); !problem.Is(err, problem.NotAcceptable) {
 			t.Errorf("Marshal of a map error = %v, want not acceptable", err)
 		}
 	})
@@ -417,17 +418,17 @@ func TestGobCodec(t *testing.T) {
 	})
 	t.Run("check decides", func(t *testing.T) {
 		t.Parallel()
-		refuse := func([]byte) error { return problem.New(problem.Invalid, "gob: map too large").WithReason("length") }
 		var v testOrder
-		if err := NewGobCodec(refuse).Decode(data, &v); !problem.Is(err, problem.Invalid) {
-			t.Errorf("Decode with a refusing check error = %v, want invalid", err)
+		tight := gobcheck.NewVetter(gobcheck.Limits{MaxBytes: 16})
+		if err := NewGobCodec(tight).Decode(data, &v); err == nil {
+			t.Errorf("Decode of a %d-byte body under a 16-byte limit succeeded, want the vetter's refusal", len(data))
 		}
 	})
 	t.Run("trailing", func(t *testing.T) {
 		t.Parallel()
 		var v testOrder
 		body := append(bytes.Clone(data), 0x01)
-		err := NewGobCodec(acceptAll).Decode(body, &v)
+		err := NewGobCodec(testVetter).Decode(body, &v)
 		if p, ok := problem.As(err); !ok || p.Reason != "trailing" {
 			t.Errorf("Decode with trailing data error = %v, want reason trailing", err)
 		}
@@ -435,7 +436,7 @@ func TestGobCodec(t *testing.T) {
 	t.Run("garbage", func(t *testing.T) {
 		t.Parallel()
 		var v testOrder
-		if err := NewGobCodec(acceptAll).Decode([]byte("\x03\xff\xff\xff"), &v); !problem.Is(err, problem.Invalid) {
+		if err := NewGobCodec(testVetter).Decode([]byte("\x03\xff\xff\xff"), &v); !problem.Is(err, problem.Invalid) {
 			t.Errorf("Decode of garbage error = %v, want invalid", err)
 		}
 	})
@@ -444,7 +445,7 @@ func TestGobCodec(t *testing.T) {
 		// Each body carries its own type description, so two bodies of the
 		// same type decode independently.
 		var a, b testOrder
-		c := NewGobCodec(acceptAll)
+		c := NewGobCodec(testVetter)
 		if err := c.Decode(data, &a); err != nil {
 			t.Fatal(err)
 		}

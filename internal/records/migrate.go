@@ -83,8 +83,10 @@ func (j *Jobs) StartMigration(ctx context.Context, schemaName, by string) (*Job,
 	if err := j.save(ctx, job); err != nil {
 		return nil, err
 	}
+	// The runner owns job from here on; the caller gets the state as queued.
+	queued := *job
 	j.launch(job)
-	return job, nil
+	return &queued, nil
 }
 
 // Resume restarts the jobs listed by ids that had not finished when the

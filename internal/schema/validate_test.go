@@ -295,3 +295,44 @@ func TestRuleMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateNestedEmpty checks that containers inside containers come
+// out empty rather than nil, as fields do, so that no encoder writes null.
+func TestValidateNestedEmpty(t *testing.T) {
+	t.Parallel()
+	// n makes the wire struct differ from the record struct.
+	_, s := mustRegister(t, fields(`"n":{"type":"int"},"l":{"type":"array","items":{"type":"array","items":{"type":"int"}}},"b":{"type":"map","values":{"type":"bytes"}}`))
+	v := s.Latest()
+	for _, fromGob := range []bool{false, true} {
+		w := v.New()
+		if err := json.Unmarshal([]byte(`{"n":1,"l":[null,[1]],"b":{"k":null}}`), w); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := v.Validate(w, fromGob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := reflect.ValueOf(rec).Elem()
+		if inner := r.FieldByName("L").Index(0); inner.IsNil() {
+			t.Errorf("fromGob %v: l[0] is nil, want empty", fromGob)
+		}
+		if b := r.FieldByName("B").MapIndex(reflect.ValueOf("k")); b.IsNil() {
+			t.Errorf("fromGob %v: b[k] is nil, want empty", fromGob)
+		}
+	}
+	// The same from a record struct, as gob decodes into.
+	p := reflect.New(v.Type())
+	p.Elem().FieldByName("L").Set(reflect.ValueOf([][]int64{nil}))
+	p.Elem().FieldByName("B").Set(reflect.ValueOf(map[string][]byte{"k": nil}))
+	rec, err := v.Validate(p.Interface(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec != p.Interface() {
+		t.Error("Validate of a record struct did not complete it in place")
+	}
+	r := reflect.ValueOf(rec).Elem()
+	if r.FieldByName("L").Index(0).IsNil() || r.FieldByName("B").MapIndex(reflect.ValueOf("k")).IsNil() {
+		t.Error("a record struct kept nil containers inside containers")
+	}
+}

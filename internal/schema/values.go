@@ -150,15 +150,25 @@ func (fl *filler) wireObject(n *node, w, p reflect.Value) {
 }
 
 // needsCheck reports whether values of n must be looked at even when the
-// wire and plain types are the same: floats must be finite and times UTC.
+// wire and plain types are the same: floats must be finite, times UTC,
+// and containers inside containers empty rather than nil.
 func needsCheck(n *node) bool {
 	switch n.kind {
 	case kindFloat, kindTime:
 		return true
 	case kindArray, kindMap:
+		switch n.elem.kind {
+		case kindBytes, kindArray, kindMap:
+			return true
+		}
 		return needsCheck(n.elem)
 	}
 	return false
+}
+
+// plainScalar reports whether values of n are complete as they are.
+func plainScalar(n *node) bool {
+	return n.kind == kindString || n.kind == kindInt || n.kind == kindBool
 }
 
 // wireValue sets dst (plain) from the present wire value w.
@@ -174,6 +184,7 @@ func (fl *filler) wireValue(n *node, w, dst reflect.Value) {
 	case kindArray:
 		if n.sameWire() && !needsCheck(n) {
 			dst.Set(w)
+			fillEmpty(n, dst)
 			return
 		}
 		s := reflect.MakeSlice(n.plain, w.Len(), w.Len())
@@ -186,6 +197,7 @@ func (fl *filler) wireValue(n *node, w, dst reflect.Value) {
 	case kindMap:
 		if n.sameWire() && !needsCheck(n) {
 			dst.Set(w)
+			fillEmpty(n, dst)
 			return
 		}
 		m := reflect.MakeMapWithSize(n.plain, w.Len())
@@ -201,6 +213,7 @@ func (fl *filler) wireValue(n *node, w, dst reflect.Value) {
 		dst.Set(m)
 	default:
 		dst.Set(w)
+		fillEmpty(n, dst)
 	}
 }
 
@@ -253,16 +266,17 @@ func (fl *filler) plainValue(n *node, v reflect.Value) {
 	case kindTime:
 		setTime(v, utc(v))
 	case kindArray:
-		if n.elem.kind.scalar() && !needsCheck(n.elem) {
+		if plainScalar(n.elem) {
 			return
 		}
 		for i := range v.Len() {
 			mark := fl.pushIndex(i)
+			fillEmpty(n.elem, v.Index(i))
 			fl.plainValue(n.elem, v.Index(i))
 			fl.pop(mark)
 		}
 	case kindMap:
-		if n.elem.kind.scalar() && !needsCheck(n.elem) {
+		if plainScalar(n.elem) {
 			return
 		}
 		e := reflect.New(n.elem.plain).Elem()
@@ -270,6 +284,7 @@ func (fl *filler) plainValue(n *node, v reflect.Value) {
 		for iter.Next() {
 			mark := fl.pushKey(iter.Key().String())
 			e.Set(iter.Value())
+			fillEmpty(n.elem, e)
 			fl.plainValue(n.elem, e)
 			v.SetMapIndex(iter.Key(), e)
 			fl.pop(mark)

@@ -32,7 +32,7 @@ func CheckCBOR(data []byte) error {
 // that item as [CheckCBOR] does. If data ends inside the item, including
 // inside a length that the item declares, the error wraps [ErrTruncated];
 // callers reading a stream then need more data and should bound how much
-// they buffer.
+// they buffer. Offsets in errors count from the start of data.
 func NextCBOR(data []byte) (n int, err error) {
 	c := cborChecker{scanner{data: data, seq: true, format: "cbor"}}
 	if err := c.value(0); err != nil {
@@ -74,44 +74,38 @@ type cborChecker struct {
 	scanner
 }
 
-// head reads the head of the data item at start and moves past it. It
-// returns the major type, the additional information and the argument; with
+// argument reads the argument of the head at start, whose initial byte has
+// additional information ai of 24 or more, and moves past the head. With
 // additional information 31 (indefinite length) the argument is 0.
-func (c *cborChecker) head(start int) (major, ai byte, arg uint64, err error) {
-	ib := c.data[start]
-	major, ai = ib>>5, ib&0x1f
+func (c *cborChecker) argument(start int, ai byte) (uint64, error) {
 	switch {
-	case ai < 24:
-		c.pos = start + 1
-		return major, ai, uint64(ai), nil
 	case ai <= 27:
 		size := 1 << (ai - 24)
 		if len(c.data)-start-1 < size {
+			major := c.data[start] >> 5
 			what := cborNames[major]
 			if major == cborSimple && ai > 24 {
 				what = "float"
 			}
-			return 0, 0, 0, c.cutShort(what, start)
-		}
-		p := c.data[start+1 : start+1+size]
-		switch size {
-		case 1:
-			arg = uint64(p[0])
-		case 2:
-			arg = uint64(binary.BigEndian.Uint16(p))
-		case 4:
-			arg = uint64(binary.BigEndian.Uint32(p))
-		default:
-			arg = binary.BigEndian.Uint64(p)
+			return 0, c.cutShort(what, start)
 		}
 		c.pos = start + 1 + size
-		return major, ai, arg, nil
+		p := c.data[start+1 : c.pos]
+		switch size {
+		case 1:
+			return uint64(p[0]), nil
+		case 2:
+			return uint64(binary.BigEndian.Uint16(p)), nil
+		case 4:
+			return uint64(binary.BigEndian.Uint32(p)), nil
+		}
+		return binary.BigEndian.Uint64(p), nil
 	case ai == cborIndefinite:
 		c.pos = start + 1
-		return major, ai, 0, nil
+		return 0, nil
 	}
-	return 0, 0, 0, fail(problem.Invalid, "syntax", start,
-		"cbor: byte 0x%02x at offset %d uses reserved additional information %d", ib, start, ai)
+	return 0, fail(problem.Invalid, "syntax", start,
+		"cbor: byte 0x%02x at offset %d uses reserved additional information %d", c.data[start], start, ai)
 }
 
 // value checks the data item at the read position and moves past it. level
@@ -121,9 +115,16 @@ func (c *cborChecker) value(level int) error {
 	if start >= len(c.data) {
 		return c.cutShort("data item", start)
 	}
-	major, ai, arg, err := c.head(start)
-	if err != nil {
-		return err
+	ib := c.data[start]
+	major, ai := ib>>5, ib&0x1f
+	arg := uint64(ai)
+	if ai < 24 {
+		c.pos = start + 1
+	} else {
+		var err error
+		if arg, err = c.argument(start, ai); err != nil {
+			return err
+		}
 	}
 	switch major {
 	case cborUint:
@@ -217,9 +218,13 @@ func (c *cborChecker) chunks(start int, major byte) error {
 				"cbor: chunk at offset %d of the indefinite-length %s at offset %d is not a definite-length %s",
 				p, cborNames[major], start, cborNames[major])
 		}
-		_, _, n, err := c.head(p)
-		if err != nil {
-			return err
+		n := uint64(c.data[p] & 0x1f)
+		c.pos = p + 1
+		if n >= 24 {
+			var err error
+			if n, err = c.argument(p, byte(n)); err != nil {
+				return err
+			}
 		}
 		if err := c.str(p, major, n); err != nil {
 			return err
@@ -289,6 +294,15 @@ func (c *cborChecker) key(k *keyRef) error {
 		return c.cutShort("map key", start)
 	}
 	ib := c.data[start]
+	if ib>>5 == cborText && ib&0x1f < 24 { // a short text, the usual key
+		p := start + 1
+		c.pos = p
+		if err := c.str(start, cborText, uint64(ib&0x1f)); err != nil {
+			return err
+		}
+		*k = bytesKey(c.data, classStr, p, c.pos)
+		return nil
+	}
 	switch ib >> 5 {
 	case cborArray:
 		return c.containerKey("an array", start)
@@ -300,46 +314,41 @@ func (c *cborChecker) key(k *keyRef) error {
 	if err := c.value(0); err != nil {
 		return err
 	}
-	major := ib >> 5
-	switch major {
-	case cborUint, cborNegint:
-		arg, _ := cborArgument(c.data, start)
-		if major == cborNegint {
-			// -1-arg, as the bits of an int64; arg is at most 2^63-1.
-			*k = keyRef{class: classNeg, val: ^arg}
-			return nil
-		}
-		*k = keyRef{class: classInt, val: arg}
-		return nil
+	*k = c.scalarKey(start)
+	return nil
+}
+
+// scalarKey returns the key of the data item from start to the read
+// position, which has been checked and is not an array or map.
+func (c *cborChecker) scalarKey(start int) keyRef {
+	ib := c.data[start]
+	arg, head := cborArgument(c.data, start)
+	switch ib >> 5 {
+	case cborUint:
+		return keyRef{class: classInt, val: arg}
+	case cborNegint:
+		// -1-arg, as the bits of an int64; arg is at most 2^63-1.
+		return keyRef{class: classNeg, val: ^arg}
 	case cborBytes, cborText:
 		class := classBin
-		if major == cborText {
+		if ib>>5 == cborText {
 			class = classStr
 		}
 		if ib&0x1f == cborIndefinite {
 			// The chunks, without the leading head and trailing break.
-			*k = chunkedKey(c.data, class, start+1, c.pos-1)
-			return nil
+			return chunkedKey(c.data, class, start+1, c.pos-1)
 		}
-		n, head := cborArgument(c.data, start)
-		*k = bytesKey(c.data, class, start+head, start+head+int(n))
-		return nil
-	case cborSimple:
-		arg, _ := cborArgument(c.data, start)
-		switch ib {
-		case 0xf9:
-			*k = floatKey(float16(uint16(arg)))
-			return nil
-		case 0xfa:
-			*k = floatKey(float64(math.Float32frombits(uint32(arg))))
-			return nil
-		case 0xfb:
-			*k = floatKey(math.Float64frombits(arg))
-			return nil
-		}
+		return bytesKey(c.data, class, start+head, start+head+int(arg))
 	}
-	*k = bytesKey(c.data, classRaw, start, c.pos)
-	return nil
+	switch ib {
+	case 0xf9:
+		return floatKey(float16(uint16(arg)))
+	case 0xfa:
+		return floatKey(float64(math.Float32frombits(uint32(arg))))
+	case 0xfb:
+		return floatKey(math.Float64frombits(arg))
+	}
+	return bytesKey(c.data, classRaw, start, c.pos)
 }
 
 // tag checks a tag numbered num whose head started at start and whose
@@ -357,7 +366,7 @@ func (c *cborChecker) tag(start int, num uint64) error {
 	if num == tagDateTime {
 		if ib>>5 != cborText {
 			return fail(problem.Unprocessable, "time", start,
-				"cbor: tag 0 at offset %d must wrap a text string, not a %s", start, cborNames[ib>>5])
+				"cbor: tag 0 at offset %d must wrap a text string, found %s", start, cborNames[ib>>5])
 		}
 		// Text is a scalar, so this does not recurse further.
 		if err := c.value(0); err != nil {
@@ -402,8 +411,9 @@ func epochInRange(f float64) bool {
 	return f >= math.MinInt64 && f < math.MaxInt64
 }
 
-// text appends to buf the content of the text string at start, which has
-// been checked, stopping once buf is full; a longer text does not fit.
+// text returns the content of the checked text string at start: the string
+// itself when it has a definite length, else its chunks gathered in buf, or
+// nil if they do not fit in buf's capacity.
 func (c *cborChecker) text(start int, buf []byte) []byte {
 	if c.data[start]&0x1f != cborIndefinite {
 		n, head := cborArgument(c.data, start)

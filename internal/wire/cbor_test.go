@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -269,13 +268,7 @@ func TestNextCBOR(t *testing.T) {
 			if err != nil || n != len(tc.data) {
 				t.Fatalf("NextCBOR(%s) = %d, %v; want %d, nil", shortHex(seq), n, err, len(tc.data))
 			}
-			for i := range len(tc.data) {
-				n, err := NextCBOR(tc.data[:i])
-				if !errors.Is(err, ErrTruncated) {
-					t.Fatalf("NextCBOR(%s), a prefix of %s = %d, %v; want ErrTruncated",
-						shortHex(tc.data[:i]), shortHex(tc.data), n, err)
-				}
-			}
+			assertPrefixesTruncated(t, tc.data, NextCBOR)
 		})
 	}
 }
@@ -346,6 +339,37 @@ func TestFloat16(t *testing.T) {
 	for _, tc := range tests {
 		if got := float16(tc.bits); got != tc.want {
 			t.Errorf("float16(%#04x) = %v, want %v", tc.bits, got, tc.want)
+		}
+	}
+}
+
+// TestCBORChunkedKeys checks that a text key written in chunks is the same
+// key as the same text written whole, for every length and split, in small
+// and large maps.
+func TestCBORChunkedKeys(t *testing.T) {
+	t.Parallel()
+	const text = "The quick brown fox jumps over the lazy dog"
+	filler := func(n int) []byte {
+		var b []byte
+		for i := range n {
+			b = append(b, textItem(fmt.Sprintf("filler%d", i))...)
+			b = append(b, 0xf6)
+		}
+		return b
+	}
+	for n := range 20 {
+		s := text[:n]
+		for split := range n + 1 {
+			chunked := cat(h("7f"), textItem(s[:split]), textItem(""), textItem(s[split:]), h("ff"))
+			for _, fill := range []int{0, 20} {
+				m := cat(cborHead(5, uint64(fill+2)), filler(fill), textItem(s), h("01"), chunked, h("02"))
+				assertOutcome(t, m, CheckCBOR(m), problem.Invalid, "duplicate_key", -1)
+				m = cat(cborHead(5, uint64(fill+2)), filler(fill), chunked, h("01"), textItem(s), h("02"))
+				assertOutcome(t, m, CheckCBOR(m), problem.Invalid, "duplicate_key", -1)
+				// One byte more makes a different key.
+				m = cat(cborHead(5, uint64(fill+2)), filler(fill), textItem(s+"!"), h("01"), chunked, h("02"))
+				assertOutcome(t, m, CheckCBOR(m), 0, "", -1)
+			}
 		}
 	}
 }

@@ -26,7 +26,8 @@ func CheckMsgpack(data []byte) error {
 // checks that value as [CheckMsgpack] does. If data ends inside the value,
 // including inside a length that the value declares, the error wraps
 // [ErrTruncated]; callers reading a stream then need more data and should
-// bound how much they buffer.
+// bound how much they buffer. Offsets in errors count from the start of
+// data.
 func NextMsgpack(data []byte) (n int, err error) {
 	c := msgpackChecker{scanner{data: data, seq: true, format: "msgpack"}}
 	if err := c.value(0); err != nil {
@@ -278,55 +279,48 @@ func (c *msgpackChecker) key(k *keyRef) error {
 	if err := c.value(0); err != nil {
 		return err
 	}
+	*k = c.scalarKey(start)
+	return nil
+}
+
+// scalarKey returns the key of the scalar from start to the read position,
+// which has been checked.
+func (c *msgpackChecker) scalarKey(start int) keyRef {
+	b := c.data[start]
 	p := c.data[start+1 : c.pos]
 	switch {
 	case b <= 0x7f:
-		*k = keyRef{class: classInt, val: uint64(b)}
-		return nil
+		return keyRef{class: classInt, val: uint64(b)}
 	case b >= 0xe0:
-		*k = keyRef{class: classNeg, val: uint64(int64(int8(b)))}
-		return nil
+		return keyRef{class: classNeg, val: uint64(int64(int8(b)))}
 	}
 	switch b {
 	case 0xd9, 0xda, 0xdb:
-		*k = bytesKey(c.data, classStr, start+1+1<<(b-0xd9), c.pos)
-		return nil
+		return bytesKey(c.data, classStr, start+1+1<<(b-0xd9), c.pos)
 	case 0xc4, 0xc5, 0xc6:
-		*k = bytesKey(c.data, classBin, start+1+1<<(b-0xc4), c.pos)
-		return nil
+		return bytesKey(c.data, classBin, start+1+1<<(b-0xc4), c.pos)
 	case 0xcc:
-		*k = keyRef{class: classInt, val: uint64(p[0])}
-		return nil
+		return keyRef{class: classInt, val: uint64(p[0])}
 	case 0xcd:
-		*k = keyRef{class: classInt, val: uint64(binary.BigEndian.Uint16(p))}
-		return nil
+		return keyRef{class: classInt, val: uint64(binary.BigEndian.Uint16(p))}
 	case 0xce:
-		*k = keyRef{class: classInt, val: uint64(binary.BigEndian.Uint32(p))}
-		return nil
+		return keyRef{class: classInt, val: uint64(binary.BigEndian.Uint32(p))}
 	case 0xcf:
-		*k = keyRef{class: classInt, val: binary.BigEndian.Uint64(p)}
-		return nil
+		return keyRef{class: classInt, val: binary.BigEndian.Uint64(p)}
 	case 0xd0:
-		*k = intKey(int64(int8(p[0])))
-		return nil
+		return intKey(int64(int8(p[0])))
 	case 0xd1:
-		*k = intKey(int64(int16(binary.BigEndian.Uint16(p))))
-		return nil
+		return intKey(int64(int16(binary.BigEndian.Uint16(p))))
 	case 0xd2:
-		*k = intKey(int64(int32(binary.BigEndian.Uint32(p))))
-		return nil
+		return intKey(int64(int32(binary.BigEndian.Uint32(p))))
 	case 0xd3:
-		*k = intKey(int64(binary.BigEndian.Uint64(p)))
-		return nil
+		return intKey(int64(binary.BigEndian.Uint64(p)))
 	case 0xca:
-		*k = floatKey(float64(math.Float32frombits(binary.BigEndian.Uint32(p))))
-		return nil
+		return floatKey(float64(math.Float32frombits(binary.BigEndian.Uint32(p))))
 	case 0xcb:
-		*k = floatKey(math.Float64frombits(binary.BigEndian.Uint64(p)))
-		return nil
+		return floatKey(math.Float64frombits(binary.BigEndian.Uint64(p)))
 	}
-	*k = bytesKey(c.data, classRaw, start, c.pos)
-	return nil
+	return bytesKey(c.data, classRaw, start, c.pos)
 }
 
 // intKey returns the key of a signed integer, equal to the key of an

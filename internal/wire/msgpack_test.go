@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -208,13 +207,7 @@ func TestNextMsgpack(t *testing.T) {
 			if err != nil || n != len(tc.data) {
 				t.Fatalf("NextMsgpack(%s) = %d, %v; want %d, nil", shortHex(seq), n, err, len(tc.data))
 			}
-			for i := range len(tc.data) {
-				n, err := NextMsgpack(tc.data[:i])
-				if !errors.Is(err, ErrTruncated) {
-					t.Fatalf("NextMsgpack(%s), a prefix of %s = %d, %v; want ErrTruncated",
-						shortHex(tc.data[:i]), shortHex(tc.data), n, err)
-				}
-			}
+			assertPrefixesTruncated(t, tc.data, NextMsgpack)
 		})
 	}
 }

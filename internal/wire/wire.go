@@ -19,13 +19,20 @@
 //     simple values other than false, true and null, and MessagePack
 //     extensions other than the timestamp extension.
 //
-// Every error other than truncation reported by [NextMsgpack] and
-// [NextCBOR] is a *problem.Error whose Reason is a short label ("depth",
-// "length", "duplicate_key", "utf8", "trailing", "syntax", "truncated",
-// "nonfinite", "int_range", "time", "unsupported_tag", "unsupported_value",
-// "unsupported_ext", "unsupported_key") and whose Extra["offset"] is the
-// byte offset the detail names. Truncation errors are *problem.Error too and
-// wrap [ErrTruncated].
+// Every error is a *problem.Error of kind Invalid, or Unprocessable for
+// values that are well-formed but that Ferry cannot keep. Its Reason is a
+// short label ("depth", "length", "duplicate_key", "utf8", "trailing",
+// "syntax", "truncated", "nonfinite", "int_range", "time",
+// "unsupported_tag", "unsupported_value", "unsupported_ext",
+// "unsupported_key"), its detail names the byte offset where the problem
+// lies, and Extra["offset"] holds that offset. Errors saying that the data
+// ended inside a value have Reason "truncated" and wrap [ErrTruncated].
+//
+// Map keys are compared by what they decode to: integers and floats by
+// value, strings by content however their length is encoded or chunked,
+// other keys (nil, booleans, timestamps) by their encoded bytes. Maps of up
+// to 16 keys are checked without allocating; larger ones use a hash set
+// seeded per map.
 //
 // JSON is different: Ferry's JSON decoder already rejects bad syntax,
 // invalid UTF-8, duplicate names and trailing data with byte offsets, so
@@ -86,7 +93,7 @@ func (s *scanner) remaining() uint64 {
 // needs more data than there is.
 func (s *scanner) cutShort(what string, offset int) error {
 	if offset >= len(s.data) {
-		if len(s.data) == 0 {
+		if len(s.data) == 0 && !s.seq {
 			return truncated(offset, "%s: body is empty; a value must start at offset 0", s.format)
 		}
 		return truncated(offset, "%s: data ends at offset %d where a value should start", s.format, offset)
@@ -144,19 +151,29 @@ func (s *scanner) duplicate(mapOffset int, k *keyRef, keyOffset int) error {
 }
 
 // validUTF8 reports whether b is valid UTF-8. It is utf8.Valid with a
-// quicker start on ASCII, which most strings in records are: it checks
-// eight bytes at a time and hands over at the first word with a high bit.
+// quicker path for ASCII, which most strings in records are: it checks
+// eight bytes at a time, the last eight (or four, or the few) overlapping,
+// and hands over at the first word with a high bit set.
 func validUTF8(b []byte) bool {
+	const high = 0x8080808080808080
+	n := len(b)
 	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
+	for ; i+8 < n; i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&high != 0 {
 			return utf8.Valid(b[i:])
 		}
 	}
-	for ; i < len(b); i++ {
-		if b[i] >= utf8.RuneSelf {
-			return utf8.Valid(b[i:])
-		}
+	var last uint64
+	switch {
+	case n >= 8:
+		last = binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		last = uint64(binary.LittleEndian.Uint32(b) | binary.LittleEndian.Uint32(b[n-4:]))
+	case n > 0:
+		last = uint64(b[0] | b[n/2] | b[n-1])
+	}
+	if last&high != 0 {
+		return utf8.Valid(b[i:])
 	}
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ferry-dev/ferry/internal/problem"
 )
@@ -114,4 +115,25 @@ func shortHex(data []byte) string {
 		return hex.EncodeToString(data)
 	}
 	return hex.EncodeToString(data[:24]) + "…" + hex.EncodeToString(data[len(data)-8:]) + " (" + strconv.Itoa(len(data)) + " bytes)"
+}
+
+func TestValidUTF8(t *testing.T) {
+	t.Parallel()
+	// Every length up to 40, all ASCII, then with one multi-byte rune, one
+	// stray continuation byte and one truncated rune at every position.
+	inserts := []string{"é", "\x80", "\xe2\x82", "€", "\xed\xa0\x80", "𝄞"}
+	for n := range 41 {
+		ascii := strings.Repeat("a", n)
+		inputs := []string{ascii}
+		for i := 0; i <= n; i++ {
+			for _, ins := range inserts {
+				inputs = append(inputs, ascii[:i]+ins+ascii[i:])
+			}
+		}
+		for _, in := range inputs {
+			if got, want := validUTF8([]byte(in)), utf8.Valid([]byte(in)); got != want {
+				t.Fatalf("validUTF8(%q) = %v, want %v", in, got, want)
+			}
+		}
+	}
 }
