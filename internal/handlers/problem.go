@@ -44,6 +44,11 @@ func classify(err error) (*problem.Error, int) {
 
 // writeProblem answers err as application/problem+json.
 func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	var na *notAllowedError
+	if errors.As(err, &na) {
+		writeNotAllowed(w, r, na.allowed)
+		return
+	}
 	p, status := classify(err)
 	writeProblemStatus(w, r, status, p)
 }

@@ -46,6 +46,9 @@ func (d *recordDeps) target(r *http.Request, withID bool) (target, error) {
 		if t.id, err = pathParam(r, "id"); err != nil {
 			return target{}, err
 		}
+		if allowed, reserved := reservedAllow[t.id]; reserved {
+			return target{}, &notAllowedError{allowed: allowed}
+		}
 		if err := records.CheckID(t.id); err != nil {
 			return target{}, err
 		}

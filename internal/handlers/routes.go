@@ -21,34 +21,32 @@ func addRoutes(r chi.Router, d Deps, docs *apiDocs) {
 	}
 	sch := &schemaDeps{registry: d.Schemas, records: d.Records, jobs: d.Jobs, codecs: d.Codecs, limits: d.Limits, docs: docs}
 
+	// Routes are listed flat: chi's Match, which builds Allow for a 405,
+	// does not look inside a sub-router from its bare mount path.
 	r.Route("/v1", func(r chi.Router) {
 		r.Method(http.MethodPost, "/convert", convert(d.Codecs, d.Schemas, d.Limits, d.Metrics))
 		getAndHead(r, "/openapi.json", sch.typedOpenAPI())
 
-		r.Route("/schemas", func(r chi.Router) {
-			getAndHead(r, "/", sch.listSchemas())
-			r.Method(http.MethodPost, "/", sch.registerSchema())
-			getAndHead(r, "/{schema}", sch.getSchema())
-			r.Method(http.MethodPut, "/{schema}/compatibility", sch.setCompatibility())
-			getAndHead(r, "/{schema}/versions/{version}", sch.getVersion())
-			r.Method(http.MethodPatch, "/{schema}/versions/{version}", sch.deprecateVersion())
-			getAndHead(r, "/{schema}/changelog", sch.changelog())
-			r.Method(http.MethodPost, "/{schema}/_migrate", sch.migrate())
-		})
+		getAndHead(r, "/schemas", sch.listSchemas())
+		r.Method(http.MethodPost, "/schemas", sch.registerSchema())
+		getAndHead(r, "/schemas/{schema}", sch.getSchema())
+		r.Method(http.MethodPut, "/schemas/{schema}/compatibility", sch.setCompatibility())
+		getAndHead(r, "/schemas/{schema}/versions/{version}", sch.getVersion())
+		r.Method(http.MethodPatch, "/schemas/{schema}/versions/{version}", sch.deprecateVersion())
+		getAndHead(r, "/schemas/{schema}/changelog", sch.changelog())
+		r.Method(http.MethodPost, "/schemas/{schema}/_migrate", sch.migrate())
 		getAndHead(r, "/jobs/{id}", sch.getJob())
 
-		r.Route("/records/{schema}", func(r chi.Router) {
-			getAndHead(r, "/", rec.listRecords())
-			r.Method(http.MethodPost, "/", rec.putRecord(true))
-			getAndHead(r, "/_export", rec.exportRecords())
-			r.Method(http.MethodPost, "/_import", rec.importRecords())
-			getAndHead(r, "/_changes", rec.recordChanges(d.Shutdown))
-			getAndHead(r, "/{id}", rec.getRecord())
-			r.Method(http.MethodPut, "/{id}", rec.putRecord(false))
-			r.Method(http.MethodPatch, "/{id}", rec.patchRecord())
-			r.Method(http.MethodDelete, "/{id}", rec.deleteRecord())
-			getAndHead(r, "/{id}/_history", rec.recordHistory())
-		})
+		getAndHead(r, "/records/{schema}", rec.listRecords())
+		r.Method(http.MethodPost, "/records/{schema}", rec.putRecord(true))
+		getAndHead(r, "/records/{schema}/_export", rec.exportRecords())
+		r.Method(http.MethodPost, "/records/{schema}/_import", rec.importRecords())
+		getAndHead(r, "/records/{schema}/_changes", rec.recordChanges(d.Shutdown))
+		getAndHead(r, "/records/{schema}/{id}", rec.getRecord())
+		r.Method(http.MethodPut, "/records/{schema}/{id}", rec.putRecord(false))
+		r.Method(http.MethodPatch, "/records/{schema}/{id}", rec.patchRecord())
+		r.Method(http.MethodDelete, "/records/{schema}/{id}", rec.deleteRecord())
+		getAndHead(r, "/records/{schema}/{id}/_history", rec.recordHistory())
 	})
 }
 

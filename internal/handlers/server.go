@@ -89,15 +89,42 @@ var candidateMethods = []string{
 // router is asked again for each method.
 func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var allowed []string
-		for _, m := range candidateMethods {
-			if routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
-				allowed = append(allowed, m)
-			}
-		}
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		p := problem.New(problem.Invalid, "%s is not allowed on %s", r.Method, r.URL.Path)
-		p.Slug = "method-not-allowed"
-		writeProblemStatus(w, r, http.StatusMethodNotAllowed, p.With("allow", allowed))
+		allowed := allowedMethods(routes, r.URL.Path)
+		writeNotAllowed(w, r, allowed)
 	}
+}
+
+// writeNotAllowed answers 405 with the Allow header RFC 9110 requires.
+func writeNotAllowed(w http.ResponseWriter, r *http.Request, allowed []string) {
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	p := problem.New(problem.Invalid, "%s is not allowed on %s", r.Method, r.URL.Path)
+	p.Slug = "method-not-allowed"
+	writeProblemStatus(w, r, http.StatusMethodNotAllowed, p.With("allow", allowed))
+}
+
+// A notAllowedError is a request for a method that the path, one of the
+// service's reserved sub-resources, does not answer.
+type notAllowedError struct{ allowed []string }
+
+func (e *notAllowedError) Error() string { return "handlers: method not allowed" }
+
+// reservedAllow lists the methods of the reserved names under
+// /v1/records/{schema}/: a record id never starts with "_", so another
+// method on them is a 405, not a request about a record.
+var reservedAllow = map[string][]string{
+	"_export":  {http.MethodGet, http.MethodHead},
+	"_import":  {http.MethodPost},
+	"_changes": {http.MethodGet, http.MethodHead},
+}
+
+// allowedMethods lists the methods routed for path.
+func allowedMethods(routes chi.Routes, path string) []string {
+	var allowed []string
+	for _, m := range candidateMethods {
+		rctx := chi.NewRouteContext()
+		if routes.Match(rctx, m, path) {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }

@@ -192,12 +192,20 @@ func (d *recordDeps) importRecords() http.HandlerFunc {
 			return
 		}
 		defer raw.Close()
-		dec := sc.NewDecoder(raw, d.limits.MaxBodyBytes)
+		watch := &limitWatch{r: raw}
+		dec := sc.NewDecoder(watch, d.limits.MaxBodyBytes)
 		next := d.importItems(t.schema, sc, dec, defaultVersion)
 		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "")
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			err = problem.New(problem.TooLarge, "the import stream is larger than %d bytes", d.limits.MaxImportBytes).WithReason("too_large")
+		if watch.over {
+			// The stream broke the import limit: that is the answer, even
+			// though the envelopes before the limit (without atomic) are
+			// stored and say so in the problem.
+			p := problem.New(problem.TooLarge, "the import stream is larger than %d bytes", d.limits.MaxImportBytes).WithReason("too_large")
+			if summary != nil {
+				p.With("accepted", summary.Accepted).With("rejected", summary.Rejected).With("errors", importErrors(r, summary))
+				d.auditAll(r, t.name, summary)
+			}
+			err = p
 		}
 		if err != nil {
 			if p, ok := problem.As(err); ok {
@@ -209,15 +217,39 @@ func (d *recordDeps) importRecords() http.HandlerFunc {
 			writeProblem(w, r, err)
 			return
 		}
-		for _, written := range summary.Written {
-			d.audit(r, t.name, written)
-		}
+		d.auditAll(r, t.name, summary)
 		writeJSON(w, r, http.StatusOK, map[string]any{
 			"accepted": summary.Accepted,
 			"rejected": summary.Rejected,
 			"errors":   importErrors(r, summary),
 		})
 	}
+}
+
+// auditAll writes the audit lines of an import's writes.
+func (d *recordDeps) auditAll(r *http.Request, schemaName string, summary *records.ImportSummary) {
+	for _, written := range summary.Written {
+		d.audit(r, schemaName, written)
+	}
+}
+
+// A limitWatch notes whether reading a request stream ran into a size
+// limit, compressed (http.MaxBytesReader) or decompressed.
+type limitWatch struct {
+	r    io.Reader
+	over bool
+}
+
+// Read reads and watches.
+func (l *limitWatch) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) || problem.Is(err, problem.TooLarge) {
+			l.over = true
+		}
+	}
+	return n, err
 }
 
 // withStreamSupported makes a 415 of an import name the stream types.

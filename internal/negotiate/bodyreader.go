@@ -60,11 +60,16 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
 		// Over the limit only if there is more to come.
 		var one [1]byte
-		if n, _ := b.r.Read(one[:]); n > 0 {
+		n, err := b.r.Read(one[:])
+		switch {
+		case n > 0:
 			b.err = tooLarge(b.limit)
-			return 0, b.err
+		case err == nil || err == io.EOF:
+			return 0, io.EOF
+		default:
+			b.err = err
 		}
-		return 0, io.EOF
+		return 0, b.err
 	}
 	if int64(len(p)) > b.left {
 		p = p[:b.left]

@@ -135,6 +135,9 @@ func (c *CBORCodec) Decode(data []byte, v any) error {
 		*p = x
 		return nil
 	}
+	if topLevelNull(data[0] == 0xf6 || data[0] == 0xf7, v) {
+		return nullRecord("cbor")
+	}
 	err := c.dec.Unmarshal(data, v)
 	if err == nil {
 		// Epoch numbers are decoded into times without a range check.

@@ -264,10 +264,28 @@ func (c *JSONCodec) Decode(data []byte, v any) error {
 		*p = x
 		return nil
 	}
+	if topLevelNull(bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("null")), v) {
+		return nullRecord("json")
+	}
 	if err := json.Unmarshal(data, v, c.decOpts); err != nil {
 		return jsonDecodeError(err, reflect.TypeOf(v))
 	}
 	return nil
+}
+
+// topLevelNull reports whether a body that is null is being decoded into a
+// struct: the libraries leave the struct untouched, which would read as a
+// record with every field absent rather than as no record at all.
+func topLevelNull(isNull bool, v any) bool {
+	if !isNull {
+		return false
+	}
+	t := reflect.TypeOf(v)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct
+}
+
+func nullRecord(format string) error {
+	return problem.New(problem.Invalid, "%s: the body is null; a record is a map of its fields", format).WithReason("type")
 }
 
 // readJSON reads one JSON value into the schemaless model.

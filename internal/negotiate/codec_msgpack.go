@@ -205,6 +205,9 @@ func (c *MsgpackCodec) Decode(data []byte, v any) error {
 	if t == nil || t.Kind() != reflect.Pointer {
 		return fmt.Errorf("negotiate: msgpack: decode into non-pointer %T", v)
 	}
+	if topLevelNull(data[0] == 0xc0, v) {
+		return nullRecord("msgpack")
+	}
 	chk := shapeChecker{r: newMsgpackReader(data), format: "msgpack"}
 	if err := chk.check(c.shapes.of(t.Elem())); err != nil {
 		return asProblem(err, "msgpack")

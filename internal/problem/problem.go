@@ -63,7 +63,7 @@ type FieldError struct {
 	Message string `json:"message"`
 	// Version is set when the failure was found after upgrading the body to
 	// a later schema version than the one it was written at.
-	Version int `json:"version,omitempty"`
+	Version int `json:"version,omitzero"`
 }
 
 // An Error is a classified error with a client-facing detail.

@@ -60,6 +60,7 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		imp.read++
 		if err != nil {
 			if _, ok := problem.As(err); !ok {
 				return nil, fmt.Errorf("records: import %s: %w", schemaName, err)
@@ -102,6 +103,7 @@ type importer struct {
 	by      string
 	pending []pendingItem
 	sum     *ImportSummary
+	read    int // envelopes read from the stream, framing errors included
 }
 
 func (imp *importer) reject(index int, id string, err error) {
@@ -299,8 +301,12 @@ func (imp *importer) finishAtomic(ctx context.Context) (*ImportSummary, error) {
 	}
 }
 
+// atomicRefusal reports an atomic import that stored nothing: accepted
+// counts the envelopes that were good, so the client sees how many it would
+// have to resend once the rejected ones are mended.
 func (imp *importer) atomicRefusal() error {
 	p := problem.New(problem.Unprocessable, "atomic import refused: %d envelope(s) were rejected, nothing was stored", imp.sum.Rejected)
 	p.Slug = "import-rejected"
-	return p.With("accepted", 0).With("rejected", imp.sum.Rejected).With("summary", imp.sum)
+	imp.sum.Accepted = imp.read - imp.sum.Rejected
+	return p.With("summary", imp.sum)
 }

@@ -157,16 +157,22 @@ func (s *Service) Delete(ctx context.Context, schemaName, id string, cond Condit
 		if err := s.checkConditions(cur, cond, true); err != nil {
 			return nil, err
 		}
+		doc, err := recordFrom(cur).Doc()
+		if err != nil {
+			return nil, err
+		}
+		// The delete's history entry names the version the record was
+		// stored at when it went.
 		res, err := s.store.Commit(ctx, []store.Write{{
 			Schema: schemaName, ID: id, IfRevision: cur.Revision, Delete: true,
-			At: s.opts.Now(), History: store.HistoryMeta{Op: "delete", By: by},
+			At: s.opts.Now(), History: store.HistoryMeta{Op: "delete", By: by, Version: doc.Version},
 		}}, false)
 		if err != nil {
 			return nil, fmt.Errorf("records: delete %s/%s: %w", schemaName, id, err)
 		}
 		if res[0].Err == nil {
 			rec := &Record{Schema: schemaName, ID: id, Revision: res[0].Revision}
-			return &Written{Record: rec, Op: "delete"}, nil
+			return &Written{Record: rec, Op: "delete", Version: doc.Version}, nil
 		}
 		if !errors.Is(res[0].Err, store.ErrConflict) || attempt >= maxAttempts {
 			return nil, fmt.Errorf("records: delete %s/%s: %w", schemaName, id, res[0].Err)
@@ -269,8 +275,6 @@ func (s *Service) checkConditions(cur store.Record, cond Conditions, live bool) 
 		p.With("current_revision", cur.Revision)
 		if live {
 			p.With("current_etag", v.ETag(cond.Repr))
-		} else {
-			p.With("current_etag", nil)
 		}
 		return p
 	}

@@ -1,0 +1,488 @@
+package handlers_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+func TestGetRecordNegotiatesFormat(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "a1", sample("widget", 3))
+
+	tests := []struct {
+		name, accept string
+		wantStatus   int
+		wantType     string // essence of Content-Type
+		wantVersion  string
+	}{
+		{"no Accept is JSON", "", 200, "application/json", "1"},
+		{"any is JSON", "*/*", 200, "application/json", "1"},
+		{"application wildcard is JSON", "application/*", 200, "application/json", "1"},
+		{"json", "application/json", 200, "application/json", "1"},
+		{"vnd.msgpack", "application/vnd.msgpack", 200, "application/vnd.msgpack", "1"},
+		{"msgpack alias echoed", "application/msgpack", 200, "application/msgpack", "1"},
+		{"x-msgpack alias echoed", "application/x-msgpack", 200, "application/x-msgpack", "1"},
+		{"cbor", "application/cbor", 200, "application/cbor", "1"},
+		{"gob", "application/gob", 200, "application/gob", "1"},
+		{"x-gob alias echoed", "application/x-gob", 200, "application/x-gob", "1"},
+		{"higher q wins", "application/cbor;q=0.9, application/vnd.msgpack", 200, "application/vnd.msgpack", "1"},
+		{"low q json loses", "application/json;q=0.1, application/cbor;q=0.5", 200, "application/cbor", "1"},
+		{"tie goes to server order", "application/cbor, application/json", 200, "application/json", "1"},
+		{"tie among msgpack and cbor", "application/cbor, application/x-msgpack", 200, "application/x-msgpack", "1"},
+		{"q=0 excludes json under a wildcard", "*/*;q=0.1, application/json;q=0", 200, "application/vnd.msgpack", "1"},
+		{"most specific range sets the weight", "application/*;q=0.5, application/json;q=0, application/cbor;q=0.9", 200, "application/cbor", "1"},
+		{"version parameter", "application/json; version=1", 200, "application/json", "1"},
+		{"version parameter on cbor", "application/cbor; version=1", 200, "application/cbor", "1"},
+		{"browser Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200, "application/json", "1"},
+		{"nothing acceptable", "text/html", 406, "", ""},
+		{"only json, excluded", "application/json;q=0", 406, "", ""},
+		{"text wildcard", "text/*", 406, "", ""},
+		{"unknown version", "application/json; version=9", 406, "", ""},
+	}
+	etags := map[string]string{}
+	for _, tc := range tests {
+		r := s.Get(t, "/v1/records/item/a1", "Accept", tc.accept)
+		t.Run(tc.name, func(t *testing.T) {
+			if r.Status != tc.wantStatus {
+				t.Fatalf("Accept %q: status %d, want %d\n%s", tc.accept, r.Status, tc.wantStatus, r)
+			}
+			if tc.wantStatus == 406 {
+				p := r.JSON(t)
+				if strings.Contains(tc.accept, "version=") {
+					if got := strs(p, "versions"); !slices.Equal(got, []string{"1"}) {
+						t.Errorf("Accept %q: versions = %v, want [1]", tc.accept, got)
+					}
+					return
+				}
+				acc := strs(p, "acceptable")
+				if len(acc) == 0 || acc[0] != "application/json" || !slices.Contains(acc, "application/cbor") {
+					t.Errorf("Accept %q: acceptable = %v, want the record formats, JSON first", tc.accept, acc)
+				}
+				return
+			}
+			mt, params := mediaType(t, r.Header.Get("Content-Type"))
+			if mt != tc.wantType || params["schema"] != "item" || params["version"] != tc.wantVersion {
+				t.Errorf("Accept %q: Content-Type %q, want %s; schema=item; version=%s", tc.accept, r.Header.Get("Content-Type"), tc.wantType, tc.wantVersion)
+			}
+			if !hasVaryNegotiated(r.Header.Values("Vary")) {
+				t.Errorf("Accept %q: Vary = %q, want Accept, Accept-Encoding", tc.accept, r.Header.Values("Vary"))
+			}
+			if r.Header.Get("Ferry-Revision") != "1" || r.Header.Get("ETag") == "" || r.Header.Get("Last-Modified") == "" {
+				t.Errorf("Accept %q: Ferry-Revision %q, ETag %q, Last-Modified %q; want 1 and both set", tc.accept,
+					r.Header.Get("Ferry-Revision"), r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
+			}
+			var name string
+			var qty int64
+			if strings.Contains(mt, "gob") {
+				var it gobItem
+				mustUngob(t, r.Body, &it)
+				name, qty = it.Name, it.Qty
+			} else {
+				m, _ := r.Decode(t).(map[string]any)
+				name, qty = str(m, "name"), num(t, m, "qty")
+			}
+			if name != "widget" || qty != 3 {
+				t.Errorf("Accept %q: name %q qty %d, want widget 3", tc.accept, name, qty)
+			}
+			family := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(mt, "application/"), "x-"), "vnd.")
+			if prev, ok := etags[family]; ok && prev != r.Header.Get("ETag") {
+				t.Errorf("Accept %q: ETag %q differs from %q of the same representation", tc.accept, r.Header.Get("ETag"), prev)
+			}
+			etags[family] = r.Header.Get("ETag")
+		})
+	}
+	seen := map[string]string{}
+	for family, etag := range etags {
+		if other, dup := seen[etag]; dup {
+			t.Errorf("ETag %s is shared by %s and %s; each representation has its own", etag, family, other)
+		}
+		seen[etag] = family
+	}
+}
+
+func TestNotModifiedCarriesVary(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "a1", sample("widget", 3))
+	for _, accept := range []string{"application/json", "application/cbor", "application/x-msgpack", "application/gob"} {
+		t.Run(accept, func(t *testing.T) {
+			first := s.Get(t, "/v1/records/item/a1", "Accept", accept).MustStatus(t, 200)
+			etag := first.Header.Get("ETag")
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				r := s.Do(t, Call{Method: method, Path: "/v1/records/item/a1", Header: hdr("Accept", accept, "If-None-Match", etag)})
+				if r.Status != http.StatusNotModified {
+					t.Fatalf("%s If-None-Match %s: status %d, want 304\n%s", method, etag, r.Status, r)
+				}
+				if !hasVaryNegotiated(r.Header.Values("Vary")) || r.Header.Get("ETag") != etag {
+					t.Errorf("%s 304: Vary %q ETag %q, want Accept, Accept-Encoding and %s", method, r.Header.Values("Vary"), r.Header.Get("ETag"), etag)
+				}
+				if len(r.Raw) != 0 {
+					t.Errorf("%s 304 has %d body bytes", method, len(r.Raw))
+				}
+			}
+		})
+	}
+}
+
+func TestHeadAnswersEveryGetRoute(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "a1", sample("widget", 3))
+	s.MustPut(t, "item", "a2", sample("gadget", 4))
+	job := s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate", nil).MustStatus(t, http.StatusAccepted)
+	jobPath := job.Header.Get("Location")
+	if !strings.HasPrefix(jobPath, "/v1/jobs/") {
+		t.Fatalf("_migrate Location = %q, want /v1/jobs/{id}", jobPath)
+	}
+	waitJob(t, s, jobPath)
+
+	paths := []struct {
+		path   string
+		accept string
+		// stable reports whether the GET and HEAD bodies must have the
+		// same length (metrics change between two requests).
+		stable bool
+	}{
+		{"/healthz", "", true},
+		{"/readyz", "", true},
+		{"/metrics", "", false},
+		{"/openapi.yaml", "", true},
+		{"/openapi.json", "", true},
+		{"/docs", "", true},
+		{"/v1/openapi.json", "", true},
+		{"/v1/schemas", "", true},
+		{"/v1/schemas/item", "", true},
+		{"/v1/schemas/item/versions/1", "", true},
+		{"/v1/schemas/item/versions/1", "text/x-go", true},
+		{"/v1/schemas/item/changelog", "", true},
+		{jobPath, "", true},
+		{"/v1/records/item", "", true},
+		{"/v1/records/item?limit=1", "application/cbor", true},
+		{"/v1/records/item/_export", "application/jsonl", false},
+		{"/v1/records/item/_changes", "", true},
+		{"/v1/records/item/a1", "", true},
+		{"/v1/records/item/a1", "application/cbor", true},
+		{"/v1/records/item/a1/_history", "", true},
+		{"/v1/records/item/missing", "", true},
+	}
+	compared := []string{"Content-Type", "ETag", "Vary", "Last-Modified", "Ferry-Revision", "Link", "Content-Encoding", "Allow"}
+	for _, p := range paths {
+		t.Run(p.path+" "+p.accept, func(t *testing.T) {
+			get := s.Get(t, p.path, "Accept", p.accept)
+			head := s.Do(t, Call{Method: http.MethodHead, Path: p.path, Header: hdr("Accept", p.accept)})
+			if head.Status != get.Status {
+				t.Fatalf("HEAD %s: status %d, GET %d\n%s", p.path, head.Status, get.Status, head)
+			}
+			for _, k := range compared {
+				if g, h := get.Header.Values(k), head.Header.Values(k); !slices.Equal(g, h) {
+					t.Errorf("HEAD %s: %s = %q, GET has %q", p.path, k, h, g)
+				}
+			}
+			if p.stable && get.Status == 200 && get.Header.Get("Content-Length") != "" && head.Header.Get("Content-Length") != get.Header.Get("Content-Length") {
+				t.Errorf("HEAD %s: Content-Length %q, GET %q", p.path, head.Header.Get("Content-Length"), get.Header.Get("Content-Length"))
+			}
+		})
+	}
+}
+
+func TestMethodNotAllowedListsAllow(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "a1", sample("widget", 3))
+	tests := []struct {
+		method, path string
+		want         []string // methods Allow must list
+	}{
+		{http.MethodDelete, "/healthz", []string{"GET", "HEAD"}},
+		{http.MethodPost, "/metrics", []string{"GET", "HEAD"}},
+		{http.MethodPut, "/v1/convert", []string{"POST"}},
+		{http.MethodDelete, "/v1/schemas", []string{"GET", "HEAD", "POST"}},
+		{http.MethodPost, "/v1/schemas/item/changelog", []string{"GET", "HEAD"}},
+		{http.MethodPost, "/v1/records/item/a1", []string{"GET", "HEAD", "PUT", "PATCH", "DELETE"}},
+		{http.MethodDelete, "/v1/records/item", []string{"GET", "HEAD", "POST"}},
+		{http.MethodPut, "/v1/records/item/_export", []string{"GET", "HEAD"}},
+		{http.MethodDelete, "/v1/records/item/_changes", []string{"GET", "HEAD"}},
+		{http.MethodGet, "/v1/records/item/_import", []string{"POST"}},
+		{http.MethodPut, "/v1/records/item/a1/_history", []string{"GET", "HEAD"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			t.Parallel()
+			r := s.Send(t, tc.method, tc.path, []byte("{}"), "Content-Type", "application/json")
+			if r.Status != http.StatusMethodNotAllowed {
+				t.Fatalf("BUG: %s %s: status %d, want 405 with Allow %v (the path routes other methods)\n%s", tc.method, tc.path, r.Status, tc.want, r)
+			}
+			allow := strings.Split(strings.ReplaceAll(r.Header.Get("Allow"), " ", ""), ",")
+			for _, m := range tc.want {
+				if !slices.Contains(allow, m) {
+					t.Errorf("%s %s: Allow %q lacks %s", tc.method, tc.path, r.Header.Get("Allow"), m)
+				}
+			}
+			if slices.Contains(allow, tc.method) {
+				t.Errorf("%s %s: Allow %q lists the refused method", tc.method, tc.path, r.Header.Get("Allow"))
+			}
+		})
+	}
+}
+
+func TestUnsupportedContentType(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "a1", sample("widget", 3))
+	body := []byte(`{"name":"x","qty":1}`)
+	tests := []struct {
+		name, method, path, contentType string
+		wantStatus                      int
+		wantHeader                      string // Accept-Post or Accept-Patch
+		wantSupported                   string // a member of "supported"
+		wantVersions                    bool
+	}{
+		{"POST record text/plain", http.MethodPost, "/v1/records/item", "text/plain", 415, "Accept-Post", "application/cbor", false},
+		{"POST record no Content-Type", http.MethodPost, "/v1/records/item", "", 415, "Accept-Post", "application/json", false},
+		{"PUT record xml", http.MethodPut, "/v1/records/item/a1", "application/xml", 415, "", "application/vnd.msgpack", false},
+		{"PATCH with json", http.MethodPatch, "/v1/records/item/a1", "application/json", 415, "Accept-Patch", "application/merge-patch+json", false},
+		{"PATCH without Content-Type", http.MethodPatch, "/v1/records/item/a1", "", 415, "Accept-Patch", "application/merge-patch+json", false},
+		{"convert csv", http.MethodPost, "/v1/convert", "text/csv", 415, "Accept-Post", "application/json", false},
+		{"import json", http.MethodPost, "/v1/records/item/_import", "application/json", 415, "Accept-Post", "application/jsonl", false},
+		{"register schema cbor", http.MethodPost, "/v1/schemas", "application/cbor", 415, "Accept-Post", "application/json", false},
+		{"PUT unknown version", http.MethodPut, "/v1/records/item/a1", "application/json; version=7", 415, "", "", true},
+		{"POST unknown version", http.MethodPost, "/v1/records/item", "application/cbor; version=2", 415, "Accept-Post", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := hdr()
+			if tc.contentType != "" {
+				h.Set("Content-Type", tc.contentType)
+			}
+			r := s.Do(t, Call{Method: tc.method, Path: tc.path, Body: body, Header: h})
+			p := r.Problem(t, tc.wantStatus)
+			if tc.wantHeader != "" && r.Header.Get(tc.wantHeader) == "" {
+				t.Errorf("%s %s Content-Type %q: no %s header", tc.method, tc.path, tc.contentType, tc.wantHeader)
+			}
+			if tc.wantSupported != "" {
+				if got := strs(p, "supported"); !slices.Contains(got, tc.wantSupported) {
+					t.Errorf("%s %s Content-Type %q: supported = %v, want it to list %s", tc.method, tc.path, tc.contentType, got, tc.wantSupported)
+				}
+				if tc.wantHeader != "" && !strings.Contains(r.Header.Get(tc.wantHeader), tc.wantSupported) {
+					t.Errorf("%s = %q, want it to list %s", tc.wantHeader, r.Header.Get(tc.wantHeader), tc.wantSupported)
+				}
+			}
+			if tc.wantVersions {
+				if got := strs(p, "versions"); !slices.Equal(got, []string{"1"}) {
+					t.Errorf("Content-Type %q: versions = %v, want [1]", tc.contentType, got)
+				}
+			}
+		})
+	}
+}
+
+func TestResponseCompression(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	big := sample("big", 1)
+	big["note"] = strings.Repeat("compressible text ", 200) // ~3.6 KB
+	s.MustPut(t, "item", "big", big)
+	s.MustPut(t, "item", "small", sample("small", 1))
+
+	plain := s.Get(t, "/v1/records/item/big", "Accept-Encoding", "identity").MustStatus(t, 200)
+	if plain.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("Accept-Encoding identity: Content-Encoding %q, want none", plain.Header.Get("Content-Encoding"))
+	}
+	tests := []struct {
+		acceptEncoding, want string
+	}{
+		{"zstd", "zstd"},
+		{"br", "br"},
+		{"gzip", "gzip"},
+		{"gzip;q=0.5, br", "br"},
+		{"zstd;q=0, gzip", "gzip"},
+		{"gzip, deflate", "gzip"},
+		{"deflate", ""},
+		{"identity", ""},
+	}
+	etags := map[string]string{"": plain.Header.Get("ETag")}
+	for _, tc := range tests {
+		t.Run(tc.acceptEncoding, func(t *testing.T) {
+			r := s.Get(t, "/v1/records/item/big", "Accept-Encoding", tc.acceptEncoding).MustStatus(t, 200)
+			if got := r.Header.Get("Content-Encoding"); got != tc.want {
+				t.Fatalf("Accept-Encoding %q: Content-Encoding %q, want %q", tc.acceptEncoding, got, tc.want)
+			}
+			if !bytes.Equal(r.Body, plain.Body) {
+				t.Errorf("Accept-Encoding %q: decoded body differs from the identity body", tc.acceptEncoding)
+			}
+			if tc.want != "" && len(r.Raw) >= len(plain.Raw) {
+				t.Errorf("Accept-Encoding %q: %d bytes coded, %d plain; want smaller", tc.acceptEncoding, len(r.Raw), len(plain.Raw))
+			}
+			if !hasVaryNegotiated(r.Header.Values("Vary")) {
+				t.Errorf("Accept-Encoding %q: Vary %q", tc.acceptEncoding, r.Header.Values("Vary"))
+			}
+			if prev, ok := etags[tc.want]; ok && prev != r.Header.Get("ETag") {
+				t.Errorf("Accept-Encoding %q: ETag %s, earlier %s for the same coding", tc.acceptEncoding, r.Header.Get("ETag"), prev)
+			}
+			etags[tc.want] = r.Header.Get("ETag")
+			// The coded representation's own ETag answers 304.
+			nm := s.Get(t, "/v1/records/item/big", "Accept-Encoding", tc.acceptEncoding, "If-None-Match", r.Header.Get("ETag"))
+			if nm.Status != http.StatusNotModified {
+				t.Errorf("If-None-Match %s with Accept-Encoding %q: status %d, want 304", r.Header.Get("ETag"), tc.acceptEncoding, nm.Status)
+			}
+		})
+	}
+	seen := map[string]string{}
+	for coding, etag := range etags {
+		if other, dup := seen[etag]; dup {
+			t.Errorf("codings %q and %q share ETag %s; each encoding has its own", coding, other, etag)
+		}
+		seen[etag] = coding
+	}
+
+	t.Run("small bodies are not compressed", func(t *testing.T) {
+		for _, enc := range []string{"gzip", "br", "zstd"} {
+			r := s.Get(t, "/v1/records/item/small", "Accept-Encoding", enc).MustStatus(t, 200)
+			if r.Header.Get("Content-Encoding") != "" || len(r.Raw) >= 1024 {
+				t.Errorf("Accept-Encoding %s on a %d-byte body: Content-Encoding %q, want none", enc, len(r.Raw), r.Header.Get("Content-Encoding"))
+			}
+		}
+	})
+	t.Run("compressed JSON documents", func(t *testing.T) {
+		r := s.Get(t, "/openapi.json", "Accept-Encoding", "gzip")
+		if r.Status != 200 {
+			t.Fatalf("GET /openapi.json: %d", r.Status)
+		}
+		r = s.Get(t, "/v1/schemas/item", "Accept-Encoding", "gzip", "Accept", "application/json").MustStatus(t, 200)
+		if len(r.Body) >= 1024 && r.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("GET /v1/schemas/item (%d bytes) with Accept-Encoding gzip: Content-Encoding %q", len(r.Body), r.Header.Get("Content-Encoding"))
+		}
+	})
+}
+
+func gzipBytes(tb testing.TB, b []byte) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func zstdBytes(tb testing.TB, b []byte) []byte {
+	tb.Helper()
+	zw, err := zstd.NewWriter(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer zw.Close()
+	return zw.EncodeAll(b, nil)
+}
+
+func TestRequestContentEncoding(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body := []byte(`{"name":"coded","qty":2}`)
+	bomb := make([]byte, 16<<20) // 16 MiB of zeros, 16x the body limit
+	tests := []struct {
+		name, coding string
+		body         []byte
+		wantStatus   int
+	}{
+		{"gzip", "gzip", gzipBytes(t, body), 201},
+		{"zstd", "zstd", zstdBytes(t, body), 201},
+		{"identity", "identity", body, 201},
+		{"br is not accepted", "br", body, 415},
+		{"deflate is not accepted", "deflate", body, 415},
+		{"gzip that is not gzip", "gzip", body, 400},
+		{"gzip bomb", "gzip", gzipBytes(t, bomb), 413},
+		{"zstd bomb", "zstd", zstdBytes(t, bomb), 413},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := "/v1/records/item/coded" + string(rune('a'+i))
+			r := s.Send(t, http.MethodPut, path, tc.body, "Content-Type", "application/json", "Content-Encoding", tc.coding)
+			if r.Status != tc.wantStatus {
+				t.Fatalf("PUT with Content-Encoding %s: status %d, want %d\n%s", tc.coding, r.Status, tc.wantStatus, r)
+			}
+			switch tc.wantStatus {
+			case 201:
+				got := s.Get(t, path).MustStatus(t, 200).JSON(t)
+				if str(got, "name") != "coded" {
+					t.Errorf("stored name %q, want coded", str(got, "name"))
+				}
+			case 415:
+				ae := strings.ToLower(r.Header.Get("Accept-Encoding"))
+				if !strings.Contains(ae, "gzip") || !strings.Contains(ae, "zstd") {
+					t.Errorf("415 for Content-Encoding %s: Accept-Encoding %q, want it to name gzip and zstd", tc.coding, r.Header.Get("Accept-Encoding"))
+				}
+			}
+		})
+	}
+}
+
+func TestContentDigest(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body := []byte(`{"name":"digest","qty":2}`)
+	sum256 := sha256.Sum256(body)
+	sum512 := sha512.Sum512(body)
+	good256 := "sha-256=:" + base64.StdEncoding.EncodeToString(sum256[:]) + ":"
+	good512 := "sha-512=:" + base64.StdEncoding.EncodeToString(sum512[:]) + ":"
+	otherSum := sha256.Sum256([]byte("something else"))
+	bad256 := "sha-256=:" + base64.StdEncoding.EncodeToString(otherSum[:]) + ":"
+	tests := []struct {
+		name, digest string
+		wantStatus   int
+	}{
+		{"sha-256 matches", good256, 201},
+		{"sha-512 matches", good512, 201},
+		{"both match", good256 + ", " + good512, 201},
+		{"sha-256 mismatch", bad256, 400},
+		{"one of two mismatches", good512 + ", " + bad256, 400},
+		{"not base64", "sha-256=:!!!:", 400},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := "/v1/records/item/d" + string(rune('a'+i))
+			r := s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "Content-Digest", tc.digest)
+			if r.Status != tc.wantStatus {
+				t.Fatalf("Content-Digest %q: status %d, want %d\n%s", tc.digest, r.Status, tc.wantStatus, r)
+			}
+			if tc.wantStatus == 400 {
+				if got := s.Get(t, path); got.Status != 404 {
+					t.Errorf("a body refused for its digest was stored: GET %s → %d", path, got.Status)
+				}
+			}
+		})
+	}
+
+	t.Run("Want-Content-Digest", func(t *testing.T) {
+		t.Parallel()
+		s.MustPut(t, "item", "w1", sample("widget", 1))
+		for _, path := range []string{"/v1/records/item/w1", "/v1/schemas", "/v1/records/item"} {
+			r := s.Get(t, path, "Want-Content-Digest", "sha-256=1").MustStatus(t, 200)
+			sum := sha256.Sum256(r.Raw)
+			want := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+			if got := r.Header.Get("Content-Digest"); got != want {
+				t.Errorf("GET %s with Want-Content-Digest: Content-Digest %q, want %q", path, got, want)
+			}
+		}
+		r := s.Get(t, "/v1/records/item/w1").MustStatus(t, 200)
+		if r.Header.Get("Content-Digest") != "" {
+			t.Errorf("Content-Digest %q sent unasked", r.Header.Get("Content-Digest"))
+		}
+	})
+}

@@ -1,0 +1,551 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestPutCreatesThenReplaces(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body, _ := json.Marshal(sample("first", 1))
+	r := s.Send(t, http.MethodPut, "/v1/records/item/p1", body, "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	if loc := r.Header.Get("Location"); loc != "/v1/records/item/p1" {
+		t.Errorf("create: Location %q, want /v1/records/item/p1", loc)
+	}
+	if r.Header.Get("Ferry-Revision") != "1" {
+		t.Errorf("create: Ferry-Revision %q, want 1", r.Header.Get("Ferry-Revision"))
+	}
+	if m := r.JSON(t); str(m, "name") != "first" || str(m, "placed_at") != sampleTime {
+		t.Errorf("create answered %v, want the stored record", m)
+	}
+	etag1 := r.Header.Get("ETag")
+
+	body, _ = json.Marshal(sample("second", 2))
+	r = s.Send(t, http.MethodPut, "/v1/records/item/p1", body, "Content-Type", "application/json").MustStatus(t, http.StatusOK)
+	if r.Header.Get("Location") != "" {
+		t.Errorf("replace: Location %q, want none", r.Header.Get("Location"))
+	}
+	if r.Header.Get("Ferry-Revision") != "2" || r.Header.Get("ETag") == etag1 {
+		t.Errorf("replace: Ferry-Revision %q ETag %q (was %q), want 2 and a new ETag", r.Header.Get("Ferry-Revision"), r.Header.Get("ETag"), etag1)
+	}
+	got := s.Get(t, "/v1/records/item/p1").MustStatus(t, 200)
+	if m := got.JSON(t); str(m, "name") != "second" {
+		t.Errorf("GET after replace = %v", m)
+	}
+	if got.Header.Get("ETag") != r.Header.Get("ETag") {
+		t.Errorf("GET ETag %q differs from the replace's %q for the same representation", got.Header.Get("ETag"), r.Header.Get("ETag"))
+	}
+
+	// Every format writes.
+	formats := []struct {
+		contentType, name string
+		body              []byte
+	}{
+		{"application/vnd.msgpack", "mp1", mustMsgpack(t, map[string]any{"name": "mp1", "qty": 3})},
+		{"application/msgpack", "mp2", mustMsgpack(t, map[string]any{"name": "mp2", "qty": 3})},
+		{"application/x-msgpack", "mp3", mustMsgpack(t, map[string]any{"name": "mp3", "qty": 3})},
+		{"application/cbor", "cb", mustCBOR(t, map[string]any{"name": "cb", "qty": 3, "placed_at": mustTime(t, sampleTime)})},
+		{"application/gob", "gb1", mustGob(t, gobItem{Name: "gb1", Qty: 3})},
+		{"application/x-gob", "gb2", mustGob(t, gobItem{Name: "gb2", Qty: 3})},
+	}
+	for i, f := range formats {
+		t.Run(f.contentType, func(t *testing.T) {
+			path := "/v1/records/item/f" + strconv.Itoa(i)
+			r := s.Send(t, http.MethodPut, path, f.body, "Content-Type", f.contentType).MustStatus(t, http.StatusCreated)
+			// A write answers in the format asked, else JSON.
+			if mt, _ := mediaType(t, r.Header.Get("Content-Type")); mt != "application/json" {
+				t.Errorf("PUT %s without Accept answered %q, want JSON", f.contentType, r.Header.Get("Content-Type"))
+			}
+			m := s.Get(t, path).MustStatus(t, 200).JSON(t)
+			if num(t, m, "qty") != 3 || str(m, "name") != f.name {
+				t.Errorf("PUT %s stored %v, want name %s qty 3", f.contentType, m, f.name)
+			}
+			if f.contentType == "application/cbor" && str(m, "placed_at") != sampleTime {
+				t.Errorf("CBOR placed_at stored as %v, want %s", m["placed_at"], sampleTime)
+			}
+		})
+	}
+}
+
+func TestWriteAnswersInTheAcceptedFormat(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body, _ := json.Marshal(sample("acc", 2))
+	r := s.Send(t, http.MethodPut, "/v1/records/item/w1", body, "Content-Type", "application/json", "Accept", "application/cbor").MustStatus(t, http.StatusCreated)
+	if mt, _ := mediaType(t, r.Header.Get("Content-Type")); mt != "application/cbor" {
+		t.Fatalf("PUT with Accept CBOR answered %q", r.Header.Get("Content-Type"))
+	}
+	if m, _ := r.Decode(t).(map[string]any); str(m, "name") != "acc" {
+		t.Errorf("CBOR answer %v", m)
+	}
+	if got := s.Get(t, "/v1/records/item/w1", "Accept", "application/cbor").Header.Get("ETag"); got != r.Header.Get("ETag") {
+		t.Errorf("PUT answered ETag %s, a CBOR read gives %s", r.Header.Get("ETag"), got)
+	}
+	// A write whose answer cannot be produced is refused before it is stored.
+	for _, accept := range []string{"text/html", "application/json; version=2"} {
+		s.Send(t, http.MethodPut, "/v1/records/item/w2", body, "Content-Type", "application/json", "Accept", accept).Problem(t, 406)
+		s.Send(t, http.MethodPost, "/v1/records/item", body, "Content-Type", "application/json", "Accept", accept).Problem(t, 406)
+		s.Send(t, http.MethodPatch, "/v1/records/item/w1", []byte(`{"qty":9}`), "Content-Type", "application/merge-patch+json", "Accept", accept).Problem(t, 406)
+	}
+	s.Get(t, "/v1/records/item/w2").Problem(t, 404)
+	if m := s.Get(t, "/v1/records/item/w1").JSON(t); num(t, m, "qty") != 2 {
+		t.Errorf("a PATCH refused with 406 changed the record: %v", m)
+	}
+	if n := len(objects(s.Get(t, "/v1/schemas").JSON(t), "schemas")); n != 1 {
+		t.Fatalf("schemas: %d", n)
+	}
+	if c := objects(s.Get(t, "/v1/schemas").JSON(t), "schemas")[0]; num(t, c, "record_count") != 1 {
+		t.Errorf("record_count %v after refused writes, want 1", c["record_count"])
+	}
+}
+
+func TestPostCreatesWithUUIDv7(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body, _ := json.Marshal(sample("posted", 1))
+	var ids []string
+	for i := 0; i < 3; i++ {
+		r := s.Send(t, http.MethodPost, "/v1/records/item", body, "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+		loc := r.Header.Get("Location")
+		id, ok := strings.CutPrefix(loc, "/v1/records/item/")
+		if !ok {
+			t.Fatalf("POST: Location %q, want /v1/records/item/{id}", loc)
+		}
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 7 {
+			t.Fatalf("POST: id %q is not a UUIDv7 (%v, version %d)", id, err, u.Version())
+		}
+		if r.Header.Get("Ferry-Revision") != "1" {
+			t.Errorf("POST: Ferry-Revision %q, want 1", r.Header.Get("Ferry-Revision"))
+		}
+		s.Get(t, loc).MustStatus(t, 200)
+		ids = append(ids, id)
+	}
+	if !slices.IsSorted(ids) {
+		t.Errorf("UUIDv7 ids %v are not in creation order", ids)
+	}
+	r := s.Send(t, http.MethodPost, "/v1/records/item", body, "Content-Type", "application/json", "Prefer", "return=minimal").MustStatus(t, http.StatusCreated)
+	if len(r.Raw) != 0 || r.Header.Get("Location") == "" || r.Header.Get("Preference-Applied") != "return=minimal" || r.Header.Get("ETag") == "" {
+		t.Errorf("POST return=minimal: body %d bytes, Location %q, Preference-Applied %q, ETag %q", len(r.Raw),
+			r.Header.Get("Location"), r.Header.Get("Preference-Applied"), r.Header.Get("ETag"))
+	}
+}
+
+func TestETagsAndPreconditions(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "e1", sample("etag", 1))
+	path := "/v1/records/item/e1"
+
+	reps := map[string]string{}
+	for _, accept := range []string{"application/json", "application/cbor", "application/vnd.msgpack", "application/gob"} {
+		reps[accept] = s.Get(t, path, "Accept", accept).MustStatus(t, 200).Header.Get("ETag")
+	}
+	seen := map[string]bool{}
+	for accept, etag := range reps {
+		if etag == "" || !strings.HasPrefix(etag, `"`) {
+			t.Errorf("%s ETag %q, want a strong entity tag", accept, etag)
+		}
+		if seen[etag] {
+			t.Errorf("ETag %s shared between representations %v", etag, reps)
+		}
+		seen[etag] = true
+	}
+
+	// 304 while unchanged; 200 for a stale tag; * matches.
+	s.Get(t, path, "If-None-Match", reps["application/json"]).MustStatus(t, http.StatusNotModified)
+	s.Get(t, path, "If-None-Match", `"nope", `+reps["application/json"]).MustStatus(t, http.StatusNotModified)
+	s.Get(t, path, "If-None-Match", `"stale"`).MustStatus(t, http.StatusOK)
+
+	// If-Match with the CBOR ETag on a JSON PUT: same record, same revision.
+	body, _ := json.Marshal(sample("etag2", 2))
+	r := s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", reps["application/cbor"])
+	if r.Status != http.StatusOK {
+		t.Fatalf("PUT If-Match with the CBOR ETag of the current revision: status %d, want 200\n%s", r.Status, r)
+	}
+	newJSON := r.Header.Get("ETag")
+	if newJSON == reps["application/json"] {
+		t.Errorf("ETag did not change on a write: %s", newJSON)
+	}
+
+	// Every old tag is now stale.
+	for accept, etag := range reps {
+		r := s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", etag)
+		p := r.Problem(t, http.StatusPreconditionFailed)
+		if num(t, p, "current_revision") != 2 || str(p, "current_etag") == "" {
+			t.Errorf("stale If-Match (%s): current_revision %v current_etag %v, want 2 and a tag", accept, p["current_revision"], p["current_etag"])
+		}
+		if s.Get(t, path, "If-None-Match", etag).Status != http.StatusOK {
+			t.Errorf("GET If-None-Match with a stale %s tag did not answer 200", accept)
+		}
+	}
+	// The current_etag of a 412 works as If-Match.
+	p := s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", `"stale"`).Problem(t, 412)
+	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", str(p, "current_etag")).MustStatus(t, 200)
+	// A list of tags matches when one does; * matches an existing record.
+	cur := s.Get(t, path).Header.Get("ETag")
+	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", `"x", `+cur).MustStatus(t, 200)
+	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", "*").MustStatus(t, 200)
+	s.Send(t, http.MethodPut, "/v1/records/item/absent", body, "Content-Type", "application/json", "If-Match", "*").Problem(t, 412)
+
+	// If-None-Match: * creates only.
+	p = s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-None-Match", "*").Problem(t, 412)
+	if num(t, p, "current_revision") < 1 || str(p, "current_etag") == "" {
+		t.Errorf("If-None-Match * on an existing record: %v, want current_revision and current_etag", p)
+	}
+	s.Send(t, http.MethodPut, "/v1/records/item/fresh", body, "Content-Type", "application/json", "If-None-Match", "*").MustStatus(t, http.StatusCreated)
+
+	// PATCH and DELETE honour If-Match.
+	patch := []byte(`{"qty": 9}`)
+	s.Send(t, http.MethodPatch, path, patch, "Content-Type", "application/merge-patch+json", "If-Match", reps["application/json"]).Problem(t, 412)
+	s.Send(t, http.MethodDelete, path, nil, "If-Match", reps["application/json"]).Problem(t, 412)
+	cur = s.Get(t, path, "Accept", "application/x-msgpack").Header.Get("ETag")
+	s.Send(t, http.MethodPatch, path, patch, "Content-Type", "application/merge-patch+json", "If-Match", cur).MustStatus(t, 200)
+	cur = s.Get(t, path, "Accept", "application/cbor").Header.Get("ETag")
+	s.Send(t, http.MethodDelete, path, nil, "If-Match", cur).MustStatus(t, http.StatusNoContent)
+}
+
+func TestPreferReturnMinimal(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body, _ := json.Marshal(sample("min", 1))
+	minimal := "return=minimal"
+	tests := []struct {
+		name, method, path, contentType string
+		body                            []byte
+		wantStatus                      int
+	}{
+		{"PUT create", http.MethodPut, "/v1/records/item/m1", "application/json", body, http.StatusCreated},
+		{"PUT replace", http.MethodPut, "/v1/records/item/m1", "application/json", body, http.StatusNoContent},
+		{"PATCH", http.MethodPatch, "/v1/records/item/m1", "application/merge-patch+json", []byte(`{"qty":4}`), http.StatusNoContent},
+		{"POST", http.MethodPost, "/v1/records/item", "application/json", body, http.StatusCreated},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.Send(t, tc.method, tc.path, tc.body, "Content-Type", tc.contentType, "Prefer", minimal)
+			r.MustStatus(t, tc.wantStatus)
+			if len(r.Raw) != 0 {
+				t.Errorf("%s with %s: %d body bytes, want none", tc.name, minimal, len(r.Raw))
+			}
+			if r.Header.Get("Preference-Applied") != minimal || r.Header.Get("ETag") == "" || r.Header.Get("Ferry-Revision") == "" {
+				t.Errorf("%s: Preference-Applied %q ETag %q Ferry-Revision %q", tc.name,
+					r.Header.Get("Preference-Applied"), r.Header.Get("ETag"), r.Header.Get("Ferry-Revision"))
+			}
+			if tc.wantStatus == http.StatusCreated && r.Header.Get("Location") == "" {
+				t.Errorf("%s: 201 without Location", tc.name)
+			}
+			// The minimal answer's ETag is the one a read gets.
+			if tc.method != http.MethodPost {
+				if got := s.Get(t, tc.path).Header.Get("ETag"); got != r.Header.Get("ETag") {
+					t.Errorf("%s: ETag %q, GET gives %q", tc.name, r.Header.Get("ETag"), got)
+				}
+			}
+		})
+	}
+	r := s.Send(t, http.MethodPut, "/v1/records/item/m1", body, "Content-Type", "application/json", "Prefer", "return=representation").MustStatus(t, 200)
+	if len(r.Body) == 0 || r.Header.Get("Preference-Applied") == minimal {
+		t.Errorf("Prefer return=representation answered %d bytes with Preference-Applied %q", len(r.Body), r.Header.Get("Preference-Applied"))
+	}
+}
+
+func TestPatchMergesAndValidates(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "pa", sample("patchme", 2))
+	path := "/v1/records/item/pa"
+	mp := "application/merge-patch+json"
+	tests := []struct {
+		name       string
+		patch      string
+		wantStatus int
+		check      func(t *testing.T, m map[string]any, p map[string]any)
+	}{
+		{"set a field", `{"qty": 5}`, 200, func(t *testing.T, m, _ map[string]any) {
+			if num(t, m, "qty") != 5 || str(m, "name") != "patchme" {
+				t.Errorf("after {qty:5}: %v", m)
+			}
+		}},
+		{"set an optional field", `{"note": "hello"}`, 200, func(t *testing.T, m, _ map[string]any) {
+			if str(m, "note") != "hello" || num(t, m, "qty") != 5 {
+				t.Errorf("after {note:hello}: %v", m)
+			}
+		}},
+		{"null clears an optional field", `{"note": null}`, 200, func(t *testing.T, m, _ map[string]any) {
+			if v, ok := m["note"]; !ok || v != nil {
+				t.Errorf("after {note:null}: note = %v (present %v), want null", v, ok)
+			}
+		}},
+		{"nested map merge", `{"attrs": {"k2": "v2"}}`, 200, func(t *testing.T, m, _ map[string]any) {
+			attrs, _ := m["attrs"].(map[string]any)
+			if attrs["k"] != "v" || attrs["k2"] != "v2" {
+				t.Errorf("after attrs merge: %v, want k and k2", attrs)
+			}
+		}},
+		{"null on a required field", `{"name": null}`, 422, func(t *testing.T, _, p map[string]any) {
+			if !hasFieldError(p, "name", "present") {
+				t.Errorf("{name:null}: errors %v, want name/present", p["errors"])
+			}
+		}},
+		{"null on an int", `{"qty": null}`, 422, func(t *testing.T, _, p map[string]any) {
+			if !hasFieldError(p, "qty", "present") {
+				t.Errorf("{qty:null}: errors %v, want qty/present", p["errors"])
+			}
+		}},
+		{"rule", `{"qty": 0, "name": ""}`, 422, func(t *testing.T, _, p map[string]any) {
+			if !hasFieldError(p, "qty", "min") || !hasFieldError(p, "name", "required") {
+				t.Errorf("errors %v, want qty/min and name/required", p["errors"])
+			}
+		}},
+		{"unknown field", `{"bogus": 1}`, 400, nil},
+		{"wrong type", `{"qty": "five"}`, 400, nil},
+		{"not an object", `[1]`, 400, nil},
+		{"bad JSON", `{"qty":`, 400, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.Send(t, http.MethodPatch, path, []byte(tc.patch), "Content-Type", mp)
+			if r.Status != tc.wantStatus {
+				t.Fatalf("PATCH %s: status %d, want %d\n%s", tc.patch, r.Status, tc.wantStatus, r)
+			}
+			if tc.check == nil {
+				return
+			}
+			if tc.wantStatus == 200 {
+				tc.check(t, r.JSON(t), nil)
+				if m := s.Get(t, path).JSON(t); mustJSONString(t, m) != mustJSONString(t, r.JSON(t)) {
+					t.Errorf("PATCH answered %s but GET gives %s", r.Body, mustJSONString(t, m))
+				}
+				return
+			}
+			tc.check(t, nil, r.JSON(t))
+		})
+	}
+	h := s.Get(t, path+"/_history").MustStatus(t, 200).JSON(t)
+	if revs := objects(h, "revisions"); len(revs) == 0 || str(revs[0], "op") != "patch" {
+		t.Errorf("newest history entry %v, want op patch", revs)
+	}
+	s.Send(t, http.MethodPatch, "/v1/records/item/missing", []byte(`{"qty":1}`), "Content-Type", mp).Problem(t, 404)
+	s.Send(t, http.MethodDelete, "/v1/records/item/missing", nil).Problem(t, 404)
+}
+
+func TestPatchAtOlderVersion(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustRegister(t, itemV2)
+	s.SendJSON(t, http.MethodPut, "/v1/records/item/pv", map[string]any{"name": "n", "quantity": 2, "sku": "KEEP", "lines": []any{}, "attrs": map[string]any{}}).MustStatus(t, 201)
+	r := s.Send(t, http.MethodPatch, "/v1/records/item/pv", []byte(`{"qty": 7}`), "Content-Type", "application/merge-patch+json; version=1").MustStatus(t, 200)
+	if m := r.JSON(t); num(t, m, "qty") != 7 {
+		t.Errorf("PATCH at v1 answered %v, want qty 7 at v1", m)
+	}
+	if m := s.Get(t, "/v1/records/item/pv").JSON(t); num(t, m, "quantity") != 7 || str(m, "sku") != "KEEP" {
+		t.Errorf("after a v1 PATCH, v2 view = %v; want quantity 7 and sku KEEP", m)
+	}
+	s.Send(t, http.MethodPatch, "/v1/records/item/pv", []byte(`{"quantity": 1}`), "Content-Type", "application/merge-patch+json; version=1").Problem(t, 400)
+}
+
+func TestDeleteAndRecreate(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	path := "/v1/records/item/d1"
+	s.MustPut(t, "item", "d1", sample("one", 1))
+	s.MustPut(t, "item", "d1", sample("two", 2))
+	oldETag := s.Get(t, path).Header.Get("ETag")
+
+	r := s.Send(t, http.MethodDelete, path, nil).MustStatus(t, http.StatusNoContent)
+	if r.Header.Get("Ferry-Revision") != "3" || len(r.Raw) != 0 {
+		t.Errorf("DELETE: Ferry-Revision %q, %d body bytes; want 3 and none", r.Header.Get("Ferry-Revision"), len(r.Raw))
+	}
+	s.Get(t, path).Problem(t, 404)
+	s.Send(t, http.MethodDelete, path, nil).Problem(t, 404)
+	s.Send(t, http.MethodPatch, path, []byte(`{"qty":1}`), "Content-Type", "application/merge-patch+json").Problem(t, 404)
+
+	body, _ := json.Marshal(sample("three", 3))
+	r = s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	if r.Header.Get("Ferry-Revision") != "4" {
+		t.Errorf("re-create after delete: Ferry-Revision %q, want 4 (revisions continue)", r.Header.Get("Ferry-Revision"))
+	}
+	if r.Header.Get("ETag") == oldETag {
+		t.Errorf("re-created record has the ETag %s of before the delete", oldETag)
+	}
+	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", oldETag).Problem(t, http.StatusPreconditionFailed)
+	if s.Get(t, path, "If-None-Match", oldETag).Status != http.StatusOK {
+		t.Errorf("GET If-None-Match with a tag from before the delete did not answer 200")
+	}
+	h := objects(s.Get(t, path+"/_history").MustStatus(t, 200).JSON(t), "revisions")
+	var ops []string
+	for _, e := range h {
+		ops = append(ops, str(e, "op"))
+	}
+	if !slices.Equal(ops, []string{"create", "delete", "replace", "create"}) {
+		t.Errorf("history ops %v, want [create delete replace create] (newest first)", ops)
+	}
+}
+
+func TestRequireIfMatch(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t, WithRequireIfMatch())
+	body, _ := json.Marshal(sample("req", 1))
+	path := "/v1/records/item/q1"
+	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	s.Send(t, http.MethodPost, "/v1/records/item", body, "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json").Problem(t, http.StatusPreconditionRequired)
+	s.Send(t, http.MethodPatch, path, []byte(`{"qty":2}`), "Content-Type", "application/merge-patch+json").Problem(t, http.StatusPreconditionRequired)
+	s.Send(t, http.MethodDelete, path, nil).Problem(t, http.StatusPreconditionRequired)
+	etag := s.Get(t, path).Header.Get("ETag")
+	r := s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", etag).MustStatus(t, http.StatusOK)
+	s.Send(t, http.MethodDelete, path, nil, "If-Match", r.Header.Get("ETag")).MustStatus(t, http.StatusNoContent)
+}
+
+func TestListPages(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	var want []string
+	for i := 0; i < 25; i++ {
+		id := fmt.Sprintf("id-%02d", 24-i) // written out of order
+		s.MustPut(t, "item", id, sample(id, i+1))
+		want = append(want, id)
+	}
+	// Bytewise order: capitals before lower case, digits first.
+	for _, id := range []string{"Zed", "a.b", "0lead", "A~1"} {
+		s.MustPut(t, "item", id, sample(id, 1))
+		want = append(want, id)
+	}
+	slices.Sort(want)
+
+	for _, accept := range []string{"application/json", "application/cbor", "application/vnd.msgpack"} {
+		t.Run(accept, func(t *testing.T) {
+			var got []string
+			next := "/v1/records/item?limit=10"
+			pages := 0
+			for next != "" {
+				r := s.Get(t, next, "Accept", accept).MustStatus(t, 200)
+				pages++
+				mt, p := mediaType(t, r.Header.Get("Content-Type"))
+				if mt != accept || p["schema"] != "item" || p["version"] != "1" {
+					t.Errorf("page Content-Type %q", r.Header.Get("Content-Type"))
+				}
+				page, _ := r.Decode(t).(map[string]any)
+				items, _ := page["items"].([]any)
+				for _, it := range items {
+					env, _ := it.(map[string]any)
+					got = append(got, str(env, "id"))
+					if num(t, env, "version") != 1 || num(t, env, "revision") != 1 || env["updated_at"] == nil {
+						t.Errorf("envelope %v, want version 1, revision 1, updated_at", env)
+					}
+					if data, _ := env["data"].(map[string]any); str(data, "name") != str(env, "id") {
+						t.Errorf("envelope data %v, want the record named %s", env["data"], str(env, "id"))
+					}
+				}
+				link := r.Header.Get("Link")
+				cursor := str(page, "next_cursor")
+				if (link == "") != (cursor == "") {
+					t.Fatalf("page %d: Link %q but next_cursor %q; want both or neither", pages, link, cursor)
+				}
+				if link == "" {
+					next = ""
+					break
+				}
+				m := regexp.MustCompile(`^<([^>]+)>;\s*rel="next"$`).FindStringSubmatch(link)
+				if m == nil {
+					t.Fatalf("Link %q, want <…>; rel=\"next\"", link)
+				}
+				u, err := url.Parse(m[1])
+				if err != nil || u.Query().Get("cursor") != cursor || u.Query().Get("limit") != "10" {
+					t.Fatalf("Link %q, want cursor=%s and limit=10", link, cursor)
+				}
+				next = m[1]
+				if pages > 10 {
+					t.Fatal("more than 10 pages")
+				}
+			}
+			if pages != 3 || !slices.Equal(got, want) {
+				t.Errorf("%d pages with ids\n got %v\nwant %v", pages, got, want)
+			}
+		})
+	}
+	t.Run("gob page", func(t *testing.T) {
+		r := s.Get(t, "/v1/records/item?limit=2", "Accept", "application/gob").MustStatus(t, 200)
+		var page struct {
+			Items      []gobEnvelope
+			NextCursor string
+		}
+		mustUngob(t, r.Body, &page)
+		if len(page.Items) != 2 || page.Items[0].Id != want[0] || page.Items[0].Data.Name != want[0] || page.NextCursor == "" {
+			t.Errorf("gob page = %+v", page)
+		}
+	})
+	t.Run("version", func(t *testing.T) {
+		r := s.Get(t, "/v1/records/item?limit=1", "Accept", "application/json; version=1").MustStatus(t, 200)
+		if _, p := mediaType(t, r.Header.Get("Content-Type")); p["version"] != "1" {
+			t.Errorf("Content-Type %q", r.Header.Get("Content-Type"))
+		}
+		s.Get(t, "/v1/records/item", "Accept", "application/json; version=4").Problem(t, 406)
+	})
+	for _, q := range []string{"limit=0", "limit=1001", "limit=-1", "limit=ten", "limit=", "cursor=%ff%fe", "pretty=perhaps"} {
+		t.Run(q, func(t *testing.T) {
+			s.Get(t, "/v1/records/item?"+q).Problem(t, 400)
+		})
+	}
+	r := s.Get(t, "/v1/records/item?limit=1000").MustStatus(t, 200)
+	if r.Header.Get("Link") != "" {
+		t.Errorf("a page with every record carries Link %q", r.Header.Get("Link"))
+	}
+	r = s.Get(t, "/v1/records/item").MustStatus(t, 200)
+	if n := len(objects(r.JSON(t), "items")); n != len(want) {
+		t.Errorf("default limit returned %d items, want %d", n, len(want))
+	}
+}
+
+func TestRecordIDs(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body, _ := json.Marshal(sample("id", 1))
+	tests := []struct {
+		id         string
+		wantStatus int
+	}{
+		{"a", 201},
+		{"A.b_c~d-e", 201},
+		{"0", 201},
+		{strings.Repeat("x", 128), 201},
+		{strings.Repeat("x", 129), 400},
+		{"-lead", 400},
+		{"~lead", 400},
+		{"has%20space", 400},
+		{"caf%C3%A9", 400},
+		{"a%2Fb", 400},
+		{"_reserved", 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			r := s.Send(t, http.MethodPut, "/v1/records/item/"+tc.id, body, "Content-Type", "application/json")
+			if r.Status != tc.wantStatus {
+				t.Fatalf("PUT id %q: status %d, want %d\n%s", tc.id, r.Status, tc.wantStatus, r)
+			}
+			if tc.wantStatus == 400 {
+				s.Get(t, "/v1/records/item/"+tc.id).Problem(t, 400)
+			}
+		})
+	}
+}
+
+func mustTime(tb testing.TB, s string) time.Time {
+	tb.Helper()
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		tb.Fatalf("time %q: %v", s, err)
+	}
+	return at
+}

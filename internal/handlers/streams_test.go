@@ -1,0 +1,798 @@
+package handlers_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// streamTypes are the media types of export and import streams.
+var streamTypes = []string{
+	"application/jsonl", "application/x-ndjson", "application/json-seq",
+	"application/cbor-seq", "application/vnd.msgpack-seq",
+	"application/gob-stream", "application/x-gob-stream",
+}
+
+// envelope builds an import envelope of item version 1 with a valid body.
+func envelope(id string, qty int) map[string]any {
+	return map[string]any{"id": id, "data": map[string]any{"name": id, "qty": qty}}
+}
+
+// encodeStream frames envelopes in a stream type.
+func encodeStream(tb testing.TB, mediaType string, envs []map[string]any) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	switch mediaType {
+	case "application/jsonl", "application/x-ndjson":
+		for _, e := range envs {
+			b, _ := json.Marshal(e)
+			buf.Write(b)
+			buf.WriteByte('\n')
+		}
+	case "application/json-seq":
+		for _, e := range envs {
+			b, _ := json.Marshal(e)
+			buf.WriteByte(0x1e)
+			buf.Write(b)
+			buf.WriteByte('\n')
+		}
+	case "application/cbor-seq":
+		for _, e := range envs {
+			buf.Write(mustCBOR(tb, e))
+		}
+	case "application/vnd.msgpack-seq":
+		for _, e := range envs {
+			buf.Write(mustMsgpack(tb, e))
+		}
+	case "application/gob-stream", "application/x-gob-stream":
+		enc := gob.NewEncoder(&buf)
+		for _, e := range envs {
+			data, _ := e["data"].(map[string]any)
+			qty, _ := data["qty"].(int)
+			name, _ := data["name"].(string)
+			ge := gobEnvelope{Id: fmt.Sprint(e["id"]), Data: gobItem{Name: name, Qty: int64(qty)}}
+			if err := enc.Encode(ge); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	default:
+		tb.Fatalf("no encoder for %s", mediaType)
+	}
+	return buf.Bytes()
+}
+
+// exported is one envelope read back from an export.
+type exported struct {
+	ID       string
+	Revision int64
+	Version  int64
+	Name     string
+	Qty      int64
+}
+
+// decodeStream reads every envelope of an export body.
+func decodeStream(tb testing.TB, mediaType string, body []byte) []exported {
+	tb.Helper()
+	var out []exported
+	add := func(v any) {
+		m, ok := normalizeMaps(v).(map[string]any)
+		if !ok {
+			tb.Fatalf("%s: value %v is not an envelope", mediaType, v)
+		}
+		data, _ := m["data"].(map[string]any)
+		out = append(out, exported{ID: str(m, "id"), Revision: num(tb, m, "revision"), Version: num(tb, m, "version"),
+			Name: str(data, "name"), Qty: anyInt(tb, data)})
+		if m["updated_at"] == nil {
+			tb.Errorf("%s: envelope %v has no updated_at", mediaType, m)
+		}
+	}
+	switch mediaType {
+	case "application/jsonl", "application/x-ndjson", "application/json-seq":
+		sep := byte('\n')
+		if mediaType == "application/json-seq" {
+			sep = 0x1e
+		}
+		for _, part := range bytes.Split(body, []byte{sep}) {
+			if len(bytes.TrimSpace(part)) == 0 {
+				continue
+			}
+			if mediaType == "application/json-seq" && !bytes.HasSuffix(part, []byte("\n")) {
+				tb.Errorf("json-seq value %q does not end with LF (RFC 7464)", part)
+			}
+			var v any
+			dec := json.NewDecoder(bytes.NewReader(part))
+			dec.UseNumber()
+			if err := dec.Decode(&v); err != nil {
+				tb.Fatalf("%s: value %q: %v", mediaType, part, err)
+			}
+			add(v)
+		}
+	case "application/cbor-seq":
+		dec := cbor.NewDecoder(bytes.NewReader(body))
+		for {
+			var v any
+			if err := dec.Decode(&v); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				tb.Fatalf("cbor-seq: %v", err)
+			}
+			add(v)
+		}
+	case "application/vnd.msgpack-seq":
+		dec := msgpack.NewDecoder(bytes.NewReader(body))
+		for {
+			v, err := dec.DecodeInterface()
+			if errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				tb.Fatalf("msgpack-seq: %v", err)
+			}
+			add(v)
+		}
+	case "application/gob-stream", "application/x-gob-stream":
+		dec := gob.NewDecoder(bytes.NewReader(body))
+		for {
+			var e gobEnvelope
+			if err := dec.Decode(&e); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				tb.Fatalf("gob-stream: %v", err)
+			}
+			out = append(out, exported{ID: e.Id, Revision: e.Revision, Version: e.Version, Name: e.Data.Name, Qty: e.Data.Qty})
+			if e.UpdatedAt.IsZero() {
+				tb.Errorf("gob envelope %s has no UpdatedAt", e.Id)
+			}
+		}
+	default:
+		tb.Fatalf("no decoder for %s", mediaType)
+	}
+	return out
+}
+
+func anyInt(tb testing.TB, m map[string]any) int64 {
+	tb.Helper()
+	if m == nil || m["qty"] == nil {
+		return 0
+	}
+	switch v := m["qty"].(type) {
+	case json.Number:
+		n, _ := v.Int64()
+		return n
+	}
+	if n, ok := toBig(m["qty"]); ok {
+		return n.Int64()
+	}
+	tb.Fatalf("qty = %v (%T)", m["qty"], m["qty"])
+	return 0
+}
+
+func ids(es []exported) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func TestExportEveryStreamType(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	var want []string
+	for i := 0; i < 12; i++ {
+		id := fmt.Sprintf("x%02d", (i*7)%12)
+		s.MustPut(t, "item", id, sample(id, i+1))
+		want = append(want, id)
+	}
+	s.MustPut(t, "item", "x03", sample("x03", 3)) // revision 2
+	slices.Sort(want)
+	for _, mt := range streamTypes {
+		t.Run(mt, func(t *testing.T) {
+			t.Parallel()
+			r := s.Get(t, "/v1/records/item/_export", "Accept", mt).MustStatus(t, 200)
+			got, params := mediaType(t, r.Header.Get("Content-Type"))
+			if got != mt || params["schema"] != "item" || params["version"] != "1" {
+				t.Errorf("Content-Type %q, want %s; schema=item; version=1", r.Header.Get("Content-Type"), mt)
+			}
+			if !hasVaryNegotiated(r.Header.Values("Vary")) {
+				t.Errorf("Vary %q", r.Header.Values("Vary"))
+			}
+			envs := decodeStream(t, mt, r.Body)
+			if !slices.Equal(ids(envs), want) {
+				t.Fatalf("export ids\n got %v\nwant %v", ids(envs), want)
+			}
+			for _, e := range envs {
+				if e.Name != e.ID || e.Version != 1 {
+					t.Errorf("envelope %+v: data name should be its id, version 1", e)
+				}
+				if wantRev := int64(1); e.ID == "x03" && e.Revision != 2 || e.ID != "x03" && e.Revision != wantRev {
+					t.Errorf("envelope %s revision %d", e.ID, e.Revision)
+				}
+			}
+		})
+	}
+	t.Run("compressed", func(t *testing.T) {
+		t.Parallel()
+		r := s.Get(t, "/v1/records/item/_export", "Accept", "application/jsonl", "Accept-Encoding", "zstd").MustStatus(t, 200)
+		if r.Header.Get("Content-Encoding") != "zstd" {
+			t.Errorf("export with Accept-Encoding zstd: Content-Encoding %q", r.Header.Get("Content-Encoding"))
+		}
+		if got := ids(decodeStream(t, "application/jsonl", r.Body)); !slices.Equal(got, want) {
+			t.Errorf("compressed export ids %v", got)
+		}
+	})
+	t.Run("not a stream type", func(t *testing.T) {
+		t.Parallel()
+		for _, accept := range []string{"application/json", "text/html", "application/jsonl; version=5"} {
+			p := s.Get(t, "/v1/records/item/_export", "Accept", accept).Problem(t, 406)
+			if !strings.Contains(accept, "version") && !slices.Contains(strs(p, "acceptable"), "application/jsonl") {
+				t.Errorf("Accept %q: acceptable %v, want the stream types", accept, p["acceptable"])
+			}
+		}
+	})
+	t.Run("empty schema", func(t *testing.T) {
+		t.Parallel()
+		s.MustRegister(t, counterV1)
+		r := s.Get(t, "/v1/records/counter/_export", "Accept", "application/jsonl").MustStatus(t, 200)
+		if len(bytes.TrimSpace(r.Body)) != 0 {
+			t.Errorf("export of an empty schema = %q", r.Body)
+		}
+	})
+}
+
+// importSummary checks an import's 200 answer.
+func importSummary(tb testing.TB, r *Resp, accepted, rejected int, indexes ...int) map[string]any {
+	tb.Helper()
+	m := r.MustStatus(tb, 200).JSON(tb)
+	checkSummary(tb, m, accepted, rejected, indexes...)
+	return m
+}
+
+func checkSummary(tb testing.TB, m map[string]any, accepted, rejected int, indexes ...int) {
+	tb.Helper()
+	var got []int
+	for _, e := range objects(m, "errors") {
+		got = append(got, int(num(tb, e, "index")))
+		if p, _ := e["problem"].(map[string]any); p == nil || p["status"] == nil || p["detail"] == nil {
+			tb.Errorf("import error %v has no problem document", e)
+		}
+	}
+	if num(tb, m, "accepted") != int64(accepted) || num(tb, m, "rejected") != int64(rejected) || !slices.Equal(got, indexes) {
+		tb.Errorf("import summary accepted %v rejected %v error indexes %v; want %d, %d, %v\n%v",
+			m["accepted"], m["rejected"], got, accepted, rejected, indexes, m)
+	}
+}
+
+func TestImportEveryStreamType(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	for i, mt := range streamTypes {
+		t.Run(mt, func(t *testing.T) {
+			t.Parallel()
+			prefix := fmt.Sprintf("s%d-", i)
+			envs := []map[string]any{envelope(prefix+"c", 3), envelope(prefix+"a", 1), envelope(prefix+"b", 2)}
+			r := s.Send(t, http.MethodPost, "/v1/records/item/_import", encodeStream(t, mt, envs), "Content-Type", mt)
+			if r.Status != 200 {
+				t.Fatalf("BUG: import as %s: status %d, want 200 (API.md §1 lists it as an import stream)\n%s", mt, r.Status, r)
+			}
+			importSummary(t, r, 3, 0)
+			for _, e := range envs {
+				m := s.Get(t, "/v1/records/item/"+e["id"].(string)).MustStatus(t, 200).JSON(t)
+				if str(m, "name") != e["id"] {
+					t.Errorf("imported %s = %v", e["id"], m)
+				}
+			}
+		})
+	}
+}
+
+func TestImportReportsEachEnvelope(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "exists", sample("exists", 1))
+	stream := func() []map[string]any {
+		return []map[string]any{
+			envelope("ok-a", 1), // 0
+			{"id": "bad-qty", "data": map[string]any{"name": "x", "qty": 0}}, // 1: rule
+			envelope("-bad-id", 1), // 2: id
+			{"id": "no-data"},      // 3: no data
+			envelope("ok-b", 2),    // 4
+			{"id": "bad-version", "version": 9, "data": map[string]any{"name": "x", "qty": 1}},       // 5
+			{"id": "ok-c", "version": 1, "data": map[string]any{"name": "ok-c", "qty": 1}},           // 6
+			{"id": "exists", "revision": 99, "data": map[string]any{"name": "replaced", "qty": 5}},   // 7: revision ignored
+			{"id": "unknown-member", "data": map[string]any{"name": "x", "qty": 1}, "colour": "red"}, // 8
+			{"id": "bad-field", "data": map[string]any{"name": "x", "qty": 1, "QTY": 2}},             // 9
+		}
+	}
+	t.Run("per-record errors", func(t *testing.T) {
+		// The stream breaks the document's envelope schema on purpose; the
+		// contract answers it envelope by envelope.
+		body := encodeStream(t, "application/jsonl", stream())
+		r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: body,
+			Header: hdr("Content-Type", "application/jsonl"), Lax: true})
+		m := importSummary(t, r, 4, 6, 1, 2, 3, 5, 8, 9)
+		for _, e := range objects(m, "errors") {
+			if num(t, e, "index") == 1 {
+				p, _ := e["problem"].(map[string]any)
+				if str(e, "id") != "bad-qty" || num(t, p, "status") != 422 || !hasFieldError(p, "qty", "min") {
+					t.Errorf("error at index 1 = %v, want id bad-qty, a 422 with qty/min", e)
+				}
+			}
+		}
+		for _, id := range []string{"ok-a", "ok-b", "ok-c"} {
+			s.Get(t, "/v1/records/item/"+id).MustStatus(t, 200)
+		}
+		for _, id := range []string{"bad-qty", "no-data", "bad-version", "unknown-member", "bad-field"} {
+			s.Get(t, "/v1/records/item/"+id).Problem(t, 404)
+		}
+		ex := s.Get(t, "/v1/records/item/exists").MustStatus(t, 200)
+		if ex.Header.Get("Ferry-Revision") != "2" || str(ex.JSON(t), "name") != "replaced" {
+			t.Errorf("imported over an existing record: revision %s body %s; want revision 2 (99 ignored) and name replaced", ex.Header.Get("Ferry-Revision"), ex.Body)
+		}
+	})
+	t.Run("atomic refuses all", func(t *testing.T) {
+		envs := stream()
+		for _, e := range envs {
+			if id, ok := e["id"].(string); ok {
+				e["id"] = "atomic-" + strings.TrimPrefix(id, "-")
+			}
+		}
+		envs[2]["id"] = "-atomic"
+		body := encodeStream(t, "application/jsonl", envs)
+		r := s.Send(t, http.MethodPost, "/v1/records/item/_import?atomic=true", body, "Content-Type", "application/jsonl")
+		p := r.Problem(t, 422)
+		// "accepted" on an atomic 422 is how many envelopes were good
+		// (api/openapi.yaml Problem.accepted).
+		checkSummary(t, p, 4, 6, 1, 2, 3, 5, 8, 9)
+		for _, id := range []string{"atomic-ok-a", "atomic-ok-b", "atomic-ok-c"} {
+			s.Get(t, "/v1/records/item/"+id).Problem(t, 404)
+		}
+		if s.Get(t, "/v1/records/item/exists").Header.Get("Ferry-Revision") != "2" {
+			t.Errorf("a refused atomic import changed an existing record")
+		}
+	})
+	t.Run("atomic all good", func(t *testing.T) {
+		envs := []map[string]any{envelope("at-1", 1), envelope("at-2", 2)}
+		r := s.Send(t, http.MethodPost, "/v1/records/item/_import?atomic=true", encodeStream(t, "application/cbor-seq", envs), "Content-Type", "application/cbor-seq")
+		importSummary(t, r, 2, 0)
+		s.Get(t, "/v1/records/item/at-2").MustStatus(t, 200)
+	})
+	t.Run("framing error mid-stream", func(t *testing.T) {
+		good := encodeStream(t, "application/jsonl", []map[string]any{envelope("fr-0", 1), envelope("fr-1", 1)})
+		body := append(good, []byte("{\"id\": \"fr-2\", \"data\": \n")...)
+		body = append(body, encodeStream(t, "application/jsonl", []map[string]any{envelope("fr-3", 1)})...)
+		r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: body,
+			Header: hdr("Content-Type", "application/jsonl"), Lax: true})
+		importSummary(t, r, 2, 1, 2)
+		s.Get(t, "/v1/records/item/fr-1").MustStatus(t, 200)
+		s.Get(t, "/v1/records/item/fr-3").Problem(t, 404)
+	})
+	t.Run("framing error in cbor-seq", func(t *testing.T) {
+		good := encodeStream(t, "application/cbor-seq", []map[string]any{envelope("cf-0", 1)})
+		body := append(good, 0xa2, 0x62, 'i') // a map cut short
+		r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: body,
+			Header: hdr("Content-Type", "application/cbor-seq"), Lax: true})
+		importSummary(t, r, 1, 1, 1)
+		s.Get(t, "/v1/records/item/cf-0").MustStatus(t, 200)
+	})
+	t.Run("envelope at an older version", func(t *testing.T) {
+		s2 := newItemServer(t)
+		s2.MustRegister(t, itemV2)
+		body := encodeStream(t, "application/vnd.msgpack-seq", []map[string]any{
+			{"id": "old", "version": 1, "data": map[string]any{"name": "old", "qty": 4}},
+			{"id": "new", "data": map[string]any{"name": "new", "quantity": 5, "sku": "S", "lines": []any{}, "attrs": map[string]any{}}},
+		})
+		importSummary(t, s2.Send(t, http.MethodPost, "/v1/records/item/_import", body, "Content-Type", "application/vnd.msgpack-seq"), 2, 0)
+		if m := s2.Get(t, "/v1/records/item/old").JSON(t); num(t, m, "quantity") != 4 {
+			t.Errorf("v1 envelope stored as %v, want quantity 4 at v2", m)
+		}
+		// The Content-Type version is the default for envelopes without one.
+		body = encodeStream(t, "application/jsonl", []map[string]any{envelope("ct-v1", 6)})
+		importSummary(t, s2.Send(t, http.MethodPost, "/v1/records/item/_import", body, "Content-Type", "application/jsonl; version=1"), 1, 0)
+		if m := s2.Get(t, "/v1/records/item/ct-v1").JSON(t); num(t, m, "quantity") != 6 {
+			t.Errorf("envelope read at the Content-Type version 1 stored as %v", m)
+		}
+	})
+}
+
+func TestImportLimits(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t, WithMaxBody(1500), WithMaxImport(8<<10))
+	var envs []map[string]any
+	for i := 0; i < 300; i++ {
+		envs = append(envs, envelope(fmt.Sprintf("big-%03d", i), 1))
+	}
+	overLimit := encodeStream(t, "application/jsonl", envs) // about 12 KiB
+	for _, q := range []string{"?atomic=true", ""} {
+		t.Run("stream over the import limit"+q, func(t *testing.T) {
+			r := s.Send(t, http.MethodPost, "/v1/records/item/_import"+q, overLimit, "Content-Type", "application/jsonl")
+			if r.Status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("BUG: a %d-byte import with FERRY_MAX_IMPORT_BYTES=8192: status %d, want 413\n%s", len(overLimit), r.Status, r)
+			}
+		})
+	}
+	t.Run("compressed stream over the import limit", func(t *testing.T) {
+		// A server of its own: the non-atomic import above stored the
+		// envelopes before the limit.
+		s := newItemServer(t, WithMaxBody(1500), WithMaxImport(8<<10))
+		r := s.Send(t, http.MethodPost, "/v1/records/item/_import?atomic=true", gzipBytes(t, overLimit),
+			"Content-Type", "application/jsonl", "Content-Encoding", "gzip")
+		if r.Status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("BUG: a gzip import that decompresses to %d bytes with FERRY_MAX_IMPORT_BYTES=8192: status %d, want 413\n%s", len(overLimit), r.Status, r)
+		}
+		s.Get(t, "/v1/records/item/big-000").Problem(t, 404)
+	})
+	t.Run("envelope over the body limit", func(t *testing.T) {
+		huge := envelope("huge", 1)
+		huge["data"].(map[string]any)["note"] = strings.Repeat("n", 2000)
+		body := encodeStream(t, "application/jsonl", []map[string]any{envelope("small-0", 1), huge, envelope("small-2", 1)})
+		r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: body,
+			Header: hdr("Content-Type", "application/jsonl"), Lax: true})
+		m := r.MustStatus(t, 200).JSON(t)
+		errs := objects(m, "errors")
+		if len(errs) == 0 || num(t, errs[0], "index") != 1 {
+			t.Fatalf("envelope over the body limit: summary %v, want an error at index 1", m)
+		}
+		if p, _ := errs[0]["problem"].(map[string]any); num(t, p, "status") != 413 {
+			t.Errorf("error at index 1: %v, want a 413 problem", errs[0])
+		}
+		s.Get(t, "/v1/records/item/small-0").MustStatus(t, 200)
+		s.Get(t, "/v1/records/item/huge").Problem(t, 404)
+	})
+	t.Run("compressed stream", func(t *testing.T) {
+		body := gzipBytes(t, encodeStream(t, "application/jsonl", []map[string]any{envelope("gz-1", 1)}))
+		importSummary(t, s.Send(t, http.MethodPost, "/v1/records/item/_import", body, "Content-Type", "application/jsonl", "Content-Encoding", "gzip"), 1, 0)
+		zbody := zstdBytes(t, encodeStream(t, "application/jsonl", []map[string]any{envelope("zs-1", 1)}))
+		importSummary(t, s.Send(t, http.MethodPost, "/v1/records/item/_import", zbody, "Content-Type", "application/jsonl", "Content-Encoding", "zstd"), 1, 0)
+		s.Send(t, http.MethodPost, "/v1/records/item/_import", body, "Content-Type", "application/jsonl", "Content-Encoding", "br").Problem(t, 415)
+	})
+}
+
+func TestHistory(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	path := "/v1/records/item/h1"
+	s.MustPut(t, "item", "h1", sample("one", 1))
+	s.MustPut(t, "item", "h1", sample("two", 2))
+	s.Send(t, http.MethodPatch, path, []byte(`{"qty":3}`), "Content-Type", "application/merge-patch+json").MustStatus(t, 200)
+	s.Send(t, http.MethodDelete, path, nil).MustStatus(t, 204)
+
+	hexRe := regexp.MustCompile(`^[0-9a-f]{64}$`)
+	r := s.Get(t, path+"/_history").MustStatus(t, 200)
+	revs := objects(r.JSON(t), "revisions")
+	wantOps := []string{"delete", "patch", "replace", "create"}
+	if len(revs) != 4 {
+		t.Fatalf("history has %d revisions, want 4: %s", len(revs), r.Body)
+	}
+	var prevAt time.Time
+	for i, rev := range revs {
+		for _, k := range []string{"revision", "op", "at", "by", "version", "size", "sha256"} {
+			if _, ok := rev[k]; !ok {
+				t.Errorf("revision %v lacks %s", rev, k)
+			}
+		}
+		if rev["data"] != nil {
+			t.Errorf("revision %v has data without include=data", rev)
+		}
+		if str(rev, "op") != wantOps[i] || num(t, rev, "revision") != int64(4-i) {
+			t.Errorf("revision %d = %v, want op %s revision %d", i, rev, wantOps[i], 4-i)
+		}
+		if !hexRe.MatchString(str(rev, "sha256")) {
+			t.Errorf("sha256 %q, want 64 hex digits", rev["sha256"])
+		}
+		if str(rev, "by") != "" {
+			t.Errorf("by %q in open mode, want empty", rev["by"])
+		}
+		at, err := time.Parse(time.RFC3339Nano, str(rev, "at"))
+		if err != nil || (i > 0 && at.After(prevAt)) {
+			t.Errorf("revision %d at %v is not newest first", i, rev["at"])
+		}
+		prevAt = at
+		if str(rev, "op") != "delete" && (num(t, rev, "size") <= 0 || num(t, rev, "version") != 1) {
+			t.Errorf("revision %v: size and version 1 expected", rev)
+		}
+	}
+
+	data := objects(s.Get(t, path+"/_history?include=data").MustStatus(t, 200).JSON(t), "revisions")
+	if len(data) != 4 {
+		t.Fatalf("include=data: %d revisions", len(data))
+	}
+	if v, ok := data[0]["data"]; !ok || v != nil {
+		t.Errorf("delete revision data = %v (present %v), want null", v, ok)
+	}
+	wantQty := []int64{0, 3, 2, 1}
+	for i := 1; i < 4; i++ {
+		d, _ := data[i]["data"].(map[string]any)
+		if d == nil || num(t, d, "qty") != wantQty[i] {
+			t.Errorf("revision %d data = %v, want qty %d", i, data[i]["data"], wantQty[i])
+		}
+	}
+	s.Get(t, path+"/_history", "Accept", "application/cbor").Problem(t, 406)
+	s.Get(t, "/v1/records/item/never/_history").Problem(t, 404)
+
+	t.Run("at an older version", func(t *testing.T) {
+		s2 := newItemServer(t)
+		s2.MustPut(t, "item", "hv", sample("hv", 5))
+		s2.MustRegister(t, itemV2)
+		s2.SendJSON(t, http.MethodPatch, "/v1/records/item/hv", map[string]any{"sku": "Z"}, "Content-Type", "application/merge-patch+json").MustStatus(t, 200)
+		latest := objects(s2.Get(t, "/v1/records/item/hv/_history?include=data").MustStatus(t, 200).JSON(t), "revisions")
+		if d, _ := latest[len(latest)-1]["data"].(map[string]any); d == nil || num(t, d, "quantity") != 5 {
+			t.Errorf("first revision at latest = %v, want quantity 5", latest[len(latest)-1]["data"])
+		}
+		if num(t, latest[len(latest)-1], "version") != 1 || num(t, latest[0], "version") != 2 {
+			t.Errorf("history versions written: %v, want 2 then 1", latest)
+		}
+		old := objects(s2.Get(t, "/v1/records/item/hv/_history?include=data", "Accept", "application/json; version=1").MustStatus(t, 200).JSON(t), "revisions")
+		if d, _ := old[0]["data"].(map[string]any); d == nil || num(t, d, "qty") != 5 || d["sku"] != nil {
+			t.Errorf("newest revision at v1 = %v, want qty 5, no sku", old[0]["data"])
+		}
+	})
+	t.Run("retention", func(t *testing.T) {
+		s3 := newItemServer(t, WithHistoryLimit(2))
+		for i := 1; i <= 5; i++ {
+			s3.MustPut(t, "item", "ret", sample("ret", i))
+		}
+		revs := objects(s3.Get(t, "/v1/records/item/ret/_history").MustStatus(t, 200).JSON(t), "revisions")
+		if len(revs) != 2 || num(t, revs[0], "revision") != 5 || num(t, revs[1], "revision") != 4 {
+			t.Errorf("history with retention 2: %v, want revisions 5 and 4", revs)
+		}
+	})
+}
+
+// changeList reads a change feed page.
+func changeList(tb testing.TB, r *Resp) ([]map[string]any, uint64) {
+	tb.Helper()
+	m := r.MustStatus(tb, 200).JSON(tb)
+	return objects(m, "changes"), uint64(num(tb, m, "last_seq"))
+}
+
+func TestChangeFeed(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "a", sample("a", 1))
+	s.MustPut(t, "item", "b", sample("b", 1))
+	s.MustPut(t, "item", "a", sample("a", 2))
+	s.MustPut(t, "item", "c", sample("c", 1))
+	s.Send(t, http.MethodDelete, "/v1/records/item/b", nil).MustStatus(t, 204)
+
+	changes, last := changeList(t, s.Get(t, "/v1/records/item/_changes"))
+	var got []string
+	var prev int64
+	for _, c := range changes {
+		got = append(got, str(c, "id")+":"+str(c, "op"))
+		if seq := num(t, c, "seq"); seq <= prev {
+			t.Errorf("seq %d after %d, want growing", seq, prev)
+		} else {
+			prev = seq
+		}
+		if c["at"] == nil || num(t, c, "revision") < 1 {
+			t.Errorf("change %v lacks at or revision", c)
+		}
+	}
+	if want := []string{"a:replace", "c:create", "b:delete"}; !slices.Equal(got, want) {
+		t.Errorf("changes %v, want %v (each id once, at its newest change)", got, want)
+	}
+	if last != uint64(prev) {
+		t.Errorf("last_seq %d, want the last seq %d", last, prev)
+	}
+
+	page, mid := changeList(t, s.Get(t, "/v1/records/item/_changes?limit=2"))
+	if len(page) != 2 {
+		t.Fatalf("limit=2 gave %d changes", len(page))
+	}
+	rest, end := changeList(t, s.Get(t, "/v1/records/item/_changes?since="+strconv.FormatUint(mid, 10)))
+	if len(rest) != 1 || str(rest[0], "id") != "b" || end != last {
+		t.Errorf("after since=%d: %v last_seq %d, want b's tombstone and %d", mid, rest, end, last)
+	}
+	none, same := changeList(t, s.Get(t, "/v1/records/item/_changes?since="+strconv.FormatUint(last, 10)))
+	if len(none) != 0 || same != last {
+		t.Errorf("since=last_seq: %v last_seq %d, want none and %d", none, same, last)
+	}
+
+	t.Run("include data", func(t *testing.T) {
+		for _, accept := range []string{"application/json", "application/cbor", "application/vnd.msgpack"} {
+			r := s.Get(t, "/v1/records/item/_changes?include=data", "Accept", accept).MustStatus(t, 200)
+			if mt, _ := mediaType(t, r.Header.Get("Content-Type")); mt != accept {
+				t.Errorf("include=data Accept %s: Content-Type %q", accept, r.Header.Get("Content-Type"))
+			}
+			m, _ := r.Decode(t).(map[string]any)
+			for _, c := range objects(m, "changes") {
+				d, _ := c["data"].(map[string]any)
+				switch str(c, "id") {
+				case "b":
+					if c["data"] != nil {
+						t.Errorf("%s: tombstone data = %v, want null", accept, c["data"])
+					}
+				default:
+					if str(d, "name") != str(c, "id") {
+						t.Errorf("%s: change %v, want data of %s", accept, c, str(c, "id"))
+					}
+				}
+			}
+		}
+	})
+	for _, q := range []string{"since=-1", "since=x", "limit=0", "limit=1001", "wait=61", "wait=-1", "wait=1.5"} {
+		t.Run(q, func(t *testing.T) {
+			s.Get(t, "/v1/records/item/_changes?"+q).Problem(t, 400)
+		})
+	}
+}
+
+func TestChangeFeedLongPoll(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "first", sample("first", 1))
+	_, last := changeList(t, s.Get(t, "/v1/records/item/_changes"))
+
+	type result struct {
+		r       *Resp
+		err     error
+		elapsed time.Duration
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		r, err := s.Exchange(context.Background(), t, Call{Method: http.MethodGet,
+			Path: fmt.Sprintf("/v1/records/item/_changes?wait=20&since=%d", last), Header: hdr()})
+		done <- result{r, err, time.Since(start)}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case res := <-done:
+		t.Fatalf("long-poll answered before any write: %v %v", res.r, res.err)
+	default:
+	}
+	s.MustPut(t, "item", "second", sample("second", 1))
+	select {
+	case res := <-done:
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		changes, _ := changeList(t, res.r)
+		if len(changes) != 1 || str(changes[0], "id") != "second" {
+			t.Errorf("long-poll answered %v, want the change of second", changes)
+		}
+		if res.elapsed > 5*time.Second {
+			t.Errorf("long-poll took %v after the write", res.elapsed)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("long-poll did not answer within 10 s of a write")
+	}
+
+	start = time.Now()
+	_, last = changeList(t, s.Get(t, "/v1/records/item/_changes"))
+	changes, got := changeList(t, s.Get(t, fmt.Sprintf("/v1/records/item/_changes?wait=1&since=%d", last)))
+	if el := time.Since(start); len(changes) != 0 || got != last || el < 900*time.Millisecond || el > 15*time.Second {
+		t.Errorf("wait=1 with no change: %v last_seq %d after %v; want none, %d, about 1 s", changes, got, el, last)
+	}
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct {
+	id, event, data string
+}
+
+// openEvents opens the change feed as SSE and delivers its events.
+func openEvents(t *testing.T, s *Server, ctx context.Context, path string, kv ...string) <-chan sseEvent {
+	t.Helper()
+	c := Call{Method: http.MethodGet, Path: path, Header: hdr(append([]string{"Accept", "text/event-stream"}, kv...)...)}
+	res := s.Open(ctx, t, c)
+	if res.StatusCode != 200 {
+		t.Fatalf("SSE %s: status %d", path, res.StatusCode)
+	}
+	if mt, _ := mediaType(t, res.Header.Get("Content-Type")); mt != "text/event-stream" {
+		t.Fatalf("SSE Content-Type %q", res.Header.Get("Content-Type"))
+	}
+	out := make(chan sseEvent, 64)
+	go func() {
+		defer close(out)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev != (sseEvent{}) {
+					out <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, ":"):
+			case strings.HasPrefix(line, "id:"):
+				ev.id = strings.TrimSpace(strings.TrimPrefix(line, "id:"))
+			case strings.HasPrefix(line, "event:"):
+				ev.event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+			case strings.HasPrefix(line, "data:"):
+				ev.data += strings.TrimSpace(strings.TrimPrefix(line, "data:"))
+			}
+		}
+	}()
+	return out
+}
+
+func nextEvent(t *testing.T, events <-chan sseEvent) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		if !ok {
+			t.Fatal("event stream ended")
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10 s")
+	}
+	return sseEvent{}
+}
+
+func TestChangeFeedEvents(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "e1", sample("e1", 1))
+	s.MustPut(t, "item", "e2", sample("e2", 1))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := openEvents(t, s, ctx, "/v1/records/item/_changes")
+	var seen []sseEvent
+	for i := 0; i < 2; i++ {
+		seen = append(seen, nextEvent(t, events))
+	}
+	s.MustPut(t, "item", "e3", sample("e3", 1))
+	seen = append(seen, nextEvent(t, events))
+	s.Send(t, http.MethodDelete, "/v1/records/item/e1", nil).MustStatus(t, 204)
+	seen = append(seen, nextEvent(t, events))
+
+	wantIDs := []string{"e1:create", "e2:create", "e3:create", "e1:delete"}
+	var prev uint64
+	for i, ev := range seen {
+		if ev.event != "change" {
+			t.Errorf("event %d type %q, want change", i, ev.event)
+		}
+		var c struct {
+			Seq      uint64 `json:"seq"`
+			ID       string `json:"id"`
+			Revision int64  `json:"revision"`
+			Op       string `json:"op"`
+			At       string `json:"at"`
+		}
+		if err := json.Unmarshal([]byte(ev.data), &c); err != nil {
+			t.Fatalf("event data %q: %v", ev.data, err)
+		}
+		if ev.id != strconv.FormatUint(c.Seq, 10) || c.Seq <= prev {
+			t.Errorf("event id %q for seq %d (previous %d), want the growing seq", ev.id, c.Seq, prev)
+		}
+		prev = c.Seq
+		if got := c.ID + ":" + c.Op; got != wantIDs[i] || c.At == "" || c.Revision < 1 {
+			t.Errorf("event %d = %+v, want %s", i, c, wantIDs[i])
+		}
+	}
+	cancel()
+
+	// Resume after the second event: Last-Event-ID wins over since.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	resumed := openEvents(t, s, ctx2, "/v1/records/item/_changes?since=0", "Last-Event-ID", seen[1].id)
+	ev := nextEvent(t, resumed)
+	var c struct {
+		ID string `json:"id"`
+		Op string `json:"op"`
+	}
+	_ = json.Unmarshal([]byte(ev.data), &c)
+	if c.ID != "e3" || ev.id != seen[2].id {
+		t.Errorf("resumed after %s: first event %+v (%s), want e3 with id %s", seen[1].id, c, ev.id, seen[2].id)
+	}
+}
