@@ -29,49 +29,43 @@ func schemalessOffers(codecs *negotiate.Registry) ([]negotiate.Offer, []negotiat
 
 // convertSchemaless transcodes plain data between JSON, MessagePack and
 // CBOR, keeping integers exact and times to the nanosecond.
-func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Metrics) http.HandlerFunc {
+func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Metrics) errHandler {
 	offers, outCodecs := schemalessOffers(codecs)
-	return func(w http.ResponseWriter, r *http.Request) {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		info := requestInfoFrom(r.Context())
 		in, _, err := codecs.ForContentType(r.Header.Get("Content-Type"))
 		if err != nil {
-			writeUnsupported(w, r, codecs, err)
-			return
+			return withAcceptPost(w, r, codecs, err)
 		}
 		if in.Name() == "gob" {
-			writeUnsupported(w, r, codecs, problem.New(problem.UnsupportedMedia,
+			return withAcceptPost(w, r, codecs, problem.New(problem.UnsupportedMedia,
 				"gob bodies carry Go types, so converting one needs a schema: add ?schema=NAME").
 				WithReason("gob_needs_schema").With("supported", acceptableOf(offers)))
-			return
 		}
 		choice, err := negotiate.Choose(r.Header.Get("Accept"), offers)
 		if err != nil {
 			if p, ok := problem.As(err); ok && p.Kind == problem.NotAcceptable {
 				p.Detail = "no acceptable format for plain data (gob needs ?schema=NAME)"
 			}
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		out := outCodecs[choice.Offer]
 		info.formatIn, info.formatOut = in.Name(), out.Name()
 		body, err := readBody(w, r, limits.MaxBodyBytes)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		m.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
 		var v any
 		start := time.Now()
 		if err := in.Decode(body, &v); err != nil {
 			countDecodeFailure(m, in.Name(), err)
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		m.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
 		pretty, err := queryBool(r, "pretty")
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		if pretty {
 			out = negotiate.Pretty(out)
@@ -79,26 +73,24 @@ func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Met
 		start = time.Now()
 		encoded, err := out.Marshal(v)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		m.CodecDuration.WithLabelValues("encode", out.Name()).Observe(time.Since(start).Seconds())
 		m.PayloadBytes.WithLabelValues("out", out.Name()).Observe(float64(len(encoded)))
 		encoded, enc, err := compress(encoded, responseEncoding(r))
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		writeRepresentation(w, r, http.StatusOK, representation{body: encoded, contentType: choice.MediaType, encoding: enc})
-	}
+		return nil
+	})
 }
 
 func acceptableOf(offers []negotiate.Offer) []string { return negotiate.Acceptable(offers) }
 
-// writeUnsupported writes err; when it is a 415 it names what is accepted in Accept-Post
-// (or Accept-Patch) as RFC 5789 and RFC 9110 ask, and what content codings
-// are accepted when the coding was the problem.
-func writeUnsupported(w http.ResponseWriter, r *http.Request, codecs *negotiate.Registry, err error) {
+// withAcceptPost returns err; when it is a 415 it first names what is
+// accepted in Accept-Post (or Accept-Patch), as RFC 5789 and RFC 9110 ask.
+func withAcceptPost(w http.ResponseWriter, r *http.Request, codecs *negotiate.Registry, err error) error {
 	if p, ok := problem.As(err); ok && p.Kind == problem.UnsupportedMedia {
 		supported := codecs.Supported()
 		if s, ok := p.Extra["supported"].([]string); ok {
@@ -112,7 +104,7 @@ func writeUnsupported(w http.ResponseWriter, r *http.Request, codecs *negotiate.
 			w.Header().Set("Accept-Patch", list)
 		}
 	}
-	writeProblem(w, r, err)
+	return err
 }
 
 // countDecodeFailure counts a refused body by format and reason.
@@ -128,48 +120,41 @@ func countDecodeFailure(m *metrics.Metrics, format string, err error) {
 // and CBOR, or, with ?schema=NAME, a record validated and converted between
 // the schema's versions and any two formats, gob included. Nothing is
 // stored.
-func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits, m *metrics.Metrics) http.HandlerFunc {
+func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits, m *metrics.Metrics) http.Handler {
 	plain := convertSchemaless(codecs, limits, m)
-	return func(w http.ResponseWriter, r *http.Request) {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if !r.URL.Query().Has("schema") {
-			plain(w, r)
-			return
+			return plain(w, r)
 		}
 		name := r.URL.Query().Get("schema")
 		sc, err := schemas.Schema(name)
 		if err != nil {
-			writeProblem(w, r, problem.New(problem.NotFound, "no schema named %q", name))
-			return
+			return problem.New(problem.NotFound, "no schema named %q", name)
 		}
 		in, ctVersion, err := codecs.ForContentType(r.Header.Get("Content-Type"))
 		if err != nil {
-			writeUnsupported(w, r, codecs, err)
-			return
+			return withAcceptPost(w, r, codecs, err)
 		}
 		v, err := bodyVersion(sc, ctVersion)
 		if err != nil {
-			writeUnsupported(w, r, codecs, err)
-			return
+			return withAcceptPost(w, r, codecs, err)
 		}
 		f, err := negotiateRecord(r, codecs, sc, v.Number())
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		info := requestInfoFrom(r.Context())
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
 		body, err := readBody(w, r, limits.MaxBodyBytes)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		m.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
 		wire := v.New()
 		start := time.Now()
 		if err := in.Decode(body, wire); err != nil {
 			countDecodeFailure(m, in.Name(), err)
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		m.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
 		rec, err := v.Validate(wire, in.Name() == "gob")
@@ -184,21 +169,18 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 			if problem.Is(err, problem.Unprocessable) {
 				m.ValidationFailures.WithLabelValues(name, strconv.Itoa(v.Number())).Inc()
 			}
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		start = time.Now()
 		out, err := f.codec.Marshal(rec)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		m.CodecDuration.WithLabelValues("encode", f.codec.Name()).Observe(time.Since(start).Seconds())
 		m.PayloadBytes.WithLabelValues("out", f.codec.Name()).Observe(float64(len(out)))
 		out, enc, err := compress(out, f.encoding)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		for _, n := range []int{v.Number(), f.version} {
 			if vv, err := sc.Version(n); err == nil {
@@ -206,5 +188,6 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 			}
 		}
 		writeRepresentation(w, r, http.StatusOK, representation{body: out, contentType: f.contentType(name), encoding: enc})
-	}
+		return nil
+	})
 }

@@ -13,16 +13,14 @@ import (
 // typedOpenAPI serves the API description plus, for every registered
 // schema version, a typed component and typed record paths, so that SDK
 // generators produce a struct per version.
-func (d *schemaDeps) typedOpenAPI() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) typedOpenAPI() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		var doc map[string]any
 		if err := json.Unmarshal(d.docs.json, &doc); err != nil {
-			writeProblem(w, r, problem.Wrap(problem.Internal, err, "openapi document"))
-			return
+			return problem.Wrap(problem.Internal, err, "openapi document")
 		}
 		components := childMap(doc, "components")
 		schemas := childMap(components, "schemas")
@@ -33,8 +31,8 @@ func (d *schemaDeps) typedOpenAPI() http.HandlerFunc {
 			}
 			addTypedPaths(paths, sc)
 		}
-		writeJSON(w, r, http.StatusOK, doc)
-	}
+		return writeJSON(w, r, http.StatusOK, doc)
+	})
 }
 
 func componentName(schemaName string, version int) string {

@@ -120,23 +120,20 @@ func (d *recordDeps) encodeRecord(t target, rec *records.Record, f recordFormat,
 	return rep, nil
 }
 
-func (d *recordDeps) getRecord() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) getRecord() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, true)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		requestInfoFrom(r.Context()).formatOut = f.codec.Name()
 		rec, err := d.svc.Get(r.Context(), t.name, t.id)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		d.markDeprecated(w, t.schema, f.version)
 		etag := rec.Validator.ETag(f.repr())
@@ -147,15 +144,15 @@ func (d *recordDeps) getRecord() http.HandlerFunc {
 			h.Set("Vary", varyNegotiated)
 			h.Set("Last-Modified", rec.UpdatedAt.UTC().Format(http.TimeFormat))
 			w.WriteHeader(http.StatusNotModified)
-			return
+			return nil
 		}
 		rep, err := d.encodeRecord(t, rec, f, nil)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		writeRepresentation(w, r, http.StatusOK, rep)
-	}
+		return nil
+	})
 }
 
 // decodeBody reads a record body and decodes it at version v.
@@ -177,34 +174,29 @@ func (d *recordDeps) decodeBody(w http.ResponseWriter, r *http.Request, in negot
 
 // putRecord serves PUT (create or replace at a given id) and POST (create
 // with a server-made id).
-func (d *recordDeps) putRecord(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) putRecord(create bool) http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, !create)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		in, ctVersion, err := d.codecs.ForContentType(r.Header.Get("Content-Type"))
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, err)
-			return
+			return withAcceptPost(w, r, d.codecs, err)
 		}
 		v, err := bodyVersion(t.schema, ctVersion)
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, err)
-			return
+			return withAcceptPost(w, r, d.codecs, err)
 		}
 		// The response's representation is settled before anything is
 		// stored, so a write is never stored and then answered with 406.
 		f, err := negotiateRecord(r, d.codecs, t.schema, v.Number())
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		body, err := d.decodeBody(w, r, in, v)
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, err)
-			return
+			return withAcceptPost(w, r, d.codecs, err)
 		}
 		info := requestInfoFrom(r.Context())
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
@@ -220,8 +212,7 @@ func (d *recordDeps) putRecord(create bool) http.HandlerFunc {
 		}
 		if err != nil {
 			d.countValidation(t, v.Number(), err)
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		d.audit(r, t.name, written)
@@ -230,13 +221,13 @@ func (d *recordDeps) putRecord(create bool) http.HandlerFunc {
 			status = http.StatusCreated
 			w.Header().Set("Location", recordPath(t.name, written.Record.ID))
 		}
-		d.answerWrite(w, r, t, f, written, status)
-	}
+		return d.answerWrite(w, r, t, f, written, status)
+	})
 }
 
 // answerWrite answers a successful write: the stored record as a read
 // would show it, or only headers with Prefer: return=minimal.
-func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t target, f recordFormat, written *records.Written, status int) {
+func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t target, f recordFormat, written *records.Written, status int) error {
 	rec := written.Record
 	h := w.Header()
 	h.Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
@@ -249,14 +240,14 @@ func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t targe
 			status = http.StatusNoContent
 		}
 		w.WriteHeader(status)
-		return
+		return nil
 	}
 	rep, err := d.encodeRecord(t, rec, f, written.View)
 	if err != nil {
-		writeProblem(w, r, err)
-		return
+		return err
 	}
 	writeRepresentation(w, r, status, rep)
+	return nil
 }
 
 // viewVersion is the version a write's response shows the record at, or 0
@@ -305,12 +296,11 @@ func (d *recordDeps) audit(r *http.Request, schemaName string, written *records.
 		Msg("write")
 }
 
-func (d *recordDeps) patchRecord() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) patchRecord() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, true)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		mt, err := negotiate.ParseContentType(r.Header.Get("Content-Type"))
 		if err == nil && mt.Essence != "application/merge-patch+json" {
@@ -325,34 +315,28 @@ func (d *recordDeps) patchRecord() http.HandlerFunc {
 						WithReason("content_type").With("supported", []string{"application/merge-patch+json"})
 				}
 			}
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		v, err := bodyVersion(t.schema, mt.Version)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		f, err := negotiateRecord(r, d.codecs, t.schema, v.Number())
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		body, err := readBody(w, r, d.limits.MaxBodyBytes)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		var doc any
 		if err := d.codecs.Codec("json").Decode(body, &doc); err != nil {
 			countDecodeFailure(d.metrics, "json", err)
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		merge, ok := doc.(map[string]any)
 		if !ok {
-			writeProblem(w, r, problem.New(problem.Invalid, "a merge patch must be a JSON object").WithReason("type"))
-			return
+			return problem.New(problem.Invalid, "a merge patch must be a JSON object").WithReason("type")
 		}
 		info := requestInfoFrom(r.Context())
 		info.formatIn, info.formatOut = "json", f.codec.Name()
@@ -362,21 +346,19 @@ func (d *recordDeps) patchRecord() http.HandlerFunc {
 		})
 		if err != nil {
 			d.countValidation(t, v.Number(), err)
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		d.audit(r, t.name, written)
-		d.answerWrite(w, r, t, f, written, http.StatusOK)
-	}
+		return d.answerWrite(w, r, t, f, written, http.StatusOK)
+	})
 }
 
-func (d *recordDeps) deleteRecord() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) deleteRecord() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, true)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
 		if err != nil {
@@ -386,11 +368,11 @@ func (d *recordDeps) deleteRecord() http.HandlerFunc {
 		}
 		written, err := d.svc.Delete(r.Context(), t.name, t.id, conditions(r, f), "")
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		d.audit(r, t.name, written)
 		w.Header().Set("Ferry-Revision", strconv.FormatInt(written.Record.Revision, 10))
 		w.WriteHeader(http.StatusNoContent)
-	}
+		return nil
+	})
 }

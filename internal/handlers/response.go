@@ -84,22 +84,21 @@ func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep
 
 // writeJSON answers a JSON document built by the service (schema, job,
 // history and summary bodies), compressed when the client likes.
-func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
 	opts := []json.Options{json.Deterministic(true)}
 	if pretty, _ := queryBool(r, "pretty"); pretty {
 		opts = append(opts, jsontext.WithIndent("  "))
 	}
 	body, err := json.Marshal(v, opts...)
 	if err != nil {
-		writeProblem(w, r, fmt.Errorf("handlers: encode response: %w", err))
-		return
+		return fmt.Errorf("handlers: encode response: %w", err)
 	}
 	body, enc, err := compress(body, responseEncoding(r))
 	if err != nil {
-		writeProblem(w, r, err)
-		return
+		return err
 	}
 	writeRepresentation(w, r, status, representation{body: body, contentType: "application/json", encoding: enc})
+	return nil
 }
 
 var jsonOnly = []negotiate.Offer{{MediaType: "application/json"}}
@@ -109,4 +108,16 @@ var jsonOnly = []negotiate.Offer{{MediaType: "application/json"}}
 func acceptJSON(r *http.Request) error {
 	_, err := negotiate.Choose(r.Header.Get("Accept"), jsonOnly)
 	return err
+}
+
+// An errHandler is a handler that reports failure by returning an error,
+// which is answered as a problem document; a handler that has started its
+// response returns nil.
+type errHandler func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP runs h and answers its error.
+func (h errHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		writeProblem(w, r, err)
+	}
 }

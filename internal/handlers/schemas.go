@@ -67,48 +67,44 @@ func definitionDoc(v *schema.Version) map[string]any {
 	return doc
 }
 
-func (d *schemaDeps) listSchemas() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) listSchemas() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		all := d.registry.Schemas()
 		out := make([]map[string]any, 0, len(all))
 		for _, sc := range all {
 			n, err := d.records.Count(r.Context(), sc.Name())
 			if err != nil {
-				writeProblem(w, r, err)
-				return
+				return err
 			}
 			out = append(out, map[string]any{
 				"name": sc.Name(), "latest_version": sc.Latest().Number(),
 				"compatibility": sc.Compatibility(), "record_count": n,
 			})
 		}
-		writeJSON(w, r, http.StatusOK, map[string]any{"schemas": out})
-	}
+		return writeJSON(w, r, http.StatusOK, map[string]any{"schemas": out})
+	})
 }
 
-func (d *schemaDeps) getSchema() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) getSchema() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, err := d.schemaParam(r)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		versions := make([]map[string]any, 0)
 		for _, v := range sc.All() {
 			versions = append(versions, definitionDoc(v))
 		}
-		writeJSON(w, r, http.StatusOK, map[string]any{
+		return writeJSON(w, r, http.StatusOK, map[string]any{
 			"name": sc.Name(), "compatibility": sc.Compatibility(), "versions": versions,
 		})
-	}
+	})
 }
 
 // versionOffers are the representations of a schema version.
@@ -118,47 +114,43 @@ var versionOffers = []negotiate.Offer{
 	{MediaType: "text/x-go"},
 }
 
-func (d *schemaDeps) getVersion() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) getVersion() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		choice, err := negotiate.Choose(r.Header.Get("Accept"), versionOffers)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, err := d.schemaParam(r)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		v, err := d.versionParam(r, sc)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		markVersionDeprecated(w, v)
 		switch choice.MediaType {
 		case "application/schema+json":
 			body, err := v.JSONSchema()
 			if err != nil {
-				writeProblem(w, r, err)
-				return
+				return err
 			}
-			d.writeDocument(w, r, body, "application/schema+json")
+			return d.writeDocument(w, r, body, "application/schema+json")
 		case "text/x-go":
-			d.writeDocument(w, r, v.GoSource(), "text/x-go; charset=utf-8")
+			return d.writeDocument(w, r, v.GoSource(), "text/x-go; charset=utf-8")
 		default:
-			writeJSON(w, r, http.StatusOK, definitionDoc(v))
+			return writeJSON(w, r, http.StatusOK, definitionDoc(v))
 		}
-	}
+	})
 }
 
-func (d *schemaDeps) writeDocument(w http.ResponseWriter, r *http.Request, body []byte, contentType string) {
+func (d *schemaDeps) writeDocument(w http.ResponseWriter, r *http.Request, body []byte, contentType string) error {
 	body, enc, err := compress(body, responseEncoding(r))
 	if err != nil {
-		writeProblem(w, r, err)
-		return
+		return err
 	}
 	writeRepresentation(w, r, http.StatusOK, representation{body: body, contentType: contentType, encoding: enc})
+	return nil
 }
 
 // markVersionDeprecated adds Deprecation and Sunset headers for a
@@ -197,171 +189,145 @@ func (d *schemaDeps) readJSONBody(w http.ResponseWriter, r *http.Request, allowY
 	return body, isYAML, err
 }
 
-func (d *schemaDeps) registerSchema() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) registerSchema() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		dryRun, err := queryBool(r, "dry_run")
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		body, isYAML, err := d.readJSONBody(w, r, true)
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, err)
-			return
+			return withAcceptPost(w, r, d.codecs, err)
 		}
 		def, err := schema.ParseDefinition(body, isYAML)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		v, err := d.registry.Register(r.Context(), def, dryRun)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		if dryRun {
-			writeJSON(w, r, http.StatusOK, definitionDoc(v))
-			return
+			return writeJSON(w, r, http.StatusOK, definitionDoc(v))
 		}
 		w.Header().Set("Location", "/v1/schemas/"+url.PathEscape(v.Schema())+"/versions/"+strconv.Itoa(v.Number()))
-		writeJSON(w, r, http.StatusCreated, definitionDoc(v))
-	}
+		return writeJSON(w, r, http.StatusCreated, definitionDoc(v))
+	})
 }
 
-func (d *schemaDeps) setCompatibility() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) setCompatibility() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, err := d.schemaParam(r)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		body, _, err := d.readJSONBody(w, r, false)
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, err)
-			return
+			return withAcceptPost(w, r, d.codecs, err)
 		}
 		var req struct {
 			Compatibility string `json:"compatibility"`
 		}
 		if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil {
-			writeProblem(w, r, problem.Wrap(problem.Invalid, err, "body must be {\"compatibility\": MODE}").WithReason("syntax"))
-			return
+			return problem.Wrap(problem.Invalid, err, "body must be {\"compatibility\": MODE}").WithReason("syntax")
 		}
 		if err := d.registry.SetCompatibility(r.Context(), sc.Name(), req.Compatibility); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, err = d.records.Schema(sc.Name())
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, r, http.StatusOK, map[string]any{"name": sc.Name(), "compatibility": sc.Compatibility()})
-	}
+		return writeJSON(w, r, http.StatusOK, map[string]any{"name": sc.Name(), "compatibility": sc.Compatibility()})
+	})
 }
 
-func (d *schemaDeps) deprecateVersion() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) deprecateVersion() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, err := d.schemaParam(r)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		v, err := d.versionParam(r, sc)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		body, _, err := d.readJSONBody(w, r, false)
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, err)
-			return
+			return withAcceptPost(w, r, d.codecs, err)
 		}
 		var req struct {
 			Deprecated *bool      `json:"deprecated"`
 			Sunset     *time.Time `json:"sunset"`
 		}
 		if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil || req.Deprecated == nil {
-			writeProblem(w, r, problem.New(problem.Invalid,
-				"body must be {\"deprecated\": true|false, \"sunset\": RFC 3339 time (optional)}").WithReason("syntax"))
-			return
+			return problem.New(problem.Invalid,
+				"body must be {\"deprecated\": true|false, \"sunset\": RFC 3339 time (optional)}").WithReason("syntax")
 		}
 		v, err = d.registry.Deprecate(r.Context(), sc.Name(), v.Number(), *req.Deprecated, req.Sunset)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		markVersionDeprecated(w, v)
-		writeJSON(w, r, http.StatusOK, definitionDoc(v))
-	}
+		return writeJSON(w, r, http.StatusOK, definitionDoc(v))
+	})
 }
 
-func (d *schemaDeps) changelog() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) changelog() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, err := d.schemaParam(r)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, r, http.StatusOK, map[string]any{"schema": sc.Name(), "versions": sc.Changelog()})
-	}
+		return writeJSON(w, r, http.StatusOK, map[string]any{"schema": sc.Name(), "versions": sc.Changelog()})
+	})
 }
 
-func (d *schemaDeps) migrate() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) migrate() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, err := d.schemaParam(r)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		drain(r)
 		job, err := d.jobs.StartMigration(r.Context(), sc.Name(), "")
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("Location", "/v1/jobs/"+job.ID)
-		writeJSON(w, r, http.StatusAccepted, job)
-	}
+		return writeJSON(w, r, http.StatusAccepted, job)
+	})
 }
 
-func (d *schemaDeps) getJob() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *schemaDeps) getJob() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		id, err := pathParam(r, "id")
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		job, err := d.jobs.Get(r.Context(), id)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, r, http.StatusOK, job)
-	}
+		return writeJSON(w, r, http.StatusOK, job)
+	})
 }

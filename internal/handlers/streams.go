@@ -15,28 +15,24 @@ import (
 	"github.com/ferry-dev/ferry/internal/schema"
 )
 
-func (d *recordDeps) listRecords() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) listRecords() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, false)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		limit, err := queryInt(r, "limit", 100, 1, 1000)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		requestInfoFrom(r.Context()).formatOut = f.codec.Name()
 		page, err := d.svc.List(r.Context(), t.name, r.URL.Query().Get("cursor"), int(limit))
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		v, _ := t.schema.Version(f.version)
 		env := d.types.of(reflect.PointerTo(v.Type()))
@@ -44,8 +40,7 @@ func (d *recordDeps) listRecords() http.HandlerFunc {
 		for _, rec := range page.Records {
 			view, err := rec.View(t.schema, f.version)
 			if err != nil {
-				writeProblem(w, r, err)
-				return
+				return err
 			}
 			items = reflect.Append(items, d.types.envelope(rec.ID, rec.Revision, f.version, rec.UpdatedAt, view))
 		}
@@ -54,13 +49,11 @@ func (d *recordDeps) listRecords() http.HandlerFunc {
 		out.Field(1).SetString(page.NextCursor)
 		body, err := f.codec.Marshal(out.Addr().Interface())
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		body, enc, err := compress(body, f.encoding)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		if page.NextCursor != "" {
 			next := *r.URL
@@ -72,32 +65,30 @@ func (d *recordDeps) listRecords() http.HandlerFunc {
 		}
 		d.markDeprecated(w, t.schema, f.version)
 		writeRepresentation(w, r, http.StatusOK, representation{body: body, contentType: f.contentType(t.name), encoding: enc})
-	}
+		return nil
+	})
 }
 
 // streamFlushEvery is how many records an export writes between flushes.
 const streamFlushEvery = 256
 
-func (d *recordDeps) exportRecords() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) exportRecords() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, false)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, choice, err := d.codecs.NegotiateStream(r.Header.Get("Accept"))
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		version := choice.Version
 		if version == 0 {
 			version = t.schema.Latest().Number()
 		}
 		if _, err := t.schema.Version(version); err != nil {
-			writeProblem(w, r, problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, version).
-				With("versions", t.schema.Versions()))
-			return
+			return problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, version).
+				With("versions", t.schema.Versions())
 		}
 		requestInfoFrom(r.Context()).formatOut = sc.Name()
 		rc := http.NewResponseController(w)
@@ -113,15 +104,14 @@ func (d *recordDeps) exportRecords() http.HandlerFunc {
 		var zw io.WriteCloser
 		if enc != "" {
 			if zw, err = negotiate.NewEncodingWriter(w, enc); err != nil {
-				writeProblem(w, r, err)
-				return
+				return err
 			}
 			h.Set("Content-Encoding", enc)
 			out = zw
 		}
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodHead {
-			return
+			return nil
 		}
 		se := sc.NewEncoder(out)
 		n := 0
@@ -155,41 +145,36 @@ func (d *recordDeps) exportRecords() http.HandlerFunc {
 			requestInfoFrom(r.Context()).logger.Warn().Err(err).Str("schema", t.name).Msg("export ended early")
 			panic(http.ErrAbortHandler)
 		}
-	}
+		return nil
+	})
 }
 
-func (d *recordDeps) importRecords() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) importRecords() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, false)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		atomic, err := queryBool(r, "atomic")
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		sc, ctVersion, err := d.codecs.StreamForContentType(r.Header.Get("Content-Type"))
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, withStreamSupported(err, d.codecs))
-			return
+			return withAcceptPost(w, r, d.codecs, withStreamSupported(err, d.codecs))
 		}
 		defaultVersion, err := bodyVersion(t.schema, ctVersion)
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, err)
-			return
+			return withAcceptPost(w, r, d.codecs, err)
 		}
 		requestInfoFrom(r.Context()).formatIn = sc.Name()
 		body := http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
 		raw, err := negotiate.NewBodyReader(body, r.Header.Get("Content-Encoding"), d.limits.MaxImportBytes)
 		if err != nil {
-			writeUnsupported(w, r, d.codecs, err)
-			return
+			return withAcceptPost(w, r, d.codecs, err)
 		}
 		defer raw.Close()
 		watch := &limitWatch{r: raw}
@@ -214,16 +199,15 @@ func (d *recordDeps) importRecords() http.HandlerFunc {
 					p.With("accepted", s.Accepted).With("rejected", s.Rejected).With("errors", importErrors(r, s))
 				}
 			}
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		d.auditAll(r, t.name, summary)
-		writeJSON(w, r, http.StatusOK, map[string]any{
+		return writeJSON(w, r, http.StatusOK, map[string]any{
 			"accepted": summary.Accepted,
 			"rejected": summary.Rejected,
 			"errors":   importErrors(r, summary),
 		})
-	}
+	})
 }
 
 // auditAll writes the audit lines of an import's writes.
@@ -341,38 +325,33 @@ func envelopeItem(sc *schema.Schema, raw any, def *schema.Version) *records.Impo
 	return item
 }
 
-func (d *recordDeps) recordHistory() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) recordHistory() http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, true)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		withData := r.URL.Query().Get("include") == "data"
 		version := t.schema.Latest().Number()
 		if err := acceptJSON(r); err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		if withData {
 			ch, err := negotiate.Choose(r.Header.Get("Accept"), jsonOnly)
 			if err != nil {
-				writeProblem(w, r, err)
-				return
+				return err
 			}
 			if ch.Version != 0 {
 				if _, err := t.schema.Version(ch.Version); err != nil {
-					writeProblem(w, r, problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, ch.Version).
-						With("versions", t.schema.Versions()))
-					return
+					return problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, ch.Version).
+						With("versions", t.schema.Versions())
 				}
 				version = ch.Version
 			}
 		}
 		revs, err := d.svc.History(r.Context(), t.name, t.id)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		out := make([]map[string]any, len(revs))
 		for i, rev := range revs {
@@ -385,52 +364,46 @@ func (d *recordDeps) recordHistory() http.HandlerFunc {
 				if rev.Record != nil {
 					view, err := rev.Record.View(t.schema, version)
 					if err != nil {
-						writeProblem(w, r, err)
-						return
+						return err
 					}
 					entry["data"] = view
 				}
 			}
 			out[i] = entry
 		}
-		writeJSON(w, r, http.StatusOK, map[string]any{"revisions": out})
-	}
+		return writeJSON(w, r, http.StatusOK, map[string]any{"revisions": out})
+	})
 }
 
 // changeFeedWaitLimit is the longest a long-poll may wait.
 const changeFeedWaitLimit = 60
 
-func (d *recordDeps) recordChanges(shutdown context.Context) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, false)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		since, err := queryInt(r, "since", 0, 0, 1<<62)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		limit, err := queryInt(r, "limit", 100, 1, 1000)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		wait, err := queryInt(r, "wait", 0, 0, changeFeedWaitLimit)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		withData := r.URL.Query().Get("include") == "data"
 		if wantsEventStream(r) {
 			d.streamChanges(w, r, t, uint64(since), shutdown)
-			return
+			return nil
 		}
 		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		ctx := r.Context()
 		if wait > 0 {
@@ -443,21 +416,19 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.HandlerFunc {
 		}
 		changes, last, err := d.svc.Changes(ctx, t.name, uint64(since), int(limit), time.Duration(wait)*time.Second)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		body, err := d.encodeChanges(r.Context(), t, f, changes, last, withData)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		body, enc, err := compress(body, f.encoding)
 		if err != nil {
-			writeProblem(w, r, err)
-			return
+			return err
 		}
 		writeRepresentation(w, r, http.StatusOK, representation{body: body, contentType: f.contentType(t.name), encoding: enc})
-	}
+		return nil
+	})
 }
 
 // encodeChanges encodes a change list; with data, each change carries the
