@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/problem"
@@ -60,15 +59,31 @@ func New(st Store, schemas Schemas, opts Options) *Service {
 // on the same record.
 const maxAttempts = 64
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
-
-// CheckID refuses ids outside Ferry's id pattern.
+// CheckID refuses ids outside Ferry's id pattern,
+// ^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$. It runs on every request, so it is a
+// loop rather than a regular expression.
 func CheckID(id string) error {
-	if !idPattern.MatchString(id) {
+	if !validID(id) {
 		return problem.New(problem.Invalid,
 			"id %q does not match ^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$", truncate(id, 140)).WithReason("id")
 	}
 	return nil
+}
+
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '~' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Schema returns the named schema or a NotFound problem.
