@@ -182,11 +182,7 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err != nil {
 			return err
 		}
-		for _, n := range []int{v.Number(), f.version} {
-			if vv, err := sc.Version(n); err == nil {
-				markVersionDeprecated(w, vv)
-			}
-		}
+		markDeprecated(w, m, sc, v.Number(), f.version)
 		writeRepresentation(w, r, http.StatusOK, representation{body: out, contentType: f.contentType(name), encoding: enc})
 		return nil
 	})

@@ -3,10 +3,12 @@ package handlers
 import (
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/metrics"
 	"github.com/ferry-dev/ferry/internal/negotiate"
 	"github.com/ferry-dev/ferry/internal/problem"
 	"github.com/ferry-dev/ferry/internal/schema"
@@ -80,23 +82,22 @@ func bodyVersion(sc *schema.Schema, ctVersion int) (*schema.Version, error) {
 }
 
 // markDeprecated adds Deprecation and Sunset headers when a request or
-// response uses a deprecated version, and counts the use.
-func (d *recordDeps) markDeprecated(w http.ResponseWriter, sc *schema.Schema, versions ...int) {
-	for _, n := range versions {
+// response uses a deprecated version, and counts the use per version and
+// key, so operators see who still uses it (the key is empty in open mode).
+func markDeprecated(w http.ResponseWriter, m *metrics.Metrics, sc *schema.Schema, versions ...int) {
+	for i, n := range versions {
 		v, err := sc.Version(n)
-		if err != nil {
+		if err != nil || slices.Contains(versions[:i], n) {
 			continue
 		}
-		at, ok := v.Deprecated()
-		if !ok {
-			continue
+		if markVersionDeprecated(w, v) {
+			m.DeprecatedRequests.WithLabelValues(sc.Name(), strconv.Itoa(n), "").Inc()
 		}
-		w.Header().Set("Deprecation", "@"+strconv.FormatInt(at.Unix(), 10))
-		if sunset, ok := v.Sunset(); ok {
-			w.Header().Set("Sunset", sunset.UTC().Format(http.TimeFormat))
-		}
-		d.metrics.DeprecatedRequests.WithLabelValues(sc.Name(), strconv.Itoa(n), "").Inc()
 	}
+}
+
+func (d *recordDeps) markDeprecated(w http.ResponseWriter, sc *schema.Schema, versions ...int) {
+	markDeprecated(w, d.metrics, sc, versions...)
 }
 
 // envelopeTypes builds, once per record struct type, the typed envelope

@@ -153,17 +153,18 @@ func (d *schemaDeps) writeDocument(w http.ResponseWriter, r *http.Request, body 
 	return nil
 }
 
-// markVersionDeprecated adds Deprecation and Sunset headers for a
-// deprecated version.
-func markVersionDeprecated(w http.ResponseWriter, v *schema.Version) {
+// markVersionDeprecated adds Deprecation (RFC 9745) and Sunset (RFC 8594)
+// headers for a deprecated version, and reports whether it is one.
+func markVersionDeprecated(w http.ResponseWriter, v *schema.Version) bool {
 	at, ok := v.Deprecated()
 	if !ok {
-		return
+		return false
 	}
 	w.Header().Set("Deprecation", "@"+strconv.FormatInt(at.Unix(), 10))
 	if sunset, ok := v.Sunset(); ok {
 		w.Header().Set("Sunset", sunset.UTC().Format(http.TimeFormat))
 	}
+	return true
 }
 
 // readJSONBody reads a small JSON (or, where allowed, YAML) request body
