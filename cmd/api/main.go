@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/api"
-	"github.com/ferry-dev/ferry/internal/boltstore"
 	"github.com/ferry-dev/ferry/internal/gobcheck"
 	"github.com/ferry-dev/ferry/internal/handlers"
 	"github.com/ferry-dev/ferry/internal/metrics"
 	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/pebblestore"
 	"github.com/ferry-dev/ferry/internal/records"
 	"github.com/ferry-dev/ferry/internal/repcache"
 	"github.com/ferry-dev/ferry/internal/schema"
@@ -28,10 +28,10 @@ import (
 
 // The store satisfies every consumer's interface.
 var (
-	_ records.Store    = (*boltstore.Store)(nil)
-	_ records.JobStore = (*boltstore.Store)(nil)
-	_ schema.Store     = (*boltstore.Store)(nil)
-	_ handlers.Pinger  = (*boltstore.Store)(nil)
+	_ records.Store    = (*pebblestore.Store)(nil)
+	_ records.JobStore = (*pebblestore.Store)(nil)
+	_ schema.Store     = (*pebblestore.Store)(nil)
+	_ handlers.Pinger  = (*pebblestore.Store)(nil)
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Store != "" {
 		return fmt.Errorf("config: FERRY_STORE=%q: only the embedded store is available in this build; leave FERRY_STORE empty", cfg.Store)
 	}
-	st, err := boltstore.Open(ctx, cfg.DataDir, boltstore.Options{HistoryLimit: cfg.HistoryLimit})
+	st, err := pebblestore.Open(ctx, cfg.DataDir, pebblestore.Options{HistoryLimit: cfg.HistoryLimit})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

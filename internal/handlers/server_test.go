@@ -21,11 +21,11 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/ferry-dev/ferry/api"
-	"github.com/ferry-dev/ferry/internal/boltstore"
 	"github.com/ferry-dev/ferry/internal/gobcheck"
 	"github.com/ferry-dev/ferry/internal/handlers"
 	"github.com/ferry-dev/ferry/internal/metrics"
 	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/pebblestore"
 	"github.com/ferry-dev/ferry/internal/records"
 	"github.com/ferry-dev/ferry/internal/repcache"
 	"github.com/ferry-dev/ferry/internal/schema"
@@ -33,10 +33,10 @@ import (
 
 // The store satisfies every consumer's interface, as in cmd/api.
 var (
-	_ records.Store    = (*boltstore.Store)(nil)
-	_ records.JobStore = (*boltstore.Store)(nil)
-	_ schema.Store     = (*boltstore.Store)(nil)
-	_ handlers.Pinger  = (*boltstore.Store)(nil)
+	_ records.Store    = (*pebblestore.Store)(nil)
+	_ records.JobStore = (*pebblestore.Store)(nil)
+	_ schema.Store     = (*pebblestore.Store)(nil)
+	_ handlers.Pinger  = (*pebblestore.Store)(nil)
 )
 
 // serverConfig is what a test may change about the service it runs.
@@ -72,7 +72,7 @@ type Server struct {
 	URL    string
 	HTTP   *httptest.Server
 	Client *http.Client
-	Store  *boltstore.Store
+	Store  *pebblestore.Store
 }
 
 // MustServer builds the service as cmd/api does and serves it until the test
@@ -84,9 +84,9 @@ func MustServer(tb testing.TB, opts ...ServerOption) *Server {
 		o(&cfg)
 	}
 	ctx := context.Background()
-	st, err := boltstore.Open(ctx, tb.TempDir(), boltstore.Options{HistoryLimit: cfg.historyLimit})
+	st, err := pebblestore.Open(ctx, tb.TempDir(), pebblestore.Options{HistoryLimit: cfg.historyLimit})
 	if err != nil {
-		tb.Fatalf("boltstore.Open: %v", err)
+		tb.Fatalf("pebblestore.Open: %v", err)
 	}
 	registry := schema.NewRegistry(st)
 	if err := registry.Load(ctx); err != nil {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package boltstore
+package pebblestore
 
 import (
 	"bufio"
@@ -76,7 +76,7 @@ func crashOp(id string, rev int64) string {
 
 // crashBody returns the body of revision rev of schema/id: a header naming
 // it, then pseudo-random bytes, mostly small, sometimes 200 KiB so that
-// overflow pages are written too.
+// log records span several blocks of the log.
 func crashBody(schema, id string, rev int64) []byte {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s/%s/%d", schema, id, rev)
@@ -233,11 +233,11 @@ func writerCmd(dir string, writers, ops int) *exec.Cmd {
 	return cmd
 }
 
-type recordKey struct{ schema, id string }
+type crashKey struct{ schema, id string }
 
 // ack is an acknowledged write as printed by a writer.
 type ack struct {
-	key recordKey
+	key crashKey
 	rev int64
 	sum string
 }
@@ -251,7 +251,7 @@ func parseAck(line string) (ack, bool) {
 	if err != nil {
 		return ack{}, false
 	}
-	return ack{key: recordKey{f[1], f[2]}, rev: rev, sum: f[4]}, true
+	return ack{key: crashKey{f[1], f[2]}, rev: rev, sum: f[4]}, true
 }
 
 func crashCycles(t *testing.T) int {
@@ -277,8 +277,8 @@ func TestCrash(t *testing.T) {
 	cycles := crashCycles(t)
 	const writers = 8
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	known := make(map[recordKey]int64) // revision acknowledged or seen at a check
-	acked := make(map[recordKey]ack)
+	known := make(map[crashKey]int64) // revision acknowledged or seen at a check
+	acked := make(map[crashKey]ack)
 	total := 0
 	for cycle := range cycles {
 		delay := time.Duration(20+rng.IntN(281)) * time.Millisecond
@@ -365,21 +365,21 @@ func runAndKill(t *testing.T, cmd *exec.Cmd, delay time.Duration) ([]ack, string
 
 // checkCrashState checks the reopened store against what the writers sent
 // and acknowledged, and returns the revision found for each record.
-func checkCrashState(t *testing.T, s *Store, writers int, known map[recordKey]int64, acked map[recordKey]ack) map[recordKey]int64 {
+func checkCrashState(t *testing.T, s *Store, writers int, known map[crashKey]int64, acked map[crashKey]ack) map[crashKey]int64 {
 	t.Helper()
 	ctx := context.Background()
-	seen := make(map[recordKey]int64)
-	universe := make(map[recordKey]bool)
+	seen := make(map[crashKey]int64)
+	universe := make(map[crashKey]bool)
 	for w := range writers {
 		schema := crashSchema(w)
 		for k := range crashSingleIDs {
-			universe[recordKey{schema, singleID(w, k)}] = true
+			universe[crashKey{schema, singleID(w, k)}] = true
 		}
 		for _, id := range pairIDs(w) {
-			universe[recordKey{schema, id}] = true
+			universe[crashKey{schema, id}] = true
 		}
 	}
-	recs := make(map[recordKey]Record)
+	recs := make(map[crashKey]Record)
 	for k := range universe {
 		r, err := s.Get(ctx, k.schema, k.id)
 		if errors.Is(err, ErrNotFound) {
@@ -410,7 +410,7 @@ func checkCrashState(t *testing.T, s *Store, writers int, known map[recordKey]in
 	}
 	for w := range writers {
 		p := pairIDs(w)
-		a, b := recs[recordKey{crashSchema(w), p[0]}], recs[recordKey{crashSchema(w), p[1]}]
+		a, b := recs[crashKey{crashSchema(w), p[0]}], recs[crashKey{crashSchema(w), p[1]}]
 		if a.Revision != b.Revision {
 			t.Errorf("atomic pair %v: revisions %d and %d differ", p, a.Revision, b.Revision)
 		}
@@ -421,7 +421,7 @@ func checkCrashState(t *testing.T, s *Store, writers int, known map[recordKey]in
 	return seen
 }
 
-func checkCrashHistory(t *testing.T, s *Store, k recordKey, r Record) {
+func checkCrashHistory(t *testing.T, s *Store, k crashKey, r Record) {
 	t.Helper()
 	h, err := s.History(context.Background(), k.schema, k.id)
 	if err != nil {
@@ -447,7 +447,7 @@ func checkCrashHistory(t *testing.T, s *Store, k recordKey, r Record) {
 	}
 }
 
-func checkCrashFeed(t *testing.T, s *Store, schema string, universe map[recordKey]bool, recs map[recordKey]Record) {
+func checkCrashFeed(t *testing.T, s *Store, schema string, universe map[crashKey]bool, recs map[crashKey]Record) {
 	t.Helper()
 	ctx := context.Background()
 	changes, err := s.Changes(ctx, schema, 0, 1<<20)
@@ -458,7 +458,7 @@ func checkCrashFeed(t *testing.T, s *Store, schema string, universe map[recordKe
 	listed := make(map[string]bool)
 	var prev uint64
 	for _, c := range changes {
-		k := recordKey{schema, c.ID}
+		k := crashKey{schema, c.ID}
 		r, ok := recs[k]
 		switch {
 		case !universe[k]:
@@ -497,7 +497,7 @@ func checkCrashFeed(t *testing.T, s *Store, schema string, universe map[recordKe
 		t.Errorf("Scan(%s) = %d records, %v; want %d", schema, len(scanned), err, live)
 	}
 	for _, r := range scanned {
-		if !universe[recordKey{schema, r.ID}] {
+		if !universe[crashKey{schema, r.ID}] {
 			t.Errorf("scan finds %s/%s, which no writer sent", schema, r.ID)
 		}
 	}

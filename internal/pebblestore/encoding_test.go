@@ -1,4 +1,4 @@
-package boltstore
+package pebblestore
 
 import (
 	"bytes"
@@ -106,6 +106,124 @@ func FuzzDecode(f *testing.F) {
 			c2, err := decodeChange(encodeChange(c))
 			if err != nil || c2.revision != c.revision || !c2.at.Equal(c.at) || c2.op != c.op || c2.id != c.id {
 				t.Errorf("change %x: round trip gave %+v %v, want %+v", in, c2, err, c)
+			}
+		}
+	})
+}
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	t.Run("no schema's keys inside another's", func(t *testing.T) {
+		t.Parallel()
+		names := []string{"a", "ab", "a\x00", "b", string(make([]byte, 200)), "\x01a"}
+		for _, a := range names {
+			for _, b := range names {
+				if a == b {
+					continue
+				}
+				pa, pb := schemaPrefix(prefixRecord, a), schemaPrefix(prefixRecord, b)
+				if bytes.HasPrefix(pb, pa) {
+					t.Errorf("record prefix of %q is a prefix of that of %q", a, b)
+				}
+				if bytes.HasPrefix(historyKey("s", b, 1), historyPrefix("s", a)) {
+					t.Errorf("history key of id %q lies under the history prefix of id %q", b, a)
+				}
+			}
+		}
+	})
+	t.Run("ids and revisions sort", func(t *testing.T) {
+		t.Parallel()
+		ids := []string{"", "\x00", "a", "a\x00", "ab", "b", "\xff"}
+		for i := 1; i < len(ids); i++ {
+			if bytes.Compare(recordKey("s", ids[i-1]), recordKey("s", ids[i])) >= 0 {
+				t.Errorf("record key of %q does not sort before that of %q", ids[i-1], ids[i])
+			}
+		}
+		revs := []int64{1, 2, 255, 256, 1 << 40, math.MaxInt64}
+		for i := 1; i < len(revs); i++ {
+			if bytes.Compare(historyKey("s", "x", revs[i-1]), historyKey("s", "x", revs[i])) >= 0 {
+				t.Errorf("history key of revision %d does not sort before that of %d", revs[i-1], revs[i])
+			}
+		}
+	})
+	t.Run("history key round trip", func(t *testing.T) {
+		t.Parallel()
+		for _, c := range []struct {
+			schema, id string
+			rev        int64
+		}{{"s", "a", 1}, {"", "", math.MaxInt64}, {"x\xff", "id with spaces", 77}} {
+			s, id, rev, err := parseHistoryKey(historyKey(c.schema, c.id, c.rev))
+			if err != nil || string(s) != c.schema || string(id) != c.id || rev != c.rev {
+				t.Errorf("parseHistoryKey(historyKey(%q, %q, %d)) = %q, %q, %d, %v", c.schema, c.id, c.rev, s, id, rev, err)
+			}
+		}
+	})
+	t.Run("successor", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct{ in, want []byte }{
+			{[]byte("ab"), []byte("ac")},
+			{[]byte{'a', 0xff}, []byte("b")},
+			{[]byte{0xff, 0xff}, nil},
+			{[]byte{}, nil},
+		}
+		for _, tc := range tests {
+			if got := successor(tc.in); !bytes.Equal(got, tc.want) || (got == nil) != (tc.want == nil) {
+				t.Errorf("successor(%x) = %x, want %x", tc.in, got, tc.want)
+			}
+		}
+	})
+}
+
+func TestDecodeKeysRejects(t *testing.T) {
+	t.Parallel()
+	valid := historyKey("s", "id", 3)
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"other prefix", append([]byte{prefixRecord}, valid[1:]...)},
+		{"truncated revision", valid[:len(valid)-1]},
+		{"long revision", append(bytes.Clone(valid), 0)},
+		{"revision 0", historyKey("s", "id", 0)},
+		{"name longer than key", []byte{prefixHistory, 0x7f, 'a'}},
+		{"length in more bytes than needed", []byte{prefixHistory, 0x80, 0x00, 0x00, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30}},
+		{"overlong varint", []byte{prefixHistory, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, _, _, err := parseHistoryKey(tc.in); err == nil {
+				t.Errorf("parseHistoryKey(%x) succeeded, want an error", tc.in)
+			}
+		})
+	}
+	for _, in := range [][]byte{nil, make([]byte, 15), append(make([]byte, 8), 0x80, 0, 0, 0, 0, 0, 0, 0)} {
+		if _, err := decodeCounters(in); err == nil {
+			t.Errorf("decodeCounters(%x) succeeded, want an error", in)
+		}
+	}
+}
+
+// FuzzDecodeKeys feeds arbitrary bytes to the key and counter decoders:
+// none may panic, and whatever one accepts must survive encoding and
+// decoding again unchanged.
+func FuzzDecodeKeys(f *testing.F) {
+	f.Add(historyKey("s", "id", 1))
+	f.Add(historyKey("", "", math.MaxInt64))
+	f.Add(encodeCounters(counters{seq: 9, count: 3}))
+	f.Add([]byte{prefixHistory})
+	f.Add([]byte{prefixHistory, 0x80, 0x00, 0x00, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30})
+	f.Add([]byte{prefixHistory, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if s, id, rev, err := parseHistoryKey(in); err == nil {
+			if k := historyKey(string(s), string(id), rev); !bytes.Equal(k, in) {
+				t.Errorf("history key %x: re-encoded as %x", in, k)
+			}
+		}
+		if c, err := decodeCounters(in); err == nil {
+			if v := encodeCounters(c); !bytes.Equal(v, in) {
+				t.Errorf("counters %x: re-encoded as %x", in, v)
 			}
 		}
 	})

@@ -1,28 +1,15 @@
-package boltstore
+package pebblestore
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sync/atomic"
 	"time"
 
-	"go.etcd.io/bbolt"
-)
-
-// Bucket and key names.
-var (
-	bucketRecords = []byte("records")
-	bucketDefs    = []byte("defs")
-	bucketMeta    = []byte("meta")
-	bucketJobs    = []byte("jobs")
-
-	bucketRecs    = []byte("r")
-	bucketHistory = []byte("h")
-	bucketChanges = []byte("c")
-	keySeq        = []byte("seq")
-	keyCount      = []byte("count")
+	"github.com/cockroachdb/pebble"
 )
 
 // States of a request, so that exactly one of the committer and a caller
@@ -33,10 +20,20 @@ const (
 	stateCanceled
 )
 
+// Bounds on the bytes of one batch. The committer stops draining requests
+// into a batch once their bodies reach softBatchBytes, and fails a request
+// that would grow the batch past hardBatchBytes, far below the 4 GiB that
+// Pebble's batch format can hold even with the history copies of replaced
+// values.
+const (
+	softBatchBytes = 16 << 20
+	hardBatchBytes = 1 << 30
+)
+
 // An applyFunc changes something other than records in the committer's
-// transaction. A reject is the caller's answer and means nothing was
-// changed; an err fails the whole transaction.
-type applyFunc func(tx *bbolt.Tx) (reject, err error)
+// batch. A reject is the caller's answer and means nothing was changed; an
+// err fails the request.
+type applyFunc func(b *pebble.Batch) (reject, err error)
 
 // A request is one call waiting for the committer: either record writes or
 // a function that changes something else.
@@ -58,24 +55,32 @@ func (r *request) weight() int {
 	return len(r.writes)
 }
 
+func (r *request) size() int {
+	n := 0
+	for i := range r.writes {
+		n += len(r.writes[i].Body)
+	}
+	return n
+}
+
 // Commit applies writes durably and returns one Result per write. With
 // atomic set, either every write is applied or none is, and each Result
 // says which writes failed; otherwise each write succeeds or fails alone.
 // Writes to the same record apply in order, each seeing the one before.
 //
-// Commit returns only after the transaction holding the writes is synced to
-// disk. Its error is non-nil when the call as a whole failed: an invalid
-// write, a closed store, a storage failure, or the end of ctx before the
-// writes were taken for a transaction, in which case none is applied. After
-// a failed commit of the file, every later Commit fails with that error
-// until the store is opened again.
+// Commit returns only after the batch holding the writes is synced to the
+// write-ahead log. Its error is non-nil when the call as a whole failed: an
+// invalid write, a closed store, a storage failure, or the end of ctx
+// before the writes were taken for a batch, in which case none is applied.
+// After a failed commit, every later Commit fails with that error until the
+// store is opened again.
 func (s *Store) Commit(ctx context.Context, writes []Write, atomic bool) ([]Result, error) {
 	if len(writes) == 0 {
 		return nil, nil
 	}
 	for i := range writes {
 		if err := validateWrite(&writes[i]); err != nil {
-			return nil, fmt.Errorf("boltstore: write %d: %w", i, err)
+			return nil, fmt.Errorf("pebblestore: write %d: %w", i, err)
 		}
 	}
 	r := &request{writes: writes, atomic: atomic, done: make(chan struct{})}
@@ -133,8 +138,8 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 }
 
 // run is the committer: it takes the first queued request, drains whatever
-// else is queued at that moment up to the batch cap, commits them in one
-// transaction and answers them, until Close closes the queue.
+// else is queued at that moment up to the batch caps, commits them in one
+// batch and answers them, until Close closes the queue.
 func (s *Store) run() {
 	defer close(s.stopped)
 	var carry *request
@@ -152,9 +157,9 @@ func (s *Store) run() {
 			continue
 		}
 		batch := []*request{first}
-		n := first.weight()
+		n, size := first.weight(), first.size()
 	drain:
-		for n < s.maxBatch {
+		for n < s.maxBatch && size < softBatchBytes {
 			select {
 			case r, ok := <-s.queue:
 				if !ok {
@@ -169,6 +174,7 @@ func (s *Store) run() {
 				}
 				batch = append(batch, r)
 				n += r.weight()
+				size += r.size()
 			default:
 				break drain
 			}
@@ -189,8 +195,8 @@ func (s *Store) run() {
 
 // commitBatch applies and commits batch, setting each request's results.
 // A request that fails with a storage error is answered with it and the
-// transaction is tried again without it, so one bad request cannot fail
-// the others.
+// batch is built again without it, so one bad request cannot fail the
+// others.
 func (s *Store) commitBatch(batch []*request) {
 	if failure := s.failure.Load(); failure != nil {
 		for _, r := range batch {
@@ -199,201 +205,149 @@ func (s *Store) commitBatch(batch []*request) {
 		return
 	}
 	for len(batch) > 0 {
-		var st *txState
+		st := s.newTxState()
 		failed := -1
-		err := s.db.Update(func(tx *bbolt.Tx) error {
-			st = newTxState(tx, s.limit)
-			for i, r := range batch {
-				if err := st.applyRequest(r); err != nil {
-					failed = i
-					return err
-				}
+		var err error
+		for i, r := range batch {
+			if err = st.applyRequest(r); err != nil {
+				failed = i
+				break
 			}
-			return st.flush()
-		})
-		if err == nil {
-			s.commits.Add(1)
-			s.writes.Add(st.writes)
-			for name, seq := range st.published() {
-				s.feeds.publish(name, seq)
-			}
-			return
 		}
-		err = fmt.Errorf("boltstore: commit: %w", err)
-		if failed < 0 {
-			// The commit itself failed, maybe in fsync, after which the
-			// kernel's page cache and the disk may disagree: no later
-			// write is acknowledged until the store is opened again.
+		if err == nil {
+			err = st.flush()
+		}
+		if failed >= 0 {
+			st.b.Close()
+			batch[failed].results, batch[failed].err = nil, fmt.Errorf("pebblestore: commit: %w", err)
+			batch = append(batch[:failed:failed], batch[failed+1:]...)
+			continue
+		}
+		empty := st.b.Empty()
+		if err == nil && !empty {
+			err = commitSynced(st.b)
+		}
+		st.b.Close()
+		if err != nil {
+			// The log may hold the batch or not, and Pebble refuses to go on
+			// after a failed sync: no later write is acknowledged until the
+			// store is opened again.
+			err = fmt.Errorf("pebblestore: commit: %w", err)
 			s.failure.CompareAndSwap(nil, &err)
 			for _, r := range batch {
 				r.results, r.err = nil, err
 			}
 			return
 		}
-		batch[failed].results, batch[failed].err = nil, err
-		batch = append(batch[:failed:failed], batch[failed+1:]...)
+		if empty {
+			return
+		}
+		for name, c := range st.schemas {
+			if c.dirty {
+				s.counters[name] = c.counters
+			}
+		}
+		s.commits.Add(1)
+		s.writes.Add(st.writes)
+		s.install()
+		for name, c := range st.schemas {
+			if c.dirty {
+				s.feeds.publish(name, c.seq)
+			}
+		}
+		return
 	}
 }
 
-// txState is what one read-write transaction knows of the schemas it
-// touches.
+// commitSynced commits b with a sync of the log, turning the fatal error
+// that Pebble reports through its logger into an error.
+func commitSynced(b *pebble.Batch) (err error) {
+	defer recoverFatal(&err)
+	return b.Commit(pebble.Sync)
+}
+
+// txState is what one batch knows of the schemas it touches.
 type txState struct {
-	tx      *bbolt.Tx
+	b       *pebble.Batch
 	limit   int64
+	base    map[string]counters
 	schemas map[string]*schemaTx
 	writes  uint64
 }
 
-// schemaTx holds one schema's buckets and counters within a transaction.
+// schemaTx holds one schema's counters within a batch.
 type schemaTx struct {
-	recs, hist, changes *bbolt.Bucket
-	root                *bbolt.Bucket
-	recsFill, histFill  fill
-	seq                 uint64
-	count               int64
-	dirty               bool
+	counters
+	dirty bool
 }
 
-func newTxState(tx *bbolt.Tx, limit int64) *txState {
-	return &txState{tx: tx, limit: limit, schemas: make(map[string]*schemaTx)}
+func (s *Store) newTxState() *txState {
+	return &txState{
+		b:       s.db.NewIndexedBatch(),
+		limit:   s.limit,
+		base:    s.counters,
+		schemas: make(map[string]*schemaTx),
+	}
 }
 
-// schema returns the buckets of name, creating them when create is set;
-// without create it returns nil for a schema with no records yet.
-func (st *txState) schema(name string, create bool) (*schemaTx, error) {
-	if sb, ok := st.schemas[name]; ok {
-		return sb, nil
+func (st *txState) schema(name string) *schemaTx {
+	sc, ok := st.schemas[name]
+	if !ok {
+		sc = &schemaTx{counters: st.base[name]}
+		st.schemas[name] = sc
 	}
-	parent := st.tx.Bucket(bucketRecords)
-	root := parent.Bucket([]byte(name))
-	if root == nil {
-		if !create {
-			return nil, nil
-		}
-		var err error
-		if root, err = parent.CreateBucket([]byte(name)); err != nil {
-			return nil, err
-		}
-		for _, sub := range [][]byte{bucketRecs, bucketHistory, bucketChanges} {
-			if _, err := root.CreateBucket(sub); err != nil {
-				return nil, err
-			}
-		}
-	}
-	sb := &schemaTx{
-		root:    root,
-		recs:    root.Bucket(bucketRecs),
-		hist:    root.Bucket(bucketHistory),
-		changes: root.Bucket(bucketChanges),
-	}
-	if sb.recs == nil || sb.hist == nil || sb.changes == nil {
-		return nil, fmt.Errorf("schema %q: %w", name, errCorrupt)
-	}
-	// The change feed only grows at its end, so its pages can be packed.
-	sb.changes.FillPercent = 1
-	sb.recsFill.b, sb.histFill.b = sb.recs, sb.hist
-	var err error
-	if sb.seq, err = getUint64(root.Get(keySeq)); err != nil {
-		return nil, fmt.Errorf("schema %q sequence: %w", name, err)
-	}
-	count, err := getUint64(root.Get(keyCount))
-	if err != nil {
-		return nil, fmt.Errorf("schema %q count: %w", name, err)
-	}
-	sb.count = int64(count)
-	st.schemas[name] = sb
-	return sb, nil
+	return sc
 }
 
 // flush stores the counters of every schema written to.
 func (st *txState) flush() error {
-	for _, sb := range st.schemas {
-		if !sb.dirty {
+	for name, sc := range st.schemas {
+		if !sc.dirty {
 			continue
 		}
-		if err := sb.root.Put(keySeq, putUint64(sb.seq)); err != nil {
-			return err
-		}
-		if err := sb.root.Put(keyCount, putUint64(uint64(sb.count))); err != nil {
+		if err := st.b.Set(countersKey(name), encodeCounters(sc.counters), nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// published returns the last sequence number of each schema written to.
-func (st *txState) published() map[string]uint64 {
-	m := make(map[string]uint64)
-	for name, sb := range st.schemas {
-		if sb.dirty {
-			m[name] = sb.seq
-		}
-	}
-	return m
-}
-
-// packedFill is how full bbolt fills the pages it splits in a bucket that
-// the transaction only appended to.
-const packedFill = 0.95
-
-// A fill chooses how full a transaction leaves the pages it splits in a
-// bucket. bbolt's default, half full, leaves room for inserts between
-// existing keys; when every key a transaction inserts sorts after every
-// key already there (time-ordered ids such as UUIDv7, bulk loads in id
-// order), later keys most likely arrive at the end too, and packed pages
-// keep the file near half the size.
-type fill struct {
-	b      *bbolt.Bucket
-	last   []byte // the greatest key, once loaded
-	loaded bool
-	random bool
-}
-
-// insert notes that key, which is new to the bucket, is put into it.
-func (f *fill) insert(key []byte) {
-	if f.random {
-		return
-	}
-	if !f.loaded {
-		k, _ := f.b.Cursor().Last()
-		f.last, f.loaded = bytes.Clone(k), true
-	}
-	if bytes.Compare(key, f.last) <= 0 {
-		f.random = true
-		f.b.FillPercent = bbolt.DefaultFillPercent
-		return
-	}
-	f.last = key
-	f.b.FillPercent = packedFill
-}
-
 // current is what a write's condition is checked against.
 type current struct {
 	exists bool
 	meta   recordMeta
-	value  []byte // the stored record value
+	value  []byte    // the stored record value, valid until closer is closed
+	closer io.Closer // nil when the record does not exist
 }
 
 func (c current) live() bool { return c.exists && !c.meta.deleted }
 
-func (st *txState) current(schema, id string) (current, error) {
-	sb, err := st.schema(schema, false)
-	if err != nil || sb == nil {
-		return current{}, err
+func (c current) close() {
+	if c.closer != nil {
+		_ = c.closer.Close()
 	}
-	v := sb.recs.Get([]byte(id))
-	if v == nil {
+}
+
+// current reads a record as the batch would leave it. The caller closes
+// the result.
+func (st *txState) current(schema, id string) (current, error) {
+	v, closer, err := st.b.Get(recordKey(schema, id))
+	if errors.Is(err, pebble.ErrNotFound) {
 		return current{}, nil
+	}
+	if err != nil {
+		return current{}, err
 	}
 	m, _, err := decodeRecord(v)
 	if err != nil {
+		_ = closer.Close()
 		return current{}, fmt.Errorf("record %s/%s: %w", schema, id, err)
 	}
-	return current{exists: true, meta: m, value: v}, nil
+	return current{exists: true, meta: m, value: v, closer: closer}, nil
 }
 
 // check returns the reason w cannot be applied to a record in state cur.
-func check(w *Write, cur current) error {
+func check(w *Write, cur *current) error {
 	switch w.IfRevision {
 	case AnyRevision:
 	case 0:
@@ -411,7 +365,7 @@ func check(w *Write, cur current) error {
 	return nil
 }
 
-func conflict(w *Write, cur current) error {
+func conflict(w *Write, cur *current) error {
 	e := &ConflictError{Want: w.IfRevision}
 	e.Current.Schema, e.Current.ID = w.Schema, w.ID
 	if cur.exists {
@@ -425,7 +379,7 @@ func conflict(w *Write, cur current) error {
 
 func (st *txState) applyRequest(r *request) error {
 	if r.apply != nil {
-		reject, err := r.apply(st.tx)
+		reject, err := r.apply(st.b)
 		if err != nil {
 			return err
 		}
@@ -440,6 +394,9 @@ func (st *txState) applyRequest(r *request) error {
 		}
 	}
 	for i := range r.writes {
+		if st.b.Len() > hardBatchBytes {
+			return fmt.Errorf("writes of more than %d bytes in one commit", hardBatchBytes)
+		}
 		res, err := st.applyWrite(&r.writes[i])
 		if err != nil {
 			return err
@@ -468,8 +425,12 @@ func (st *txState) checkAll(r *request) (bool, error) {
 			if cur, err = st.current(w.Schema, w.ID); err != nil {
 				return false, err
 			}
+			// Only the header's scalars are used from here on.
+			cur.close()
+			cur.value, cur.closer = nil, nil
+			cur.meta.op, cur.meta.by, cur.meta.extra = nil, nil, nil
 		}
-		if err := check(w, cur); err != nil {
+		if err := check(w, &cur); err != nil {
 			r.results[i].Err = err
 			failed = true
 			continue
@@ -497,18 +458,15 @@ func (st *txState) applyWrite(w *Write) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := check(w, cur); err != nil {
+	defer cur.close()
+	if err := check(w, &cur); err != nil {
 		return Result{Err: err}, nil
 	}
-	sb, err := st.schema(w.Schema, true)
-	if err != nil {
-		return Result{}, err
-	}
-	id := []byte(w.ID)
+	sc := st.schema(w.Schema)
 	rev := cur.meta.revision + 1
-	sb.seq++
-	sb.dirty = true
-	seq := sb.seq
+	sc.seq++
+	sc.dirty = true
+	seq := sc.seq
 	at := w.At
 	if at.IsZero() {
 		at = time.Now()
@@ -525,21 +483,22 @@ func (st *txState) applyWrite(w *Write) (Result, error) {
 		op = "replace"
 	}
 
-	// The record's value is the newest history entry; the history bucket
-	// keeps the revisions before it, within the limit.
+	// The record's value is the newest history entry; the history keyspace
+	// keeps the revisions before it, within the limit. Each write pushes
+	// out at most the one revision at the cutoff, so a point delete keeps
+	// the history trimmed; Open trims what a lowered limit leaves over.
+	b := st.b
 	cutoff := int64(0)
 	if st.limit > 0 {
 		cutoff = rev - st.limit
 	}
 	if cur.exists && cur.meta.revision > cutoff {
-		hk := historyKey(w.ID, cur.meta.revision)
-		sb.histFill.insert(hk)
-		if err := sb.hist.Put(hk, bytes.Clone(cur.value)); err != nil {
+		if err := b.Set(historyKey(w.Schema, w.ID, cur.meta.revision), cur.value, nil); err != nil {
 			return Result{}, err
 		}
 	}
-	if cutoff > 0 {
-		if err := sb.trimHistory(w.ID, cutoff); err != nil {
+	if cur.exists && cutoff > 0 && cutoff < cur.meta.revision {
+		if err := b.Delete(historyKey(w.Schema, w.ID, cutoff), nil); err != nil {
 			return Result{}, err
 		}
 	}
@@ -557,45 +516,24 @@ func (st *txState) applyWrite(w *Write) (Result, error) {
 		by:       []byte(w.History.By),
 		extra:    w.History.Extra,
 	}, body)
-	if !cur.exists {
-		sb.recsFill.insert(id)
-	}
-	if err := sb.recs.Put(id, rv); err != nil {
+	if err := b.Set(recordKey(w.Schema, w.ID), rv, nil); err != nil {
 		return Result{}, err
 	}
 	if cur.exists {
-		if err := sb.changes.Delete(seqKey(cur.meta.seq)); err != nil {
+		if err := b.Delete(changeKey(w.Schema, cur.meta.seq), nil); err != nil {
 			return Result{}, err
 		}
 	}
 	cv := encodeChange(changeValue{revision: rev, at: at, op: op, id: w.ID})
-	if err := sb.changes.Put(seqKey(seq), cv); err != nil {
+	if err := b.Set(changeKey(w.Schema, seq), cv, nil); err != nil {
 		return Result{}, err
 	}
 	switch {
 	case cur.live() && w.Delete:
-		sb.count--
+		sc.count--
 	case !cur.live() && !w.Delete:
-		sb.count++
+		sc.count++
 	}
 	st.writes++
 	return Result{Revision: rev, Seq: seq, Created: !cur.live()}, nil
-}
-
-// trimHistory deletes the history entries of id with revisions up to
-// cutoff.
-func (sb *schemaTx) trimHistory(id string, cutoff int64) error {
-	prefix := historyPrefix(id)
-	last := historyKey(id, cutoff)
-	var stale [][]byte
-	c := sb.hist.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, last) <= 0; k, _ = c.Next() {
-		stale = append(stale, bytes.Clone(k))
-	}
-	for _, k := range stale {
-		if err := sb.hist.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
 }

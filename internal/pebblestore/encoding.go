@@ -1,0 +1,350 @@
+package pebblestore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"time"
+)
+
+// A record value is a compact header of varints followed by the opaque
+// body, so that a read finds the metadata without parsing or copying the
+// body. The header also holds the history metadata of the revision, which
+// makes a record value a complete history entry: when a revision is
+// superseded its value moves to the history keyspace as it is, and a record
+// that is only ever created writes no history key.
+//
+// The layout is the one the bbolt backend uses, so that a value can move
+// between the backends unchanged. The first byte is a format version, so
+// that a later layout can be told apart from this one.
+const formatV1 = 1
+
+// Flags of a record value.
+const (
+	flagDeleted = 1 << iota
+	knownFlags  = flagDeleted
+)
+
+var errCorrupt = errors.New("malformed stored value")
+
+// Key prefixes. Each keyspace starts with its own byte; schema names,
+// record ids and job ids that are followed by more key bytes carry a
+// length prefix, so that no name's keys can be mistaken for another's.
+const (
+	prefixFormat   = 'F' // the format marker, a single key
+	prefixLimit    = 'L' // the history limit the store last ran with
+	prefixRecord   = 'r' // schema, id → record value
+	prefixHistory  = 'h' // schema, id, revision → record value of that revision
+	prefixChange   = 'c' // schema, sequence number → change value
+	prefixCounters = 'n' // schema → last sequence number and live count
+	prefixDef      = 'd' // schema, version → definition
+	prefixMeta     = 'm' // schema → metadata
+	prefixJob      = 'j' // job id → state
+)
+
+// formatMarker is the value of the format key, naming the layout above.
+var formatMarker = []byte("ferry pebblestore 1")
+
+var (
+	keyFormat = []byte{prefixFormat}
+	keyLimit  = []byte{prefixLimit}
+)
+
+// recordMeta is a record value's header. Its byte slices alias the value.
+type recordMeta struct {
+	deleted  bool
+	revision int64
+	seq      uint64
+	at       time.Time
+	version  int // the schema version the client wrote
+	op, by   []byte
+	extra    []byte
+}
+
+// changeValue is a change feed entry (its key holds the sequence number).
+type changeValue struct {
+	revision int64
+	at       time.Time
+	op       string
+	id       string
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// encodeRecord returns a record value: header, then body.
+func encodeRecord(m recordMeta, body []byte) []byte {
+	b := make([]byte, 0, 2+8*binary.MaxVarintLen64+len(m.op)+len(m.by)+len(m.extra)+len(body))
+	flags := byte(0)
+	if m.deleted {
+		flags |= flagDeleted
+	}
+	b = append(b, formatV1, flags)
+	b = binary.AppendUvarint(b, uint64(m.revision))
+	b = binary.AppendUvarint(b, m.seq)
+	b = appendTime(b, m.at)
+	b = binary.AppendVarint(b, int64(m.version))
+	b = appendBytes(b, m.op)
+	b = appendBytes(b, m.by)
+	b = appendBytes(b, m.extra)
+	return append(b, body...)
+}
+
+// encodeChange returns a change feed value.
+func encodeChange(c changeValue) []byte {
+	b := make([]byte, 0, 1+4*binary.MaxVarintLen64+len(c.op)+len(c.id))
+	b = append(b, formatV1)
+	b = binary.AppendUvarint(b, uint64(c.revision))
+	b = appendTime(b, c.at)
+	b = appendBytes(b, []byte(c.op))
+	return append(b, c.id...)
+}
+
+// A reader decodes a header; the first error sticks, so callers check once.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail() {
+	if r.err == nil {
+		r.err = errCorrupt
+	}
+	r.b = nil
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) == 0 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) revision() int64 {
+	v := r.uvarint()
+	if v == 0 || v > math.MaxInt64 {
+		r.fail()
+	}
+	return int64(v)
+}
+
+func (r *reader) time() time.Time {
+	sec := r.varint()
+	nsec := r.uvarint()
+	if nsec >= uint64(time.Second) {
+		r.fail()
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+func (r *reader) int() int {
+	v := r.varint()
+	if int64(int(v)) != v {
+		r.fail()
+	}
+	return int(v)
+}
+
+// bytes returns a length-prefixed field, aliasing the input.
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+// decodeRecord parses a record value. The body aliases v.
+func decodeRecord(v []byte) (recordMeta, []byte, error) {
+	r := reader{b: v}
+	if r.byte() != formatV1 {
+		r.fail()
+	}
+	flags := r.byte()
+	if flags&^knownFlags != 0 {
+		r.fail()
+	}
+	m := recordMeta{
+		deleted:  flags&flagDeleted != 0,
+		revision: r.revision(),
+		seq:      r.uvarint(),
+		at:       r.time(),
+		version:  r.int(),
+		op:       r.bytes(),
+		by:       r.bytes(),
+		extra:    r.bytes(),
+	}
+	if m.deleted && len(r.b) > 0 {
+		r.fail()
+	}
+	if r.err != nil {
+		return recordMeta{}, nil, r.err
+	}
+	return m, r.b, nil
+}
+
+// decodeChange parses a change feed value.
+func decodeChange(v []byte) (changeValue, error) {
+	r := reader{b: v}
+	if r.byte() != formatV1 {
+		r.fail()
+	}
+	c := changeValue{
+		revision: r.revision(),
+		at:       r.time(),
+		op:       string(r.bytes()),
+	}
+	if r.err != nil {
+		return changeValue{}, r.err
+	}
+	c.id = string(r.b)
+	return c, nil
+}
+
+// counters is the value of a schema's counters key.
+type counters struct {
+	seq   uint64 // the last sequence number
+	count int64  // live records
+}
+
+func encodeCounters(c counters) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 16), c.seq)
+	return binary.BigEndian.AppendUint64(b, uint64(c.count))
+}
+
+func decodeCounters(v []byte) (counters, error) {
+	if len(v) != 16 {
+		return counters{}, errCorrupt
+	}
+	c := counters{seq: binary.BigEndian.Uint64(v), count: int64(binary.BigEndian.Uint64(v[8:]))}
+	if c.count < 0 {
+		return counters{}, errCorrupt
+	}
+	return c, nil
+}
+
+// appendName appends a length-prefixed name.
+func appendName(b []byte, name string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(name)))
+	return append(b, name...)
+}
+
+// readName splits a length-prefixed name off the front of b. A length in
+// more bytes than it needs is refused, since keys are compared as bytes
+// and every name has exactly one key.
+func readName(b []byte) (name, rest []byte, err error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || k > 1 && b[k-1] == 0 || n > uint64(len(b)-k) {
+		return nil, nil, errCorrupt
+	}
+	return b[k : k+int(n)], b[k+int(n):], nil
+}
+
+// schemaPrefix returns the prefix of a schema's keys in one keyspace.
+func schemaPrefix(prefix byte, schema string) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(schema)+binary.MaxVarintLen64+8)
+	return appendName(append(b, prefix), schema)
+}
+
+// recordKey returns the key of a record. Within a schema, record keys sort
+// in bytewise order of id, since the id is the key's unprefixed tail.
+func recordKey(schema, id string) []byte {
+	return append(schemaPrefix(prefixRecord, schema), id...)
+}
+
+// historyPrefix returns the prefix of one record's history keys.
+func historyPrefix(schema, id string) []byte {
+	return appendName(schemaPrefix(prefixHistory, schema), id)
+}
+
+// historyKey returns the key of one history entry; revisions sort in
+// ascending order under the record's prefix.
+func historyKey(schema, id string, revision int64) []byte {
+	return binary.BigEndian.AppendUint64(historyPrefix(schema, id), uint64(revision))
+}
+
+// parseHistoryKey splits a history key into schema, id and revision.
+func parseHistoryKey(k []byte) (schema, id []byte, revision int64, err error) {
+	if len(k) == 0 || k[0] != prefixHistory {
+		return nil, nil, 0, errCorrupt
+	}
+	schema, rest, err := readName(k[1:])
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	id, rest, err = readName(rest)
+	if err != nil || len(rest) != 8 {
+		return nil, nil, 0, errCorrupt
+	}
+	rev := binary.BigEndian.Uint64(rest)
+	if rev == 0 || rev > math.MaxInt64 {
+		return nil, nil, 0, errCorrupt
+	}
+	return schema, id, int64(rev), nil
+}
+
+// changeKey returns the change feed key of a sequence number.
+func changeKey(schema string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(schemaPrefix(prefixChange, schema), seq)
+}
+
+func countersKey(schema string) []byte { return schemaPrefix(prefixCounters, schema) }
+
+// defKey returns the key of a schema version's definition; versions sort
+// in ascending order under the schema's prefix.
+func defKey(name string, version int) []byte {
+	return binary.BigEndian.AppendUint32(schemaPrefix(prefixDef, name), uint32(version))
+}
+
+func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
+
+func jobKey(id string) []byte { return append([]byte{prefixJob}, id...) }
+
+// successor returns the least key greater than every key with the given
+// prefix, the exclusive upper bound of an iteration over the prefix, or nil
+// when there is none.
+func successor(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

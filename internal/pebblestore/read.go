@@ -1,0 +1,270 @@
+package pebblestore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// recordOf builds a Record from a stored value's parts, copying the body
+// out of Pebble's memory.
+func recordOf(schema string, id []byte, m recordMeta, body []byte) Record {
+	r := Record{
+		Schema:    schema,
+		ID:        string(id),
+		Revision:  m.revision,
+		Deleted:   m.deleted,
+		UpdatedAt: m.at,
+		Seq:       m.seq,
+	}
+	if !m.deleted {
+		r.Body = bytes.Clone(body)
+		if r.Body == nil {
+			r.Body = []byte{}
+		}
+	}
+	return r
+}
+
+// Get returns a record, or a tombstone with Deleted set. It returns
+// ErrNotFound for a record that never existed.
+func (s *Store) Get(ctx context.Context, schema, id string) (Record, error) {
+	if err := ctx.Err(); err != nil {
+		return Record{}, err
+	}
+	var r Record
+	err := s.read(func(rd pebble.Reader) error {
+		v, closer, err := rd.Get(recordKey(schema, id))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("pebblestore: get %s/%s: %w", schema, id, err)
+		}
+		defer closer.Close()
+		m, body, err := decodeRecord(v)
+		if err != nil {
+			return fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
+		}
+		r = recordOf(schema, []byte(id), m, body)
+		return nil
+	})
+	return r, err
+}
+
+// iterate calls fn for each key and value in [lower, upper) from the
+// first key at or after start, until fn returns false. The key and value
+// are valid only during the call.
+func iterate(rd pebble.Reader, lower, upper, start []byte, fn func(k, v []byte) (bool, error)) error {
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	for ok := it.SeekGE(start); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		more, err := fn(it.Key(), v)
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}
+
+// Scan returns at most limit live records of schema with ids after the
+// cursor after ("" starts at the beginning), in bytewise order of id.
+// Callers page through with the last id returned; each call is one short
+// iteration.
+func (s *Store) Scan(ctx context.Context, schema, after string, limit int) ([]Record, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("pebblestore: scan limit %d is not positive", limit)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	prefix := schemaPrefix(prefixRecord, schema)
+	start := prefix
+	if after != "" {
+		// The least id after the cursor is the cursor and a zero byte.
+		start = append(append(bytes.Clone(prefix), after...), 0)
+	}
+	var out []Record
+	err := s.read(func(rd pebble.Reader) error {
+		out = make([]Record, 0, min(limit, 1024))
+		return iterate(rd, prefix, successor(prefix), start, func(k, v []byte) (bool, error) {
+			id := k[len(prefix):]
+			m, body, err := decodeRecord(v)
+			if err != nil {
+				return false, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
+			}
+			if !m.deleted {
+				out = append(out, recordOf(schema, id, m, body))
+			}
+			return len(out) < limit, nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Count returns the number of live records of schema.
+func (s *Store) Count(ctx context.Context, schema string) (int64, error) {
+	c, err := s.schemaCounters(ctx, schema)
+	return c.count, err
+}
+
+// LastSeq returns the sequence number of schema's newest change, 0 when it
+// has none.
+func (s *Store) LastSeq(ctx context.Context, schema string) (uint64, error) {
+	c, err := s.schemaCounters(ctx, schema)
+	return c.seq, err
+}
+
+func (s *Store) schemaCounters(ctx context.Context, schema string) (counters, error) {
+	if err := ctx.Err(); err != nil {
+		return counters{}, err
+	}
+	var c counters
+	err := s.read(func(rd pebble.Reader) error {
+		v, err := getValue(rd, countersKey(schema))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err == nil {
+			c, err = decodeCounters(v)
+		}
+		if err != nil {
+			return fmt.Errorf("pebblestore: counters of %s: %w", schema, err)
+		}
+		return nil
+	})
+	return c, err
+}
+
+// History returns the revisions kept for a record, newest first, bodies
+// included. It returns ErrNotFound for a record that never existed. A
+// deleted record's history stays until retention drops it.
+func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []HistoryEntry
+	err := s.read(func(rd pebble.Reader) error {
+		v, closer, err := rd.Get(recordKey(schema, id))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("pebblestore: get %s/%s: %w", schema, id, err)
+		}
+		newest, err := historyEntry(v)
+		closer.Close()
+		if err != nil {
+			return fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
+		}
+		// Entries beyond the limit are left over from a higher limit until
+		// Open trims them.
+		first := int64(1)
+		if s.limit > 0 {
+			first = max(1, newest.Revision-s.limit+1)
+		}
+		prefix := historyPrefix(schema, id)
+		start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(first))
+		err = iterate(rd, prefix, successor(prefix), start, func(k, v []byte) (bool, error) {
+			e, err := historyEntry(v)
+			if err != nil {
+				return false, fmt.Errorf("pebblestore: history of %s/%s: %w", schema, id, err)
+			}
+			if rev := k[len(prefix):]; len(rev) != 8 || binary.BigEndian.Uint64(rev) != uint64(e.Revision) || e.Revision >= newest.Revision {
+				return false, fmt.Errorf("pebblestore: history key of %s/%s revision %d: %w", schema, id, e.Revision, errCorrupt)
+			}
+			out = append(out, e)
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		out = append(out, newest)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// historyEntry builds a HistoryEntry from a record value, copying it out
+// of Pebble's memory.
+func historyEntry(v []byte) (HistoryEntry, error) {
+	m, body, err := decodeRecord(v)
+	if err != nil {
+		return HistoryEntry{}, err
+	}
+	e := HistoryEntry{
+		Revision: m.revision,
+		Op:       string(m.op),
+		By:       string(m.by),
+		Version:  m.version,
+		At:       m.at,
+		Extra:    bytes.Clone(m.extra),
+	}
+	if !m.deleted {
+		e.Body = bytes.Clone(body)
+		if e.Body == nil {
+			e.Body = []byte{}
+		}
+	}
+	return e, nil
+}
+
+// Changes returns at most limit entries of schema's change feed with
+// sequence numbers above since, in ascending order. Each record appears
+// once, at its newest change.
+func (s *Store) Changes(ctx context.Context, schema string, since uint64, limit int) ([]Change, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("pebblestore: changes limit %d is not positive", limit)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if since == math.MaxUint64 {
+		return nil, nil
+	}
+	prefix := schemaPrefix(prefixChange, schema)
+	var out []Change
+	err := s.read(func(rd pebble.Reader) error {
+		return iterate(rd, prefix, successor(prefix), changeKey(schema, since+1), func(k, v []byte) (bool, error) {
+			key := k[len(prefix):]
+			if len(key) != 8 {
+				return false, fmt.Errorf("pebblestore: change key in %s: %w", schema, errCorrupt)
+			}
+			seq := binary.BigEndian.Uint64(key)
+			cv, err := decodeChange(v)
+			if err != nil {
+				return false, fmt.Errorf("pebblestore: change %d of %s: %w", seq, schema, err)
+			}
+			out = append(out, Change{Seq: seq, ID: cv.id, Revision: cv.revision, Op: cv.op, At: cv.at})
+			return len(out) < limit, nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
