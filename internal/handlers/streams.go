@@ -180,7 +180,8 @@ func (d *recordDeps) importRecords() http.Handler {
 		watch := &limitWatch{r: raw}
 		dec := sc.NewDecoder(watch, d.limits.MaxBodyBytes)
 		next := d.importItems(t.schema, sc, dec, defaultVersion)
-		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "")
+		audit := func(w *records.Written) { d.audit(r, t.name, w) }
+		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "", audit)
 		if watch.over {
 			// The stream broke the import limit: that is the answer, even
 			// though the envelopes before the limit (without atomic) are
@@ -188,7 +189,6 @@ func (d *recordDeps) importRecords() http.Handler {
 			p := problem.New(problem.TooLarge, "the import stream is larger than %d bytes", d.limits.MaxImportBytes).WithReason("too_large")
 			if summary != nil {
 				p.With("accepted", summary.Accepted).With("rejected", summary.Rejected).With("errors", importErrors(r, summary))
-				d.auditAll(r, t.name, summary)
 			}
 			err = p
 		}
@@ -201,20 +201,12 @@ func (d *recordDeps) importRecords() http.Handler {
 			}
 			return err
 		}
-		d.auditAll(r, t.name, summary)
 		return writeJSON(w, r, http.StatusOK, map[string]any{
 			"accepted": summary.Accepted,
 			"rejected": summary.Rejected,
 			"errors":   importErrors(r, summary),
 		})
 	})
-}
-
-// auditAll writes the audit lines of an import's writes.
-func (d *recordDeps) auditAll(r *http.Request, schemaName string, summary *records.ImportSummary) {
-	for _, written := range summary.Written {
-		d.audit(r, schemaName, written)
-	}
 }
 
 // A limitWatch notes whether reading a request stream ran into a size

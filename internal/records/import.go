@@ -36,8 +36,6 @@ type ImportSummary struct {
 	Accepted int
 	Rejected int
 	Errors   []ImportError
-	// Written lists what was stored, for the audit log.
-	Written []*Written
 }
 
 // importChunk is how many envelopes share one store commit in a
@@ -48,13 +46,18 @@ const importChunk = 256
 // other error from next is a framing error: the import ends there, what
 // came before stays stored, and the error is reported at its index. With
 // atomic, any rejected envelope means nothing is stored, and the summary
-// comes back inside an Unprocessable problem.
-func (s *Service) Import(ctx context.Context, schemaName string, next func() (*ImportItem, error), atomic bool, by string) (*ImportSummary, error) {
+// comes back inside an Unprocessable problem. written, when not nil, is
+// told of each record stored, as it is stored (for the audit log), so that
+// nothing of an import of any size is held in memory.
+func (s *Service) Import(ctx context.Context, schemaName string, next func() (*ImportItem, error), atomic bool, by string, written func(*Written)) (*ImportSummary, error) {
 	sc, err := s.Schema(schemaName)
 	if err != nil {
 		return nil, err
 	}
-	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}}
+	if written == nil {
+		written = func(*Written) {}
+	}
+	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: written}
 	for index := 0; ; index++ {
 		item, err := next()
 		if errors.Is(err, io.EOF) {
@@ -103,6 +106,7 @@ type importer struct {
 	by      string
 	pending []pendingItem
 	sum     *ImportSummary
+	written func(*Written)
 	read    int // envelopes read from the stream, framing errors included
 }
 
@@ -208,7 +212,13 @@ func (imp *importer) flush(ctx context.Context) error {
 		}
 		item := p.item
 		written, err := imp.s.write(ctx, writeOp{sc: imp.sc, id: item.ID, by: imp.by, version: item.Version,
-			build: func(prev *schema.Doc) (*schema.Doc, error) { return imp.convert(item, prev) }})
+			build: func(prev *Record) (*schema.Doc, error) {
+				stored, err := prev.docOrNil()
+				if err != nil {
+					return nil, err
+				}
+				return imp.convert(item, stored)
+			}})
 		if err != nil {
 			if _, ok := problem.As(err); ok {
 				imp.reject(p.index, p.item.ID, err)
@@ -217,7 +227,7 @@ func (imp *importer) flush(ctx context.Context) error {
 			return err
 		}
 		imp.sum.Accepted++
-		imp.sum.Written = append(imp.sum.Written, written)
+		imp.written(written)
 	}
 	imp.countSuperseded(ready)
 	return nil
@@ -256,7 +266,7 @@ func (imp *importer) accept(p prepared, r store.Result) {
 	if r.Created {
 		op = "create"
 	}
-	imp.sum.Written = append(imp.sum.Written, &Written{Record: rec, Created: r.Created, Op: op, Version: p.item.Version, Sha256: sha256Hex(p.write.Body)})
+	imp.written(&Written{Record: rec, Created: r.Created, Op: op, Version: p.item.Version, Sha256: sha256Hex(p.write.Body)})
 }
 
 // finishAtomic writes every envelope in one commit, or none.

@@ -199,8 +199,12 @@ func (s *Service) upgradeRecord(ctx context.Context, schemaName string, r *Recor
 	}
 	_, err = s.write(ctx, writeOp{sc: sc, id: r.ID, by: by, version: doc.Version, op: "replace",
 		mustExist: true,
-		build: func(prev *schema.Doc) (*schema.Doc, error) {
-			return sc.Upgrade(prev)
+		build: func(prev *Record) (*schema.Doc, error) {
+			stored, err := prev.Doc()
+			if err != nil {
+				return nil, err
+			}
+			return sc.Upgrade(stored)
 		}})
 	if problem.Is(err, problem.NotFound) {
 		return nil // deleted meanwhile: nothing left to upgrade

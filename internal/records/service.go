@@ -125,6 +125,22 @@ func (r *Record) Doc() (*schema.Doc, error) {
 	return r.doc, nil
 }
 
+// storedBody returns the stored bytes, or nil for no record.
+func (r *Record) storedBody() []byte {
+	if r == nil {
+		return nil
+	}
+	return r.Stored
+}
+
+// docOrNil is Doc for a record that may be nil (no record).
+func (r *Record) docOrNil() (*schema.Doc, error) {
+	if r == nil {
+		return nil, nil
+	}
+	return r.Doc()
+}
+
 // View returns the record at schema version, as a pointer to that version's
 // compiled struct.
 func (r *Record) View(sc *schema.Schema, version int) (any, error) {

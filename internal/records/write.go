@@ -76,7 +76,7 @@ func (s *Service) Put(ctx context.Context, w Write) (*Written, error) {
 	}
 	return s.write(ctx, writeOp{
 		sc: sc, id: w.ID, cond: w.Cond, by: w.By, version: w.Version, viewVersion: w.ViewVersion,
-		build: func(prev *schema.Doc) (*schema.Doc, error) { return sc.Write(record, w.Version, prev) },
+		build: func(prev *Record) (*schema.Doc, error) { return sc.WriteStored(record, w.Version, prev.storedBody()) },
 	})
 }
 
@@ -121,8 +121,12 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 	}
 	return s.write(ctx, writeOp{sc: sc, id: p.ID, cond: p.Cond, by: p.By, version: p.Version, op: "patch", viewVersion: p.ViewVersion,
 		mustExist: true,
-		build: func(prev *schema.Doc) (*schema.Doc, error) {
-			view, err := sc.View(prev, p.Version)
+		build: func(prev *Record) (*schema.Doc, error) {
+			stored, err := prev.Doc()
+			if err != nil {
+				return nil, err
+			}
+			view, err := sc.View(stored, p.Version)
 			if err != nil {
 				return nil, err
 			}
@@ -134,7 +138,7 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 			if err != nil {
 				return nil, err
 			}
-			return sc.Write(body, p.Version, prev)
+			return sc.Write(body, p.Version, stored)
 		}})
 }
 
@@ -190,9 +194,9 @@ type writeOp struct {
 	op          string // history op; "" lets the store choose create or replace
 	viewVersion int    // when set, the version the record must be viewable at
 	mustExist   bool   // a record that is not live is NotFound, whatever the preconditions
-	// build makes the document to store from the stored one (nil when the
-	// record is not live).
-	build func(prev *schema.Doc) (*schema.Doc, error)
+	// build makes the document to store from the stored record (nil when
+	// the record is not live).
+	build func(prev *Record) (*schema.Doc, error)
 }
 
 // write runs the optimistic read-convert-commit loop shared by every write
@@ -213,12 +217,9 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if err := s.checkConditions(cur, w.cond, live); err != nil {
 			return nil, err
 		}
-		var prev *schema.Doc
+		var prev *Record
 		if live {
-			prev, err = recordFrom(cur).Doc()
-			if err != nil {
-				return nil, err
-			}
+			prev = recordFrom(cur)
 		}
 		doc, err := w.build(prev)
 		if err != nil {

@@ -94,6 +94,42 @@ func (d *Doc) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
+// docHead is a stored document with its data left encoded.
+type docHead struct {
+	_       struct{} `cbor:",toarray"`
+	Version int64
+	Data    cbor.RawMessage
+	Kept    map[string]any
+}
+
+// WriteStored is Write with the stored document given encoded (nil when
+// there is none). A record written at the latest version over one stored
+// at the latest version needs only what the stored document kept, so its
+// data is not decoded: the most common write skips a whole decode.
+func (s *Schema) WriteStored(body any, from int, stored []byte) (*Doc, error) {
+	if stored == nil {
+		return s.Write(body, from, nil)
+	}
+	latest := len(s.versions)
+	if from == latest {
+		var h docHead
+		if err := docDec.Unmarshal(stored, &h); err != nil {
+			return nil, fmt.Errorf("schema: decode document: %w", err)
+		}
+		if int(h.Version) == latest {
+			if len(h.Kept) == 0 {
+				h.Kept = nil
+			}
+			return s.Write(body, from, &Doc{Version: latest, Kept: h.Kept})
+		}
+	}
+	var prev Doc
+	if err := prev.UnmarshalBinary(stored); err != nil {
+		return nil, err
+	}
+	return s.Write(body, from, &prev)
+}
+
 // appendCBORHead appends the head of a data item of the major type with
 // argument n, in its shortest form.
 func appendCBORHead(b []byte, major byte, n uint64) []byte {
@@ -148,7 +184,8 @@ func appendCBOR(b []byte, x any) ([]byte, error) {
 		}
 		return b, nil
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var small [16]string // most records' objects: no allocation
+		keys := small[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}
@@ -192,7 +229,7 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 		return nil, err
 	}
 	latest := len(s.versions)
-	if from == latest {
+	if from == latest && (prev == nil || prev.Version == latest) {
 		d := &Doc{Version: latest, Data: data}
 		if prev != nil {
 			d.Kept = prev.Kept
@@ -207,9 +244,10 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 		if prev, err = s.upgrade(prev, false); err != nil {
 			return nil, err
 		}
-		views, err = s.viewsDown(prev, from)
-		if err != nil {
-			return nil, err
+		if from < latest {
+			if views, err = s.viewsDown(prev, from); err != nil {
+				return nil, err
+			}
 		}
 		for k, x := range prev.Kept {
 			if keyVersion(k) <= from {

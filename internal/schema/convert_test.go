@@ -279,3 +279,49 @@ func TestDocBinary(t *testing.T) {
 		t.Error("a truncated document decoded")
 	}
 }
+
+// WriteStored must give the same document as Write with the stored
+// document decoded, whichever shortcut it takes.
+func TestWriteStoredMatchesWrite(t *testing.T) {
+	t.Parallel()
+	_, s1 := mustRegister(t, orderV1)
+	stored1 := mustWrite(t, s1, recordAt(t, s1, 1, orderBodyV1), 1, nil) // stored at v1, before v2 exists
+	_, s := mustRegister(t, orderV1, orderV2)
+	d1 := mustWrite(t, s, recordAt(t, s, 1, orderBodyV1), 1, nil)
+	v2body := `{"amount_cents":9,"attrs":{},"channel":"app","currency":"USD","customer":"x@y.co","items":[],"paid":false,"placed_at":"2025-01-01T00:00:00Z"}`
+	tests := []struct {
+		name  string
+		from  int
+		body  string
+		prev  *Doc
+		check string // a fragment the v1 view must show
+	}{
+		{"latest over latest keeps what was kept", 2, v2body, d1, `"legacy_code":"L7"`},
+		{"latest over an older latest keeps what the upgrade removes", 2, v2body, stored1, `"legacy_code":"L7"`},
+		{"older over latest", 1, strings.Replace(orderBodyV1, `"amount":500`, `"amount":1`, 1), d1, `"amount":1`},
+		{"nothing stored", 2, v2body, nil, `"legacy_code":""`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			want := mustWrite(t, s, recordAt(t, s, tc.from, tc.body), tc.from, tc.prev)
+			var stored []byte
+			if tc.prev != nil {
+				var err error
+				if stored, err = tc.prev.MarshalBinary(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := s.WriteStored(recordAt(t, s, tc.from, tc.body), tc.from, stored)
+			if err != nil {
+				t.Fatalf("WriteStored: %v", err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("WriteStored = %+v\nWrite       = %+v", got, want)
+			}
+			if v1 := viewJSON(t, s, got, 1); !strings.Contains(v1, tc.check) {
+				t.Errorf("v1 view %s lacks %s", v1, tc.check)
+			}
+		})
+	}
+}
