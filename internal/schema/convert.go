@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/ferry-dev/ferry/internal/problem"
 )
 
@@ -37,22 +35,9 @@ type Doc struct {
 // times as tag 0 RFC 3339 text in UTC with nanoseconds, integers as
 // integers, floats in the shortest width that keeps them, and map keys
 // sorted as core deterministic encoding sorts them, so that equal
-// documents have equal bytes. The encoder is Ferry's own: the library
-// writes the zero time as null, which would lose it. The library decodes.
-var docDec = func() cbor.DecMode {
-	m, err := cbor.DecOptions{
-		DefaultMapType:  reflect.TypeFor[map[string]any](),
-		IntDec:          cbor.IntDecConvertSignedOrFail,
-		MaxNestedLevels: 2 * maxDepth,
-		DupMapKey:       cbor.DupMapKeyEnforcedAPF,
-		TimeTagToAny:    cbor.TimeTagToTime,
-		UTF8:            cbor.UTF8RejectInvalid,
-	}.DecMode()
-	if err != nil {
-		panic(fmt.Sprintf("schema: document decoding options: %v", err))
-	}
-	return m
-}()
+// documents have equal bytes. The encoder is Ferry's own, because the CBOR
+// library writes the zero time as null, which would lose it; so is the
+// decoder (docdecode.go), for speed.
 
 // MarshalBinary encodes the document compactly and exactly: integers to
 // 64 bits, times to the nanosecond, bytes as they are.
@@ -74,32 +59,12 @@ func (d *Doc) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes what MarshalBinary encoded.
 func (d *Doc) UnmarshalBinary(b []byte) error {
-	var w []any
-	if err := docDec.Unmarshal(b, &w); err != nil {
-		return fmt.Errorf("schema: decode document: %w", err)
+	doc, err := decodeDoc(b, false)
+	if err != nil {
+		return err
 	}
-	if len(w) != 3 {
-		return fmt.Errorf("schema: decode document: %d members, want 3", len(w))
-	}
-	version, ok1 := w[0].(int64)
-	data, ok2 := w[1].(map[string]any)
-	kept, ok3 := w[2].(map[string]any)
-	if !ok1 || !ok2 || !ok3 {
-		return fmt.Errorf("schema: decode document: members of types %T, %T, %T", w[0], w[1], w[2])
-	}
-	if len(kept) == 0 {
-		kept = nil
-	}
-	d.Version, d.Data, d.Kept = int(version), data, kept
+	*d = *doc
 	return nil
-}
-
-// docHead is a stored document with its data left encoded.
-type docHead struct {
-	_       struct{} `cbor:",toarray"`
-	Version int64
-	Data    cbor.RawMessage
-	Kept    map[string]any
 }
 
 // WriteStored is Write with the stored document given encoded (nil when
@@ -112,15 +77,12 @@ func (s *Schema) WriteStored(body any, from int, stored []byte) (*Doc, error) {
 	}
 	latest := len(s.versions)
 	if from == latest {
-		var h docHead
-		if err := docDec.Unmarshal(stored, &h); err != nil {
-			return nil, fmt.Errorf("schema: decode document: %w", err)
+		head, err := decodeDoc(stored, true)
+		if err != nil {
+			return nil, err
 		}
-		if int(h.Version) == latest {
-			if len(h.Kept) == 0 {
-				h.Kept = nil
-			}
-			return s.Write(body, from, &Doc{Version: latest, Kept: h.Kept})
+		if head.Version == latest {
+			return s.Write(body, from, head)
 		}
 	}
 	var prev Doc

@@ -325,3 +325,36 @@ func TestWriteStoredMatchesWrite(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeDoc holds the stored-document decoder to never panic or
+// over-allocate on damaged bytes, and to give back exactly what the
+// encoder wrote.
+func FuzzDecodeDoc(f *testing.F) {
+	_, s := mustRegister(f, orderV1, orderV2)
+	d := mustWrite(f, s, recordAt(f, s, 1, orderBodyV1), 1, nil)
+	good, err := d.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte{0x83, 0x01, 0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0x83, 0x01, 0xa1, 0x61, 0x61, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xa0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var doc Doc
+		if err := doc.UnmarshalBinary(b); err != nil {
+			return
+		}
+		again, err := doc.MarshalBinary()
+		if err != nil {
+			t.Fatalf("re-encode of a decoded document: %v", err)
+		}
+		var back Doc
+		if err := back.UnmarshalBinary(again); err != nil {
+			t.Fatalf("decode of a re-encoded document: %v", err)
+		}
+		if !reflect.DeepEqual(doc, back) {
+			t.Fatalf("round trip changed the document:\n%+v\n%+v", doc, back)
+		}
+	})
+}

@@ -362,11 +362,23 @@ func (fl *filler) mapObject(n *node, x any, p reflect.Value) {
 		fl.malformedf("want an object, got %s", describeValue(x))
 		return
 	}
-	for _, key := range sortedKeys(m) {
+	// Sorting the keys only to find none unknown is most of the cost of a
+	// fill on the read path, so the order is settled only when there is
+	// an unknown key to report.
+	unknown := false
+	for key := range m {
 		if _, ok := n.byName[key]; !ok {
-			mark := fl.push(key)
-			fl.malformedf("unknown field")
-			fl.pop(mark)
+			unknown = true
+			break
+		}
+	}
+	if unknown {
+		for _, key := range sortedKeys(m) {
+			if _, ok := n.byName[key]; !ok {
+				mark := fl.push(key)
+				fl.malformedf("unknown field")
+				fl.pop(mark)
+			}
 		}
 	}
 	for _, f := range n.fields {
