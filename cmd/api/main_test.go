@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log sink the server goroutine and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	env := map[string]string{"FERRY_ADDR": addr, "FERRY_DATA_DIR": t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /healthz = %d, want 200", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service did not answer /healthz within 30 s: %v\nlog:\n%s", err, stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v after shutdown, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30 s of cancellation")
+	}
+	for _, want := range []string{`"message":"serving"`, `"message":"stopped"`, `"route":"/healthz"`} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, stdout.String())
+		}
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, c config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c config) {
+			if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.MaxBodyBytes != 1<<20 || c.MaxImportBytes != 1<<30 {
+				t.Errorf("defaults = %+v", c)
+			}
+		}},
+		{name: "environment", env: map[string]string{"FERRY_MAX_BODY_BYTES": "2048", "FERRY_REQUIRE_IF_MATCH": "true"},
+			check: func(t *testing.T, c config) {
+				if c.MaxBodyBytes != 2048 || !c.RequireIfMatch {
+					t.Errorf("from the environment: %+v", c)
+				}
+			}},
+		{name: "a flag wins over the environment", args: []string{"-history-limit", "7"},
+			env: map[string]string{"FERRY_HISTORY_LIMIT": "3"},
+			check: func(t *testing.T, c config) {
+				if c.HistoryLimit != 7 {
+					t.Errorf("HistoryLimit = %d, want the flag's 7", c.HistoryLimit)
+				}
+			}},
+		{name: "bad number", env: map[string]string{"FERRY_MAX_BODY_BYTES": "lots"}, wantErr: "FERRY_MAX_BODY_BYTES"},
+		{name: "zero body limit", env: map[string]string{"FERRY_MAX_BODY_BYTES": "0"}, wantErr: "must be positive"},
+		{name: "import limit below body limit", env: map[string]string{"FERRY_MAX_IMPORT_BYTES": "10"}, wantErr: "at least"},
+		{name: "open on a public address", env: map[string]string{"FERRY_ADDR": "0.0.0.0:8080"}, wantErr: "refusing"},
+		{name: "open on a public address, insisted", env: map[string]string{"FERRY_ADDR": "0.0.0.0:8080", "FERRY_INSECURE_OPEN": "true"}},
+		{name: "localhost is loopback", env: map[string]string{"FERRY_ADDR": "localhost:9000"}},
+		{name: "unknown flag", args: []string{"-fsync=false"}, wantErr: "not defined"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stderr bytes.Buffer
+			c, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, &stderr)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("parseConfig(%v, %v) = %v, want no error", tc.args, tc.env, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("parseConfig(%v, %v) error = %v, want one mentioning %q", tc.args, tc.env, err, tc.wantErr)
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}
+
+func TestRunRefusesAnotherStore(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"FERRY_STORE": "postgres://db/ferry", "FERRY_ADDR": freeAddr(t), "FERRY_DATA_DIR": t.TempDir()}
+	var out bytes.Buffer
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "FERRY_STORE") {
+		t.Fatalf("run with FERRY_STORE=postgres://… = %v, want a refusal naming FERRY_STORE", err)
+	}
+}
