@@ -37,7 +37,7 @@ type Field struct {
 	// (eqfield, required_with, …) name other fields by their schema names.
 	Validate string `json:"validate,omitempty"`
 	// Optional fields may be absent or null; they are pointers in Go.
-	Optional bool `json:"optional,omitempty"`
+	Optional bool `json:"optional,omitzero"`
 	// Default is the JSON value filled in when a body lacks the field.
 	Default jsontext.Value `json:"default,omitzero"`
 	// Items is the element of an array.
