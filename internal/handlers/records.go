@@ -99,6 +99,7 @@ func (d *recordDeps) encodeRecord(t target, rec *records.Record, f recordFormat,
 	}
 	if view == nil {
 		var err error
+		d.countConversion(t.schema, t.schema.Latest().Number(), f.version)
 		if view, err = rec.View(t.schema, f.version); err != nil {
 			return representation{}, err
 		}
@@ -215,6 +216,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 			return err
 		}
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
+		d.countConversion(t.schema, v.Number(), t.schema.Latest().Number())
 		d.audit(r, t.name, written)
 		status := http.StatusOK
 		if written.Created {
@@ -272,6 +274,13 @@ func preferMinimal(r *http.Request) bool {
 
 func recordPath(schemaName, id string) string {
 	return "/v1/records/" + url.PathEscape(schemaName) + "/" + url.PathEscape(id)
+}
+
+// countConversion counts a record converted between schema versions.
+func (d *recordDeps) countConversion(sc *schema.Schema, from, to int) {
+	if from != to {
+		d.metrics.VersionConversions.WithLabelValues(sc.Name(), strconv.Itoa(from), strconv.Itoa(to)).Inc()
+	}
 }
 
 func (d *recordDeps) countValidation(t target, version int, err error) {

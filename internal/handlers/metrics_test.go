@@ -1,0 +1,43 @@
+package handlers_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// The metrics of API.md §7 appear once the service has done the work they
+// count, with route patterns rather than raw paths.
+func TestMetricsCountTheWork(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"pet","version":1,"fields":{"name":{"type":"string"},"age":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"pet","version":2,"fields":{"name":{"type":"string"},"years":{"type":"int"}},
+		"migrate":[{"op":"rename","from":"age","to":"years"}]}`)
+	s.MustPut(t, "pet", "rex", map[string]any{"name": "Rex", "years": 3})
+	s.Get(t, "/v1/records/pet/rex", "Accept", "application/json; version=1").MustStatus(t, 200)
+	s.Send(t, "PUT", "/v1/records/pet/bad", []byte(`{"name":"x"}`), "Content-Type", "application/json").MustStatus(t, 422)
+	s.Send(t, "PUT", "/v1/records/pet/bad", []byte(`{"name":`), "Content-Type", "application/json").MustStatus(t, 400)
+	s.Get(t, "/nowhere").MustStatus(t, 404)
+
+	body := string(s.Get(t, "/metrics").MustStatus(t, 200).Body)
+	for _, want := range []string{
+		`ferry_version_conversions_total{from="2",schema="pet",to="1"} 1`,
+		`ferry_validation_failures_total{schema="pet",version="2"} 1`,
+		`ferry_decode_failures_total{format="json"`,
+		`ferry_http_requests_total{code="200",method="GET",route="/v1/records/{schema}/{id}"}`,
+		`ferry_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`ferry_http_request_duration_seconds_bucket{method="PUT",route="/v1/records/{schema}/{id}"`,
+		`ferry_payload_bytes_bucket{direction="in",format="json"`,
+		`ferry_codec_duration_seconds_bucket{format="json",op="decode"`,
+		`ferry_build_info{go_version="go`,
+		`go_goroutines`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `route="/v1/records/pet/rex"`) {
+		t.Error("/metrics labels a route with a raw path")
+	}
+}
