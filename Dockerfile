@@ -4,10 +4,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/ferry ./cmd/api
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/ferry ./cmd/api && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ferry /ferry
+# The store's directory belongs to the user Ferry runs as.
+COPY --from=build --chown=nonroot:nonroot /out/data /data
 VOLUME /data
 ENV FERRY_ADDR=0.0.0.0:8080 \
     FERRY_DATA_DIR=/data
