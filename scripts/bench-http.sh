@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
 IDS=${IDS:-1000}
+EXPORT_IDS=${EXPORT_IDS:-100000}
 BASE=127.0.0.1:18081
 FERRY=127.0.0.1:18080
 work=$(mktemp -d)
@@ -30,17 +31,25 @@ kill %1; wait %1 2>/dev/null || true
 FERRY_ADDR=$FERRY FERRY_DATA_DIR="$work/data" FERRY_LOG_LEVEL=error GOMAXPROCS=1 taskset -c 0 "$work/ferry" >/dev/null &
 wait_up "http://$FERRY/healthz"
 curl -fsS -X POST -H 'Content-Type: application/json' --data-binary @bench/testdata/order.schema.json "http://$FERRY/v1/schemas" >/dev/null
-for i in $(seq 1 "$IDS"); do echo "{\"id\":\"b$i\",\"data\":$(cat bench/testdata/order.json)}"; done > "$work/seed.jsonl"
-curl -fsS -X POST -H 'Content-Type: application/jsonl' --data-binary @"$work/seed.jsonl" "http://$FERRY/v1/records/order/_import" >/dev/null
+seed() { # seed PREFIX COUNT: JSON Lines envelopes of the benchmark record
+  awk -v rec="$(cat bench/testdata/order.json)" -v p="$1" -v n="$2" \
+    'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"%s%d\",\"data\":%s}\n", p, i, rec }'
+}
+seed b "$IDS" | curl -fsS -X POST -H 'Content-Type: application/jsonl' --data-binary @- "http://$FERRY/v1/records/order/_import" >/dev/null
 declare -A get
 for f in application/json application/vnd.msgpack application/cbor application/gob; do
   get[$f]=$(wrk_rps 16 get.lua "http://$FERRY" /v1/records/order/ "$IDS" "$f")
 done
 put16=$(wrk_rps 16 put.lua "http://$FERRY" /v1/records/order/ "$IDS")
 put64=$(wrk_rps 64 put.lua "http://$FERRY" /v1/records/order/ "$IDS")
+seed e "$EXPORT_IDS" | curl -fsS -X POST -H 'Content-Type: application/jsonl' --data-binary @- \
+  "http://$FERRY/v1/records/order/_import" >/dev/null
+pid=$(pgrep -f "$work/ferry" | head -1)
+rss_before=$(awk '/RssAnon/ {print $2}' /proc/"$pid"/status)
 start=$(date +%s%N)
-bytes=$(curl -fsS -H 'Accept: application/jsonl' "http://$FERRY/v1/records/order/_export" | wc -c)
+bytes=$(taskset -c 1 curl -fsS -H 'Accept: application/jsonl' "http://$FERRY/v1/records/order/_export" | wc -c)
 elapsed=$(( $(date +%s%N) - start ))
+rss_after=$(awk '/RssAnon/ {print $2}' /proc/"$pid"/status)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "| measurement | req/s | ratio |"
@@ -53,4 +62,4 @@ for f in application/json application/vnd.msgpack application/cbor application/g
 done
 echo "| Ferry durable PUT, c=16 | $put16 | $(ratio "$put16" "$mem16") × memory PUT |"
 echo "| Ferry durable PUT, c=64 | $put64 | $(ratio "$put64" "$mem64") × memory PUT |"
-echo "| Ferry export, $IDS records JSON Lines | $(awk -v b="$bytes" -v ns="$elapsed" 'BEGIN { printf "%.1f MB/s", b / (ns / 1e9) / 1e6 }') | |"
+echo "| Ferry export, $((IDS + EXPORT_IDS)) records as JSON Lines | $(awk -v b="$bytes" -v ns="$elapsed" 'BEGIN { printf "%.0f MB/s", b / (ns / 1e9) / 1e6 }') | RssAnon $((rss_before / 1024)) → $((rss_after / 1024)) MiB |"

@@ -33,6 +33,15 @@ func (d *schemaDeps) schemaParam(r *http.Request) (*schema.Schema, error) {
 	return d.records.Schema(name)
 }
 
+// jsonSchemaRequest checks that a request about one schema accepts JSON
+// and returns the schema it names.
+func (d *schemaDeps) jsonSchemaRequest(r *http.Request) (*schema.Schema, error) {
+	if err := acceptJSON(r); err != nil {
+		return nil, err
+	}
+	return d.schemaParam(r)
+}
+
 func (d *schemaDeps) versionParam(r *http.Request, sc *schema.Schema) (*schema.Version, error) {
 	raw, err := pathParam(r, "version")
 	if err != nil {
@@ -90,10 +99,7 @@ func (d *schemaDeps) listSchemas() http.Handler {
 
 func (d *schemaDeps) getSchema() http.Handler {
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if err := acceptJSON(r); err != nil {
-			return err
-		}
-		sc, err := d.schemaParam(r)
+		sc, err := d.jsonSchemaRequest(r)
 		if err != nil {
 			return err
 		}
@@ -221,10 +227,7 @@ func (d *schemaDeps) registerSchema() http.Handler {
 
 func (d *schemaDeps) setCompatibility() http.Handler {
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if err := acceptJSON(r); err != nil {
-			return err
-		}
-		sc, err := d.schemaParam(r)
+		sc, err := d.jsonSchemaRequest(r)
 		if err != nil {
 			return err
 		}
@@ -251,10 +254,7 @@ func (d *schemaDeps) setCompatibility() http.Handler {
 
 func (d *schemaDeps) deprecateVersion() http.Handler {
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if err := acceptJSON(r); err != nil {
-			return err
-		}
-		sc, err := d.schemaParam(r)
+		sc, err := d.jsonSchemaRequest(r)
 		if err != nil {
 			return err
 		}
@@ -274,6 +274,12 @@ func (d *schemaDeps) deprecateVersion() http.Handler {
 			return problem.New(problem.Invalid,
 				"body must be {\"deprecated\": true|false, \"sunset\": RFC 3339 time (optional)}").WithReason("syntax")
 		}
+		if req.Sunset == nil && *req.Deprecated {
+			// A PATCH that leaves sunset out keeps the one already set.
+			if sunset, ok := v.Sunset(); ok {
+				req.Sunset = &sunset
+			}
+		}
 		v, err = d.registry.Deprecate(r.Context(), sc.Name(), v.Number(), *req.Deprecated, req.Sunset)
 		if err != nil {
 			return err
@@ -285,10 +291,7 @@ func (d *schemaDeps) deprecateVersion() http.Handler {
 
 func (d *schemaDeps) changelog() http.Handler {
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if err := acceptJSON(r); err != nil {
-			return err
-		}
-		sc, err := d.schemaParam(r)
+		sc, err := d.jsonSchemaRequest(r)
 		if err != nil {
 			return err
 		}
@@ -298,10 +301,7 @@ func (d *schemaDeps) changelog() http.Handler {
 
 func (d *schemaDeps) migrate() http.Handler {
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
-		if err := acceptJSON(r); err != nil {
-			return err
-		}
-		sc, err := d.schemaParam(r)
+		sc, err := d.jsonSchemaRequest(r)
 		if err != nil {
 			return err
 		}
