@@ -1,0 +1,80 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/ferry-dev/ferry/internal/metrics"
+)
+
+// A handler that panics answers a 500 problem that gives nothing away, the
+// panic is logged with the request id, and the server goes on serving.
+func TestPanicBecomesProblem(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	r := chi.NewRouter()
+	r.Use(observe(zerolog.New(&logs), metrics.New("test"), newRequestIDs()))
+	r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("secret internals: db password is hunter2") })
+	r.Get("/ok", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("status = %d, want 500", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	id := resp.Header.Get("X-Request-Id")
+	if doc["instance"] != id || id == "" {
+		t.Errorf("instance = %v, want the request id %q", doc["instance"], id)
+	}
+	body, _ := json.Marshal(doc)
+	if strings.Contains(string(body), "hunter2") {
+		t.Errorf("the problem leaks the panic: %s", body)
+	}
+	if !strings.Contains(logs.String(), "hunter2") || !strings.Contains(logs.String(), id) {
+		t.Errorf("the log lacks the panic or the request id:\n%s", logs.String())
+	}
+
+	again, err := http.Get(srv.URL + "/ok")
+	if err != nil {
+		t.Fatalf("the server stopped serving after a panic: %v", err)
+	}
+	again.Body.Close()
+	if again.StatusCode != http.StatusNoContent {
+		t.Errorf("after a panic: status %d, want 204", again.StatusCode)
+	}
+}
+
+func TestRequestIDsAreUnique(t *testing.T) {
+	t.Parallel()
+	ids := newRequestIDs()
+	seen := make(map[string]bool)
+	for range 10000 {
+		id := ids.make()
+		if seen[id] {
+			t.Fatalf("request id %q repeats", id)
+		}
+		seen[id] = true
+	}
+	if other := newRequestIDs().make(); seen[other] {
+		t.Errorf("a second generator repeats the first's id %q", other)
+	}
+}
