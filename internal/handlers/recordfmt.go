@@ -22,10 +22,14 @@ type recordFormat struct {
 	version   int
 	encoding  string
 	pretty    bool
+	key       string // repr, worked out once
 }
 
 // repr names the representation for entity tags and the cache.
 func (f recordFormat) repr() string {
+	if f.key != "" {
+		return f.key
+	}
 	s := f.codec.Name() + ".v" + strconv.Itoa(f.version)
 	if f.encoding != "" {
 		s += "." + f.encoding
@@ -63,7 +67,9 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 	if pretty {
 		codec = negotiate.Pretty(codec)
 	}
-	return recordFormat{codec: codec, mediaType: choice.MediaType, version: version, encoding: responseEncoding(r), pretty: pretty}, nil
+	f := recordFormat{codec: codec, mediaType: choice.MediaType, version: version, encoding: responseEncoding(r), pretty: pretty}
+	f.key = f.repr()
+	return f, nil
 }
 
 // bodyVersion resolves the schema version of a request body: the

@@ -85,21 +85,21 @@ func notModified(r *http.Request, etag string) bool {
 }
 
 // encodeRecord encodes a record view in format f, from the cache when it
-// holds this revision's representation.
+// holds this revision's representation. view may be nil: the record is
+// then viewed at f's version only if the cache misses.
 func (d *recordDeps) encodeRecord(t target, rec *records.Record, f recordFormat, view any) (representation, error) {
-	rep := representation{
-		contentType:  f.contentType(t.name),
-		etag:         rec.Validator.ETag(f.repr()),
-		lastModified: rec.UpdatedAt,
-	}
+	// The media type is worked out per request: clients naming an alias
+	// (application/x-msgpack) share the representation but get their name
+	// back.
+	rep := representation{etag: rec.Validator.ETag(f.repr()), lastModified: rec.UpdatedAt, contentType: f.contentType(t.name)}
 	key := repcache.Key{Schema: t.name, ID: rec.ID, Revision: rec.Revision, Repr: f.repr()}
 	if e, ok := d.cache.Get(key); ok {
-		rep.body, rep.encoding = e.Body, e.ContentType
+		rep.body, rep.encoding = e.Body, e.Encoding
 		return rep, nil
 	}
 	if view == nil {
-		var err error
 		d.countConversion(t.schema, t.schema.Latest().Number(), f.version)
+		var err error
 		if view, err = rec.View(t.schema, f.version); err != nil {
 			return representation{}, err
 		}
@@ -115,9 +115,7 @@ func (d *recordDeps) encodeRecord(t target, rec *records.Record, f recordFormat,
 		return representation{}, err
 	}
 	rep.body = body
-	// The cache entry's ContentType slot carries the content coding: the
-	// media type is rebuilt from the key's representation anyway.
-	d.cache.Put(key, repcache.Entry{Body: body, ContentType: rep.encoding})
+	d.cache.Put(key, repcache.Entry{Body: body, Encoding: rep.encoding})
 	return rep, nil
 }
 
@@ -138,7 +136,7 @@ func (d *recordDeps) getRecord() http.Handler {
 		}
 		d.markDeprecated(w, t.schema, f.version)
 		etag := rec.Validator.ETag(f.repr())
-		w.Header().Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
+		w.Header()["Ferry-Revision"] = []string{strconv.FormatInt(rec.Revision, 10)}
 		if notModified(r, etag) {
 			h := w.Header()
 			h.Set("ETag", etag)

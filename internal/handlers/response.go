@@ -57,25 +57,26 @@ func responseEncoding(r *http.Request) string {
 	return enc
 }
 
-// writeRepresentation sends rep with status, and its headers.
+// writeRepresentation sends rep with status, and its headers. The header
+// names are written in canonical form directly: this runs on every read.
 func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep representation) {
 	h := w.Header()
-	h.Set("Vary", varyNegotiated)
-	h.Set("Content-Type", rep.contentType)
+	h["Vary"] = []string{varyNegotiated}
+	h["Content-Type"] = []string{rep.contentType}
 	if rep.encoding != "" {
-		h.Set("Content-Encoding", rep.encoding)
+		h["Content-Encoding"] = []string{rep.encoding}
 	}
 	if rep.etag != "" {
-		h.Set("ETag", rep.etag)
+		h["Etag"] = []string{rep.etag}
 	}
 	if !rep.lastModified.IsZero() {
-		h.Set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
+		h["Last-Modified"] = []string{rep.lastModified.UTC().Format(http.TimeFormat)}
 	}
 	if r.Header.Get("Want-Content-Digest") != "" {
 		sum := sha256.Sum256(rep.body)
-		h.Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+		h["Content-Digest"] = []string{"sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
 	}
-	h.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	h["Content-Length"] = []string{strconv.Itoa(len(rep.body))}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(rep.body)

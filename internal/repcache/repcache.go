@@ -23,8 +23,8 @@ type Key struct {
 // An Entry is a cached representation.
 type Entry struct {
 	Body []byte
-	// ContentType is the media type the body is served as.
-	ContentType string
+	// Encoding is the content coding applied to Body; "" for none.
+	Encoding string
 }
 
 type item struct {
@@ -52,7 +52,7 @@ func New(maxBytes int) *Cache {
 }
 
 func size(k Key, e Entry) int {
-	return len(e.Body) + len(k.Schema) + len(k.ID) + len(k.Repr) + len(e.ContentType) + overhead
+	return len(e.Body) + len(k.Schema) + len(k.ID) + len(k.Repr) + len(e.Encoding) + overhead
 }
 
 // Get returns the cached entry for k.

@@ -13,7 +13,7 @@ func TestCacheGetPut(t *testing.T) {
 	if _, ok := c.Get(k); ok {
 		t.Fatal("Get on an empty cache: want miss, got hit")
 	}
-	c.Put(k, Entry{Body: []byte("one"), ContentType: "application/json"})
+	c.Put(k, Entry{Body: []byte("one"), Encoding: "gzip"})
 	got, ok := c.Get(k)
 	if !ok || string(got.Body) != "one" {
 		t.Fatalf("Get(%v) = %q, %v; want \"one\", true", k, got.Body, ok)
