@@ -1,0 +1,70 @@
+package records
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+func TestCheckConditions(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	live := store.Record{Schema: "s", ID: "a", Revision: 3, UpdatedAt: at}
+	deleted := store.Record{Schema: "s", ID: "a", Revision: 4, Deleted: true, UpdatedAt: at}
+	absent := store.Record{Schema: "s", ID: "a"}
+	current := newValidator("s", "a", 3, at).ETag("cbor.v1")
+	stale := newValidator("s", "a", 2, at).ETag("json.v1")
+	tests := []struct {
+		name    string
+		cur     store.Record
+		cond    Conditions
+		require bool
+		want    problem.Kind // Internal means no error
+	}{
+		{"no conditions", live, Conditions{}, false, problem.Internal},
+		{"If-Match from another representation", live, Conditions{IfMatch: []string{current}}, false, problem.Internal},
+		{"If-Match stale", live, Conditions{IfMatch: []string{stale}}, false, problem.PreconditionFailed},
+		{"If-Match any of a list", live, Conditions{IfMatch: []string{stale, current}}, false, problem.Internal},
+		{"If-Match weak never matches", live, Conditions{IfMatch: []string{"W/" + current}}, false, problem.PreconditionFailed},
+		{"If-Match * on a live record", live, Conditions{IfMatch: []string{"*"}}, false, problem.Internal},
+		{"If-Match * on an absent record", absent, Conditions{IfMatch: []string{"*"}}, false, problem.PreconditionFailed},
+		{"If-Match on a deleted record", deleted, Conditions{IfMatch: []string{current}}, false, problem.PreconditionFailed},
+		{"If-None-Match * on a live record", live, Conditions{IfNoneMatch: []string{"*"}}, false, problem.PreconditionFailed},
+		{"If-None-Match * on an absent record", absent, Conditions{IfNoneMatch: []string{"*"}}, false, problem.Internal},
+		{"If-None-Match * on a deleted record", deleted, Conditions{IfNoneMatch: []string{"*"}}, false, problem.Internal},
+		{"If-None-Match current", live, Conditions{IfNoneMatch: []string{current}}, false, problem.PreconditionFailed},
+		{"If-None-Match stale", live, Conditions{IfNoneMatch: []string{stale}}, false, problem.Internal},
+		{"required and missing on an update", live, Conditions{}, true, problem.PreconditionRequired},
+		{"required and missing on a create", absent, Conditions{}, true, problem.Internal},
+		{"required and given", live, Conditions{IfMatch: []string{current}}, true, problem.Internal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := &Service{opts: Options{RequireIfMatch: tc.require}}
+			isLive := tc.cur.Revision > 0 && !tc.cur.Deleted
+			err := s.checkConditions(tc.cur, tc.cond, isLive)
+			if tc.want == problem.Internal {
+				if err != nil {
+					t.Fatalf("checkConditions(%+v) = %v, want nil", tc.cond, err)
+				}
+				return
+			}
+			p, ok := problem.As(err)
+			if !ok || p.Kind != tc.want {
+				t.Fatalf("checkConditions(%+v) = %v, want a %v problem", tc.cond, err, tc.want)
+			}
+			if p.Kind == problem.PreconditionFailed {
+				if p.Extra["current_revision"] != tc.cur.Revision {
+					t.Errorf("current_revision = %v, want %d", p.Extra["current_revision"], tc.cur.Revision)
+				}
+				_, hasETag := p.Extra["current_etag"]
+				if hasETag != isLive {
+					t.Errorf("current_etag present = %v, want %v (only a live record has one)", hasETag, isLive)
+				}
+			}
+		})
+	}
+}
