@@ -26,15 +26,7 @@ var errBodyTooLarge = errors.New("handlers: request body too large")
 // not, and checks Content-Digest when the client sent one.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	raw := http.MaxBytesReader(w, r.Body, limit)
-	var body []byte
-	var err error
-	if ce := r.Header.Get("Content-Encoding"); ce == "" && r.ContentLength >= 0 && r.ContentLength <= limit {
-		// The common case: the size is known and within the limit, so the
-		// body is read into a buffer of exactly that size.
-		body, err = readExactly(raw, r.ContentLength)
-	} else {
-		body, err = negotiate.ReadBody(raw, ce, limit)
-	}
+	body, err := negotiate.ReadSizedBody(raw, r.Header.Get("Content-Encoding"), r.ContentLength, limit)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -45,18 +37,6 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	info := requestInfoFrom(r.Context())
 	info.bytesIn = int64(len(body))
 	if err := checkDigest(r.Header.Get("Content-Digest"), r.Header.Get("Content-Encoding"), body); err != nil {
-		return nil, err
-	}
-	return body, nil
-}
-
-// readExactly reads a body of a declared length n.
-func readExactly(r io.Reader, n int64) ([]byte, error) {
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			return nil, problem.New(problem.Invalid, "the request body ended before its Content-Length").WithReason("read")
-		}
 		return nil, err
 	}
 	return body, nil

@@ -207,13 +207,21 @@ func (p *pooledWriter) Close() error {
 // unknown coding is problem.UnsupportedMedia with "accept_encoding" naming
 // the codings read; corrupt compressed data is problem.Invalid.
 func ReadBody(r io.Reader, contentEncoding string, limit int64) ([]byte, error) {
+	return ReadSizedBody(r, contentEncoding, -1, limit)
+}
+
+// ReadSizedBody is ReadBody for a body whose length as sent is declared
+// (Content-Length; -1 when unknown). An uncompressed body of a declared
+// length is read into a buffer of that size at once; the declaration is
+// only a hint, and the limit holds whatever the body turns out to be.
+func ReadSizedBody(r io.Reader, contentEncoding string, size, limit int64) ([]byte, error) {
 	coding, err := requestCoding(contentEncoding)
 	if err != nil {
 		return nil, err
 	}
 	if coding == EncodingIdentity {
 		src := &sourceReader{r: r}
-		body, err := readLimited(src, limit)
+		body, err := readLimited(src, limit, size)
 		if err != nil && src.err != nil {
 			return nil, readFailed(src.err)
 		}
@@ -230,13 +238,13 @@ func ReadBody(r io.Reader, contentEncoding string, limit int64) ([]byte, error) 
 			zr = new(gzip.Reader)
 		}
 		if err = zr.Reset(src); err == nil {
-			body, err = readLimited(zr, limit)
+			body, err = readLimited(zr, limit, -1)
 		}
 		gzipReaders.Put(zr)
 	case EncodingZstd:
 		zr := zstdReaders.Get().(*zstd.Decoder)
 		if err = zr.Reset(src); err == nil {
-			body, err = readLimited(zr, limit)
+			body, err = readLimited(zr, limit, -1)
 		}
 		// Drop the reference to the body before pooling the decoder.
 		zr.Reset(nil)
@@ -315,9 +323,15 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 // readLimited reads r to its end, failing with problem.TooLarge as soon as
 // more than limit bytes come. The buffer grows by doubling up to limit, so
 // at most about twice the limit is ever allocated.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
+func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
 	limit = max(limit, 0)
-	buf := make([]byte, 0, min(limit, 512))
+	initial := int64(512)
+	if sizeHint >= 0 {
+		// One byte more than declared, so that the end is seen without
+		// growing the buffer.
+		initial = sizeHint + 1
+	}
+	buf := make([]byte, 0, min(limit, initial))
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) >= limit {
