@@ -84,39 +84,42 @@ func notModified(r *http.Request, etag string) bool {
 	return false
 }
 
-// encodeRecord encodes a record view in format f, from the cache when it
-// holds this revision's representation. view may be nil: the record is
-// then viewed at f's version only if the cache misses.
-func (d *recordDeps) encodeRecord(t target, rec *records.Record, f recordFormat, view any) (representation, error) {
-	// The media type is worked out per request: clients naming an alias
-	// (application/x-msgpack) share the representation but get their name
-	// back.
-	rep := representation{etag: rec.Validator.ETag(f.repr()), lastModified: rec.UpdatedAt, contentType: f.contentType(t.name)}
+// recordRepresentation starts the representation of a record in format
+// f: its metadata, worked out once per request. The media type is built per
+// request because clients naming an alias (application/x-msgpack) share the
+// representation but get their name back.
+func recordRepresentation(t target, rec *records.Record, f recordFormat) representation {
+	return representation{etag: rec.Validator.ETag(f.repr()), lastModified: rec.UpdatedAt, contentType: f.contentType(t.name)}
+}
+
+// encodeBody fills in the body of rep, from the cache when it holds this
+// revision's representation. view may be nil: the record is then viewed at
+// f's version only if the cache misses.
+func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Record, f recordFormat, view any) error {
 	key := repcache.Key{Schema: t.name, ID: rec.ID, Revision: rec.Revision, Repr: f.repr()}
 	if e, ok := d.cache.Get(key); ok {
 		rep.body, rep.encoding = e.Body, e.Encoding
-		return rep, nil
+		return nil
 	}
 	if view == nil {
 		d.countConversion(t.schema, t.schema.Latest().Number(), f.version)
 		var err error
 		if view, err = rec.View(t.schema, f.version); err != nil {
-			return representation{}, err
+			return err
 		}
 	}
 	start := time.Now()
 	body, err := f.codec.Marshal(view)
 	if err != nil {
-		return representation{}, err
+		return err
 	}
 	d.metrics.CodecDuration.WithLabelValues("encode", f.codec.Name()).Observe(time.Since(start).Seconds())
 	d.metrics.PayloadBytes.WithLabelValues("out", f.codec.Name()).Observe(float64(len(body)))
-	if body, rep.encoding, err = compress(body, f.encoding); err != nil {
-		return representation{}, err
+	if rep.body, rep.encoding, err = compress(body, f.encoding); err != nil {
+		return err
 	}
-	rep.body = body
-	d.cache.Put(key, repcache.Entry{Body: body, Encoding: rep.encoding})
-	return rep, nil
+	d.cache.Put(key, repcache.Entry{Body: rep.body, Encoding: rep.encoding})
+	return nil
 }
 
 func (d *recordDeps) getRecord() http.Handler {
@@ -135,18 +138,13 @@ func (d *recordDeps) getRecord() http.Handler {
 			return err
 		}
 		d.markDeprecated(w, t.schema, f.version)
-		etag := rec.Validator.ETag(f.repr())
 		w.Header()["Ferry-Revision"] = []string{strconv.FormatInt(rec.Revision, 10)}
-		if notModified(r, etag) {
-			h := w.Header()
-			h.Set("ETag", etag)
-			h.Set("Vary", varyNegotiated)
-			h.Set("Last-Modified", rec.UpdatedAt.UTC().Format(http.TimeFormat))
-			w.WriteHeader(http.StatusNotModified)
+		rep := recordRepresentation(t, rec, f)
+		if notModified(r, rep.etag) {
+			writeValidators(w, http.StatusNotModified, rep)
 			return nil
 		}
-		rep, err := d.encodeRecord(t, rec, f, nil)
-		if err != nil {
+		if err := d.encodeBody(&rep, t, rec, f, nil); err != nil {
 			return err
 		}
 		writeRepresentation(w, r, http.StatusOK, rep)
@@ -229,21 +227,17 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 // would show it, or only headers with Prefer: return=minimal.
 func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t target, f recordFormat, written *records.Written, status int) error {
 	rec := written.Record
-	h := w.Header()
-	h.Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
+	w.Header().Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
+	rep := recordRepresentation(t, rec, f)
 	if preferMinimal(r) {
-		h.Set("Preference-Applied", "return=minimal")
-		h.Set("ETag", rec.Validator.ETag(f.repr()))
-		h.Set("Last-Modified", rec.UpdatedAt.UTC().Format(http.TimeFormat))
-		h.Set("Vary", varyNegotiated)
+		w.Header().Set("Preference-Applied", "return=minimal")
 		if status == http.StatusOK {
 			status = http.StatusNoContent
 		}
-		w.WriteHeader(status)
+		writeValidators(w, status, rep)
 		return nil
 	}
-	rep, err := d.encodeRecord(t, rec, f, written.View)
-	if err != nil {
+	if err := d.encodeBody(&rep, t, rec, f, written.View); err != nil {
 		return err
 	}
 	writeRepresentation(w, r, status, rep)

@@ -83,6 +83,16 @@ func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep
 	}
 }
 
+// writeValidators answers with rep's validators and no body: a 304, or a
+// write the client asked to answer minimally.
+func writeValidators(w http.ResponseWriter, status int, rep representation) {
+	h := w.Header()
+	h["Vary"] = []string{varyNegotiated}
+	h["Etag"] = []string{rep.etag}
+	h["Last-Modified"] = []string{rep.lastModified.UTC().Format(http.TimeFormat)}
+	w.WriteHeader(status)
+}
+
 // writeJSON answers a JSON document built by the service (schema, job,
 // history and summary bodies), compressed when the client likes.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
