@@ -40,7 +40,7 @@ func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Met
 		if in.Name() == "gob" {
 			return withAcceptPost(w, r, codecs, problem.New(problem.UnsupportedMedia,
 				"gob bodies carry Go types, so converting one needs a schema: add ?schema=NAME").
-				WithReason("gob_needs_schema").With("supported", acceptableOf(offers)))
+				WithReason("gob_needs_schema").With("supported", negotiate.Acceptable(offers)))
 		}
 		choice, err := negotiate.Choose(r.Header.Get("Accept"), offers)
 		if err != nil {
@@ -85,8 +85,6 @@ func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Met
 		return nil
 	})
 }
-
-func acceptableOf(offers []negotiate.Offer) []string { return negotiate.Acceptable(offers) }
 
 // withAcceptPost returns err; when it is a 415 it first names what is
 // accepted in Accept-Post (or Accept-Patch), as RFC 5789 and RFC 9110 ask.

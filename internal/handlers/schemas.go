@@ -196,6 +196,20 @@ func (d *schemaDeps) readJSONBody(w http.ResponseWriter, r *http.Request, allowY
 	return body, isYAML, err
 }
 
+// decodeJSONBody reads a small JSON request body into v, strictly: an
+// unknown member or a value of the wrong type is a 400 that shows the
+// shape the endpoint takes.
+func (d *schemaDeps) decodeJSONBody(w http.ResponseWriter, r *http.Request, v any, shape string) error {
+	body, _, err := d.readJSONBody(w, r, false)
+	if err != nil {
+		return withAcceptPost(w, r, d.codecs, err)
+	}
+	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true)); err != nil {
+		return problem.Wrap(problem.Invalid, err, "body must be %s", shape).WithReason("syntax")
+	}
+	return nil
+}
+
 func (d *schemaDeps) registerSchema() http.Handler {
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		if err := acceptJSON(r); err != nil {
@@ -231,15 +245,11 @@ func (d *schemaDeps) setCompatibility() http.Handler {
 		if err != nil {
 			return err
 		}
-		body, _, err := d.readJSONBody(w, r, false)
-		if err != nil {
-			return withAcceptPost(w, r, d.codecs, err)
-		}
 		var req struct {
 			Compatibility string `json:"compatibility"`
 		}
-		if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil {
-			return problem.Wrap(problem.Invalid, err, "body must be {\"compatibility\": MODE}").WithReason("syntax")
+		if err := d.decodeJSONBody(w, r, &req, `{"compatibility": MODE}`); err != nil {
+			return err
 		}
 		if err := d.registry.SetCompatibility(r.Context(), sc.Name(), req.Compatibility); err != nil {
 			return err
@@ -262,17 +272,16 @@ func (d *schemaDeps) deprecateVersion() http.Handler {
 		if err != nil {
 			return err
 		}
-		body, _, err := d.readJSONBody(w, r, false)
-		if err != nil {
-			return withAcceptPost(w, r, d.codecs, err)
-		}
 		var req struct {
 			Deprecated *bool      `json:"deprecated"`
 			Sunset     *time.Time `json:"sunset"`
 		}
-		if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil || req.Deprecated == nil {
-			return problem.New(problem.Invalid,
-				"body must be {\"deprecated\": true|false, \"sunset\": RFC 3339 time (optional)}").WithReason("syntax")
+		const shape = `{"deprecated": true|false, "sunset": RFC 3339 time (optional)}`
+		if err := d.decodeJSONBody(w, r, &req, shape); err != nil {
+			return err
+		}
+		if req.Deprecated == nil {
+			return problem.New(problem.Invalid, "body must be %s: deprecated is missing", shape).WithReason("syntax")
 		}
 		if req.Sunset == nil && *req.Deprecated {
 			// A PATCH that leaves sunset out keeps the one already set.
