@@ -75,13 +75,7 @@ func (c *cursor) structValue(t *wtype, e *edge, depth int) error {
 	if e != nil {
 		p = e.p
 	}
-	for f := -1; ; {
-		off := c.off()
-		next, err := c.field(f, len(t.fields))
-		if err != nil || next < 0 {
-			return err
-		}
-		f = next
+	return c.eachField(len(t.fields), func(f int, off int64) error {
 		var fe *edge
 		if p != nil {
 			fe = &p.fields[f]
@@ -89,10 +83,8 @@ func (c *cursor) structValue(t *wtype, e *edge, depth int) error {
 				return err
 			}
 		}
-		if err := c.value(t.fields[f].t, fe, depth+1); err != nil {
-			return err
-		}
-	}
+		return c.value(t.fields[f].t, fe, depth+1)
+	})
 }
 
 func (c *cursor) sliceValue(t *wtype, e *edge, depth int) error {

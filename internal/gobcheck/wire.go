@@ -199,6 +199,24 @@ func (c *cursor) field(prev, n int) (int, error) {
 	return prev + int(delta), nil
 }
 
+// eachField reads the fields of a struct of n fields that c is positioned
+// in, calling read with each field's number and the offset of its delta,
+// up to the struct's terminator. Every part of gob's wire format that is a
+// struct, type descriptions and values alike, is walked this way.
+func (c *cursor) eachField(n int, read func(f int, off int64) error) error {
+	for f := -1; ; {
+		off := c.off()
+		next, err := c.field(f, n)
+		if err != nil || next < 0 {
+			return err
+		}
+		f = next
+		if err := read(f, off); err != nil {
+			return err
+		}
+	}
+}
+
 // define reads the type definition for id that c is positioned in.
 func (s *Scanner) define(c *cursor, id int64) error {
 	off := c.off()
@@ -226,34 +244,25 @@ func (s *Scanner) define(c *cursor, id int64) error {
 //
 // of which exactly one field is set.
 func (c *cursor) wireType(t *wtype, tb *table, names bool) error {
-	for f := -1; ; {
-		off := c.off()
-		next, err := c.field(f, 7)
-		if err != nil {
-			return err
-		}
-		if next < 0 {
-			break
-		}
+	err := c.eachField(7, func(f int, off int64) error {
 		if t.kind != kindNone {
 			return invalid("syntax", "the gob type definition at byte %d describes more than one type", off)
 		}
-		switch f = next; f {
+		switch f {
 		case 0:
 			return invalid("type", "the gob type definition at byte %d is an array; arrays are not accepted", off)
 		case 1:
-			err = c.sliceType(t)
+			return c.sliceType(t)
 		case 2:
-			err = c.structType(t, tb, names)
+			return c.structType(t, tb, names)
 		case 3:
-			err = c.mapType(t)
-		default:
-			t.kind = kindExternal
-			err = c.commonTypeOnly(t)
+			return c.mapType(t)
 		}
-		if err != nil {
-			return err
-		}
+		t.kind = kindExternal
+		return c.commonTypeOnly(t)
+	})
+	if err != nil {
+		return err
 	}
 	if t.kind == kindNone {
 		return invalid("syntax", "the gob type definition at byte %d is empty", t.off)
@@ -266,39 +275,27 @@ func (c *cursor) wireType(t *wtype, tb *table, names bool) error {
 // for a type that encodes itself, gob's encoder writes the id of another
 // description there, and the decoder never looks at it.
 func (c *cursor) commonType() error {
-	for f := -1; ; {
-		next, err := c.field(f, 2)
-		if err != nil || next < 0 {
-			return err
-		}
-		switch f = next; f {
-		case 0:
+	return c.eachField(2, func(f int, _ int64) error {
+		var err error
+		if f == 0 {
 			_, err = c.bytes("type name")
-		case 1:
+		} else {
 			_, err = c.int()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // commonTypeOnly reads struct { CommonType }, which describes a type that
 // encodes itself.
 func (c *cursor) commonTypeOnly(t *wtype) error {
 	seen := false
-	for f := -1; ; {
-		next, err := c.field(f, 1)
-		if err != nil {
-			return err
-		}
-		if next < 0 {
-			break
-		}
-		f, seen = next, true
-		if err := c.commonType(); err != nil {
-			return err
-		}
+	err := c.eachField(1, func(int, int64) error {
+		seen = true
+		return c.commonType()
+	})
+	if err != nil {
+		return err
 	}
 	return t.complete(seen)
 }
@@ -307,24 +304,17 @@ func (c *cursor) commonTypeOnly(t *wtype) error {
 func (c *cursor) sliceType(t *wtype) error {
 	t.kind = kindSlice
 	seen := false
-	for f := -1; ; {
-		next, err := c.field(f, 2)
-		if err != nil {
-			return err
-		}
-		if next < 0 {
-			break
-		}
-		switch f = next; f {
-		case 0:
+	err := c.eachField(2, func(f int, _ int64) error {
+		if f == 0 {
 			seen = true
-			err = c.commonType()
-		case 1:
-			t.elem.id, err = c.typeID()
+			return c.commonType()
 		}
-		if err != nil {
-			return err
-		}
+		var err error
+		t.elem.id, err = c.typeID()
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return t.complete(seen && t.elem.id != 0)
 }
@@ -333,16 +323,9 @@ func (c *cursor) sliceType(t *wtype) error {
 func (c *cursor) mapType(t *wtype) error {
 	t.kind = kindMap
 	seen := false
-	for f := -1; ; {
-		off := c.off()
-		next, err := c.field(f, 3)
-		if err != nil {
-			return err
-		}
-		if next < 0 {
-			break
-		}
-		switch f = next; f {
+	err := c.eachField(3, func(f int, off int64) error {
+		var err error
+		switch f {
 		case 0:
 			seen = true
 			err = c.commonType()
@@ -354,9 +337,10 @@ func (c *cursor) mapType(t *wtype) error {
 		case 2:
 			t.elem.id, err = c.typeID()
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return t.complete(seen && t.key.id != 0 && t.elem.id != 0)
 }
@@ -365,24 +349,15 @@ func (c *cursor) mapType(t *wtype) error {
 func (c *cursor) structType(t *wtype, tb *table, names bool) error {
 	t.kind = kindStruct
 	seen := false
-	for f := -1; ; {
-		next, err := c.field(f, 2)
-		if err != nil {
-			return err
-		}
-		if next < 0 {
-			break
-		}
-		switch f = next; f {
-		case 0:
+	err := c.eachField(2, func(f int, _ int64) error {
+		if f == 0 {
 			seen = true
-			err = c.commonType()
-		case 1:
-			err = c.fieldTypes(t, tb, names)
+			return c.commonType()
 		}
-		if err != nil {
-			return err
-		}
+		return c.fieldTypes(t, tb, names)
+	})
+	if err != nil {
+		return err
 	}
 	return t.complete(seen)
 }
@@ -408,24 +383,18 @@ func (c *cursor) fieldTypes(t *wtype, tb *table, names bool) error {
 		fd := &t.fields[i]
 		var name []byte
 		nameEnd := 0
-		for f := -1; ; {
-			next, err := c.field(f, 2)
-			if err != nil {
-				return err
-			}
-			if next < 0 {
-				break
-			}
-			switch f = next; f {
-			case 0:
+		err := c.eachField(2, func(f int, _ int64) error {
+			var err error
+			if f == 0 {
 				name, err = c.bytes("field name")
 				nameEnd = c.pos - start
-			case 1:
+			} else {
 				fd.id, err = c.typeID()
 			}
-			if err != nil {
-				return err
-			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if len(name) == 0 || fd.id == 0 {
 			return invalid("type", "field %d of the gob struct type defined at byte %d lacks a name or a type", i, t.off)
