@@ -16,23 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ferry-dev/ferry/api"
-	"github.com/ferry-dev/ferry/internal/gobcheck"
+	"github.com/ferry-dev/ferry/internal/app"
 	"github.com/ferry-dev/ferry/internal/handlers"
-	"github.com/ferry-dev/ferry/internal/metrics"
-	"github.com/ferry-dev/ferry/internal/negotiate"
-	"github.com/ferry-dev/ferry/internal/pebblestore"
-	"github.com/ferry-dev/ferry/internal/records"
-	"github.com/ferry-dev/ferry/internal/repcache"
-	"github.com/ferry-dev/ferry/internal/schema"
-)
-
-// The store satisfies every consumer's interface.
-var (
-	_ records.Store    = (*pebblestore.Store)(nil)
-	_ records.JobStore = (*pebblestore.Store)(nil)
-	_ schema.Store     = (*pebblestore.Store)(nil)
-	_ handlers.Pinger  = (*pebblestore.Store)(nil)
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -79,71 +64,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Store != "" {
 		return fmt.Errorf("config: FERRY_STORE=%q: only the embedded store is available in this build; leave FERRY_STORE empty", cfg.Store)
 	}
-	st, err := pebblestore.Open(ctx, cfg.DataDir, pebblestore.Options{HistoryLimit: cfg.HistoryLimit})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			logger.Error().Err(err).Msg("closing the store")
-		}
-	}()
-	registry := schema.NewRegistry(st)
-	if err := registry.Load(ctx); err != nil {
-		return fmt.Errorf("load schemas: %w", err)
-	}
-	if cfg.SchemaDir != "" {
-		if err := registry.LoadDir(ctx, cfg.SchemaDir); err != nil {
-			return fmt.Errorf("load schemas from %s: %w", cfg.SchemaDir, err)
-		}
-	}
-	recs := records.New(st, registry, records.Options{RequireIfMatch: cfg.RequireIfMatch})
-	jobs := records.NewJobs(recs, st)
-	defer jobs.Close()
-	if ids, err := st.Jobs(ctx); err != nil {
-		return fmt.Errorf("list jobs: %w", err)
-	} else if err := jobs.Resume(ctx, ids); err != nil {
-		return fmt.Errorf("resume jobs: %w", err)
-	}
-
-	baseCtx, cancelBase := context.WithCancel(context.Background())
-	defer cancelBase()
-	handler, err := handlers.NewServer(handlers.Deps{
-		Logger:  logger,
-		Metrics: metrics.New(version),
-		Codecs:  negotiate.NewDefaultRegistry(negotiate.Options{Gob: gobcheck.NewVetter(gobcheck.Limits{})}),
-		Store:   st,
-		Schemas: registry,
-		Records: recs,
-		Jobs:    jobs,
-		Cache:   repcache.New(cfg.CacheBytes),
+	service, err := app.Open(ctx, app.Config{
+		DataDir:        cfg.DataDir,
+		SchemaDir:      cfg.SchemaDir,
+		HistoryLimit:   cfg.HistoryLimit,
+		CacheBytes:     cfg.CacheBytes,
+		RequireIfMatch: cfg.RequireIfMatch,
 		Limits: handlers.Limits{
 			MaxBodyBytes:   cfg.MaxBodyBytes,
 			MaxImportBytes: cfg.MaxImportBytes,
 		},
-		OpenAPI:  api.OpenAPIYAML,
-		Shutdown: baseCtx,
+		Logger:  logger,
+		Version: version,
 	})
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := service.Close(); err != nil {
+			logger.Error().Err(err).Msg("closing the store")
+		}
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           service.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          newStdLogger(logger),
 	}
-	// Long-polls and event streams watch the base context: cancelling it on
-	// shutdown lets them answer with what they have instead of holding
-	// Shutdown until its deadline.
-	srv.RegisterOnShutdown(cancelBase)
+	// Long-polls and event streams end when Shutdown starts and answer with
+	// what they have; every other request in flight runs to its end.
+	srv.RegisterOnShutdown(service.Shutdown)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -140,5 +142,67 @@ func TestRunRefusesAnotherStore(t *testing.T) {
 	err := run(context.Background(), nil, func(k string) string { return env[k] }, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "FERRY_STORE") {
 		t.Fatalf("run with FERRY_STORE=postgres://… = %v, want a refusal naming FERRY_STORE", err)
+	}
+}
+
+// A write in flight when shutdown begins runs to its end: shutdown stops
+// new work and cuts long-polls short, but never the requests being served.
+func TestShutdownFinishesWritesInFlight(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	env := map[string]string{"FERRY_ADDR": addr, "FERRY_DATA_DIR": t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
+	base := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Post(base+"/v1/schemas", "application/json",
+			strings.NewReader(`{"name":"note","version":1,"fields":{"text":{"type":"string"}}}`))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("register schema: %d", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// An import whose stream is still arriving when shutdown begins.
+	body, feed := io.Pipe()
+	answer := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Post(base+"/v1/records/note/_import", "application/jsonl", body)
+		if err != nil {
+			t.Errorf("import: %v", err)
+			answer <- nil
+			return
+		}
+		answer <- resp
+	}()
+	fmt.Fprintln(feed, `{"id":"before","data":{"text":"sent before shutdown"}}`)
+	time.Sleep(200 * time.Millisecond) // let the server start reading it
+	cancel()
+	time.Sleep(200 * time.Millisecond) // shutdown is under way
+	fmt.Fprintln(feed, `{"id":"after","data":{"text":"sent during shutdown"}}`)
+	feed.Close()
+
+	resp := <-answer
+	if resp == nil {
+		t.FailNow()
+	}
+	defer resp.Body.Close()
+	summary, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(summary), `"accepted":2`) {
+		t.Fatalf("import across shutdown = %d %s, want 200 with both envelopes accepted", resp.StatusCode, summary)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("run returned %v, want nil", err)
 	}
 }

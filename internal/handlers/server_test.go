@@ -20,23 +20,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/ferry-dev/ferry/api"
-	"github.com/ferry-dev/ferry/internal/gobcheck"
+	"github.com/ferry-dev/ferry/internal/app"
 	"github.com/ferry-dev/ferry/internal/handlers"
-	"github.com/ferry-dev/ferry/internal/metrics"
-	"github.com/ferry-dev/ferry/internal/negotiate"
-	"github.com/ferry-dev/ferry/internal/pebblestore"
-	"github.com/ferry-dev/ferry/internal/records"
-	"github.com/ferry-dev/ferry/internal/repcache"
-	"github.com/ferry-dev/ferry/internal/schema"
-)
-
-// The store satisfies every consumer's interface, as in cmd/api.
-var (
-	_ records.Store    = (*pebblestore.Store)(nil)
-	_ records.JobStore = (*pebblestore.Store)(nil)
-	_ schema.Store     = (*pebblestore.Store)(nil)
-	_ handlers.Pinger  = (*pebblestore.Store)(nil)
 )
 
 // serverConfig is what a test may change about the service it runs.
@@ -72,7 +57,6 @@ type Server struct {
 	URL    string
 	HTTP   *httptest.Server
 	Client *http.Client
-	Store  *pebblestore.Store
 }
 
 // MustServer builds the service as cmd/api does and serves it until the test
@@ -83,54 +67,35 @@ func MustServer(tb testing.TB, opts ...ServerOption) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ctx := context.Background()
-	st, err := pebblestore.Open(ctx, tb.TempDir(), pebblestore.Options{HistoryLimit: cfg.historyLimit})
-	if err != nil {
-		tb.Fatalf("pebblestore.Open: %v", err)
-	}
-	registry := schema.NewRegistry(st)
-	if err := registry.Load(ctx); err != nil {
-		tb.Fatalf("registry.Load: %v", err)
-	}
-	recs := records.New(st, registry, records.Options{RequireIfMatch: cfg.requireIfMatch})
-	jobs := records.NewJobs(recs, st)
-	shutdown, cancel := context.WithCancel(context.Background())
-	h, err := handlers.NewServer(handlers.Deps{
-		Logger:  zerolog.Nop(),
-		Metrics: metrics.New("test"),
-		Codecs:  negotiate.NewDefaultRegistry(negotiate.Options{Gob: gobcheck.NewVetter(gobcheck.Limits{})}),
-		Store:   st,
-		Schemas: registry,
-		Records: recs,
-		Jobs:    jobs,
-		Cache:   repcache.New(cfg.cacheBytes),
-		Limits: handlers.Limits{
-			MaxBodyBytes:   cfg.maxBody,
-			MaxImportBytes: cfg.maxImport,
-		},
-		OpenAPI:  api.OpenAPIYAML,
-		Shutdown: shutdown,
+	service, err := app.Open(context.Background(), app.Config{
+		DataDir:        tb.TempDir(),
+		HistoryLimit:   cfg.historyLimit,
+		CacheBytes:     cfg.cacheBytes,
+		RequireIfMatch: cfg.requireIfMatch,
+		Limits:         handlers.Limits{MaxBodyBytes: cfg.maxBody, MaxImportBytes: cfg.maxImport},
+		Logger:         zerolog.Nop(),
+		Version:        "test",
 	})
 	if err != nil {
-		tb.Fatalf("handlers.NewServer: %v", err)
+		tb.Fatalf("app.Open: %v", err)
 	}
+	h := service.Handler
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ReadHeaderTimeout = 10 * time.Second
 	srv.Start()
 	tb.Cleanup(func() {
-		cancel()
+		service.Shutdown()
 		srv.CloseClientConnections()
 		srv.Close()
-		jobs.Close()
-		if err := st.Close(); err != nil {
-			tb.Errorf("store.Close: %v", err)
+		if err := service.Close(); err != nil {
+			tb.Errorf("closing the service: %v", err)
 		}
 	})
 	client := srv.Client()
 	// The tests set Accept-Encoding themselves and look at the coded bytes.
 	client.Transport.(*http.Transport).DisableCompression = true
 	client.Timeout = 90 * time.Second
-	return &Server{URL: srv.URL, HTTP: srv, Client: client, Store: st}
+	return &Server{URL: srv.URL, HTTP: srv, Client: client}
 }
 
 // A Call is one request a test sends.

@@ -1,0 +1,121 @@
+// Package app assembles Ferry from its parts — the embedded store, the
+// schema registry, the records service and its background jobs, the codecs
+// and the HTTP handler — so that the command and the HTTP tests run the
+// same service.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ferry-dev/ferry/api"
+	"github.com/ferry-dev/ferry/internal/gobcheck"
+	"github.com/ferry-dev/ferry/internal/handlers"
+	"github.com/ferry-dev/ferry/internal/metrics"
+	"github.com/ferry-dev/ferry/internal/negotiate"
+	"github.com/ferry-dev/ferry/internal/pebblestore"
+	"github.com/ferry-dev/ferry/internal/records"
+	"github.com/ferry-dev/ferry/internal/repcache"
+	"github.com/ferry-dev/ferry/internal/schema"
+)
+
+// The store satisfies every consumer's interface.
+var (
+	_ records.Store    = (*pebblestore.Store)(nil)
+	_ records.JobStore = (*pebblestore.Store)(nil)
+	_ schema.Store     = (*pebblestore.Store)(nil)
+	_ handlers.Pinger  = (*pebblestore.Store)(nil)
+)
+
+// Config is what the service is built from.
+type Config struct {
+	// DataDir is the embedded store's directory.
+	DataDir string
+	// SchemaDir, when set, holds schema files loaded at start-up.
+	SchemaDir      string
+	HistoryLimit   int
+	CacheBytes     int
+	RequireIfMatch bool
+	Limits         handlers.Limits
+	Logger         zerolog.Logger
+	// Version is the build's version, for ferry_build_info.
+	Version string
+}
+
+// An App is a running Ferry without its listener.
+type App struct {
+	// Handler serves the whole API.
+	Handler http.Handler
+	store   *pebblestore.Store
+	jobs    *records.Jobs
+	cancel  context.CancelFunc
+}
+
+// Open opens the store, loads the schemas, resumes unfinished jobs and
+// builds the handler.
+func Open(ctx context.Context, cfg Config) (a *App, err error) {
+	st, err := pebblestore.Open(ctx, cfg.DataDir, pebblestore.Options{HistoryLimit: cfg.HistoryLimit})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	shutdown, cancel := context.WithCancel(context.Background())
+	a = &App{store: st, cancel: cancel}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, a.Close())
+		}
+	}()
+	registry := schema.NewRegistry(st)
+	if err := registry.Load(ctx); err != nil {
+		return nil, fmt.Errorf("load schemas: %w", err)
+	}
+	if cfg.SchemaDir != "" {
+		if err := registry.LoadDir(ctx, cfg.SchemaDir); err != nil {
+			return nil, fmt.Errorf("load schemas from %s: %w", cfg.SchemaDir, err)
+		}
+	}
+	recs := records.New(st, registry, records.Options{RequireIfMatch: cfg.RequireIfMatch})
+	a.jobs = records.NewJobs(recs, st)
+	ids, err := st.Jobs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	if err := a.jobs.Resume(ctx, ids); err != nil {
+		return nil, fmt.Errorf("resume jobs: %w", err)
+	}
+	a.Handler, err = handlers.NewServer(handlers.Deps{
+		Logger:   cfg.Logger,
+		Metrics:  metrics.New(cfg.Version),
+		Codecs:   negotiate.NewDefaultRegistry(negotiate.Options{Gob: gobcheck.NewVetter(gobcheck.Limits{})}),
+		Store:    st,
+		Schemas:  registry,
+		Records:  recs,
+		Jobs:     a.jobs,
+		Cache:    repcache.New(cfg.CacheBytes),
+		Limits:   cfg.Limits,
+		OpenAPI:  api.OpenAPIYAML,
+		Shutdown: shutdown,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Shutdown ends long-polls and event streams, so that an HTTP server's
+// Shutdown is not held up by them; they answer with what they have.
+func (a *App) Shutdown() { a.cancel() }
+
+// Close stops the background jobs, which save their state to resume at the
+// next start, and closes the store. Call it once the HTTP server is done.
+func (a *App) Close() error {
+	a.cancel()
+	if a.jobs != nil {
+		a.jobs.Close()
+	}
+	return a.store.Close()
+}
