@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -32,6 +33,10 @@ func classify(err error) (*problem.Error, int) {
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		p = problem.New(problem.TooLarge, "request body is larger than the limit").WithReason("too_large")
+	case !ok && errors.Is(err, context.Canceled):
+		// The client went away (or the server is stopping) before the work
+		// was done: not a fault of the service, and nobody reads the answer.
+		p = problem.Wrap(problem.Unavailable, err, "the request was cancelled before it finished").WithReason("cancelled")
 	case !ok:
 		p = &problem.Error{Kind: problem.Internal, Err: err}
 	}
