@@ -428,6 +428,13 @@ func (s *Store) Close() error {
 			s.release(v)
 		}
 		s.views.Wait()
+		if failure := s.failure.Load(); failure != nil {
+			// Pebble panicked out of the failed commit, possibly holding
+			// its own locks, so closing it could wait forever; its files
+			// are released when the process exits.
+			s.closeErr = *failure
+			return
+		}
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("pebblestore: close: %w", err)
 		}
