@@ -459,7 +459,9 @@ func TestFailedSyncPoisons(t *testing.T) {
 	go func() { closed <- s.Close() }()
 	select {
 	case err := <-closed:
-		t.Logf("Close after a failed sync: %v", err)
+		if err == nil || !strings.Contains(err.Error(), errDisk.Error()) {
+			t.Errorf("Close after a failed sync = %v, want the failure naming %q", err, errDisk)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close after a failed sync did not return within 10s")
 	}

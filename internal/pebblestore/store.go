@@ -414,8 +414,10 @@ func getValue(r pebble.Reader, key []byte) ([]byte, error) {
 
 // Close waits for the writes already submitted to commit, stops the
 // committer, wakes every WaitChange with ErrClosed, waits for the reads in
-// progress and closes the database. Later calls return the first call's
-// result.
+// progress and closes the database. After a failed commit it leaves the
+// database open and returns that failure: Pebble may still hold its own
+// locks after the fatal error, and closing it could wait forever. Later
+// calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -429,9 +431,6 @@ func (s *Store) Close() error {
 		}
 		s.views.Wait()
 		if failure := s.failure.Load(); failure != nil {
-			// Pebble panicked out of the failed commit, possibly holding
-			// its own locks, so closing it could wait forever; its files
-			// are released when the process exits.
 			s.closeErr = *failure
 			return
 		}
