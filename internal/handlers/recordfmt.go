@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/metrics"
 	"github.com/ferry-dev/ferry/internal/negotiate"
 	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/records"
 	"github.com/ferry-dev/ferry/internal/schema"
 )
 
@@ -160,6 +161,28 @@ func (e *envelopeTypes) envelope(id string, revision int64, version int, updated
 	env.Field(3).Set(reflect.ValueOf(updated.UTC()))
 	env.Field(4).Set(dv)
 	return env
+}
+
+// appendEnvelopeJSON appends the envelope of a record at version as the
+// JSON codec writes envelope(…), with the data copied from the stored
+// document (schema.AppendJSON). It returns schema.ErrNoDirectJSON for a
+// record that must be viewed first.
+func appendEnvelopeJSON(dst []byte, sc *schema.Schema, rec *records.Record, version int) ([]byte, error) {
+	updated := rec.UpdatedAt.UTC()
+	if y := updated.Year(); y < 0 || y > 9999 {
+		return dst, schema.ErrNoDirectJSON
+	}
+	dst = append(dst, `{"id":`...)
+	// Record ids (^[A-Za-z0-9][A-Za-z0-9._~-]*$) need no escaping.
+	dst = append(append(append(dst, '"'), rec.ID...), '"')
+	dst = strconv.AppendInt(append(dst, `,"revision":`...), rec.Revision, 10)
+	dst = strconv.AppendInt(append(dst, `,"version":`...), int64(version), 10)
+	dst = updated.AppendFormat(append(dst, `,"updated_at":"`...), time.RFC3339Nano)
+	dst, err := sc.AppendJSON(append(dst, `","data":`...), rec.Stored, version)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
 }
 
 // pageOf returns the page type {items: [envelope…], next_cursor} for an

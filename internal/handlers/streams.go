@@ -114,13 +114,19 @@ func (d *recordDeps) exportRecords() http.Handler {
 			return nil
 		}
 		se := sc.NewEncoder(out)
+		raw, direct := se.(negotiate.RawJSONEncoder)
 		n := 0
 		err = d.svc.Each(r.Context(), t.name, func(rec *records.Record) error {
-			view, err := rec.View(t.schema, version)
-			if err != nil {
-				return err
+			err := schema.ErrNoDirectJSON
+			if direct {
+				err = raw.EncodeRaw(func(dst []byte) ([]byte, error) {
+					return appendEnvelopeJSON(dst, t.schema, rec, version)
+				})
 			}
-			if err := se.Encode(d.types.envelope(rec.ID, rec.Revision, version, rec.UpdatedAt, view).Addr().Interface()); err != nil {
+			if errors.Is(err, schema.ErrNoDirectJSON) {
+				err = d.encodeEnvelope(se, t.schema, rec, version)
+			}
+			if err != nil {
 				return err
 			}
 			if n++; n%streamFlushEvery == 0 {
@@ -147,6 +153,15 @@ func (d *recordDeps) exportRecords() http.Handler {
 		}
 		return nil
 	})
+}
+
+// encodeEnvelope writes a record at version through its compiled struct.
+func (d *recordDeps) encodeEnvelope(se negotiate.StreamEncoder, sc *schema.Schema, rec *records.Record, version int) error {
+	view, err := rec.View(sc, version)
+	if err != nil {
+		return err
+	}
+	return se.Encode(d.types.envelope(rec.ID, rec.Revision, version, rec.UpdatedAt, view).Addr().Interface())
 }
 
 func (d *recordDeps) importRecords() http.Handler {

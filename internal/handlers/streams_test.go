@@ -796,3 +796,50 @@ func TestChangeFeedEvents(t *testing.T) {
 		t.Errorf("resumed after %s: first event %+v (%s), want e3 with id %s", seen[1].id, c, ev.id, seen[2].id)
 	}
 }
+
+// TestExportJSONMatchesGet holds the JSON export, which copies stored
+// documents straight to JSON where it can, to the bytes a GET of each
+// record gives, at the version stored and across a conversion.
+func TestExportJSONMatchesGet(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	full := sample("full", 2)
+	full["price"], full["note"], full["paid"] = 1e21, "<tab>\t\"quoted\" é \u2028", true
+	full["attrs"] = map[string]any{"z": "last", "a": "first", "mm": "middle", "é": "accent"}
+	s.MustPut(t, "item", "full", full)
+	s.MustPut(t, "item", "bare", map[string]any{"name": "bare", "qty": 1})
+	s.MustRegister(t, itemV2)
+	s.MustPut(t, "item", "v2", map[string]any{"name": "v2", "quantity": 3, "price": 0.000001})
+	for _, version := range []string{"1", "2"} {
+		for _, mt := range []string{"application/jsonl", "application/json-seq"} {
+			r := s.Get(t, "/v1/records/item/_export", "Accept", mt+"; version="+version).MustStatus(t, 200)
+			lines := bytes.Split(bytes.TrimSpace(r.Body), []byte("\n"))
+			if len(lines) != 3 {
+				t.Fatalf("%s v%s: %d lines, want 3:\n%s", mt, version, len(lines), r.Body)
+			}
+			for _, line := range lines {
+				line = bytes.TrimPrefix(line, []byte{0x1e})
+				var env struct {
+					ID        string          `json:"id"`
+					Revision  int64           `json:"revision"`
+					Version   int             `json:"version"`
+					UpdatedAt string          `json:"updated_at"`
+					Data      json.RawMessage `json:"data"`
+				}
+				if err := json.Unmarshal(line, &env); err != nil {
+					t.Fatalf("%s v%s: line %s: %v", mt, version, line, err)
+				}
+				got := s.Get(t, "/v1/records/item/"+env.ID, "Accept", "application/json; version="+version).MustStatus(t, 200)
+				if !bytes.Equal(env.Data, got.Body) {
+					t.Errorf("%s v%s: exported data of %s\n%s\nGET gives\n%s", mt, version, env.ID, env.Data, got.Body)
+				}
+				if rev := got.Header.Get("Ferry-Revision"); rev != strconv.FormatInt(env.Revision, 10) {
+					t.Errorf("%s v%s: exported revision %d, GET says %s", mt, version, env.Revision, rev)
+				}
+				if _, err := time.Parse(time.RFC3339Nano, env.UpdatedAt); err != nil || !strings.HasSuffix(env.UpdatedAt, "Z") {
+					t.Errorf("%s v%s: updated_at %q is not RFC 3339 in UTC", mt, version, env.UpdatedAt)
+				}
+			}
+		}
+	}
+}

@@ -62,6 +62,10 @@ type StreamDecoder interface {
 	Decode(v any) error
 }
 
+// streamBufferSize is how much a stream encoder gathers before writing:
+// enough that a long stream costs one write call per many values.
+const streamBufferSize = 64 << 10
+
 // defaultMaxValueBytes bounds each value of a stream whose decoder was
 // given no bound.
 const defaultMaxValueBytes = 1 << 20
@@ -133,9 +137,46 @@ func (c *framedCodec) Name() string { return c.name }
 // MediaTypes returns the stream format's media types.
 func (c *framedCodec) MediaTypes() []string { return c.mediaTypes }
 
-// NewEncoder returns an encoder writing values to w, framed.
+// NewEncoder returns an encoder writing values to w, framed. Encoders of
+// JSON texts are RawJSONEncoders too.
 func (c *framedCodec) NewEncoder(w io.Writer) StreamEncoder {
-	return &framedEncoder{w: bufio.NewWriter(w), codec: c.codec, prefix: c.prefix, suffix: c.suffix}
+	fe := &framedEncoder{w: bufio.NewWriterSize(w, streamBufferSize), codec: c.codec, prefix: c.prefix, suffix: c.suffix}
+	if _, ok := c.codec.(*JSONCodec); ok {
+		return &jsonFramedEncoder{fe}
+	}
+	return fe
+}
+
+// A RawJSONEncoder is a StreamEncoder of JSON texts that also takes values
+// already encoded: the way to stream data that is not a Go value without
+// building one.
+type RawJSONEncoder interface {
+	StreamEncoder
+	// EncodeRaw writes one value: what appendValue appends to the buffer
+	// it is given, which must be what the JSON codec writes, compact and
+	// on one line. When appendValue returns an error, nothing of the value
+	// reaches the stream and the error is returned as it is.
+	EncodeRaw(appendValue func(dst []byte) ([]byte, error)) error
+}
+
+// jsonFramedEncoder is a framedEncoder of JSON texts.
+type jsonFramedEncoder struct {
+	*framedEncoder
+}
+
+// EncodeRaw writes the value appendValue appends, with its framing.
+func (e *jsonFramedEncoder) EncodeRaw(appendValue func(dst []byte) ([]byte, error)) error {
+	if e.closed {
+		return errEncoderClosed
+	}
+	value, err := appendValue(e.raw[:0])
+	if cap(value) <= maxPooledBuffer {
+		e.raw = value[:0]
+	}
+	if err != nil {
+		return err
+	}
+	return e.frame(value)
 }
 
 // NewDecoder returns a decoder reading framed values from r.
@@ -157,6 +198,7 @@ type framedEncoder struct {
 	codec          Codec
 	prefix, suffix []byte
 	value          bytes.Buffer
+	raw            []byte // the buffer of EncodeRaw
 	closed         bool
 }
 
@@ -169,8 +211,13 @@ func (e *framedEncoder) Encode(v any) error {
 	if err := e.codec.Encode(&e.value, v); err != nil {
 		return err
 	}
+	return e.frame(e.value.Bytes())
+}
+
+// frame writes one encoded value with its framing.
+func (e *framedEncoder) frame(value []byte) error {
 	e.w.Write(e.prefix)
-	e.w.Write(e.value.Bytes())
+	e.w.Write(value)
 	_, err := e.w.Write(e.suffix)
 	return err
 }
@@ -461,7 +508,7 @@ func (c *gobStreamCodec) MediaTypes() []string {
 
 // NewEncoder returns an encoder writing one gob stream to w.
 func (c *gobStreamCodec) NewEncoder(w io.Writer) StreamEncoder {
-	bw := bufio.NewWriter(w)
+	bw := bufio.NewWriterSize(w, streamBufferSize)
 	return &gobStreamEncoder{gob: c.gob, w: bw, enc: gob.NewEncoder(bw)}
 }
 

@@ -279,3 +279,56 @@ func BenchmarkConversions(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExportJSON compares the two ways a stored ~1 KB record becomes
+// JSON: AppendJSON straight from the stored bytes, and decoding, View and
+// the JSON codec.
+func BenchmarkExportJSON(b *testing.B) {
+	r := NewRegistry(newMemStore())
+	if _, err := r.Register(context.Background(), mustParse(b, benchSchema("required,uuid", "required,email")), false); err != nil {
+		b.Fatal(err)
+	}
+	s, _ := r.Schema("bench")
+	v, _ := s.Version(1)
+	rec, err := v.FromMap(benchRecord())
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := s.Write(rec, 1, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stored, _ := d.MarshalBinary()
+	codec := negotiate.NewJSONCodec()
+	want, _ := codec.Marshal(rec)
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(want)))
+		var buf []byte
+		for b.Loop() {
+			if buf, err = s.AppendJSON(buf[:0], stored, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if string(buf) != string(want) {
+			b.Fatalf("AppendJSON wrote\n%s\nwant\n%s", buf, want)
+		}
+	})
+	b.Run("view+encode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(want)))
+		for b.Loop() {
+			var doc Doc
+			if err := doc.UnmarshalBinary(stored); err != nil {
+				b.Fatal(err)
+			}
+			view, err := s.View(&doc, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := codec.Marshal(view); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,8 +1,10 @@
 package schema
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -86,6 +88,9 @@ type node struct {
 	fields []*field
 	byName map[string]*field
 	byGo   map[string]*field
+	// docIndex gives, for each field, where a stored document of a record
+	// with every field has it among the object's keys.
+	docIndex []int
 	// sig describes the structure (kinds, names, optionality) and nothing
 	// else, for comparing element types across versions.
 	sig string
@@ -214,7 +219,27 @@ func (c *compiler) compileObject(fields map[string]*Field, path string, depth in
 		return nil
 	}
 	c.buildStruct(n)
+	n.docIndex = docOrder(n.fields)
 	return n
+}
+
+// docOrder returns, for each field, its index among the fields in the
+// order a stored document keeps them: shortest name first, then bytewise
+// (RFC 8949 core deterministic encoding, see Doc).
+func docOrder(fields []*field) []int {
+	order := make([]int, len(fields))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		x, y := fields[a].name, fields[b].name
+		return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y))
+	})
+	index := make([]int, len(fields))
+	for pos, i := range order {
+		index[i] = pos
+	}
+	return index
 }
 
 // compileType builds the node of one field's type.

@@ -166,6 +166,49 @@ func (r *docReader) value(depth int, skip bool) (any, error) {
 	return nil, fmt.Errorf("unexpected simple value %d", info)
 }
 
+// skip steps over one data item, checking its framing but not its
+// contents: what is stepped over is read properly later, or not used.
+func (r *docReader) skip(depth int) error {
+	if depth > 2*maxDepth {
+		return errors.New("document nested too deeply")
+	}
+	major, info, arg, err := r.head()
+	if err != nil {
+		return err
+	}
+	switch major {
+	case 0, 1:
+		return nil
+	case 2, 3:
+		_, err := r.take(arg)
+		return err
+	case 4, 5:
+		items := arg
+		if major == 5 {
+			if arg > uint64(len(r.b)-r.pos)/2 {
+				return errDocTruncated
+			}
+			items = 2 * arg
+		}
+		if items > uint64(len(r.b)-r.pos) {
+			return errDocTruncated
+		}
+		for range items {
+			if err := r.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case 6:
+		return r.skip(depth + 1)
+	}
+	switch info {
+	case 20, 21, 22, 25, 26, 27:
+		return nil
+	}
+	return fmt.Errorf("unexpected simple value %d", info)
+}
+
 // object reads a map of n pairs with text keys.
 func (r *docReader) object(depth int, n uint64, skip bool) (map[string]any, error) {
 	if 2*n > uint64(len(r.b)-r.pos) {

@@ -1,0 +1,401 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// ErrNoDirectJSON is what AppendJSON returns for a document it cannot copy
+// as it is; the caller then takes View and an encoder.
+var ErrNoDirectJSON = errors.New("schema: the document needs a conversion to be shown")
+
+// AppendJSON appends the data of a stored document (as Doc.MarshalBinary
+// encodes it) to dst as compact JSON at the given version: byte for byte
+// what the JSON codec writes for the record View returns, but straight
+// from the stored bytes, with no map, no record struct and no reflection.
+// It is the export path, where building each record costs more than
+// writing it.
+//
+// Only a document already at the version, whose data fills the version's
+// record struct as it is, is written this way: a conversion, a default to
+// fill in, a value of the wrong type, a damaged document or anything
+// unknown gives ErrNoDirectJSON, and what was appended must be dropped.
+func (s *Schema) AppendJSON(dst, stored []byte, version int) ([]byte, error) {
+	v, err := s.Version(version)
+	if err != nil {
+		return dst, err
+	}
+	t := jsonTranscoder{r: docReader{b: stored}}
+	major, _, n, err := t.r.head()
+	if err != nil || major != 4 || n != 3 {
+		return dst, ErrNoDirectJSON
+	}
+	major, _, docVersion, err := t.r.head()
+	if err != nil || major != 0 || docVersion != uint64(version) {
+		return dst, ErrNoDirectJSON
+	}
+	if dst, err = t.object(dst, v.c.root, 1); err != nil {
+		return dst, err
+	}
+	// What was kept is not shown, but a damaged document is not either:
+	// it is checked as the decoder would, unless empty, as it mostly is.
+	const emptyMap = 0xa0
+	if byteAt(stored, t.r.pos) == emptyMap {
+		t.r.pos++
+	} else if _, err := t.r.member(false); err != nil {
+		return dst, ErrNoDirectJSON
+	}
+	if t.r.pos != len(stored) {
+		return dst, ErrNoDirectJSON
+	}
+	return dst, nil
+}
+
+// jsonTranscoder turns the CBOR of a docReader into JSON, guided by
+// compiled nodes.
+type jsonTranscoder struct {
+	r docReader
+}
+
+// docMember is a member of a CBOR map: its key and where its value starts.
+type docMember struct {
+	key   []byte
+	value int
+}
+
+const cborNull = 0xf6
+
+// byteAt returns the byte at i, or 0 past the end.
+func byteAt(b []byte, i int) byte {
+	if i < len(b) {
+		return b[i]
+	}
+	return 0
+}
+
+// members reads the keys of a CBOR map and where each value starts,
+// stepping over the values. The document orders keys shortest first
+// (RFC 8949 core deterministic encoding), the JSON encoder by name, so
+// values are found by key rather than read in order.
+func (t *jsonTranscoder) members(small []docMember, depth int) ([]docMember, error) {
+	major, _, count, err := t.r.head()
+	if err != nil || major != 5 || count > uint64(len(t.r.b)-t.r.pos) {
+		return nil, ErrNoDirectJSON
+	}
+	members := small[:0]
+	for range count {
+		key, err := t.text()
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, docMember{key: key, value: t.r.pos})
+		if err := t.r.skip(depth); err != nil {
+			return nil, ErrNoDirectJSON
+		}
+	}
+	return members, nil
+}
+
+// object appends an object of node n with its fields in struct order, as
+// the record struct's encoder would.
+func (t *jsonTranscoder) object(dst []byte, n *node, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return dst, ErrNoDirectJSON
+	}
+	var small [32]docMember
+	members, err := t.members(small[:], depth)
+	if err != nil {
+		return dst, err
+	}
+	end := t.r.pos
+	dst = append(dst, '{')
+	found := 0
+	for i, f := range n.fields {
+		at := -1
+		if j := n.docIndex[i]; j < len(members) && string(members[j].key) == f.name {
+			at = members[j].value
+			found++
+		} else {
+			// Some field is absent, so the others moved up.
+			for _, m := range members {
+				if string(m.key) == f.name {
+					at = m.value
+					found++
+					break
+				}
+			}
+		}
+		if at >= 0 && byteAt(t.r.b, at) == cborNull {
+			at = -1
+		}
+		if at < 0 && !f.optional {
+			// A default to fill in, or a field missing: View says which.
+			return dst, ErrNoDirectJSON
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		// Field names (^[a-z][a-z0-9_]*$) need no escaping.
+		dst = append(append(append(dst, '"'), f.name...), '"', ':')
+		if at < 0 {
+			dst = append(dst, "null"...)
+			continue
+		}
+		t.r.pos = at
+		if dst, err = t.value(dst, f.node, depth+1); err != nil {
+			return dst, err
+		}
+	}
+	if found != len(members) {
+		return dst, ErrNoDirectJSON // a key the version does not know
+	}
+	t.r.pos = end
+	return append(dst, '}'), nil
+}
+
+// text reads a CBOR text string. Its UTF-8 is checked where it is
+// written out: by appendQuoted, or by matching a field name.
+func (t *jsonTranscoder) text() ([]byte, error) {
+	major, _, n, err := t.r.head()
+	if err != nil || major != 3 {
+		return nil, ErrNoDirectJSON
+	}
+	s, err := t.r.take(n)
+	if err != nil {
+		return nil, ErrNoDirectJSON
+	}
+	return s, nil
+}
+
+// appendQuoted appends s as a JSON string, as the JSON codec escapes it.
+func appendQuoted(dst, s []byte) ([]byte, error) {
+	dst, err := jsontext.AppendQuote(dst, s)
+	if err != nil {
+		return dst, ErrNoDirectJSON // not UTF-8: the decoder refuses it
+	}
+	return dst, nil
+}
+
+// quoted appends a text string as a JSON string.
+func (t *jsonTranscoder) quoted(dst []byte) ([]byte, error) {
+	s, err := t.text()
+	if err != nil {
+		return dst, err
+	}
+	return appendQuoted(dst, s)
+}
+
+// value appends one value of node n.
+func (t *jsonTranscoder) value(dst []byte, n *node, depth int) ([]byte, error) {
+	switch n.kind {
+	case kindObject:
+		return t.object(dst, n, depth)
+	case kindString:
+		return t.quoted(dst)
+	case kindTime:
+		return t.time(dst)
+	case kindArray, kindMap:
+		return t.container(dst, n, depth)
+	}
+	major, info, arg, err := t.r.head()
+	if err != nil {
+		return dst, ErrNoDirectJSON
+	}
+	switch {
+	case n.kind == kindInt && major == 0 && arg <= math.MaxInt64:
+		return strconv.AppendInt(dst, int64(arg), 10), nil
+	case n.kind == kindInt && major == 1 && arg <= math.MaxInt64:
+		return strconv.AppendInt(dst, -1-int64(arg), 10), nil
+	case n.kind == kindFloat && major == 0 && arg <= math.MaxInt64:
+		return appendJSONFloat(dst, float64(int64(arg))), nil
+	case n.kind == kindFloat && major == 1 && arg <= math.MaxInt64:
+		return appendJSONFloat(dst, float64(-1-int64(arg))), nil
+	case n.kind == kindFloat && major == 7 && info >= 25 && info <= 27:
+		f := math.Float64frombits(arg)
+		switch info {
+		case 25:
+			f = float16ToFloat64(uint16(arg))
+		case 26:
+			f = float64(math.Float32frombits(uint32(arg)))
+		}
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return dst, ErrNoDirectJSON
+		}
+		return appendJSONFloat(dst, f), nil
+	case n.kind == kindBool && major == 7 && info == 20:
+		return append(dst, "false"...), nil
+	case n.kind == kindBool && major == 7 && info == 21:
+		return append(dst, "true"...), nil
+	case n.kind == kindBytes && major == 2:
+		b, err := t.r.take(arg)
+		if err != nil {
+			return dst, ErrNoDirectJSON
+		}
+		dst = base64.StdEncoding.AppendEncode(append(dst, '"'), b)
+		return append(dst, '"'), nil
+	}
+	return dst, ErrNoDirectJSON
+}
+
+// appendJSONFloat appends f as the JSON encoder writes a float64: the
+// shortest decimal that reads back as f, in plain notation for magnitudes
+// from 1e-6 up to 1e21 and in exponent notation beyond, with the exponent
+// written without leading zeros (the number serialization of ECMAScript,
+// RFC 8785 §3.2.2.3).
+func appendJSONFloat(dst []byte, f float64) []byte {
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		start := len(dst)
+		dst = strconv.AppendFloat(dst, f, 'e', -1, 64)
+		// strconv writes at least two exponent digits: 1e-07 becomes 1e-7.
+		if e := bytes.LastIndexByte(dst[start:], 'e'); e >= 0 {
+			exp := start + e + 2 // past 'e' and the sign
+			if len(dst)-exp == 2 && dst[exp] == '0' {
+				dst[exp] = dst[exp+1]
+				dst = dst[:len(dst)-1]
+			}
+		}
+		return dst
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+}
+
+// time appends a time stored as tag 0 text. Ferry's encoder writes times
+// in UTC as RFC 3339 with only the fractional digits needed, which is how
+// the JSON codec writes them too; anything else goes the general way.
+func (t *jsonTranscoder) time(dst []byte) ([]byte, error) {
+	major, _, tag, err := t.r.head()
+	if err != nil || major != 6 || tag != 0 {
+		return dst, ErrNoDirectJSON
+	}
+	s, err := t.text()
+	if err != nil || !canonicalTime(s) {
+		return dst, ErrNoDirectJSON
+	}
+	dst = append(append(dst, '"'), s...)
+	return append(dst, '"'), nil
+}
+
+// canonicalTime reports whether s is what time.RFC3339Nano makes of a UTC
+// time of years 0 to 9999: YYYY-MM-DDTHH:MM:SS, a fraction without
+// trailing zeros if any, then Z, with every part in range.
+func canonicalTime(s []byte) bool {
+	const layout = "dddd-dd-ddTdd:dd:dd"
+	if len(s) < len(layout)+1 || len(s) > len(layout)+11 || s[len(s)-1] != 'Z' {
+		return false
+	}
+	for i := range len(layout) {
+		if layout[i] == 'd' {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		} else if s[i] != layout[i] {
+			return false
+		}
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range s[i : i+n] {
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		num(11, 2) > 23 || num(14, 2) > 59 || num(17, 2) > 59 {
+		return false
+	}
+	frac := s[len(layout) : len(s)-1]
+	if len(frac) == 0 {
+		return true
+	}
+	if len(frac) < 2 || frac[0] != '.' || frac[len(frac)-1] == '0' {
+		return false
+	}
+	for _, c := range frac[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// daysIn returns the number of days of a month of the proleptic Gregorian
+// calendar.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// container appends an array, or a map with its keys in the order the
+// JSON encoder gives them: sorted bytewise.
+func (t *jsonTranscoder) container(dst []byte, n *node, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return dst, ErrNoDirectJSON
+	}
+	if n.kind == kindMap {
+		return t.mapObject(dst, n, depth)
+	}
+	major, _, count, err := t.r.head()
+	if err != nil || major != 4 || count > uint64(len(t.r.b)-t.r.pos) {
+		return dst, ErrNoDirectJSON
+	}
+	dst = append(dst, '[')
+	for i := range count {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = t.element(dst, n.elem, depth+1); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// mapObject appends a map as a JSON object with sorted keys.
+func (t *jsonTranscoder) mapObject(dst []byte, n *node, depth int) ([]byte, error) {
+	var small [16]docMember
+	members, err := t.members(small[:], depth)
+	if err != nil {
+		return dst, err
+	}
+	end := t.r.pos
+	slices.SortFunc(members, func(a, b docMember) int { return bytes.Compare(a.key, b.key) })
+	dst = append(dst, '{')
+	for i, m := range members {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = appendQuoted(dst, m.key); err != nil {
+			return dst, err
+		}
+		dst = append(dst, ':')
+		t.r.pos = m.value
+		if dst, err = t.element(dst, n.elem, depth+1); err != nil {
+			return dst, err
+		}
+	}
+	t.r.pos = end
+	return append(dst, '}'), nil
+}
+
+// element appends an array item or map value, which may not be null.
+func (t *jsonTranscoder) element(dst []byte, n *node, depth int) ([]byte, error) {
+	if byteAt(t.r.b, t.r.pos) == cborNull {
+		return dst, ErrNoDirectJSON
+	}
+	return t.value(dst, n, depth)
+}
