@@ -55,7 +55,7 @@ func settings(c *config) []setting {
 		{"FERRY_HISTORY_LIMIT", "revisions kept per record (0 keeps all)", func(fs *flag.FlagSet, n, u string) {
 			fs.IntVar(&c.HistoryLimit, n, 100, u)
 		}},
-		{"FERRY_CACHE_BYTES", "memory for encoded representations of records (0 disables)", func(fs *flag.FlagSet, n, u string) {
+		{"FERRY_CACHE_BYTES", "memory for cached records, half stored and half encoded (0 disables)", func(fs *flag.FlagSet, n, u string) {
 			fs.IntVar(&c.CacheBytes, n, 64<<20, u)
 		}},
 		{"FERRY_REQUIRE_IF_MATCH", "refuse updates and deletes without If-Match (428)", func(fs *flag.FlagSet, n, u string) {

@@ -36,8 +36,10 @@ type Config struct {
 	// DataDir is the embedded store's directory.
 	DataDir string
 	// SchemaDir, when set, holds schema files loaded at start-up.
-	SchemaDir      string
-	HistoryLimit   int
+	SchemaDir    string
+	HistoryLimit int
+	// CacheBytes bounds the memory of the caches, shared evenly between
+	// stored records and their encoded representations.
 	CacheBytes     int
 	RequireIfMatch bool
 	Limits         handlers.Limits
@@ -58,7 +60,7 @@ type App struct {
 // Open opens the store, loads the schemas, resumes unfinished jobs and
 // builds the handler.
 func Open(ctx context.Context, cfg Config) (a *App, err error) {
-	st, err := pebblestore.Open(ctx, cfg.DataDir, pebblestore.Options{HistoryLimit: cfg.HistoryLimit})
+	st, err := pebblestore.Open(ctx, cfg.DataDir, pebblestore.Options{HistoryLimit: cfg.HistoryLimit, CacheBytes: cfg.CacheBytes / 2})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -95,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 		Schemas:  registry,
 		Records:  recs,
 		Jobs:     a.jobs,
-		Cache:    repcache.New(cfg.CacheBytes),
+		Cache:    repcache.New(cfg.CacheBytes - cfg.CacheBytes/2),
 		Limits:   cfg.Limits,
 		OpenAPI:  api.OpenAPIYAML,
 		Shutdown: shutdown,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -56,19 +57,9 @@ func newRequestIDs() *requestIDs {
 }
 
 func (g *requestIDs) make() string {
-	n := g.next.Add(1)
-	var buf [16]byte
-	const digits = "0123456789abcdef"
-	i := len(buf)
-	for {
-		i--
-		buf[i] = digits[n&0xf]
-		n >>= 4
-		if n == 0 {
-			break
-		}
-	}
-	return g.prefix + "-" + string(buf[i:])
+	var buf [48]byte
+	b := append(append(buf[:0], g.prefix...), '-')
+	return string(strconv.AppendUint(b, g.next.Add(1), 16))
 }
 
 // observe is the outermost middleware: it gives the request an id, recovers

@@ -61,22 +61,30 @@ func responseEncoding(r *http.Request) string {
 // names are written in canonical form directly: this runs on every read.
 func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep representation) {
 	h := w.Header()
-	h["Vary"] = []string{varyNegotiated}
-	h["Content-Type"] = []string{rep.contentType}
+	// One backing array for every value: a response should cost few
+	// allocations. Each header gets its own capacity-1 slice of it, so
+	// that an Add appends elsewhere.
+	vals := make([]string, 0, 6)
+	set := func(key, value string) {
+		vals = append(vals, value)
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set("Vary", varyNegotiated)
+	set("Content-Type", rep.contentType)
 	if rep.encoding != "" {
-		h["Content-Encoding"] = []string{rep.encoding}
+		set("Content-Encoding", rep.encoding)
 	}
 	if rep.etag != "" {
-		h["Etag"] = []string{rep.etag}
+		set("Etag", rep.etag)
 	}
 	if !rep.lastModified.IsZero() {
-		h["Last-Modified"] = []string{rep.lastModified.UTC().Format(http.TimeFormat)}
+		set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
 	}
+	set("Content-Length", strconv.Itoa(len(rep.body)))
 	if r.Header.Get("Want-Content-Digest") != "" {
 		sum := sha256.Sum256(rep.body)
 		h["Content-Digest"] = []string{"sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(rep.body))}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(rep.body)

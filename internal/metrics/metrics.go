@@ -91,8 +91,27 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
+// statusLabels are the labels of the status codes Ferry answers with,
+// made once: a request should not allocate for its metrics.
+var statusLabels = func() map[int]string {
+	m := make(map[int]string)
+	for code := 100; code < 600; code++ {
+		if http.StatusText(code) != "" {
+			m[code] = strconv.Itoa(code)
+		}
+	}
+	return m
+}()
+
+func statusLabel(code int) string {
+	if s, ok := statusLabels[code]; ok {
+		return s
+	}
+	return strconv.Itoa(code)
+}
+
 // ObserveRequest records one served HTTP request.
 func (m *Metrics) ObserveRequest(route, method string, code int, elapsed time.Duration) {
-	m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	m.HTTPRequests.WithLabelValues(route, method, statusLabel(code)).Inc()
 	m.HTTPRequestDuration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 }

@@ -249,7 +249,7 @@ func (s *Store) commitBatch(batch []*request) {
 		}
 		s.commits.Add(1)
 		s.writes.Add(st.writes)
-		s.install()
+		s.cache.publish(s.nextView, st.cacheWrites, s.install)
 		for name, c := range st.schemas {
 			if c.dirty {
 				s.feeds.publish(name, c.seq)
@@ -273,6 +273,11 @@ type txState struct {
 	base    map[string]counters
 	schemas map[string]*schemaTx
 	writes  uint64
+	// cacheWrites are the record values written, for the record cache;
+	// written holds their keys, which the batch must be read for.
+	cacheWrites []cacheWrite
+	written     map[string]struct{}
+	cache       *recordCache
 }
 
 // schemaTx holds one schema's counters within a batch.
@@ -287,6 +292,8 @@ func (s *Store) newTxState() *txState {
 		limit:   s.limit,
 		base:    s.counters,
 		schemas: make(map[string]*schemaTx),
+		written: make(map[string]struct{}),
+		cache:   s.cache,
 	}
 }
 
@@ -331,7 +338,19 @@ func (c current) close() {
 // current reads a record as the batch would leave it. The caller closes
 // the result.
 func (st *txState) current(schema, id string) (current, error) {
-	v, closer, err := st.b.Get(recordKey(schema, id))
+	key := recordKey(schema, id)
+	if _, written := st.written[string(key)]; !written {
+		// The committer is the only writer, so between its commits the
+		// cache holds what the database holds.
+		if v, ok := st.cache.get(key); ok {
+			m, _, err := decodeRecord(v)
+			if err != nil {
+				return current{}, fmt.Errorf("record %s/%s: %w", schema, id, err)
+			}
+			return current{exists: true, meta: m, value: v}, nil
+		}
+	}
+	v, closer, err := st.b.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return current{}, nil
 	}
@@ -516,9 +535,12 @@ func (st *txState) applyWrite(w *Write) (Result, error) {
 		by:       []byte(w.History.By),
 		extra:    w.History.Extra,
 	}, body)
-	if err := b.Set(recordKey(w.Schema, w.ID), rv, nil); err != nil {
+	key := recordKey(w.Schema, w.ID)
+	if err := b.Set(key, rv, nil); err != nil {
 		return Result{}, err
 	}
+	st.cacheWrites = append(st.cacheWrites, cacheWrite{key: key, value: rv})
+	st.written[string(key)] = struct{}{}
 	if cur.exists {
 		if err := b.Delete(changeKey(w.Schema, cur.meta.seq), nil); err != nil {
 			return Result{}, err

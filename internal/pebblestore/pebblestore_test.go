@@ -19,19 +19,25 @@ import (
 
 var _ storetest.Backend = (*Store)(nil)
 
+// TestContract runs the contract suite without the record cache and with
+// one small enough that its entries are evicted all the time.
 func TestContract(t *testing.T) {
-	var mu sync.Mutex
-	dirs := make(map[*testing.T]string)
-	storetest.Run(t, func(t *testing.T) storetest.Backend {
-		mu.Lock()
-		dir, ok := dirs[t]
-		if !ok {
-			dir = t.TempDir()
-			dirs[t] = dir
-		}
-		mu.Unlock()
-		return MustOpen(t, dir, Options{HistoryLimit: storetest.HistoryLimit})
-	})
+	for name, cacheBytes := range map[string]int{"uncached": 0, "cached": 4 << 10} {
+		t.Run(name, func(t *testing.T) {
+			var mu sync.Mutex
+			dirs := make(map[*testing.T]string)
+			storetest.Run(t, func(t *testing.T) storetest.Backend {
+				mu.Lock()
+				dir, ok := dirs[t]
+				if !ok {
+					dir = t.TempDir()
+					dirs[t] = dir
+				}
+				mu.Unlock()
+				return MustOpen(t, dir, Options{HistoryLimit: storetest.HistoryLimit, CacheBytes: cacheBytes})
+			})
+		})
+	}
 }
 
 // MustOpen opens a store in dir and closes it when the test ends.

@@ -15,16 +15,15 @@ import (
 // recordOf builds a Record from a stored value's parts, copying the body
 // out of Pebble's memory.
 func recordOf(schema string, id []byte, m recordMeta, body []byte) Record {
-	r := Record{
-		Schema:    schema,
-		ID:        string(id),
-		Revision:  m.revision,
-		Deleted:   m.deleted,
-		UpdatedAt: m.at,
-		Seq:       m.seq,
-	}
+	return withBody(Record{Schema: schema, ID: string(id)}, m, bytes.Clone(body))
+}
+
+// withBody completes r with the metadata and, unless it is a tombstone,
+// the body given, which r then shares.
+func withBody(r Record, m recordMeta, body []byte) Record {
+	r.Revision, r.Deleted, r.UpdatedAt, r.Seq = m.revision, m.deleted, m.at, m.seq
 	if !m.deleted {
-		r.Body = bytes.Clone(body)
+		r.Body = body[:len(body):len(body)]
 		if r.Body == nil {
 			r.Body = []byte{}
 		}
@@ -38,24 +37,36 @@ func (s *Store) Get(ctx context.Context, schema, id string) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
-	var r Record
-	err := s.read(func(rd pebble.Reader) error {
-		v, closer, err := rd.Get(recordKey(schema, id))
+	if s.view.Load() == nil {
+		return Record{}, ErrClosed
+	}
+	key := recordKey(schema, id)
+	value, ok := s.cache.get(key)
+	if !ok {
+		v, err := s.acquire()
+		if err != nil {
+			return Record{}, err
+		}
+		defer s.release(v)
+		found, closer, err := v.snap.Get(key)
 		if errors.Is(err, pebble.ErrNotFound) {
-			return ErrNotFound
+			return Record{}, ErrNotFound
 		}
 		if err != nil {
-			return fmt.Errorf("pebblestore: get %s/%s: %w", schema, id, err)
+			return Record{}, fmt.Errorf("pebblestore: get %s/%s: %w", schema, id, err)
 		}
-		defer closer.Close()
-		m, body, err := decodeRecord(v)
-		if err != nil {
-			return fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
+		value = bytes.Clone(found)
+		if err := closer.Close(); err != nil {
+			return Record{}, fmt.Errorf("pebblestore: get %s/%s: %w", schema, id, err)
 		}
-		r = recordOf(schema, []byte(id), m, body)
-		return nil
-	})
-	return r, err
+		s.cache.fill(key, value, v.gen)
+	}
+	m, body, err := decodeRecord(value)
+	if err != nil {
+		return Record{}, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
+	}
+	// value is the store's own copy, shared with the cache: no copy more.
+	return withBody(Record{Schema: schema, ID: id}, m, body), nil
 }
 
 // iterate calls fn for each key and value in [lower, upper) from the

@@ -109,6 +109,9 @@ type Options struct {
 	// more writes still goes in one batch of its own. 0 means
 	// DefaultMaxBatch.
 	MaxBatch int
+	// CacheBytes bounds the memory of the cache of record values that
+	// serves reads of recently read and written records; 0 disables it.
+	CacheBytes int
 	// NoSync would acknowledge writes before they are on disk. It exists so
 	// that a configuration asking for it fails loudly: Open refuses it.
 	NoSync bool
@@ -153,6 +156,11 @@ type Store struct {
 	// the snapshots not yet released.
 	view  atomic.Pointer[view]
 	views sync.WaitGroup
+	// nextView is the generation of the next view installed; only the
+	// committer uses it after Open.
+	nextView uint64
+	// cache holds recently read and written record values.
+	cache *recordCache
 
 	feeds feeds
 
@@ -232,11 +240,12 @@ func open(ctx context.Context, dir string, opt Options, fs vfs.FS) (*Store, erro
 		stopped:  make(chan struct{}),
 		counters: make(map[string]counters),
 		feeds:    newFeeds(),
+		cache:    newRecordCache(opt.CacheBytes),
 	}
 	if err := s.init(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	s.install()
+	s.cache.publish(s.nextView, nil, s.install)
 	go s.run()
 	return s, nil
 }
@@ -469,13 +478,15 @@ func (s *Store) Stats() Stats {
 type view struct {
 	snap *pebble.Snapshot
 	refs atomic.Int64 // 0 once closed
+	gen  uint64       // counts the views installed before this one
 }
 
 // install makes a snapshot of the database the view of later reads. Only
 // the committer calls it, between commits, so the snapshot holds exactly
-// the synced commits.
+// the synced commits; and Open, before there is a committer.
 func (s *Store) install() {
-	v := &view{snap: s.db.NewSnapshot()}
+	v := &view{snap: s.db.NewSnapshot(), gen: s.nextView}
+	s.nextView++
 	v.refs.Store(1) // the store's reference, until the next install
 	s.views.Add(1)
 	if old := s.view.Swap(v); old != nil {

@@ -14,7 +14,7 @@ import (
 // so If-Match from any representation of the current revision succeeds.
 type Validator struct {
 	Revision int64
-	tag      string
+	sum      uint64 // the tag, encoded in entity tags as unpadded base64url
 }
 
 // newValidator derives the validator of a revision. The tag mixes in the
@@ -34,26 +34,26 @@ func newValidator(schemaName, id string, revision int64, at time.Time) Validator
 	binary.BigEndian.PutUint64(b[:8], uint64(revision))
 	binary.BigEndian.PutUint64(b[8:], uint64(at.UnixNano()))
 	h.Write(b[:])
+	return Validator{Revision: revision, sum: h.Sum64()}
+}
+
+// appendTag appends the tag as it appears in entity tags.
+func (v Validator) appendTag(dst []byte) []byte {
 	var sum [8]byte
-	binary.BigEndian.PutUint64(sum[:], h.Sum64())
-	return Validator{Revision: revision, tag: base64.RawURLEncoding.EncodeToString(sum[:])}
+	binary.BigEndian.PutUint64(sum[:], v.sum)
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:])
 }
 
 // ETag is the strong entity tag of the representation named repr (a short
 // token such as "json.v2.gzip" chosen by the caller).
 func (v Validator) ETag(repr string) string {
-	var b strings.Builder
-	b.Grow(len(v.tag) + len(repr) + 24)
-	b.WriteByte('"')
-	b.WriteString(strconv.FormatInt(v.Revision, 10))
-	b.WriteByte('-')
-	b.WriteString(v.tag)
+	var scratch [64]byte
+	b := strconv.AppendInt(append(scratch[:0], '"'), v.Revision, 10)
+	b = v.appendTag(append(b, '-'))
 	if repr != "" {
-		b.WriteByte('.')
-		b.WriteString(repr)
+		b = append(append(b, '.'), repr...)
 	}
-	b.WriteByte('"')
-	return b.String()
+	return string(append(b, '"'))
 }
 
 // matches reports whether an entity tag from any representation names this
@@ -69,7 +69,8 @@ func (v Validator) matches(etag string) bool {
 		return false
 	}
 	tag, _, _ := strings.Cut(rest, ".")
-	return tag == v.tag
+	var scratch [16]byte
+	return tag == string(v.appendTag(scratch[:0]))
 }
 
 // SplitETags splits an If-Match or If-None-Match header value into its

@@ -74,10 +74,14 @@ func (s *Service) Put(ctx context.Context, w Write) (*Written, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.write(ctx, writeOp{
+	op := writeOp{
 		sc: sc, id: w.ID, cond: w.Cond, by: w.By, version: w.Version, viewVersion: w.ViewVersion,
 		build: func(prev *Record) (*schema.Doc, error) { return sc.WriteStored(record, w.Version, prev.storedBody()) },
-	})
+	}
+	if w.Version == sc.Latest().Number() {
+		op.latest = record
+	}
+	return s.write(ctx, op)
 }
 
 // Create stores a new record under a server-made id (a UUIDv7, so ids sort
@@ -197,6 +201,11 @@ type writeOp struct {
 	// build makes the document to store from the stored record (nil when
 	// the record is not live).
 	build func(prev *Record) (*schema.Doc, error)
+	// latest, when set, is a record at the schema's latest version, which
+	// is encoded directly when the stored record needs no conversion
+	// (schema.EncodeLatest); build is the way otherwise. It is also the
+	// view of the result at that version.
+	latest any
 }
 
 // write runs the optimistic read-convert-commit loop shared by every write
@@ -204,7 +213,7 @@ type writeOp struct {
 // document with the stored one as context, and commit on the condition
 // that nothing changed in between; on a race, start again.
 func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
-	sc, schemaName, id := w.sc, w.sc.Name(), w.id
+	schemaName, id := w.sc.Name(), w.id
 	for attempt := 0; ; attempt++ {
 		cur, err := s.current(ctx, schemaName, id)
 		if err != nil {
@@ -221,19 +230,9 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if live {
 			prev = recordFrom(cur)
 		}
-		doc, err := w.build(prev)
+		doc, body, view, err := w.encode(prev)
 		if err != nil {
 			return nil, err
-		}
-		var view any
-		if w.viewVersion > 0 {
-			if view, err = sc.View(doc, w.viewVersion); err != nil {
-				return nil, err
-			}
-		}
-		body, err := doc.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("records: encode %s/%s: %w", schemaName, id, err)
 		}
 		expect := cur.Revision
 		if !live {
@@ -251,7 +250,7 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if r.Err == nil {
 			sr := store.Record{Schema: schemaName, ID: id, Revision: r.Revision, UpdatedAt: at, Body: body, Seq: r.Seq}
 			rec := recordFrom(sr)
-			rec.doc = doc
+			rec.doc = doc // nil when encoded directly: decoded if needed
 			written := &Written{Record: rec, Created: r.Created, Op: w.op, Version: w.version, Sha256: sha256Hex(body), View: view}
 			if written.Op == "" {
 				written.Op = "replace"
@@ -265,6 +264,37 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 			return nil, fmt.Errorf("records: write %s/%s: %w", schemaName, id, r.Err)
 		}
 	}
+}
+
+// encode makes the stored bytes of the write over prev, and its view at
+// w.viewVersion when that is set. doc is the document built on the way, or
+// nil when the record was encoded directly.
+func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, err error) {
+	latest := w.sc.Latest().Number()
+	if w.latest != nil && (w.viewVersion == 0 || w.viewVersion == latest) {
+		body, ok, err := w.sc.EncodeLatest(w.latest, latest, prev.storedBody())
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if ok {
+			if w.viewVersion > 0 {
+				view = w.latest
+			}
+			return nil, body, view, nil
+		}
+	}
+	if doc, err = w.build(prev); err != nil {
+		return nil, nil, nil, err
+	}
+	if w.viewVersion > 0 {
+		if view, err = w.sc.View(doc, w.viewVersion); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if body, err = doc.MarshalBinary(); err != nil {
+		return nil, nil, nil, fmt.Errorf("records: encode %s/%s: %w", w.sc.Name(), w.id, err)
+	}
+	return doc, body, view, nil
 }
 
 // checkConditions evaluates If-Match, If-None-Match and the If-Match

@@ -88,9 +88,10 @@ type node struct {
 	fields []*field
 	byName map[string]*field
 	byGo   map[string]*field
-	// docIndex gives, for each field, where a stored document of a record
-	// with every field has it among the object's keys.
-	docIndex []int
+	// docOrder lists the fields (their indexes) in the order a stored
+	// document keeps them; docIndex gives each field's place in it, which
+	// is where a document of a record with every field has it.
+	docOrder, docIndex []int
 	// sig describes the structure (kinds, names, optionality) and nothing
 	// else, for comparing element types across versions.
 	sig string
@@ -219,15 +220,15 @@ func (c *compiler) compileObject(fields map[string]*Field, path string, depth in
 		return nil
 	}
 	c.buildStruct(n)
-	n.docIndex = docOrder(n.fields)
+	n.docOrder, n.docIndex = docOrder(n.fields)
 	return n
 }
 
-// docOrder returns, for each field, its index among the fields in the
-// order a stored document keeps them: shortest name first, then bytewise
-// (RFC 8949 core deterministic encoding, see Doc).
-func docOrder(fields []*field) []int {
-	order := make([]int, len(fields))
+// docOrder returns the fields' indexes in the order a stored document keeps
+// them, shortest name first, then bytewise (RFC 8949 core deterministic
+// encoding, see Doc); and, for each field, its place in that order.
+func docOrder(fields []*field) (order, index []int) {
+	order = make([]int, len(fields))
 	for i := range order {
 		order[i] = i
 	}
@@ -235,11 +236,11 @@ func docOrder(fields []*field) []int {
 		x, y := fields[a].name, fields[b].name
 		return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y))
 	})
-	index := make([]int, len(fields))
+	index = make([]int, len(fields))
 	for pos, i := range order {
 		index[i] = pos
 	}
-	return index
+	return order, index
 }
 
 // compileType builds the node of one field's type.

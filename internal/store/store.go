@@ -39,7 +39,8 @@ const AnyRevision int64 = -1
 
 // A Record is the stored state of one record: metadata and an opaque body.
 // A deleted record stays as a tombstone (Deleted set, Body nil), so that its
-// revisions continue when it is created again.
+// revisions continue when it is created again. Body is read-only: a backend
+// may share it with its cache and with other readers.
 type Record struct {
 	Schema, ID string
 	Revision   int64     // 1, 2, 3, … per record, continuing across delete and re-create
