@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -31,9 +32,21 @@ var version = "dev"
 // use no more CPU than one.
 const minProcs = 2
 
+// gcPercent is the garbage collector's target when GOGC is not set. Most
+// of what Ferry allocates is garbage of one request, and its live heap is
+// small next to the memory of a server, so the runtime's default (100)
+// collects very often: tens of times a second under load, each time
+// stopping every goroutine for its stack. At 400 it collects a quarter as
+// often for at most five times the live heap. GOGC, and GOMEMLIMIT to cap
+// memory, still apply.
+const gcPercent = 400
+
 func main() {
 	if runtime.GOMAXPROCS(0) < minProcs {
 		runtime.GOMAXPROCS(minProcs)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
