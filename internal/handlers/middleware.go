@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/rs/zerolog"
 
 	"github.com/ferry-dev/ferry/internal/metrics"
@@ -69,13 +68,16 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(ht
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			info := &requestInfo{id: ids.make(), logger: &logger}
-			ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
-			r = r.WithContext(ctx)
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			ww.Header().Set("X-Request-Id", info.id)
-			counted := &countingBody{ReadCloser: r.Body}
+			// One allocation holds what the request's observation needs.
+			obs := &observation{
+				info:   requestInfo{id: ids.make(), logger: &logger},
+				writer: observedWriter{ResponseWriter: w},
+				body:   countingBody{ReadCloser: r.Body},
+			}
+			info, ww, counted := &obs.info, &obs.writer, &obs.body
+			r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 			r.Body = counted
+			ww.Header()["X-Request-Id"] = []string{info.id}
 
 			defer func() {
 				if rec := recover(); rec != nil {
@@ -84,11 +86,11 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(ht
 					}
 					logger.Error().Str("request_id", info.id).Interface("panic", rec).
 						Bytes("stack", debug.Stack()).Msg("handler panicked")
-					if ww.Status() == 0 {
+					if ww.status == 0 {
 						writeProblem(ww, r, errors.New("handler panicked"))
 					}
 				}
-				status := ww.Status()
+				status := ww.status
 				if status == 0 {
 					status = http.StatusOK
 				}
@@ -101,7 +103,7 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(ht
 					Str("route", route).
 					Int("status", status).
 					Int64("bytes_in", counted.n).
-					Int("bytes_out", ww.BytesWritten()).
+					Int("bytes_out", ww.bytes).
 					Dur("duration", elapsed)
 				if info.formatIn != "" {
 					ev = ev.Str("format_in", info.formatIn)
@@ -132,6 +134,43 @@ func routePattern(r *http.Request) string {
 	}
 	return "unmatched"
 }
+
+// observation is what observe keeps of one request.
+type observation struct {
+	info   requestInfo
+	writer observedWriter
+	body   countingBody
+}
+
+// observedWriter notes the status and size of a response. Flushing,
+// deadlines and the like reach the connection's writer through Unwrap, as
+// http.ResponseController looks for it.
+type observedWriter struct {
+	http.ResponseWriter
+	status int // 0 until a final status is written
+	bytes  int
+}
+
+// WriteHeader notes the first final status and forwards.
+func (w *observedWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write notes an implicit 200 and the bytes written, and forwards.
+func (w *observedWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap returns the writer underneath, for http.ResponseController.
+func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // countingBody counts the bytes a handler reads from the request body.
 type countingBody struct {

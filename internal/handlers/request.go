@@ -118,6 +118,9 @@ func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) 
 
 // queryBool reads a boolean query parameter; absent is false.
 func queryBool(r *http.Request, name string) (bool, error) {
+	if r.URL.RawQuery == "" {
+		return false, nil // most requests: no query to parse
+	}
 	raw := r.URL.Query().Get(name)
 	if raw == "" {
 		return false, nil
