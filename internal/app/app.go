@@ -89,9 +89,14 @@ func Open(ctx context.Context, cfg Config) (a *App, err error) {
 	if err := a.jobs.Resume(ctx, ids); err != nil {
 		return nil, fmt.Errorf("resume jobs: %w", err)
 	}
+	m := metrics.New(cfg.Version)
+	m.ObserveStore(func() metrics.StoreStats {
+		s := st.Stats()
+		return metrics.StoreStats{Commits: s.Commits, Writes: s.Writes, Syncs: s.Syncs}
+	})
 	a.Handler, err = handlers.NewServer(handlers.Deps{
 		Logger:   cfg.Logger,
-		Metrics:  metrics.New(cfg.Version),
+		Metrics:  m,
 		Codecs:   negotiate.NewDefaultRegistry(negotiate.Options{Gob: gobcheck.NewVetter(gobcheck.Limits{})}),
 		Store:    st,
 		Schemas:  registry,

@@ -284,8 +284,11 @@ func (d *recordDeps) countValidation(t target, version int, err error) {
 // audit writes the audit line of a write.
 func (d *recordDeps) audit(r *http.Request, schemaName string, written *records.Written) {
 	info := requestInfoFrom(r.Context())
-	info.logger.Info().
-		Str("log", "audit").
+	ev := info.logger.Info()
+	if !ev.Enabled() {
+		return
+	}
+	ev.Str("log", "audit").
 		Str("request_id", info.id).
 		Str("by", "").
 		Str("schema", schemaName).
@@ -293,7 +296,7 @@ func (d *recordDeps) audit(r *http.Request, schemaName string, written *records.
 		Int64("revision", written.Record.Revision).
 		Str("op", written.Op).
 		Int("version", written.Version).
-		Str("sha256", written.Sha256).
+		Str("sha256", written.Sha256()).
 		Msg("write")
 }
 

@@ -86,6 +86,30 @@ func New(version string) *Metrics {
 	return m
 }
 
+// StoreStats are the running totals of a store's durable work.
+type StoreStats struct {
+	Commits, Writes, Syncs uint64
+}
+
+// ObserveStore exports a store's totals, read at each scrape:
+// ferry_store_commits_total, ferry_store_writes_total and
+// ferry_store_syncs_total. Writes over commits is how many writes share
+// each fsync.
+func (m *Metrics) ObserveStore(stats func() StoreStats) {
+	counter := func(name, help string, pick func(StoreStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(pick(stats())) })
+	}
+	m.registry.MustRegister(
+		counter("ferry_store_commits_total", "Batches committed to the store, each made durable by one log sync.",
+			func(s StoreStats) uint64 { return s.Commits }),
+		counter("ferry_store_writes_total", "Record writes committed to the store.",
+			func(s StoreStats) uint64 { return s.Writes }),
+		counter("ferry_store_syncs_total", "Syncs of the store's write-ahead log.",
+			func(s StoreStats) uint64 { return s.Syncs }),
+	)
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

@@ -266,7 +266,7 @@ func (imp *importer) accept(p prepared, r store.Result) {
 	if r.Created {
 		op = "create"
 	}
-	imp.written(&Written{Record: rec, Created: r.Created, Op: op, Version: p.item.Version, Sha256: sha256Hex(p.write.Body)})
+	imp.written(&Written{Record: rec, Created: r.Created, Op: op, Version: p.item.Version})
 }
 
 // finishAtomic writes every envelope in one commit, or none.

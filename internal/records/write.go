@@ -50,12 +50,15 @@ type Written struct {
 	Record  *Record
 	Created bool
 	Op      string
-	Version int    // the schema version the client wrote
-	Sha256  string // hex sha-256 of the stored bytes
+	Version int // the schema version the client wrote
 	// View is the record at the asked ViewVersion: a pointer to that
 	// version's compiled struct; nil for a delete or when none was asked.
 	View any
 }
+
+// Sha256 returns the hex SHA-256 of the stored bytes, as history reports
+// it, computed when asked: only an audit line needs it.
+func (w *Written) Sha256() string { return sha256Hex(w.Record.Stored) }
 
 // Put creates or replaces a record.
 func (s *Service) Put(ctx context.Context, w Write) (*Written, error) {
@@ -251,7 +254,7 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 			sr := store.Record{Schema: schemaName, ID: id, Revision: r.Revision, UpdatedAt: at, Body: body, Seq: r.Seq}
 			rec := recordFrom(sr)
 			rec.doc = doc // nil when encoded directly: decoded if needed
-			written := &Written{Record: rec, Created: r.Created, Op: w.op, Version: w.version, Sha256: sha256Hex(body), View: view}
+			written := &Written{Record: rec, Created: r.Created, Op: w.op, Version: w.version, View: view}
 			if written.Op == "" {
 				written.Op = "replace"
 				if r.Created {
