@@ -40,8 +40,11 @@ declare -A get
 for f in application/json application/vnd.msgpack application/cbor application/gob; do
   get[$f]=$(wrk_rps 16 get.lua "http://$FERRY" /v1/records/order/ "$IDS" "$f")
 done
+store_total() { curl -fsS "http://$FERRY/metrics" | awk -v m="ferry_store_$1_total" '$1 == m {print $2}'; }
+writes0=$(store_total writes); commits0=$(store_total commits)
 put16=$(wrk_rps 16 put.lua "http://$FERRY" /v1/records/order/ "$IDS")
 put64=$(wrk_rps 64 put.lua "http://$FERRY" /v1/records/order/ "$IDS")
+per_fsync=$(awk -v w="$(( $(store_total writes) - writes0 ))" -v c="$(( $(store_total commits) - commits0 ))" 'BEGIN { printf "%.1f", w / c }')
 seed e "$EXPORT_IDS" | curl -fsS -X POST -H 'Content-Type: application/jsonl' --data-binary @- \
   "http://$FERRY/v1/records/order/_import" >/dev/null
 pid=$(pgrep -f "$work/ferry" | head -1)
@@ -62,4 +65,5 @@ for f in application/json application/vnd.msgpack application/cbor application/g
 done
 echo "| Ferry durable PUT, c=16 | $put16 | $(ratio "$put16" "$mem16") × memory PUT |"
 echo "| Ferry durable PUT, c=64 | $put64 | $(ratio "$put64" "$mem64") × memory PUT |"
+echo "| writes per fsync over both PUT runs | $per_fsync | |"
 echo "| Ferry export, $((IDS + EXPORT_IDS)) records as JSON Lines | $(awk -v b="$bytes" -v ns="$elapsed" 'BEGIN { printf "%.0f MB/s", b / (ns / 1e9) / 1e6 }') | RssAnon $((rss_before / 1024)) → $((rss_after / 1024)) MiB |"

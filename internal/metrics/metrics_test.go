@@ -1,0 +1,40 @@
+package metrics
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestStatusLabel(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[int]string{200: "200", 204: "204", 404: "404", 503: "503", 299: "299", 799: "799"} {
+		if got := statusLabel(code); got != want {
+			t.Errorf("statusLabel(%d) = %q, want %q", code, got, want)
+		}
+	}
+}
+
+// TestObserveStore reads the store's totals at each scrape.
+func TestObserveStore(t *testing.T) {
+	t.Parallel()
+	m := New("test")
+	stats := StoreStats{Commits: 2, Writes: 7, Syncs: 3}
+	m.ObserveStore(func() StoreStats { return stats })
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		b, _ := io.ReadAll(rec.Body)
+		return string(b)
+	}
+	for _, want := range []string{"ferry_store_commits_total 2", "ferry_store_writes_total 7", "ferry_store_syncs_total 3"} {
+		if body := scrape(); !strings.Contains(body, want+"\n") {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	stats.Writes = 40
+	if body := scrape(); !strings.Contains(body, "ferry_store_writes_total 40\n") {
+		t.Errorf("a later scrape does not show the new total")
+	}
+}
