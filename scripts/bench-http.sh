@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # HTTP load benchmark: Ferry against two bare chi baselines, in one run.
-# The server under test gets core 0 and GOMAXPROCS=1; wrk gets core 1.
-# Prints a Markdown table of requests/s and ratios to the baselines.
+# Both servers get core 0 (GOMAXPROCS=1) and wrk gets core 1; only the one
+# being measured is loaded. The machine is shared and its speed drifts, so
+# each Ferry figure is paired with a baseline run just before it, ROUNDS
+# times, and the table gives medians: of requests/s, and of the ratios of
+# each pair. Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${DUR:-10s}
+DUR=${DUR:-5s}
+ROUNDS=${ROUNDS:-3}
 IDS=${IDS:-1000}
 EXPORT_IDS=${EXPORT_IDS:-100000}
 BASE=127.0.0.1:18081
@@ -20,15 +24,12 @@ wrk_rps() { # wrk_rps CONNS SCRIPT URL ARGS...
   taskset -c 1 wrk -t1 -c"$c" -d"$DUR" -s "bench/wrk/$s" "$u" -- "$@" | awk '/Requests\/sec/ {print $2}'
 }
 wait_up() { for _ in $(seq 100); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 GOMAXPROCS=1 taskset -c 0 "$work/httpbase" -addr "$BASE" 2>/dev/null &
-wait_up "http://$BASE/raw/x"
-raw=$(wrk_rps 16 get.lua "http://$BASE" /raw/ "$IDS" application/json)
-mem16=$(wrk_rps 16 put.lua "http://$BASE" /mem/ "$IDS")
-mem64=$(wrk_rps 64 put.lua "http://$BASE" /mem/ "$IDS")
-kill %1; wait %1 2>/dev/null || true
-
 FERRY_ADDR=$FERRY FERRY_DATA_DIR="$work/data" FERRY_LOG_LEVEL=error GOMAXPROCS=1 taskset -c 0 "$work/ferry" >/dev/null &
+wait_up "http://$BASE/raw/x"
 wait_up "http://$FERRY/healthz"
 curl -fsS -X POST -H 'Content-Type: application/json' --data-binary @bench/testdata/order.schema.json "http://$FERRY/v1/schemas" >/dev/null
 seed() { # seed PREFIX COUNT: JSON Lines envelopes of the benchmark record
@@ -36,34 +37,42 @@ seed() { # seed PREFIX COUNT: JSON Lines envelopes of the benchmark record
     'BEGIN { for (i = 1; i <= n; i++) printf "{\"id\":\"%s%d\",\"data\":%s}\n", p, i, rec }'
 }
 seed b "$IDS" | curl -fsS -X POST -H 'Content-Type: application/jsonl' --data-binary @- "http://$FERRY/v1/records/order/_import" >/dev/null
-declare -A get
-for f in application/json application/vnd.msgpack application/cbor application/gob; do
-  get[$f]=$(wrk_rps 16 get.lua "http://$FERRY" /v1/records/order/ "$IDS" "$f")
-done
+
+# pair LABEL BASELABEL CONNS SCRIPT BASEPATH FERRYPATH [ACCEPT]: ROUNDS pairs
+# of a baseline run then a Ferry run; prints two table rows.
+pair() {
+  local label=$1 baselabel=$2 c=$3 s=$4 bpath=$5 fpath=$6 accept=${7:-}
+  local bs=() fs=() rs=()
+  for _ in $(seq "$ROUNDS"); do
+    local b f
+    b=$(wrk_rps "$c" "$s" "http://$BASE" "$bpath" "$IDS" application/json)
+    f=$(wrk_rps "$c" "$s" "http://$FERRY" "$fpath" "$IDS" $accept)
+    bs+=("$b"); fs+=("$f"); rs+=("$(ratio "$f" "$b")")
+  done
+  echo "| $baselabel | $(median "${bs[@]}") | 1.00 |"
+  echo "| $label | $(median "${fs[@]}") | $(median "${rs[@]}") (${rs[*]}) |"
+}
 store_total() { curl -fsS "http://$FERRY/metrics" | awk -v m="ferry_store_$1_total" '$1 == m {print $2}'; }
+
+echo "| measurement | requests/s (median) | ratio to the baseline before it (median, and each round) |"
+echo "|---|---:|---|"
+for f in application/json application/vnd.msgpack application/cbor application/gob; do
+  pair "Ferry GET $f, c=16" "baseline: chi GET writing stored bytes" 16 get.lua /raw/ /v1/records/order/ "$f"
+done
 writes0=$(store_total writes); commits0=$(store_total commits)
-put16=$(wrk_rps 16 put.lua "http://$FERRY" /v1/records/order/ "$IDS")
-put64=$(wrk_rps 64 put.lua "http://$FERRY" /v1/records/order/ "$IDS")
-per_fsync=$(awk -v w="$(( $(store_total writes) - writes0 ))" -v c="$(( $(store_total commits) - commits0 ))" 'BEGIN { printf "%.1f", w / c }')
+for c in 16 64; do
+  pair "Ferry durable PUT, c=$c" "baseline: chi PUT decode+validate, in memory, c=$c" "$c" put.lua /mem/ /v1/records/order/
+done
+per_fsync=$(ratio "$(( $(store_total writes) - writes0 ))" "$(( $(store_total commits) - commits0 ))")
+echo "| writes per fsync over the Ferry PUT runs | $per_fsync | |"
+
 seed e "$EXPORT_IDS" | curl -fsS -X POST -H 'Content-Type: application/jsonl' --data-binary @- \
   "http://$FERRY/v1/records/order/_import" >/dev/null
 pid=$(pgrep -f "$work/ferry" | head -1)
 rss_before=$(awk '/RssAnon/ {print $2}' /proc/"$pid"/status)
-start=$(date +%s%N)
-bytes=$(taskset -c 1 curl -fsS -H 'Accept: application/jsonl' "http://$FERRY/v1/records/order/_export" | wc -c)
-elapsed=$(( $(date +%s%N) - start ))
-rss_after=$(awk '/RssAnon/ {print $2}' /proc/"$pid"/status)
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "| measurement | req/s | ratio |"
-echo "|---|---:|---:|"
-echo "| baseline: chi GET writing stored bytes | $raw | 1.00 |"
-echo "| baseline: chi PUT decode+validate, in memory, c=16 | $mem16 | 1.00 |"
-echo "| baseline: chi PUT decode+validate, in memory, c=64 | $mem64 | 1.00 |"
-for f in application/json application/vnd.msgpack application/cbor application/gob; do
-  echo "| Ferry GET $f, c=16 | ${get[$f]} | $(ratio "${get[$f]}" "$raw") × raw GET |"
+rates=()
+for _ in $(seq "$ROUNDS"); do
+  rates+=("$(taskset -c 1 curl -fsS -H 'Accept: application/jsonl' "http://$FERRY/v1/records/order/_export" -o /dev/null -w '%{speed_download}')")
 done
-echo "| Ferry durable PUT, c=16 | $put16 | $(ratio "$put16" "$mem16") × memory PUT |"
-echo "| Ferry durable PUT, c=64 | $put64 | $(ratio "$put64" "$mem64") × memory PUT |"
-echo "| writes per fsync over both PUT runs | $per_fsync | |"
-echo "| Ferry export, $((IDS + EXPORT_IDS)) records as JSON Lines | $(awk -v b="$bytes" -v ns="$elapsed" 'BEGIN { printf "%.0f MB/s", b / (ns / 1e9) / 1e6 }') | RssAnon $((rss_before / 1024)) → $((rss_after / 1024)) MiB |"
+rss_after=$(awk '/RssAnon/ {print $2}' /proc/"$pid"/status)
+echo "| Ferry export, $((IDS + EXPORT_IDS)) records as JSON Lines | $(awk -v b="$(median "${rates[@]}")" 'BEGIN { printf "%.0f MB/s", b / 1e6 }') | RssAnon $((rss_before / 1024)) → $((rss_after / 1024)) MiB over the exports |"
