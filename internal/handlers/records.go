@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -101,15 +102,8 @@ func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Reco
 		rep.body, rep.encoding = e.Body, e.Encoding
 		return nil
 	}
-	if view == nil {
-		d.countConversion(t.schema, t.schema.Latest().Number(), f.version)
-		var err error
-		if view, err = rec.View(t.schema, f.version); err != nil {
-			return err
-		}
-	}
 	start := time.Now()
-	body, err := f.codec.Marshal(view)
+	body, err := d.marshalRecord(t, rec, f, view)
 	if err != nil {
 		return err
 	}
@@ -120,6 +114,26 @@ func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Reco
 	}
 	d.cache.Put(key, repcache.Entry{Body: rep.body, Encoding: rep.encoding})
 	return nil
+}
+
+// marshalRecord encodes the record in format f: compact JSON straight from
+// the stored document when no conversion is needed, else its view (given,
+// or made here) through the codec.
+func (d *recordDeps) marshalRecord(t target, rec *records.Record, f recordFormat, view any) ([]byte, error) {
+	if view == nil && f.codec.Name() == "json" && !f.pretty {
+		body, err := t.schema.AppendJSON(nil, rec.Stored, f.version)
+		if !errors.Is(err, schema.ErrNoDirectJSON) {
+			return body, err
+		}
+	}
+	if view == nil {
+		d.countConversion(t.schema, t.schema.Latest().Number(), f.version)
+		var err error
+		if view, err = rec.View(t.schema, f.version); err != nil {
+			return nil, err
+		}
+	}
+	return f.codec.Marshal(view)
 }
 
 func (d *recordDeps) getRecord() http.Handler {

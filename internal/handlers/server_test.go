@@ -48,7 +48,8 @@ func WithRequireIfMatch() ServerOption { return func(c *serverConfig) { c.requir
 // WithHistoryLimit keeps only n revisions of each record's history.
 func WithHistoryLimit(n int) ServerOption { return func(c *serverConfig) { c.historyLimit = n } }
 
-// WithCacheBytes sizes the representation cache; 0 disables it.
+// WithCacheBytes sizes the caches of records and representations; 0
+// disables them.
 func WithCacheBytes(n int) ServerOption { return func(c *serverConfig) { c.cacheBytes = n } }
 
 // A Server is the real router over a real store in a temporary directory,

@@ -797,12 +797,13 @@ func TestChangeFeedEvents(t *testing.T) {
 	}
 }
 
-// TestExportJSONMatchesGet holds the JSON export, which copies stored
-// documents straight to JSON where it can, to the bytes a GET of each
-// record gives, at the version stored and across a conversion.
+// TestExportJSONMatchesGet holds the JSON export and GET, which copy stored
+// documents straight to JSON where they can, to the bytes of the general
+// path (view, then encode), which an indented GET takes: at the version
+// stored and across a conversion. No cache serves anything here.
 func TestExportJSONMatchesGet(t *testing.T) {
 	t.Parallel()
-	s := newItemServer(t)
+	s := newItemServer(t, WithCacheBytes(0))
 	full := sample("full", 2)
 	full["price"], full["note"], full["paid"] = 1e21, "<tab>\t\"quoted\" é \u2028", true
 	full["attrs"] = map[string]any{"z": "last", "a": "first", "mm": "middle", "é": "accent"}
@@ -832,6 +833,14 @@ func TestExportJSONMatchesGet(t *testing.T) {
 				got := s.Get(t, "/v1/records/item/"+env.ID, "Accept", "application/json; version="+version).MustStatus(t, 200)
 				if !bytes.Equal(env.Data, got.Body) {
 					t.Errorf("%s v%s: exported data of %s\n%s\nGET gives\n%s", mt, version, env.ID, env.Data, got.Body)
+				}
+				pretty := s.Get(t, "/v1/records/item/"+env.ID+"?pretty=true", "Accept", "application/json; version="+version).MustStatus(t, 200)
+				var general bytes.Buffer
+				if err := json.Compact(&general, pretty.Body); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got.Body, general.Bytes()) {
+					t.Errorf("v%s: GET of %s gives\n%s\nthe general path gives\n%s", version, env.ID, got.Body, general.Bytes())
 				}
 				if rev := got.Header.Get("Ferry-Revision"); rev != strconv.FormatInt(env.Revision, 10) {
 					t.Errorf("%s v%s: exported revision %d, GET says %s", mt, version, env.Revision, rev)
