@@ -269,7 +269,7 @@ func viewVersion(r *http.Request, f recordFormat) int {
 
 func preferMinimal(r *http.Request) bool {
 	for _, v := range r.Header.Values("Prefer") {
-		for _, p := range strings.Split(v, ",") {
+		for p := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(p), "return=minimal") {
 				return true
 			}

@@ -61,14 +61,7 @@ func responseEncoding(r *http.Request) string {
 // names are written in canonical form directly: this runs on every read.
 func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep representation) {
 	h := w.Header()
-	// One backing array for every value: a response should cost few
-	// allocations. Each header gets its own capacity-1 slice of it, so
-	// that an Add appends elsewhere.
-	vals := make([]string, 0, 6)
-	set := func(key, value string) {
-		vals = append(vals, value)
-		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
-	}
+	set := newHeaderSetter(h, 6).set
 	set("Vary", varyNegotiated)
 	set("Content-Type", rep.contentType)
 	if rep.encoding != "" {
@@ -94,11 +87,32 @@ func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep
 // writeValidators answers with rep's validators and no body: a 304, or a
 // write the client asked to answer minimally.
 func writeValidators(w http.ResponseWriter, status int, rep representation) {
-	h := w.Header()
-	h["Vary"] = []string{varyNegotiated}
-	h["Etag"] = []string{rep.etag}
-	h["Last-Modified"] = []string{rep.lastModified.UTC().Format(http.TimeFormat)}
+	set := newHeaderSetter(w.Header(), 3).set
+	set("Vary", varyNegotiated)
+	set("Etag", rep.etag)
+	set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
 	w.WriteHeader(status)
+}
+
+// A headerSetter sets header fields whose values share one backing array,
+// so that a response costs one allocation for them rather than one each.
+// Each field gets a capacity-1 slice of the array, so that an Add to it
+// appends to a copy.
+type headerSetter struct {
+	h    http.Header
+	vals []string
+}
+
+// newHeaderSetter returns a setter for about n fields of h; keys must be
+// in canonical form.
+func newHeaderSetter(h http.Header, n int) *headerSetter {
+	return &headerSetter{h: h, vals: make([]string, 0, n)}
+}
+
+func (s *headerSetter) set(key, value string) {
+	s.vals = append(s.vals, value)
+	n := len(s.vals)
+	s.h[key] = s.vals[n-1 : n : n]
 }
 
 // writeJSON answers a JSON document built by the service (schema, job,
