@@ -2,8 +2,6 @@ package schema
 
 import (
 	"bytes"
-	"context"
-	"math/rand"
 	"reflect"
 	"testing"
 )
@@ -14,20 +12,10 @@ import (
 func TestPropertyEncodeLatest(t *testing.T) {
 	t.Parallel()
 	for seed := range int64(200) {
-		g := &gen{r: rand.New(rand.NewSource(seed))}
-		def := &Definition{Name: "p", Version: 1, Fields: g.fields(0)}
-		r := NewRegistry(newMemStore())
-		v, err := r.Register(context.Background(), def, false)
-		if err != nil {
-			t.Fatalf("seed %d: Register = %v", seed, err)
-		}
-		s, _ := r.Schema("p")
+		g, s, def := randomSchema(t, seed)
 		var prev []byte
 		for i := range 4 {
-			rec, err := v.FromMap(g.object(def.Fields))
-			if err != nil {
-				t.Fatalf("seed %d: FromMap = %v", seed, err)
-			}
+			rec := g.randomRecord(t, s, def)
 			doc, err := s.WriteStored(rec, 1, prev)
 			if err != nil {
 				t.Fatalf("seed %d: WriteStored = %v", seed, err)

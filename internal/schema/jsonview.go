@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/ferry-dev/ferry/internal/wire"
 )
 
 // ErrNoDirectJSON is what AppendJSON returns for a document it cannot copy
@@ -282,62 +284,14 @@ func (t *jsonTranscoder) time(dst []byte) ([]byte, error) {
 }
 
 // canonicalTime reports whether s is what time.RFC3339Nano makes of a UTC
-// time of years 0 to 9999: YYYY-MM-DDTHH:MM:SS, a fraction without
-// trailing zeros if any, then Z, with every part in range.
+// time of years 0 to 9999: a valid date-time ending in Z, whose fraction,
+// if any, has no trailing zero (Go drops those, and the dot with them).
 func canonicalTime(s []byte) bool {
-	const layout = "dddd-dd-ddTdd:dd:dd"
-	if len(s) < len(layout)+1 || len(s) > len(layout)+11 || s[len(s)-1] != 'Z' {
+	if !wire.ValidRFC3339(s) || s[len(s)-1] != 'Z' {
 		return false
 	}
-	for i := range len(layout) {
-		if layout[i] == 'd' {
-			if s[i] < '0' || s[i] > '9' {
-				return false
-			}
-		} else if s[i] != layout[i] {
-			return false
-		}
-	}
-	num := func(i, n int) int {
-		v := 0
-		for _, c := range s[i : i+n] {
-			v = v*10 + int(c-'0')
-		}
-		return v
-	}
-	year, month, day := num(0, 4), num(5, 2), num(8, 2)
-	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
-		num(11, 2) > 23 || num(14, 2) > 59 || num(17, 2) > 59 {
-		return false
-	}
-	frac := s[len(layout) : len(s)-1]
-	if len(frac) == 0 {
-		return true
-	}
-	if len(frac) < 2 || frac[0] != '.' || frac[len(frac)-1] == '0' {
-		return false
-	}
-	for _, c := range frac[1:] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// daysIn returns the number of days of a month of the proleptic Gregorian
-// calendar.
-func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
+	frac := s[len("2006-01-02T15:04:05") : len(s)-1]
+	return len(frac) == 0 || frac[len(frac)-1] != '0'
 }
 
 // container appends an array, or a map with its keys in the order the

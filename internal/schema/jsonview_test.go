@@ -2,10 +2,8 @@ package schema
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"math"
-	"math/rand"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/negotiate"
@@ -33,19 +31,9 @@ func TestPropertyAppendJSON(t *testing.T) {
 	codec := negotiate.NewJSONCodec()
 	direct := 0
 	for seed := range int64(200) {
-		g := &gen{r: rand.New(rand.NewSource(seed))}
-		def := &Definition{Name: "p", Version: 1, Fields: g.fields(0)}
-		r := NewRegistry(newMemStore())
-		v, err := r.Register(context.Background(), def, false)
-		if err != nil {
-			t.Fatalf("seed %d: Register(%s) = %v %q", seed, mustJSON(def), err, problemLists(err))
-		}
-		s, _ := r.Schema("p")
+		g, s, def := randomSchema(t, seed)
 		for i := range 5 {
-			rec, err := v.FromMap(g.object(def.Fields))
-			if err != nil {
-				t.Fatalf("seed %d: FromMap = %v", seed, err)
-			}
+			rec := g.randomRecord(t, s, def)
 			doc, err := s.Write(rec, 1, nil)
 			if err != nil {
 				t.Fatalf("seed %d: Write = %v", seed, err)

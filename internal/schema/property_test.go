@@ -230,6 +230,31 @@ func gobZero(x any) bool {
 	return false
 }
 
+// randomSchema registers a random one-version schema made from seed. The
+// generator it returns makes records for it (randomRecord).
+func randomSchema(tb testing.TB, seed int64) (*gen, *Schema, *Definition) {
+	tb.Helper()
+	g := &gen{r: rand.New(rand.NewSource(seed))}
+	def := &Definition{Name: "p", Version: 1, Fields: g.fields(0)}
+	r := NewRegistry(newMemStore())
+	if _, err := r.Register(context.Background(), def, false); err != nil {
+		tb.Fatalf("seed %d: Register(%s) = %v %q", seed, mustJSON(def), err, problemLists(err))
+	}
+	s, _ := r.Schema("p")
+	return g, s, def
+}
+
+// randomRecord makes a random version-1 record of the schema def.
+func (g *gen) randomRecord(tb testing.TB, s *Schema, def *Definition) any {
+	tb.Helper()
+	v, _ := s.Version(1)
+	rec, err := v.FromMap(g.object(def.Fields))
+	if err != nil {
+		tb.Fatalf("FromMap = %v %q", err, problemLists(err))
+	}
+	return rec
+}
+
 func codecs(tb testing.TB) []negotiate.Codec {
 	tb.Helper()
 	return negotiate.NewDefaultRegistry(negotiate.Options{Gob: gobcheck.NewVetter(gobcheck.Limits{})}).Codecs()

@@ -373,7 +373,7 @@ func (c *cborChecker) tag(start int, num uint64) error {
 			return err
 		}
 		var buf [maxRFC3339]byte
-		if !validRFC3339(c.text(content, buf[:0])) {
+		if !ValidRFC3339(c.text(content, buf[:0])) {
 			return fail(problem.Unprocessable, "time", start,
 				"cbor: tag 0 at offset %d wraps text that is not an RFC 3339 date-time", start)
 		}

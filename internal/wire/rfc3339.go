@@ -1,16 +1,16 @@
 package wire
 
-// maxRFC3339 is the length of the longest date-time validRFC3339 accepts,
+// maxRFC3339 is the length of the longest date-time ValidRFC3339 accepts,
 // "2006-01-02T15:04:05.999999999-07:00".
 const maxRFC3339 = len("2006-01-02T15:04:05.999999999-07:00")
 
-// validRFC3339 reports whether b is an RFC 3339 date-time of the form
+// ValidRFC3339 reports whether b is an RFC 3339 date-time of the form
 // "2006-01-02T15:04:05Z", with an optional fraction of one to nine digits
 // after the seconds and "Z" or a numeric offset such as "-07:00". The fields
 // must be in range (a day that the month has, no leap second), and "T" and
 // "Z" must be upper case. That is the form Go's time package writes and
 // reads exactly, to the nanosecond, so every text accepted here parses.
-func validRFC3339(b []byte) bool {
+func ValidRFC3339(b []byte) bool {
 	const short = len("2006-01-02T15:04:05")
 	if len(b) < short+1 || len(b) > maxRFC3339 {
 		return false

@@ -47,19 +47,19 @@ func TestValidRFC3339(t *testing.T) {
 		{"", false},
 	}
 	for _, tc := range tests {
-		got := validRFC3339([]byte(tc.in))
+		got := ValidRFC3339([]byte(tc.in))
 		if got != tc.want {
-			t.Errorf("validRFC3339(%q) = %v, want %v", tc.in, got, tc.want)
+			t.Errorf("ValidRFC3339(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 		if got {
 			if _, err := time.Parse(time.RFC3339, tc.in); err != nil {
-				t.Errorf("validRFC3339(%q) = true but time.Parse fails: %v", tc.in, err)
+				t.Errorf("ValidRFC3339(%q) = true but time.Parse fails: %v", tc.in, err)
 			}
 		}
 	}
 }
 
-// FuzzValidRFC3339 checks that every text validRFC3339 accepts is read by
+// FuzzValidRFC3339 checks that every text ValidRFC3339 accepts is read by
 // time.Parse, to the nanosecond.
 func FuzzValidRFC3339(f *testing.F) {
 	for _, s := range []string{
@@ -69,12 +69,12 @@ func FuzzValidRFC3339(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if !validRFC3339([]byte(s)) {
+		if !ValidRFC3339([]byte(s)) {
 			return
 		}
 		tm, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			t.Fatalf("validRFC3339(%q) = true but time.Parse fails: %v", s, err)
+			t.Fatalf("ValidRFC3339(%q) = true but time.Parse fails: %v", s, err)
 		}
 		back, err := time.Parse(time.RFC3339Nano, tm.Format(time.RFC3339Nano))
 		if err != nil || !back.Equal(tm) {
