@@ -1,8 +1,9 @@
 package pebblestore
 
 import (
-	"container/list"
 	"sync"
+
+	"github.com/ferry-dev/ferry/internal/lru"
 )
 
 // recordCache keeps the stored values of recently read and written
@@ -18,59 +19,44 @@ import (
 // (fill), so a value read from a view that a commit has since replaced
 // never lands after that commit's own.
 type recordCache struct {
-	mu       sync.Mutex
-	maxBytes int
-	bytes    int
-	gen      uint64     // the generation of the newest view
-	order    *list.List // of *cached, front: most recently used
-	items    map[string]*list.Element
-}
-
-type cached struct {
-	key   string
-	value []byte
+	mu      sync.Mutex
+	enabled bool
+	gen     uint64 // the generation of the newest view
+	lru     *lru.Cache[string, []byte]
 }
 
 // cacheOverhead approximates the bookkeeping bytes of one entry.
 const cacheOverhead = 128
 
 func newRecordCache(maxBytes int) *recordCache {
-	return &recordCache{maxBytes: maxBytes, order: list.New(), items: make(map[string]*list.Element)}
+	return &recordCache{enabled: maxBytes > 0, lru: lru.New(maxBytes, func(k string, v []byte) int {
+		return len(k) + len(v) + cacheOverhead
+	})}
 }
-
-func (c *recordCache) enabled() bool { return c.maxBytes > 0 }
 
 // get returns the value stored at key. The caller must not modify it.
 func (c *recordCache) get(key []byte) ([]byte, bool) {
-	if !c.enabled() {
+	if !c.enabled {
 		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.items[string(key)]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(el)
-	return el.Value.(*cached).value, true
+	return c.lru.Get(string(key))
 }
 
 // fill records what a reader found at key through a view of generation
 // gen, unless a newer view was installed since or the key is cached
 // already (by a commit at least as new as the reader's view).
 func (c *recordCache) fill(key, value []byte, gen uint64) {
-	if !c.enabled() {
+	if !c.enabled {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen != c.gen || c.lru.Contains(string(key)) {
 		return
 	}
-	if _, ok := c.items[string(key)]; ok {
-		return
-	}
-	c.put(string(key), value)
+	c.lru.Put(string(key), value)
 }
 
 // A cacheWrite is a record value a commit wrote.
@@ -81,48 +67,16 @@ type cacheWrite struct {
 
 // publish runs install, which makes the view of generation gen the newest,
 // and puts the values of the commit that view shows, as one step for
-// readers.
+// readers. A value too large to cache removes the one it replaces.
 func (c *recordCache) publish(gen uint64, writes []cacheWrite, install func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	install()
 	c.gen = gen
-	if !c.enabled() {
+	if !c.enabled {
 		return
 	}
 	for _, w := range writes {
-		c.put(string(w.key), w.value)
-	}
-}
-
-// put stores or replaces an entry and evicts down to the budget; an
-// entry over an eighth of the budget is dropped instead, so that one huge
-// record cannot flush the rest. c.mu is held.
-func (c *recordCache) put(key string, value []byte) {
-	n := len(key) + len(value) + cacheOverhead
-	if el, ok := c.items[key]; ok {
-		it := el.Value.(*cached)
-		c.bytes -= len(it.key) + len(it.value) + cacheOverhead
-		if n > c.maxBytes/8 {
-			c.order.Remove(el)
-			delete(c.items, key)
-			return
-		}
-		it.value = value
-		c.bytes += n
-		c.order.MoveToFront(el)
-	} else {
-		if n > c.maxBytes/8 {
-			return
-		}
-		c.items[key] = c.order.PushFront(&cached{key: key, value: value})
-		c.bytes += n
-	}
-	for c.bytes > c.maxBytes {
-		el := c.order.Back()
-		it := el.Value.(*cached)
-		c.order.Remove(el)
-		delete(c.items, it.key)
-		c.bytes -= len(it.key) + len(it.value) + cacheOverhead
+		c.lru.Put(string(w.key), w.value)
 	}
 }

@@ -110,8 +110,8 @@ func TestCacheBudget(t *testing.T) {
 	c := newRecordCache(8 << 10)
 	for i := range 200 {
 		c.fill([]byte(fmt.Sprint("key", i)), make([]byte, 100), 0)
-		if c.bytes > c.maxBytes {
-			t.Fatalf("after %d fills the cache holds %d bytes, budget %d", i+1, c.bytes, c.maxBytes)
+		if c.lru.Bytes() > 8<<10 {
+			t.Fatalf("after %d fills the cache holds %d bytes, budget %d", i+1, c.lru.Bytes(), 8<<10)
 		}
 	}
 	if _, ok := c.get([]byte("key199")); !ok {

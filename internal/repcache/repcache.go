@@ -6,8 +6,9 @@
 package repcache
 
 import (
-	"container/list"
 	"sync"
+
+	"github.com/ferry-dev/ferry/internal/lru"
 )
 
 // A Key names one representation of one revision of a record.
@@ -27,19 +28,12 @@ type Entry struct {
 	Encoding string
 }
 
-type item struct {
-	key   Key
-	entry Entry
-}
-
 // A Cache is a byte-bounded LRU cache of representations, safe for
 // concurrent use.
 type Cache struct {
-	mu       sync.Mutex
-	maxBytes int
-	bytes    int
-	order    *list.List // front: most recently used
-	items    map[Key]*list.Element
+	mu      sync.Mutex
+	enabled bool
+	lru     *lru.Cache[Key, Entry]
 }
 
 // overhead approximates the bookkeeping bytes of one entry beyond its body.
@@ -48,7 +42,7 @@ const overhead = 160
 // New returns a cache that holds at most maxBytes of entries; maxBytes ≤ 0
 // disables it.
 func New(maxBytes int) *Cache {
-	return &Cache{maxBytes: maxBytes, order: list.New(), items: make(map[Key]*list.Element)}
+	return &Cache{enabled: maxBytes > 0, lru: lru.New(maxBytes, size)}
 }
 
 func size(k Key, e Entry) int {
@@ -57,17 +51,12 @@ func size(k Key, e Entry) int {
 
 // Get returns the cached entry for k.
 func (c *Cache) Get(k Key) (Entry, bool) {
-	if c == nil || c.maxBytes <= 0 {
+	if c == nil || !c.enabled {
 		return Entry{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.items[k]
-	if !ok {
-		return Entry{}, false
-	}
-	c.order.MoveToFront(el)
-	return el.Value.(*item).entry, true
+	return c.lru.Get(k)
 }
 
 // Put stores an entry, evicting the least recently used ones to stay within
@@ -75,43 +64,24 @@ func (c *Cache) Get(k Key) (Entry, bool) {
 // one huge record cannot flush everything else. The caller must not modify
 // e.Body afterwards.
 func (c *Cache) Put(k Key, e Entry) {
-	if c == nil || c.maxBytes <= 0 {
-		return
-	}
-	n := size(k, e)
-	if n > c.maxBytes/8 {
+	if c == nil || !c.enabled {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[k]; ok {
-		it := el.Value.(*item)
-		c.bytes += n - size(it.key, it.entry)
-		it.entry = e
-		c.order.MoveToFront(el)
-	} else {
-		c.items[k] = c.order.PushFront(&item{key: k, entry: e})
-		c.bytes += n
-	}
-	for c.bytes > c.maxBytes {
-		el := c.order.Back()
-		it := el.Value.(*item)
-		c.order.Remove(el)
-		delete(c.items, it.key)
-		c.bytes -= size(it.key, it.entry)
-	}
+	c.lru.Put(k, e)
 }
 
 // Len returns the number of entries.
 func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.items)
+	return c.lru.Len()
 }
 
 // Bytes returns the bytes the entries account for.
 func (c *Cache) Bytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bytes
+	return c.lru.Bytes()
 }
