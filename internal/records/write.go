@@ -56,9 +56,14 @@ type Written struct {
 	View any
 }
 
-// Sha256 returns the hex SHA-256 of the stored bytes, as history reports
-// it, computed when asked: only an audit line needs it.
-func (w *Written) Sha256() string { return sha256Hex(w.Record.Stored) }
+// Sha256 returns the hex SHA-256 of the stored bytes, computed when asked:
+// only an audit line needs it. A delete stores nothing and has none.
+func (w *Written) Sha256() string {
+	if w.Record.Stored == nil {
+		return ""
+	}
+	return sha256Hex(w.Record.Stored)
+}
 
 // Put creates or replaces a record.
 func (s *Service) Put(ctx context.Context, w Write) (*Written, error) {

@@ -46,7 +46,12 @@ func keepsNothing(prev []byte, latest int) bool {
 		return false
 	}
 	major, _, version, err := r.head()
-	if err != nil || major != 0 || version != uint64(latest) || r.skip(1) != nil {
+	if err != nil || major != 0 || version != uint64(latest) {
+		return false
+	}
+	// The data is stepped over as strictly as decodeDoc does, so that a
+	// document WriteStored refuses is refused here too.
+	if _, err := r.member(true); err != nil {
 		return false
 	}
 	return r.pos == len(prev)-1 && prev[r.pos] == 0xa0

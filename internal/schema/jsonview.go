@@ -328,6 +328,11 @@ func (t *jsonTranscoder) mapObject(dst []byte, n *node, depth int) ([]byte, erro
 	}
 	end := t.r.pos
 	slices.SortFunc(members, func(a, b docMember) int { return bytes.Compare(a.key, b.key) })
+	for i := 1; i < len(members); i++ {
+		if bytes.Equal(members[i].key, members[i-1].key) {
+			return dst, ErrNoDirectJSON // a damaged document: View keeps one
+		}
+	}
 	dst = append(dst, '{')
 	for i, m := range members {
 		if i > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"math/rand"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/negotiate"
@@ -31,7 +32,8 @@ func TestPropertyAppendJSON(t *testing.T) {
 	codec := negotiate.NewJSONCodec()
 	direct := 0
 	for seed := range int64(200) {
-		g, s, def := randomSchema(t, seed)
+		g := &gen{r: rand.New(rand.NewSource(seed))}
+		s, def := randomSchema(t, g)
 		for i := range 5 {
 			rec := g.randomRecord(t, s, def)
 			doc, err := s.Write(rec, 1, nil)
@@ -107,6 +109,18 @@ func TestAppendJSONDeclines(t *testing.T) {
 		case tc.want != "" && (err != nil || string(got) != tc.want):
 			t.Errorf("%s: AppendJSON = %s, %v; want %s", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// TestAppendJSONRepeatedMapKey: a damaged document whose map repeats a
+// key is View's to show (it keeps one value), not written twice.
+func TestAppendJSONRepeatedMapKey(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, `{"name":"m","version":1,"fields":{"m":{"type":"map","values":{"type":"int"}}}}`)
+	// [1, {"m": {"k": 1, "k": 2}}, {}]
+	stored := []byte{0x83, 0x01, 0xa1, 0x61, 'm', 0xa2, 0x61, 'k', 0x01, 0x61, 'k', 0x02, 0xa0}
+	if got, err := writeDirect(s, stored, 1); !errors.Is(err, ErrNoDirectJSON) {
+		t.Errorf("AppendJSON = %s, %v; want ErrNoDirectJSON", got, err)
 	}
 }
 

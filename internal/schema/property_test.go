@@ -230,18 +230,17 @@ func gobZero(x any) bool {
 	return false
 }
 
-// randomSchema registers a random one-version schema made from seed. The
-// generator it returns makes records for it (randomRecord).
-func randomSchema(tb testing.TB, seed int64) (*gen, *Schema, *Definition) {
+// randomSchema registers a random one-version schema made by g, which then
+// makes records for it (randomRecord).
+func randomSchema(tb testing.TB, g *gen) (*Schema, *Definition) {
 	tb.Helper()
-	g := &gen{r: rand.New(rand.NewSource(seed))}
 	def := &Definition{Name: "p", Version: 1, Fields: g.fields(0)}
 	r := NewRegistry(newMemStore())
 	if _, err := r.Register(context.Background(), def, false); err != nil {
-		tb.Fatalf("seed %d: Register(%s) = %v %q", seed, mustJSON(def), err, problemLists(err))
+		tb.Fatalf("Register(%s) = %v %q", mustJSON(def), err, problemLists(err))
 	}
 	s, _ := r.Schema("p")
-	return g, s, def
+	return s, def
 }
 
 // randomRecord makes a random version-1 record of the schema def.

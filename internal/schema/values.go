@@ -151,10 +151,12 @@ func (fl *filler) wireObject(n *node, w, p reflect.Value) {
 
 // needsCheck reports whether values of n must be looked at even when the
 // wire and plain types are the same: floats must be finite, times UTC,
-// and containers inside containers empty rather than nil.
+// containers inside containers empty rather than nil, and every object's
+// fields present or defaulted (an object of containers alone has the same
+// wire and plain types, yet an absent field is still absent).
 func needsCheck(n *node) bool {
 	switch n.kind {
-	case kindFloat, kindTime:
+	case kindFloat, kindTime, kindObject:
 		return true
 	case kindArray, kindMap:
 		switch n.elem.kind {
