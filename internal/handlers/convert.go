@@ -32,7 +32,7 @@ func schemalessOffers(codecs *negotiate.Registry) ([]negotiate.Offer, []negotiat
 func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Metrics) errHandler {
 	offers, outCodecs := schemalessOffers(codecs)
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
-		info := requestInfoFrom(r.Context())
+		info := requestInfoFrom(w)
 		in, _, err := codecs.ForContentType(r.Header.Get("Content-Type"))
 		if err != nil {
 			return withAcceptPost(w, r, codecs, err)
@@ -141,7 +141,7 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err != nil {
 			return err
 		}
-		info := requestInfoFrom(r.Context())
+		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
 		body, err := readBody(w, r, limits.MaxBodyBytes)
 		if err != nil {

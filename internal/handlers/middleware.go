@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -30,16 +29,23 @@ type requestInfo struct {
 	failure   string // reason label of a refused body
 }
 
-type requestInfoKey struct{}
-
-// requestInfoFrom returns the request's info, or a throwaway one outside the
-// middleware (in unit tests of a single handler).
-func requestInfoFrom(ctx context.Context) *requestInfo {
-	if ri, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		return ri
+// requestInfoFrom returns the info of the request w answers, which the
+// observing middleware's writer carries (found through Unwrap when
+// something wrapped it), or a throwaway one outside the middleware (in unit
+// tests of a single handler). It rides on the writer rather than in the
+// request's context so that observing a request does not copy it.
+func requestInfoFrom(w http.ResponseWriter) *requestInfo {
+	for {
+		switch x := w.(type) {
+		case *observedWriter:
+			return x.info
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			nop := zerolog.Nop()
+			return &requestInfo{logger: &nop}
+		}
 	}
-	nop := zerolog.Nop()
-	return &requestInfo{logger: &nop}
 }
 
 // requestIDs makes request ids: a random prefix per process and a counter,
@@ -75,7 +81,7 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(ht
 				body:   countingBody{ReadCloser: r.Body},
 			}
 			info, ww, counted := &obs.info, &obs.writer, &obs.body
-			r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+			ww.info = info
 			r.Body = counted
 			ww.Header()["X-Request-Id"] = []string{info.id}
 
@@ -147,6 +153,7 @@ type observation struct {
 // http.ResponseController looks for it.
 type observedWriter struct {
 	http.ResponseWriter
+	info   *requestInfo
 	status int // 0 until a final status is written
 	bytes  int
 }

@@ -60,7 +60,7 @@ func readyz(store Pinger) http.Handler {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
 			if err := store.Ping(ctx); err != nil {
-				requestInfoFrom(r.Context()).logger.Warn().Err(err).Msg("store not ready")
+				requestInfoFrom(w).logger.Warn().Err(err).Msg("store not ready")
 				writeProblem(w, r, problem.New(problem.Unavailable, "the store does not answer"))
 				return
 			}

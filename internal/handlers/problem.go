@@ -62,8 +62,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 // detail, instance (the request id), errors for validation, and the
 // problem's own extra members. An internal error is logged with the
 // request id and its text withheld.
-func problemDocument(r *http.Request, status int, p *problem.Error) map[string]any {
-	info := requestInfoFrom(r.Context())
+func problemDocument(info *requestInfo, status int, p *problem.Error) map[string]any {
 	detail := p.Detail
 	if p.Kind == problem.Internal {
 		info.logger.Error().Err(p).Str("request_id", info.id).Msg("internal error")
@@ -92,19 +91,19 @@ func problemDocument(r *http.Request, status int, p *problem.Error) map[string]a
 
 // problemMembers renders err as a problem document, for problems nested in
 // another body (an import's rejected envelopes).
-func problemMembers(r *http.Request, err error) map[string]any {
+func problemMembers(info *requestInfo, err error) map[string]any {
 	p, status := classify(err)
-	return problemDocument(r, status, p)
+	return problemDocument(info, status, p)
 }
 
 // writeProblemStatus writes p with the given status. The router's 405,
 // which has no kind of its own, comes here directly.
 func writeProblemStatus(w http.ResponseWriter, r *http.Request, status int, p *problem.Error) {
-	info := requestInfoFrom(r.Context())
+	info := requestInfoFrom(w)
 	if p.Reason != "" {
 		info.failure = p.Reason
 	}
-	body, err := json.Marshal(problemDocument(r, status, p))
+	body, err := json.Marshal(problemDocument(info, status, p))
 	if err != nil {
 		body = []byte(`{"type":"/problems/internal","title":"Internal Server Error","status":500}`)
 		status = http.StatusInternalServerError

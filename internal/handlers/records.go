@@ -146,7 +146,7 @@ func (d *recordDeps) getRecord() http.Handler {
 		if err != nil {
 			return err
 		}
-		requestInfoFrom(r.Context()).formatOut = f.codec.Name()
+		requestInfoFrom(w).formatOut = f.codec.Name()
 		rec, err := d.svc.Get(r.Context(), t.name, t.id)
 		if err != nil {
 			return err
@@ -209,7 +209,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
 		}
-		info := requestInfoFrom(r.Context())
+		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
 		write := records.Write{
 			Schema: t.name, ID: t.id, Version: v.Number(), Body: body, FromGob: in.Name() == "gob",
@@ -227,7 +227,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		}
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		d.countConversion(t.schema, v.Number(), t.schema.Latest().Number())
-		d.audit(r, t.name, written)
+		d.audit(w, t.name, written)
 		status := http.StatusOK
 		if written.Created {
 			status = http.StatusCreated
@@ -296,8 +296,8 @@ func (d *recordDeps) countValidation(t target, version int, err error) {
 }
 
 // audit writes the audit line of a write.
-func (d *recordDeps) audit(r *http.Request, schemaName string, written *records.Written) {
-	info := requestInfoFrom(r.Context())
+func (d *recordDeps) audit(w http.ResponseWriter, schemaName string, written *records.Written) {
+	info := requestInfoFrom(w)
 	ev := info.logger.Info()
 	if !ev.Enabled() {
 		return
@@ -356,7 +356,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		if !ok {
 			return problem.New(problem.Invalid, "a merge patch must be a JSON object").WithReason("type")
 		}
-		info := requestInfoFrom(r.Context())
+		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = "json", f.codec.Name()
 		written, err := d.svc.Patch(r.Context(), records.Patch{
 			Schema: t.name, ID: t.id, Version: v.Number(), Merge: merge,
@@ -367,7 +367,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 			return err
 		}
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
-		d.audit(r, t.name, written)
+		d.audit(w, t.name, written)
 		return d.answerWrite(w, r, t, f, written, http.StatusOK)
 	})
 }
@@ -388,7 +388,7 @@ func (d *recordDeps) deleteRecord() http.Handler {
 		if err != nil {
 			return err
 		}
-		d.audit(r, t.name, written)
+		d.audit(w, t.name, written)
 		w.Header().Set("Ferry-Revision", strconv.FormatInt(written.Record.Revision, 10))
 		w.WriteHeader(http.StatusNoContent)
 		return nil

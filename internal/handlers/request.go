@@ -34,7 +34,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		}
 		return nil, err
 	}
-	info := requestInfoFrom(r.Context())
+	info := requestInfoFrom(w)
 	info.bytesIn = int64(len(body))
 	if err := checkDigest(r.Header.Get("Content-Digest"), r.Header.Get("Content-Encoding"), body); err != nil {
 		return nil, err

@@ -82,14 +82,14 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 	if r.Method == http.MethodHead {
 		return
 	}
-	requestInfoFrom(r.Context()).formatOut = "sse"
+	requestInfoFrom(w).formatOut = "sse"
 	if err := rc.Flush(); err != nil {
 		return
 	}
 	for {
 		changes, last, err := d.svc.Changes(ctx, t.name, since, 1000, 0)
 		if err != nil {
-			requestInfoFrom(r.Context()).logger.Warn().Err(err).Msg("change stream ended")
+			requestInfoFrom(w).logger.Warn().Err(err).Msg("change stream ended")
 			return
 		}
 		for _, c := range changes {

@@ -29,7 +29,7 @@ func (d *recordDeps) listRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		requestInfoFrom(r.Context()).formatOut = f.codec.Name()
+		requestInfoFrom(w).formatOut = f.codec.Name()
 		page, err := d.svc.List(r.Context(), t.name, r.URL.Query().Get("cursor"), int(limit))
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 			return problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, version).
 				With("versions", t.schema.Versions())
 		}
-		requestInfoFrom(r.Context()).formatOut = sc.Name()
+		requestInfoFrom(w).formatOut = sc.Name()
 		rc := http.NewResponseController(w)
 		// An export may take longer than any fixed write timeout; it is
 		// bounded by the client reading it.
@@ -148,7 +148,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if err != nil {
 			// Headers are gone: all that is left is to cut the stream short
 			// so the client sees it is incomplete, and to log why.
-			requestInfoFrom(r.Context()).logger.Warn().Err(err).Str("schema", t.name).Msg("export ended early")
+			requestInfoFrom(w).logger.Warn().Err(err).Str("schema", t.name).Msg("export ended early")
 			panic(http.ErrAbortHandler)
 		}
 		return nil
@@ -185,7 +185,7 @@ func (d *recordDeps) importRecords() http.Handler {
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
 		}
-		requestInfoFrom(r.Context()).formatIn = sc.Name()
+		requestInfoFrom(w).formatIn = sc.Name()
 		body := http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
 		raw, err := negotiate.NewBodyReader(body, r.Header.Get("Content-Encoding"), d.limits.MaxImportBytes)
 		if err != nil {
@@ -195,7 +195,7 @@ func (d *recordDeps) importRecords() http.Handler {
 		watch := &limitWatch{r: raw}
 		dec := sc.NewDecoder(watch, d.limits.MaxBodyBytes)
 		next := d.importItems(t.schema, sc, dec, defaultVersion)
-		audit := func(w *records.Written) { d.audit(r, t.name, w) }
+		audit := func(written *records.Written) { d.audit(w, t.name, written) }
 		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "", audit)
 		if watch.over {
 			// The stream broke the import limit: that is the answer, even
@@ -203,7 +203,7 @@ func (d *recordDeps) importRecords() http.Handler {
 			// stored and say so in the problem.
 			p := problem.New(problem.TooLarge, "the import stream is larger than %d bytes", d.limits.MaxImportBytes).WithReason("too_large")
 			if summary != nil {
-				p.With("accepted", summary.Accepted).With("rejected", summary.Rejected).With("errors", importErrors(r, summary))
+				p.With("accepted", summary.Accepted).With("rejected", summary.Rejected).With("errors", importErrors(w, summary))
 			}
 			err = p
 		}
@@ -211,7 +211,7 @@ func (d *recordDeps) importRecords() http.Handler {
 			if p, ok := problem.As(err); ok {
 				if s, ok := p.Extra["summary"].(*records.ImportSummary); ok {
 					delete(p.Extra, "summary")
-					p.With("accepted", s.Accepted).With("rejected", s.Rejected).With("errors", importErrors(r, s))
+					p.With("accepted", s.Accepted).With("rejected", s.Rejected).With("errors", importErrors(w, s))
 				}
 			}
 			return err
@@ -219,7 +219,7 @@ func (d *recordDeps) importRecords() http.Handler {
 		return writeJSON(w, r, http.StatusOK, map[string]any{
 			"accepted": summary.Accepted,
 			"rejected": summary.Rejected,
-			"errors":   importErrors(r, summary),
+			"errors":   importErrors(w, summary),
 		})
 	})
 }
@@ -252,10 +252,11 @@ func withStreamSupported(err error, codecs *negotiate.Registry) error {
 }
 
 // importErrors renders each rejected envelope with its problem document.
-func importErrors(r *http.Request, s *records.ImportSummary) []map[string]any {
+func importErrors(w http.ResponseWriter, s *records.ImportSummary) []map[string]any {
+	info := requestInfoFrom(w)
 	out := make([]map[string]any, 0, len(s.Errors))
 	for _, e := range s.Errors {
-		out = append(out, map[string]any{"index": e.Index, "id": e.ID, "problem": problemMembers(r, e.Problem)})
+		out = append(out, map[string]any{"index": e.Index, "id": e.ID, "problem": problemMembers(info, e.Problem)})
 	}
 	return out
 }
