@@ -170,10 +170,11 @@ func (s *Service) Delete(ctx context.Context, schemaName, id string, cond Condit
 		if cur.Revision == 0 || cur.Deleted {
 			return nil, problem.New(problem.NotFound, "no record %q in schema %q", id, schemaName)
 		}
-		if err := s.checkConditions(cur, cond, true); err != nil {
+		rec := recordFrom(cur)
+		if err := s.checkConditions(rec, cond, true); err != nil {
 			return nil, err
 		}
-		doc, err := recordFrom(cur).Doc()
+		doc, err := rec.Doc()
 		if err != nil {
 			return nil, err
 		}
@@ -231,12 +232,13 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if w.mustExist && !live {
 			return nil, problem.New(problem.NotFound, "no record %q in schema %q", id, schemaName)
 		}
-		if err := s.checkConditions(cur, w.cond, live); err != nil {
+		stored := recordFrom(cur)
+		if err := s.checkConditions(stored, w.cond, live); err != nil {
 			return nil, err
 		}
 		var prev *Record
 		if live {
-			prev = recordFrom(cur)
+			prev = stored
 		}
 		doc, body, view, err := w.encode(prev)
 		if err != nil {
@@ -307,8 +309,8 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 
 // checkConditions evaluates If-Match, If-None-Match and the If-Match
 // requirement against the record's present state.
-func (s *Service) checkConditions(cur store.Record, cond Conditions, live bool) error {
-	v := newValidator(cur.Schema, cur.ID, cur.Revision, cur.UpdatedAt)
+func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error {
+	v := cur.Validator
 	failed := func(format string, args ...any) error {
 		p := problem.New(problem.PreconditionFailed, format, args...)
 		p.With("current_revision", cur.Revision)
