@@ -245,19 +245,8 @@ func (r *docReader) object(depth int, n uint64, skip bool) (map[string]any, erro
 // stepped over and left nil.
 func decodeDoc(b []byte, skipData bool) (*Doc, error) {
 	r := docReader{b: b}
-	major, _, n, err := r.head()
-	if err == nil && (major != 4 || n != 3) {
-		err = errors.New("not a three-member array")
-	}
-	var version any
-	if err == nil {
-		version, err = r.value(0, false)
-	}
-	v, ok := version.(int64)
-	if err == nil && (!ok || v < 1 || v > math.MaxInt32) {
-		err = fmt.Errorf("version %v", version)
-	}
-	d := &Doc{Version: int(v)}
+	v, err := r.docHeader()
+	d := &Doc{Version: v}
 	if err == nil {
 		d.Data, err = r.member(skipData)
 	}
@@ -274,6 +263,26 @@ func decodeDoc(b []byte, skipData bool) (*Doc, error) {
 		d.Kept = nil
 	}
 	return d, nil
+}
+
+// docHeader reads the start of a document, [version, …, and returns the
+// version.
+func (r *docReader) docHeader() (int, error) {
+	major, _, n, err := r.head()
+	if err != nil {
+		return 0, err
+	}
+	if major != 4 || n != 3 {
+		return 0, errors.New("not a three-member array")
+	}
+	major, _, v, err := r.head()
+	if err != nil {
+		return 0, err
+	}
+	if major != 0 || v < 1 || v > math.MaxInt32 {
+		return 0, errors.New("the version is not a positive integer")
+	}
+	return int(v), nil
 }
 
 // member reads a map member of the document.

@@ -41,12 +41,7 @@ func keepsNothing(prev []byte, latest int) bool {
 		return true
 	}
 	r := docReader{b: prev}
-	major, _, n, err := r.head()
-	if err != nil || major != 4 || n != 3 {
-		return false
-	}
-	major, _, version, err := r.head()
-	if err != nil || major != 0 || version != uint64(latest) {
+	if version, err := r.docHeader(); err != nil || version != latest {
 		return false
 	}
 	// The data is stepped over as strictly as decodeDoc does, so that a

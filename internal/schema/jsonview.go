@@ -34,12 +34,7 @@ func (s *Schema) AppendJSON(dst, stored []byte, version int) ([]byte, error) {
 		return dst, err
 	}
 	t := jsonTranscoder{r: docReader{b: stored}}
-	major, _, n, err := t.r.head()
-	if err != nil || major != 4 || n != 3 {
-		return dst, ErrNoDirectJSON
-	}
-	major, _, docVersion, err := t.r.head()
-	if err != nil || major != 0 || docVersion != uint64(version) {
+	if docVersion, err := t.r.docHeader(); err != nil || docVersion != version {
 		return dst, ErrNoDirectJSON
 	}
 	if dst, err = t.object(dst, v.c.root, 1); err != nil {
