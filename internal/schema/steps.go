@@ -239,17 +239,27 @@ func (sc *stepChecker) compileStep(rs Step, where string) *step {
 	return st
 }
 
+// existing returns the shape of the field at path in version, which must
+// exist: otherwise it reports the violation.
+func (sc *stepChecker) existing(shapes map[string]*shape, path []string, where string, version int) (*shape, bool) {
+	parent, _, ok := sc.resolve(shapes, path, where, version)
+	if !ok {
+		return nil, false
+	}
+	s := parent[last(path)]
+	if s == nil {
+		sc.violatef("%s: version %d has no field '%s'", where, version, joinPath(path))
+		return nil, false
+	}
+	return s, true
+}
+
 // applyNew applies a step being registered to the shapes, checking it
 // against the versions on both sides and decoding its default.
 func (sc *stepChecker) applyNew(shapes map[string]*shape, st *step, rs Step, nextRoot *node, where string, version int) bool {
 	switch st.op {
 	case OpRename:
-		src, _, ok := sc.resolve(shapes, st.from, where, version-1)
-		if !ok {
-			return false
-		}
-		if src[last(st.from)] == nil {
-			sc.violatef("%s: version %d has no field '%s'", where, version-1, joinPath(st.from))
+		if _, ok := sc.existing(shapes, st.from, where, version-1); !ok {
 			return false
 		}
 		dst, _, ok := sc.resolve(shapes, st.to, where, version-1)
@@ -279,13 +289,8 @@ func (sc *stepChecker) applyNew(shapes map[string]*shape, st *step, rs Step, nex
 			return false
 		}
 	case OpRemove:
-		parent, _, ok := sc.resolve(shapes, st.path, where, version-1)
+		s, ok := sc.existing(shapes, st.path, where, version-1)
 		if !ok {
-			return false
-		}
-		s := parent[last(st.path)]
-		if s == nil {
-			sc.violatef("%s: version %d has no field '%s'", where, version-1, joinPath(st.path))
 			return false
 		}
 		st.node, st.optional = s.node, s.origin != nil && s.origin.optional
@@ -293,13 +298,8 @@ func (sc *stepChecker) applyNew(shapes map[string]*shape, st *step, rs Step, nex
 			return false
 		}
 	case OpRetype:
-		parent, _, ok := sc.resolve(shapes, st.path, where, version-1)
+		s, ok := sc.existing(shapes, st.path, where, version-1)
 		if !ok {
-			return false
-		}
-		s := parent[last(st.path)]
-		if s == nil {
-			sc.violatef("%s: version %d has no field '%s'", where, version-1, joinPath(st.path))
 			return false
 		}
 		st.fromKind = s.node.kind
