@@ -90,6 +90,16 @@ func (r *itemReader) next(it *item) error {
 	return r.nextMsgpack(it)
 }
 
+// hasEntry reports whether the array or map whose head is it has an entry
+// at index i: below its count, or, when its length is indefinite, before
+// its break.
+func (r *itemReader) hasEntry(it *item, i int) (bool, error) {
+	if it.n >= 0 {
+		return i < it.n, nil
+	}
+	return r.more()
+}
+
 // more reports whether the indefinite-length CBOR array or map being read
 // has another element, and moves past its break when it has not.
 // MessagePack has no indefinite lengths.

@@ -42,15 +42,12 @@ func decodeItem(r *itemReader, format string, depth int) (any, error) {
 			return decodeMapItems(r, it, format, depth)
 		}
 		a := make([]any, 0, max(it.n, 0))
-		for i := 0; it.n < 0 || i < it.n; i++ {
-			if it.n < 0 {
-				more, err := r.more()
+		for i := 0; ; i++ {
+			if more, err := r.hasEntry(&it, i); err != nil || !more {
 				if err != nil {
 					return nil, err
 				}
-				if !more {
-					break
-				}
+				break
 			}
 			v, err := decodeItem(r, format, depth+1)
 			if err != nil {
@@ -91,15 +88,12 @@ func decodeMapItems(r *itemReader, it item, format string, depth int) (any, erro
 	size := max(it.n, 0)
 	strs := make(map[string]any, size)
 	var anys map[any]any
-	for i := 0; it.n < 0 || i < it.n; i++ {
-		if it.n < 0 {
-			more, err := r.more()
+	for i := 0; ; i++ {
+		if more, err := r.hasEntry(&it, i); err != nil || !more {
 			if err != nil {
 				return nil, err
 			}
-			if !more {
-				break
-			}
+			break
 		}
 		var k item
 		if err := r.next(&k); err != nil {
