@@ -356,6 +356,20 @@ func (c *compiler) buildStruct(n *node) {
 	n.sig = sig.String()
 }
 
+// hasRules reports whether def or anything inside it has a rule, so that
+// the validator must look at its values.
+func hasRules(def *Field) bool {
+	if def.Validate != "" {
+		return true
+	}
+	for _, f := range def.Fields {
+		if hasRules(f) {
+			return true
+		}
+	}
+	return def.Items != nil && hasRules(def.Items) || def.Values != nil && hasRules(def.Values)
+}
+
 // walkFields calls fn for every field of the object n and of the objects
 // nested in it, children before their parents, with the field's path.
 func walkFields(n *node, path string, fn func(f *field, path string)) {

@@ -9,12 +9,18 @@ import (
 )
 
 // tags returns the struct tag of a field in the wire struct (names only)
-// and in the record struct (names and rule).
+// and in the record struct (names and rule; "-" for a field with no rule
+// anywhere inside it).
 func (f *field) tags() (wire, plain string) {
 	wire = `json:"` + f.name + `" msgpack:"` + f.name + `" cbor:"` + f.name + `"`
 	plain = wire
-	if f.rule != "" {
+	switch {
+	case f.rule != "":
 		plain += ` validate:` + strconv.Quote(f.rule)
+	case !hasRules(f.def):
+		// The validator looks at every field it is not told to skip,
+		// boxing each value to ask whether it validates itself.
+		plain += ` validate:"-"`
 	}
 	return wire, plain
 }

@@ -159,17 +159,17 @@ func TestCompiledType(t *testing.T) {
 		typ    string
 		tag    string
 	}{
-		{"Addr", "struct { Zip string \"json:\\\"zip\\\" msgpack:\\\"zip\\\" cbor:\\\"zip\\\"\" }", `json:"addr" msgpack:"addr" cbor:"addr"`},
+		{"Addr", "struct { Zip string \"json:\\\"zip\\\" msgpack:\\\"zip\\\" cbor:\\\"zip\\\" validate:\\\"-\\\"\" }", `json:"addr" msgpack:"addr" cbor:"addr" validate:"-"`},
 		{"AmountCents", "int64", `json:"amount_cents" msgpack:"amount_cents" cbor:"amount_cents" validate:"gte=0"`},
-		{"At", "time.Time", `json:"at" msgpack:"at" cbor:"at"`},
-		{"Attrs", "map[string]int64", `json:"attrs" msgpack:"attrs" cbor:"attrs"`},
-		{"Id", "string", `json:"id" msgpack:"id" cbor:"id"`},
-		{"Maybe", "*struct { Z int64 \"json:\\\"z\\\" msgpack:\\\"z\\\" cbor:\\\"z\\\"\" }", `json:"maybe" msgpack:"maybe" cbor:"maybe"`},
-		{"Note", "*string", `json:"note" msgpack:"note" cbor:"note"`},
-		{"Ok", "bool", `json:"ok" msgpack:"ok" cbor:"ok"`},
-		{"Rate", "float64", `json:"rate" msgpack:"rate" cbor:"rate"`},
-		{"Raw", "[]uint8", `json:"raw" msgpack:"raw" cbor:"raw"`},
-		{"Tags", "[]string", `json:"tags" msgpack:"tags" cbor:"tags"`},
+		{"At", "time.Time", `json:"at" msgpack:"at" cbor:"at" validate:"-"`},
+		{"Attrs", "map[string]int64", `json:"attrs" msgpack:"attrs" cbor:"attrs" validate:"-"`},
+		{"Id", "string", `json:"id" msgpack:"id" cbor:"id" validate:"-"`},
+		{"Maybe", "*struct { Z int64 \"json:\\\"z\\\" msgpack:\\\"z\\\" cbor:\\\"z\\\" validate:\\\"-\\\"\" }", `json:"maybe" msgpack:"maybe" cbor:"maybe" validate:"-"`},
+		{"Note", "*string", `json:"note" msgpack:"note" cbor:"note" validate:"-"`},
+		{"Ok", "bool", `json:"ok" msgpack:"ok" cbor:"ok" validate:"-"`},
+		{"Rate", "float64", `json:"rate" msgpack:"rate" cbor:"rate" validate:"-"`},
+		{"Raw", "[]uint8", `json:"raw" msgpack:"raw" cbor:"raw" validate:"-"`},
+		{"Tags", "[]string", `json:"tags" msgpack:"tags" cbor:"tags" validate:"-"`},
 	}
 	if typ.NumField() != len(want) {
 		t.Fatalf("Type() has %d fields, want %d", typ.NumField(), len(want))
