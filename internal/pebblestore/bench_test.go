@@ -126,9 +126,6 @@ func BenchmarkOverwrite(b *testing.B) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/write")
-	if os.Getenv("SHOWM") != "" {
-		b.Log(s.db.Metrics().String())
-	}
 }
 
 // cpuTime is the CPU time the process has used, user and system.

@@ -32,7 +32,8 @@ type Write struct {
 	ID      string
 	Version int // the schema version Body is written at
 	// Body is the decoded body, not yet validated: a pointer to the
-	// version's wire struct (Version.New) or record struct.
+	// version's wire struct (Version.New) or record struct, or what
+	// Version.DecodeJSON returned.
 	Body any
 	// FromGob says the body came as gob, where every field counts as
 	// present.

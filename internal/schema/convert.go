@@ -109,6 +109,23 @@ func appendCBORHead(b []byte, major byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
+// appendCBORInt appends an integer in the fewest bytes.
+func appendCBORInt(b []byte, x int64) []byte {
+	if x < 0 {
+		return appendCBORHead(b, 1, uint64(-(x + 1)))
+	}
+	return appendCBORHead(b, 0, uint64(x))
+}
+
+// appendCBORFloat appends a float as single precision when that holds it
+// exactly, else as double precision.
+func appendCBORFloat(b []byte, x float64) []byte {
+	if f32 := float32(x); float64(f32) == x || math.IsNaN(x) {
+		return binary.BigEndian.AppendUint32(append(b, 0xfa), math.Float32bits(f32))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xfb), math.Float64bits(x))
+}
+
 // appendCBOR appends a value in plain form.
 func appendCBOR(b []byte, x any) ([]byte, error) {
 	switch x := x.(type) {
@@ -120,15 +137,9 @@ func appendCBOR(b []byte, x any) ([]byte, error) {
 		}
 		return append(b, 0xf4), nil
 	case int64:
-		if x < 0 {
-			return appendCBORHead(b, 1, uint64(-(x + 1))), nil
-		}
-		return appendCBORHead(b, 0, uint64(x)), nil
+		return appendCBORInt(b, x), nil
 	case float64:
-		if f32 := float32(x); float64(f32) == x || math.IsNaN(x) {
-			return binary.BigEndian.AppendUint32(append(b, 0xfa), math.Float32bits(f32)), nil
-		}
-		return binary.BigEndian.AppendUint64(append(b, 0xfb), math.Float64bits(x)), nil
+		return appendCBORFloat(b, x), nil
 	case string:
 		return append(appendCBORHead(b, 3, uint64(len(x))), x...), nil
 	case []byte:

@@ -83,14 +83,15 @@ func (r *docReader) value(depth int, skip bool) (any, error) {
 		return nil, err
 	}
 	switch major {
-	case 0:
-		if arg > math.MaxInt64 {
+	case 0, 1:
+		// Nothing is boxed when skipping: a boxed number allocates.
+		switch {
+		case arg > math.MaxInt64:
 			return nil, errors.New("integer out of range")
-		}
-		return int64(arg), nil
-	case 1:
-		if arg > math.MaxInt64 {
-			return nil, errors.New("integer out of range")
+		case skip:
+			return nil, nil
+		case major == 0:
+			return int64(arg), nil
 		}
 		return -1 - int64(arg), nil
 	case 2:
@@ -148,6 +149,12 @@ func (r *docReader) value(depth int, skip bool) (any, error) {
 			return nil, fmt.Errorf("bad time %q", s)
 		}
 		return t.UTC(), nil
+	}
+	if skip {
+		switch info {
+		case 20, 21, 22, 25, 26, 27:
+			return nil, nil
+		}
 	}
 	switch info {
 	case 20:

@@ -87,11 +87,9 @@ func appendField(b []byte, n *node, v reflect.Value) []byte {
 		s := v.String()
 		return append(appendCBORHead(b, 3, uint64(len(s))), s...)
 	case kindInt:
-		b, _ = appendCBOR(b, v.Int())
-		return b
+		return appendCBORInt(b, v.Int())
 	case kindFloat:
-		b, _ = appendCBOR(b, v.Float())
-		return b
+		return appendCBORFloat(b, v.Float())
 	case kindBool:
 		if v.Bool() {
 			return append(b, 0xf5)
@@ -111,6 +109,9 @@ func appendField(b []byte, n *node, v reflect.Value) []byte {
 		}
 		return b
 	case kindMap:
+		if v.Type() == stringMapType {
+			return appendStringMap(b, v.Interface().(map[string]string))
+		}
 		type member struct {
 			key   string
 			value reflect.Value
@@ -130,4 +131,22 @@ func appendField(b []byte, n *node, v reflect.Value) []byte {
 		return b
 	}
 	panic(fmt.Sprintf("schema: encode: unknown kind %v", n.kind))
+}
+
+// appendStringMap appends a map of strings, the common map, without the
+// reflection that boxes each key and value.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y string) int {
+		return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y))
+	})
+	b = appendCBORHead(b, 5, uint64(len(keys)))
+	for _, k := range keys {
+		b = append(appendCBORHead(b, 3, uint64(len(k))), k...)
+		b = append(appendCBORHead(b, 3, uint64(len(m[k]))), m[k]...)
+	}
+	return b
 }

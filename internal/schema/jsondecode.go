@@ -20,14 +20,15 @@ import (
 // well-formed JSON record with every field it needs.
 //
 // It takes only bodies it can read exactly as the general way (the JSON
-// codec into New, then Validate) does, and then returns the same record
-// that Validate would be given, with defaults filled in, containers
-// empty rather than nil and times in UTC; Validate still runs the rules.
-// For anything else (a syntax error, an unknown or repeated member, a
-// missing field, a value of the wrong type, null where a value is needed,
-// escapes in a member name, a number out of range) ok is false, and the
-// caller decodes the general way, which reports the failure precisely.
-func (v *Version) DecodeJSON(data []byte) (rec any, ok bool) {
+// codec into New, then Validate) does, and returns a decoded body for
+// Validate, which then gives the same record as the general way: the
+// record is complete already (defaults filled in, containers empty rather
+// than nil, times in UTC), so Validate only runs the rules. For anything
+// else (a syntax error, an unknown or repeated member, a missing field, a
+// value of the wrong type, null where a value is needed, a number out of
+// range) ok is false, and the caller decodes the general way, which
+// reports the failure precisely.
+func (v *Version) DecodeJSON(data []byte) (decoded any, ok bool) {
 	d := jsonDecoder{src: string(data)}
 	root := v.c.root
 	p := reflect.New(root.plain)
@@ -39,7 +40,14 @@ func (v *Version) DecodeJSON(data []byte) (rec any, ok bool) {
 	if d.pos != len(d.src) {
 		return nil, false
 	}
-	return p.Interface(), true
+	return &completeRecord{root: root, rec: p}, true
+}
+
+// A completeRecord is a pointer to a record struct that needs no filling
+// in, only the rules, and the node it is a record of.
+type completeRecord struct {
+	root *node
+	rec  reflect.Value
 }
 
 // jsonDecoder reads JSON from src. Every method reports whether it read

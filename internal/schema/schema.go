@@ -124,9 +124,9 @@ func (v *Version) Deprecated() (at time.Time, ok bool) {
 func (v *Version) Sunset() (time.Time, bool) { return v.sunset, !v.sunset.IsZero() }
 
 // Validate checks a decoded record and returns it as a pointer to a record
-// struct (Type). decoded is either a pointer to a wire struct (from New)
-// or a pointer to a record struct, which is checked and completed in
-// place.
+// struct (Type). decoded is a pointer to a wire struct (from New), a
+// pointer to a record struct, which is checked and completed in place, or
+// what DecodeJSON returned.
 //
 // From a wire struct, a field that is absent (or null) and neither
 // optional nor defaulted is a failure with rule "present"; a default fills
@@ -141,6 +141,15 @@ func (v *Version) Sunset() (time.Time, bool) { return v.sunset, !v.sunset.IsZero
 // Failures are a problem.Unprocessable error listing every one in Fields,
 // located by schema field names ("items[2].qty").
 func (v *Version) Validate(decoded any, fromGob bool) (any, error) {
+	if c, ok := decoded.(*completeRecord); ok {
+		if c.root != v.c.root {
+			return nil, fmt.Errorf("schema: validate %s v%d: the record was decoded at another version", v.name, v.number)
+		}
+		if err := v.check(c.rec, nil, 0); err != nil {
+			return nil, err
+		}
+		return c.rec.Interface(), nil
+	}
 	rv := reflect.ValueOf(decoded)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return nil, fmt.Errorf("schema: validate %s v%d: want a non-nil pointer, got %T", v.name, v.number, decoded)
