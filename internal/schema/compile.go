@@ -117,6 +117,8 @@ type field struct {
 	rule string
 	// index is the field's index in both the plain and the wire struct.
 	index int
+	// offset is the field's offset in the plain struct.
+	offset uintptr
 }
 
 // plainType is the Go type of the field in a record struct.
@@ -354,6 +356,9 @@ func (c *compiler) buildStruct(n *node) {
 	n.plain = reflect.StructOf(plain)
 	n.wire = reflect.StructOf(wire)
 	n.sig = sig.String()
+	for i, f := range n.fields {
+		f.offset = n.plain.Field(i).Offset
+	}
 }
 
 // hasRules reports whether def or anything inside it has a rule, so that

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -32,8 +33,7 @@ func (v *Version) DecodeJSON(data []byte) (decoded any, ok bool) {
 	d := jsonDecoder{src: string(data)}
 	root := v.c.root
 	p := reflect.New(root.plain)
-	d.space()
-	if !d.object(root, p.Elem()) {
+	if !d.object(root, p.UnsafePointer()) {
 		return nil, false
 	}
 	d.space()
@@ -98,54 +98,69 @@ func (d *jsonDecoder) enter(open byte) bool {
 	return d.depth <= wire.MaxDepth
 }
 
-// members calls fn for each member of the object whose '{' enter has
-// read, with the member name; fn reads the value. It stops at the first
-// false.
-func (d *jsonDecoder) members(fn func(name string) bool) bool {
+// firstMember is called after an object's '{' and reports whether a
+// member follows; afterMember is called after each member's value.
+func (d *jsonDecoder) firstMember() (more, ok bool) {
 	if d.consume('}') {
 		d.depth--
-		return true
+		return false, true
 	}
-	for {
-		d.space()
-		name, ok := d.string()
-		if !ok || !d.consume(':') {
-			return false
-		}
-		d.space()
-		if !fn(name) {
-			return false
-		}
-		if d.consume(',') {
-			continue
-		}
-		if d.consume('}') {
-			d.depth--
-			return true
-		}
-		return false
-	}
+	return true, true
 }
 
-// object reads an object of n into the record struct dst.
-func (d *jsonDecoder) object(n *node, dst reflect.Value) bool {
+func (d *jsonDecoder) afterMember() (more, ok bool) {
+	if d.consume(',') {
+		return true, true
+	}
+	if d.consume('}') {
+		d.depth--
+		return false, true
+	}
+	return false, false
+}
+
+// name reads a member's name and the colon after it.
+func (d *jsonDecoder) name() (string, bool) {
+	d.space()
+	name, ok := d.string()
+	if !ok || !d.consume(':') {
+		return "", false
+	}
+	d.space()
+	return name, true
+}
+
+// The decoder writes values through pointers into the record struct, at
+// offsets the compiler took from the struct's type: a typed store, with
+// the write barriers the collector needs, and none of the checks that
+// setting each field through reflection makes.
+
+// object reads an object of n into the record struct at p.
+func (d *jsonDecoder) object(n *node, p unsafe.Pointer) bool {
 	if !d.enter('{') {
 		return false
 	}
 	// named holds the members the body names, valued those that are not
 	// null: null is absence, as it is for the general way.
 	named, valued := newFieldSet(len(n.fields)), newFieldSet(len(n.fields))
-	ok := d.members(func(name string) bool {
+	more, ok := d.firstMember()
+	for ; ok && more; more, ok = d.afterMember() {
+		name, ok := d.name()
+		if !ok {
+			return false
+		}
 		f := n.byName[name]
 		if f == nil || !named.add(f.index) {
 			return false
 		}
 		if d.literal("null") {
-			return true
+			continue
 		}
 		valued.add(f.index)
-		return d.field(f, dst.Field(f.index))
-	})
+		if !d.field(f, unsafe.Add(p, f.offset)) {
+			return false
+		}
+	}
 	if !ok {
 		return false
 	}
@@ -155,7 +170,7 @@ func (d *jsonDecoder) object(n *node, dst reflect.Value) bool {
 	var fl filler
 	for _, f := range n.fields {
 		if !valued.has(f.index) {
-			fl.absent(f, dst.Field(f.index))
+			fl.absent(f, reflect.NewAt(f.plainType(), unsafe.Add(p, f.offset)).Elem())
 		}
 	}
 	return len(fl.missing) == 0
@@ -196,40 +211,37 @@ func (s *fieldSet) add(i int) bool {
 	return true
 }
 
-// field reads the value of f into dst, a field of a record struct.
-func (d *jsonDecoder) field(f *field, dst reflect.Value) bool {
+// field reads the value of f into the field at p.
+func (d *jsonDecoder) field(f *field, p unsafe.Pointer) bool {
 	if !f.optional {
-		return d.value(f.node, dst)
+		return d.value(f.node, p)
 	}
-	p := reflect.New(f.node.plain)
-	if !d.value(f.node, p.Elem()) {
-		return false
-	}
-	dst.Set(p)
-	return true
+	v := reflect.New(f.node.plain).UnsafePointer()
+	*(*unsafe.Pointer)(p) = v
+	return d.value(f.node, v)
 }
 
-// value reads a value of n into dst, which has n's plain type.
-func (d *jsonDecoder) value(n *node, dst reflect.Value) bool {
+// value reads a value of n into p, which points to n's plain type.
+func (d *jsonDecoder) value(n *node, p unsafe.Pointer) bool {
 	switch n.kind {
 	case kindString:
 		s, ok := d.string()
-		dst.SetString(s)
+		*(*string)(p) = s
 		return ok
 	case kindInt:
 		i, ok := d.int()
-		dst.SetInt(i)
+		*(*int64)(p) = i
 		return ok
 	case kindFloat:
 		f, ok := d.float()
-		dst.SetFloat(f)
+		*(*float64)(p) = f
 		return ok
 	case kindBool:
 		switch {
 		case d.literal("true"):
-			dst.SetBool(true)
+			*(*bool)(p) = true
 		case d.literal("false"):
-			dst.SetBool(false)
+			*(*bool)(p) = false
 		default:
 			return false
 		}
@@ -240,11 +252,8 @@ func (d *jsonDecoder) value(n *node, dst reflect.Value) bool {
 			return false
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return false
-		}
-		setTime(dst, t.UTC())
-		return true
+		*(*time.Time)(p) = t.UTC()
+		return err == nil
 	case kindBytes:
 		s, ok := d.string()
 		if !ok || strings.ContainsAny(s, "\r\n") {
@@ -252,36 +261,39 @@ func (d *jsonDecoder) value(n *node, dst reflect.Value) bool {
 		}
 		// As the JSON library does: padding required, no line breaks.
 		b, err := base64.StdEncoding.DecodeString(s)
-		dst.SetBytes(b)
+		*(*[]byte)(p) = b
 		return err == nil
 	case kindObject:
-		return d.object(n, dst)
+		return d.object(n, p)
 	case kindArray:
-		return d.array(n, dst)
+		return d.array(n, p)
 	case kindMap:
-		return d.mapValue(n, dst)
+		return d.mapValue(n, p)
 	}
 	return false
 }
 
-// array reads an array of n into dst, a nil slice of n's plain type.
-func (d *jsonDecoder) array(n *node, dst reflect.Value) bool {
+// array reads an array of n into the nil slice at p.
+func (d *jsonDecoder) array(n *node, p unsafe.Pointer) bool {
 	if !d.enter('[') {
 		return false
 	}
-	dst.Set(reflect.MakeSlice(n.plain, 0, 4))
+	s := reflect.NewAt(n.plain, p).Elem()
 	if d.consume(']') {
 		d.depth--
+		s.Set(reflect.MakeSlice(n.plain, 0, 0))
 		return true
 	}
+	s.Set(reflect.MakeSlice(n.plain, 0, 4))
+	size := n.elem.plain.Size()
 	for {
 		d.space()
-		i := dst.Len()
-		if i == dst.Cap() {
-			dst.Grow(1)
+		i := s.Len()
+		if i == s.Cap() {
+			s.Grow(1)
 		}
-		dst.SetLen(i + 1)
-		if !d.value(n.elem, dst.Index(i)) {
+		s.SetLen(i + 1)
+		if !d.value(n.elem, unsafe.Add(s.UnsafePointer(), uintptr(i)*size)) {
 			return false
 		}
 		if d.consume(',') {
@@ -297,38 +309,48 @@ func (d *jsonDecoder) array(n *node, dst reflect.Value) bool {
 
 var stringMapType = reflect.TypeFor[map[string]string]()
 
-// mapValue reads a map of n into dst, a nil map of n's plain type.
-func (d *jsonDecoder) mapValue(n *node, dst reflect.Value) bool {
+// mapValue reads a map of n into the nil map at p.
+func (d *jsonDecoder) mapValue(n *node, p unsafe.Pointer) bool {
 	if !d.enter('{') {
 		return false
 	}
+	more, ok := d.firstMember()
 	if n.plain == stringMapType {
 		m := make(map[string]string)
-		dst.Set(reflect.ValueOf(m))
-		return d.members(func(key string) bool {
+		*(*map[string]string)(p) = m
+		for ; ok && more; more, ok = d.afterMember() {
+			key, ok := d.name()
+			if !ok {
+				return false
+			}
 			if _, dup := m[key]; dup {
 				return false
 			}
-			s, ok := d.string()
-			m[key] = s
-			return ok
-		})
+			if m[key], ok = d.string(); !ok {
+				return false
+			}
+		}
+		return ok
 	}
 	m := reflect.MakeMap(n.plain)
-	dst.Set(m)
-	elem := reflect.New(n.elem.plain).Elem()
-	return d.members(func(key string) bool {
+	reflect.NewAt(n.plain, p).Elem().Set(m)
+	elem := reflect.New(n.elem.plain)
+	for ; ok && more; more, ok = d.afterMember() {
+		key, ok := d.name()
+		if !ok {
+			return false
+		}
 		k := reflect.ValueOf(key)
 		if m.MapIndex(k).IsValid() {
 			return false
 		}
-		elem.SetZero()
-		if !d.value(n.elem, elem) {
+		elem.Elem().SetZero()
+		if !d.value(n.elem, elem.UnsafePointer()) {
 			return false
 		}
-		m.SetMapIndex(k, elem)
-		return true
-	})
+		m.SetMapIndex(k, elem.Elem())
+	}
+	return ok
 }
 
 // string reads a string. One without escapes is a slice of the body;
