@@ -89,7 +89,8 @@ func (d *jsonDecoder) literal(lit string) bool {
 	return false
 }
 
-// enter and leave bound nesting as the codec's depth check does.
+// enter steps into an object or array, bounding nesting as the codec's
+// depth check does; whatever reads the closing bracket steps out again.
 func (d *jsonDecoder) enter(open byte) bool {
 	if !d.consume(open) {
 		return false
