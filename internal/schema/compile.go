@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
@@ -234,10 +233,7 @@ func docOrder(fields []*field) (order, index []int) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int {
-		x, y := fields[a].name, fields[b].name
-		return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y))
-	})
+	slices.SortFunc(order, func(a, b int) int { return compareDocKeys(fields[a].name, fields[b].name) })
 	index = make([]int, len(fields))
 	for pos, i := range order {
 		index[i] = pos

@@ -109,6 +109,13 @@ func appendCBORHead(b []byte, major byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
+// compareDocKeys orders the keys of a stored document's maps as RFC 8949's
+// core deterministic encoding does, by encoded key: for text strings,
+// shorter first, then bytewise.
+func compareDocKeys(x, y string) int {
+	return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y))
+}
+
 // appendCBORInt appends an integer in the fewest bytes.
 func appendCBORInt(b []byte, x int64) []byte {
 	if x < 0 {
@@ -162,11 +169,7 @@ func appendCBOR(b []byte, x any) ([]byte, error) {
 		for k := range x {
 			keys = append(keys, k)
 		}
-		// Core deterministic order: by encoded key, which for text
-		// strings is shorter first, then bytewise.
-		slices.SortFunc(keys, func(a, b string) int {
-			return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
-		})
+		slices.SortFunc(keys, compareDocKeys)
 		b = appendCBORHead(b, 5, uint64(len(x)))
 		var err error
 		for _, k := range keys {

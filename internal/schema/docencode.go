@@ -1,11 +1,9 @@
 package schema
 
 import (
-	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -121,7 +119,7 @@ func appendField(b []byte, n *node, v reflect.Value) []byte {
 			members = append(members, member{iter.Key().String(), iter.Value()})
 		}
 		slices.SortFunc(members, func(x, y member) int {
-			return cmp.Or(cmp.Compare(len(x.key), len(y.key)), strings.Compare(x.key, y.key))
+			return compareDocKeys(x.key, y.key)
 		})
 		b = appendCBORHead(b, 5, uint64(len(members)))
 		for _, m := range members {
@@ -140,13 +138,12 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(x, y string) int {
-		return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y))
-	})
+	slices.SortFunc(keys, compareDocKeys)
 	b = appendCBORHead(b, 5, uint64(len(keys)))
 	for _, k := range keys {
+		v := m[k]
 		b = append(appendCBORHead(b, 3, uint64(len(k))), k...)
-		b = append(appendCBORHead(b, 3, uint64(len(m[k]))), m[k]...)
+		b = append(appendCBORHead(b, 3, uint64(len(v))), v...)
 	}
 	return b
 }
