@@ -146,8 +146,8 @@ func (d *jsonDecoder) object(n *node, p unsafe.Pointer) bool {
 	named, valued := newFieldSet(len(n.fields)), newFieldSet(len(n.fields))
 	more, ok := d.firstMember()
 	for ; ok && more; more, ok = d.afterMember() {
-		name, ok := d.name()
-		if !ok {
+		name, found := d.name()
+		if !found {
 			return false
 		}
 		f := n.byName[name]
@@ -320,16 +320,18 @@ func (d *jsonDecoder) mapValue(n *node, p unsafe.Pointer) bool {
 		m := make(map[string]string)
 		*(*map[string]string)(p) = m
 		for ; ok && more; more, ok = d.afterMember() {
-			key, ok := d.name()
-			if !ok {
+			key, named := d.name()
+			if !named {
 				return false
 			}
 			if _, dup := m[key]; dup {
 				return false
 			}
-			if m[key], ok = d.string(); !ok {
+			value, read := d.string()
+			if !read {
 				return false
 			}
+			m[key] = value
 		}
 		return ok
 	}
@@ -337,8 +339,8 @@ func (d *jsonDecoder) mapValue(n *node, p unsafe.Pointer) bool {
 	reflect.NewAt(n.plain, p).Elem().Set(m)
 	elem := reflect.New(n.elem.plain)
 	for ; ok && more; more, ok = d.afterMember() {
-		key, ok := d.name()
-		if !ok {
+		key, named := d.name()
+		if !named {
 			return false
 		}
 		k := reflect.ValueOf(key)

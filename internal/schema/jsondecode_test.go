@@ -169,6 +169,40 @@ func TestDecodeJSONDeclines(t *testing.T) {
 	}
 }
 
+// TestDecodeJSONWideObject covers objects of more than 64 fields, whose
+// members are tracked apart from the common case.
+func TestDecodeJSONWideObject(t *testing.T) {
+	t.Parallel()
+	var def, body strings.Builder
+	def.WriteString(`{"name":"wide","version":1,"fields":{`)
+	body.WriteString(`{`)
+	for i := range 70 {
+		if i > 0 {
+			def.WriteString(",")
+			body.WriteString(",")
+		}
+		fmt.Fprintf(&def, `"f%02d":{"type":"int"}`, i)
+		fmt.Fprintf(&body, `"f%02d":%d`, i, i)
+	}
+	def.WriteString(`}}`)
+	_, s := mustRegister(t, def.String())
+	v := s.Latest()
+	codec := negotiate.NewJSONCodec()
+	complete := body.String() + "}"
+	if !decodeBoth(t, codec, v, []byte(complete)) {
+		t.Errorf("DecodeJSON declined a complete record of 70 fields")
+	}
+	for _, declined := range []string{
+		body.String() + `,"f66":1}`,                            // repeated
+		strings.Replace(complete, `"f66":66,`, ``, 1),          // missing
+		strings.Replace(complete, `"f66":66`, `"f66":null`, 1), // null for a required field
+	} {
+		if _, ok := v.DecodeJSON([]byte(declined)); ok {
+			t.Errorf("DecodeJSON took %s", declined)
+		}
+	}
+}
+
 // TestDecodeJSONDepth: nesting beyond the codec's limit is left to the
 // codec, which refuses it.
 func TestDecodeJSONDepth(t *testing.T) {
