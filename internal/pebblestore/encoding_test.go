@@ -27,13 +27,21 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"tombstone", recordMeta{deleted: true, revision: math.MaxInt64, seq: math.MaxUint64, at: encodingTimes[2], version: -1, op: []byte("delete"), by: []byte("ü")}, nil},
 		{"far future", recordMeta{revision: 2, seq: 3, at: encodingTimes[3]}, []byte{0, 1, 2}},
 		{"before 1678", recordMeta{revision: 2, seq: 3, at: encodingTimes[4]}, bytes.Repeat([]byte("x"), 5000)},
+		{"compressible", recordMeta{revision: 2, seq: 3, at: encodingTimes[0]}, bytes.Repeat([]byte(`{"sku":"SKU-1","qty":2}`), 20)},
+		{"incompressible", recordMeta{revision: 2, seq: 3, at: encodingTimes[0]}, noise(300)},
+		{"just too short to compress", recordMeta{revision: 2, seq: 3, at: encodingTimes[0]}, bytes.Repeat([]byte("x"), minCompressed-1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m, body, err := decodeRecord(encodeRecord(tc.meta, tc.body))
+			v := encodeRecord(tc.meta, tc.body)
+			m, body, err := decodeBody(v)
 			if err != nil {
 				t.Fatalf("decodeRecord(encodeRecord(%+v)) error: %v", tc.meta, err)
+			}
+			saves := len(tc.body) >= minCompressed && len(v) < len(encodeRecord(tc.meta, nil))+len(tc.body)*7/8
+			if m.compressed != saves {
+				t.Errorf("stored %d bytes of a %d-byte body compressed: %v, want %v", len(v), len(tc.body), m.compressed, saves)
 			}
 			if !sameMeta(m, tc.meta) {
 				t.Errorf("meta = %+v, want %+v", m, tc.meta)
@@ -43,6 +51,29 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// decodeBody decodes a record value and expands its body.
+func decodeBody(v []byte) (recordMeta, []byte, error) {
+	m, stored, err := decodeRecord(v)
+	if err != nil {
+		return m, nil, err
+	}
+	body, _, err := expand(m, stored)
+	return m, body, err
+}
+
+// noise returns n bytes that do not compress.
+func noise(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
 }
 
 func sameMeta(a, b recordMeta) bool {
@@ -67,6 +98,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"record tombstone with body", decodeRecordErr, append(encodeRecord(recordMeta{deleted: true, revision: 1, at: encodingTimes[0]}, nil), 'x')},
 		{"record long field", decodeRecordErr, []byte{formatV1, 0, 1, 1, 0, 0, 0, 0xff, 0x01, 'a'}},
 		{"record missing fields", decodeRecordErr, []byte{formatV1, 0, 1, 1, 0, 0, 0, 0}},
+		{"record compressed body damaged", decodeRecordErr, append([]byte{formatV1, flagCompressed}, append(valid[2:len(valid)-1], 0x05, 0xfe, 0xfe, 0xfe)...)},
+		{"record compressed body claiming too much", decodeRecordErr, append([]byte{formatV1, flagCompressed}, append(valid[2:len(valid)-1], 0x80, 0x80, 0x80, 0x80, 0x08)...)},
+		{"record tombstone compressed", decodeRecordErr, append([]byte{formatV1, flagDeleted | flagCompressed}, valid[2:len(valid)-1]...)},
 		{"change empty", decodeChangeErr, nil},
 		{"change revision overflow", decodeChangeErr, []byte{formatV1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0}},
 		{"change varint overlong", decodeChangeErr, []byte{formatV1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}},
@@ -81,7 +115,7 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-func decodeRecordErr(b []byte) error { _, _, err := decodeRecord(b); return err }
+func decodeRecordErr(b []byte) error { _, _, err := decodeBody(b); return err }
 func decodeChangeErr(b []byte) error { _, err := decodeChange(b); return err }
 
 // FuzzDecode feeds arbitrary bytes to every decoder: none may panic, and
@@ -95,9 +129,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{formatV1})
 	f.Add([]byte{formatV1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{formatV1, 3, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(encodeRecord(recordMeta{revision: 2, at: encodingTimes[0]}, bytes.Repeat([]byte("abc"), 100)))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if m, body, err := decodeRecord(in); err == nil {
-			m2, body2, err := decodeRecord(encodeRecord(m, body))
+		if m, body, err := decodeBody(in); err == nil {
+			m2, body2, err := decodeBody(encodeRecord(m, body))
 			if err != nil || !sameMeta(m, m2) || !bytes.Equal(body, body2) {
 				t.Errorf("record %x: round trip gave %+v %q %v, want %+v %q", in, m2, body2, err, m, body)
 			}

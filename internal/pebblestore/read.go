@@ -14,8 +14,22 @@ import (
 
 // recordOf builds a Record from a stored value's parts, copying the body
 // out of Pebble's memory.
-func recordOf(schema string, id []byte, m recordMeta, body []byte) Record {
-	return withBody(Record{Schema: schema, ID: string(id)}, m, bytes.Clone(body))
+func recordOf(schema string, id []byte, m recordMeta, stored []byte) (Record, error) {
+	body, err := ownBody(m, stored)
+	if err != nil {
+		return Record{}, err
+	}
+	return withBody(Record{Schema: schema, ID: string(id)}, m, body), nil
+}
+
+// ownBody returns a record's body in memory of its own: expanded, or
+// copied out of Pebble's.
+func ownBody(m recordMeta, stored []byte) ([]byte, error) {
+	body, fresh, err := expand(m, stored)
+	if err != nil || fresh {
+		return body, err
+	}
+	return bytes.Clone(body), nil
 }
 
 // withBody completes r with the metadata and, unless it is a tombstone,
@@ -61,12 +75,16 @@ func (s *Store) Get(ctx context.Context, schema, id string) (Record, error) {
 		}
 		s.cache.fill(key, value, v.gen)
 	}
-	m, body, err := decodeRecord(value)
-	if err != nil {
-		return Record{}, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
+	m, stored, err := decodeRecord(value)
+	if err == nil {
+		// value is the store's own copy, shared with the cache: no copy
+		// more, unless the body is to be expanded.
+		var body []byte
+		if body, _, err = expand(m, stored); err == nil {
+			return withBody(Record{Schema: schema, ID: id}, m, body), nil
+		}
 	}
-	// value is the store's own copy, shared with the cache: no copy more.
-	return withBody(Record{Schema: schema, ID: id}, m, body), nil
+	return Record{}, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
 }
 
 // iterate calls fn for each key and value in [lower, upper) from the
@@ -117,12 +135,14 @@ func (s *Store) Scan(ctx context.Context, schema, after string, limit int) ([]Re
 		out = make([]Record, 0, min(limit, 1024))
 		return iterate(rd, prefix, successor(prefix), start, func(k, v []byte) (bool, error) {
 			id := k[len(prefix):]
-			m, body, err := decodeRecord(v)
+			m, stored, err := decodeRecord(v)
+			var rec Record
+			if err == nil && !m.deleted {
+				rec, err = recordOf(schema, id, m, stored)
+				out = append(out, rec)
+			}
 			if err != nil {
 				return false, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
-			}
-			if !m.deleted {
-				out = append(out, recordOf(schema, id, m, body))
 			}
 			return len(out) < limit, nil
 		})
@@ -223,7 +243,7 @@ func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry,
 // historyEntry builds a HistoryEntry from a record value, copying it out
 // of Pebble's memory.
 func historyEntry(v []byte) (HistoryEntry, error) {
-	m, body, err := decodeRecord(v)
+	m, stored, err := decodeRecord(v)
 	if err != nil {
 		return HistoryEntry{}, err
 	}
@@ -236,7 +256,9 @@ func historyEntry(v []byte) (HistoryEntry, error) {
 		Extra:    bytes.Clone(m.extra),
 	}
 	if !m.deleted {
-		e.Body = bytes.Clone(body)
+		if e.Body, err = ownBody(m, stored); err != nil {
+			return HistoryEntry{}, err
+		}
 		if e.Body == nil {
 			e.Body = []byte{}
 		}
