@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/ferry-dev/ferry/internal/lru"
@@ -22,22 +23,57 @@ type recordCache struct {
 	mu      sync.Mutex
 	enabled bool
 	gen     uint64 // the generation of the newest view
-	lru     *lru.Cache[string, []byte]
+	lru     *lru.Cache[string, cached]
+}
+
+// A cached record is its stored value and its body, expanded once if it
+// is stored compressed, so that reading a hot record expands nothing.
+type cached struct {
+	value []byte
+	body  []byte // aliases value unless the body is stored compressed
 }
 
 // cacheOverhead approximates the bookkeeping bytes of one entry.
 const cacheOverhead = 128
 
 func newRecordCache(maxBytes int) *recordCache {
-	return &recordCache{enabled: maxBytes > 0, lru: lru.New(maxBytes, func(k string, v []byte) int {
-		return len(k) + len(v) + cacheOverhead
+	return &recordCache{enabled: maxBytes > 0, lru: lru.New(maxBytes, func(k string, e cached) int {
+		n := len(k) + len(e.value) + cacheOverhead
+		if isCompressed(e.value) {
+			n += len(e.body)
+		}
+		return n
 	})}
 }
 
-// get returns the value stored at key. The caller must not modify it.
-func (c *recordCache) get(key []byte) ([]byte, bool) {
+// cachedRead is the entry of a value read from the store, which the
+// entry then owns.
+func cachedRead(value []byte) (cached, error) {
+	m, stored, err := decodeRecord(value)
+	if err != nil {
+		return cached{}, err
+	}
+	body, _, err := expand(m, stored)
+	if err != nil {
+		return cached{}, err
+	}
+	return cached{value: value, body: body}, nil
+}
+
+// cachedWrite is the entry of a value just encoded from body. The body
+// is the writer's: the entry shares the value's own copy of it or, if
+// the value holds it compressed, keeps one of its own.
+func cachedWrite(value, body []byte) cached {
+	if !isCompressed(value) {
+		return cached{value: value, body: value[len(value)-len(body):]}
+	}
+	return cached{value: value, body: bytes.Clone(body)}
+}
+
+// get returns the entry for key. The caller must not modify it.
+func (c *recordCache) get(key []byte) (cached, bool) {
 	if !c.enabled {
-		return nil, false
+		return cached{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -47,7 +83,7 @@ func (c *recordCache) get(key []byte) ([]byte, bool) {
 // fill records what a reader found at key through a view of generation
 // gen, unless a newer view was installed since or the key is cached
 // already (by a commit at least as new as the reader's view).
-func (c *recordCache) fill(key, value []byte, gen uint64) {
+func (c *recordCache) fill(key []byte, e cached, gen uint64) {
 	if !c.enabled {
 		return
 	}
@@ -56,13 +92,13 @@ func (c *recordCache) fill(key, value []byte, gen uint64) {
 	if gen != c.gen || c.lru.Contains(string(key)) {
 		return
 	}
-	c.lru.Put(string(key), value)
+	c.lru.Put(string(key), e)
 }
 
 // A cacheWrite is a record value a commit wrote.
 type cacheWrite struct {
 	key   []byte
-	value []byte
+	entry cached
 }
 
 // publish runs install, which makes the view of generation gen the newest,
@@ -77,6 +113,6 @@ func (c *recordCache) publish(gen uint64, writes []cacheWrite, install func()) {
 		return
 	}
 	for _, w := range writes {
-		c.lru.Put(string(w.key), w.value)
+		c.lru.Put(string(w.key), w.entry)
 	}
 }

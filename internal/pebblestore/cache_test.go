@@ -85,18 +85,18 @@ func TestCacheRefusesStaleFill(t *testing.T) {
 	install := func() { installed++ }
 	c.publish(1, nil, install)
 	readerGen := uint64(1) // the reader took view 1, then a commit came
-	c.publish(2, []cacheWrite{{key: []byte("k"), value: []byte("new")}}, install)
-	c.fill([]byte("k"), []byte("old"), readerGen)
-	if v, ok := c.get([]byte("k")); !ok || string(v) != "new" {
-		t.Errorf("after a stale fill the cache holds %q, %v; want the commit's value", v, ok)
+	c.publish(2, []cacheWrite{{key: []byte("k"), entry: cached{value: []byte("new")}}}, install)
+	c.fill([]byte("k"), cached{value: []byte("old")}, readerGen)
+	if e, ok := c.get([]byte("k")); !ok || string(e.value) != "new" {
+		t.Errorf("after a stale fill the cache holds %q, %v; want the commit's value", e.value, ok)
 	}
-	c.fill([]byte("j"), []byte("old"), readerGen)
-	if v, ok := c.get([]byte("j")); ok {
-		t.Errorf("a fill from a replaced view was kept: %q", v)
+	c.fill([]byte("j"), cached{value: []byte("old")}, readerGen)
+	if e, ok := c.get([]byte("j")); ok {
+		t.Errorf("a fill from a replaced view was kept: %q", e.value)
 	}
-	c.fill([]byte("j"), []byte("current"), 2)
-	if v, ok := c.get([]byte("j")); !ok || string(v) != "current" {
-		t.Errorf("a fill from the newest view = %q, %v; want it kept", v, ok)
+	c.fill([]byte("j"), cached{value: []byte("current")}, 2)
+	if e, ok := c.get([]byte("j")); !ok || string(e.value) != "current" {
+		t.Errorf("a fill from the newest view = %q, %v; want it kept", e.value, ok)
 	}
 	if installed != 2 {
 		t.Errorf("install ran %d times, want 2", installed)
@@ -109,7 +109,7 @@ func TestCacheBudget(t *testing.T) {
 	t.Parallel()
 	c := newRecordCache(8 << 10)
 	for i := range 200 {
-		c.fill([]byte(fmt.Sprint("key", i)), make([]byte, 100), 0)
+		c.fill([]byte(fmt.Sprint("key", i)), cached{value: make([]byte, 100)}, 0)
 		if c.lru.Bytes() > 8<<10 {
 			t.Fatalf("after %d fills the cache holds %d bytes, budget %d", i+1, c.lru.Bytes(), 8<<10)
 		}
@@ -120,7 +120,7 @@ func TestCacheBudget(t *testing.T) {
 	if _, ok := c.get([]byte("key0")); ok {
 		t.Errorf("the oldest entry survived 200 fills of a cache that holds about 35")
 	}
-	c.publish(0, []cacheWrite{{key: []byte("key199"), value: make([]byte, 2<<10)}}, func() {})
+	c.publish(0, []cacheWrite{{key: []byte("key199"), entry: cached{value: make([]byte, 2<<10)}}}, func() {})
 	if _, ok := c.get([]byte("key199")); ok {
 		t.Errorf("an entry over an eighth of the budget replaced a cached one")
 	}

@@ -342,7 +342,8 @@ func (st *txState) current(schema, id string) (current, error) {
 	if _, written := st.written[string(key)]; !written {
 		// The committer is the only writer, so between its commits the
 		// cache holds what the database holds.
-		if v, ok := st.cache.get(key); ok {
+		if e, ok := st.cache.get(key); ok {
+			v := e.value
 			m, _, err := decodeRecord(v)
 			if err != nil {
 				return current{}, fmt.Errorf("record %s/%s: %w", schema, id, err)
@@ -539,7 +540,7 @@ func (st *txState) applyWrite(w *Write) (Result, error) {
 	if err := b.Set(key, rv, nil); err != nil {
 		return Result{}, err
 	}
-	st.cacheWrites = append(st.cacheWrites, cacheWrite{key: key, value: rv})
+	st.cacheWrites = append(st.cacheWrites, cacheWrite{key: key, entry: cachedWrite(rv, body)})
 	st.written[string(key)] = struct{}{}
 	if cur.exists {
 		if err := b.Delete(changeKey(w.Schema, cur.meta.seq), nil); err != nil {

@@ -55,7 +55,7 @@ func (s *Store) Get(ctx context.Context, schema, id string) (Record, error) {
 		return Record{}, ErrClosed
 	}
 	key := recordKey(schema, id)
-	value, ok := s.cache.get(key)
+	e, ok := s.cache.get(key)
 	if !ok {
 		v, err := s.acquire()
 		if err != nil {
@@ -69,22 +69,21 @@ func (s *Store) Get(ctx context.Context, schema, id string) (Record, error) {
 		if err != nil {
 			return Record{}, fmt.Errorf("pebblestore: get %s/%s: %w", schema, id, err)
 		}
-		value = bytes.Clone(found)
+		value := bytes.Clone(found)
 		if err := closer.Close(); err != nil {
 			return Record{}, fmt.Errorf("pebblestore: get %s/%s: %w", schema, id, err)
 		}
-		s.cache.fill(key, value, v.gen)
-	}
-	m, stored, err := decodeRecord(value)
-	if err == nil {
-		// value is the store's own copy, shared with the cache: no copy
-		// more, unless the body is to be expanded.
-		var body []byte
-		if body, _, err = expand(m, stored); err == nil {
-			return withBody(Record{Schema: schema, ID: id}, m, body), nil
+		if e, err = cachedRead(value); err != nil {
+			return Record{}, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
 		}
+		s.cache.fill(key, e, v.gen)
 	}
-	return Record{}, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
+	m, _, err := decodeRecord(e.value)
+	if err != nil {
+		return Record{}, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
+	}
+	// The entry is the store's own, shared with the cache: no copy more.
+	return withBody(Record{Schema: schema, ID: id}, m, e.body), nil
 }
 
 // iterate calls fn for each key and value in [lower, upper) from the

@@ -853,6 +853,18 @@ func testBodies(t *testing.T, open func(t *testing.T) Backend) {
 	MustCommit(t, b, false, w)
 	copy(buf, "XXXXX")
 	wantRecord(t, b, "s", "reuse", 1, false, "first")
+	// So may a writer of a body a backend may store compressed.
+	text := bytes.Repeat([]byte(`{"sku":"SKU-00001","qty":2},`), 10)
+	buf = bytes.Clone(text)
+	w = put("s", "reuse-text", "")
+	w.Body = buf
+	MustCommit(t, b, false, w)
+	copy(buf, "XXXXX")
+	wantRecord(t, b, "s", "reuse-text", 1, false, string(text))
+	recs, err := b.Scan(context.Background(), "s", "reuse", 1)
+	if err != nil || len(recs) != 1 || !bytes.Equal(recs[0].Body, text) {
+		t.Errorf("Scan of a text body = %d records, err %v; want the body as written", len(recs), err)
+	}
 	// A history body survives the record being replaced.
 	MustCommit(t, b, false, put("s", "3MiB", "small"))
 	h, err := b.History(context.Background(), "s", "3MiB")
