@@ -117,8 +117,9 @@ func encodeRecord(m recordMeta, body []byte) []byte {
 	b = appendBytes(b, m.op)
 	b = appendBytes(b, m.by)
 	b = appendBytes(b, m.extra)
-	if len(body) >= minCompressed {
-		b = slices.Grow(b, s2.MaxEncodedLen(len(body)))
+	// MaxEncodedLen is negative for a body too large for S2's format.
+	if n := s2.MaxEncodedLen(len(body)); len(body) >= minCompressed && n > 0 {
+		b = slices.Grow(b, n)
 		if c := s2.Encode(b[len(b):cap(b)], body); len(c) <= len(body)-len(body)/8 {
 			b[1] |= flagCompressed
 			return b[:len(b)+len(c)]
