@@ -12,15 +12,16 @@ import (
 )
 
 // A record value is a compact header of varints followed by the opaque
-// body, so that a read finds the metadata without parsing or copying the
-// body. The header also holds the history metadata of the revision, which
-// makes a record value a complete history entry: when a revision is
-// superseded its value moves to the history keyspace as it is, and a record
-// that is only ever created writes no history key.
+// body, compressed or not (see flagCompressed), so that a read finds the
+// metadata without parsing or expanding the body. The header also holds
+// the history metadata of the revision, which makes a record value a
+// complete history entry: when a revision is superseded its value moves to
+// the history keyspace as it is, and a record that is only ever created
+// writes no history key.
 //
-// The layout is the one the bbolt backend uses, so that a value can move
-// between the backends unchanged. The first byte is a format version, so
-// that a later layout can be told apart from this one.
+// The first byte is a format version, so that a later layout can be told
+// apart from this one; values written before bodies were compressed have
+// no compression flag and read as they are.
 const formatV1 = 1
 
 // Flags of a record value.
