@@ -43,10 +43,6 @@ const (
 // compaction.
 const minCompressed = 128
 
-// maxExpanded bounds the size a compressed body may claim, so that a
-// damaged value cannot make a read allocate without limit.
-const maxExpanded = 1 << 30
-
 var errCorrupt = errors.New("malformed stored value")
 
 // Key prefixes. Each keyspace starts with its own byte; schema names,
@@ -264,7 +260,9 @@ func expand(m recordMeta, stored []byte) (body []byte, fresh bool, err error) {
 		return stored, false, nil
 	}
 	n, err := s2.DecodedLen(stored)
-	if err != nil || n > maxExpanded {
+	// No write stores a larger body, so a damaged value cannot make a
+	// read allocate without limit.
+	if err != nil || n > maxBodyLen {
 		return nil, false, errCorrupt
 	}
 	body, err = s2.Decode(make([]byte, n), stored)
