@@ -39,6 +39,10 @@ type applyFunc func(b *pebble.Batch) (reject, err error)
 // a function that changes something else.
 type request struct {
 	writes []Write
+	// bodies are the writes' bodies as record values hold them, packed
+	// by the caller rather than in the committer, which every write
+	// waits on.
+	bodies []packedBody
 	atomic bool
 	apply  applyFunc // when set, replaces writes
 
@@ -83,7 +87,13 @@ func (s *Store) Commit(ctx context.Context, writes []Write, atomic bool) ([]Resu
 			return nil, fmt.Errorf("pebblestore: write %d: %w", i, err)
 		}
 	}
-	r := &request{writes: writes, atomic: atomic, done: make(chan struct{})}
+	bodies := make([]packedBody, len(writes))
+	for i := range writes {
+		if !writes[i].Delete {
+			bodies[i] = packBody(writes[i].Body)
+		}
+	}
+	r := &request{writes: writes, bodies: bodies, atomic: atomic, done: make(chan struct{})}
 	if err := s.submit(ctx, r); err != nil {
 		return nil, err
 	}
@@ -417,7 +427,7 @@ func (st *txState) applyRequest(r *request) error {
 		if st.b.Len() > hardBatchBytes {
 			return fmt.Errorf("writes of more than %d bytes in one commit", hardBatchBytes)
 		}
-		res, err := st.applyWrite(&r.writes[i])
+		res, err := st.applyWrite(&r.writes[i], r.bodies[i])
 		if err != nil {
 			return err
 		}
@@ -473,7 +483,7 @@ func (st *txState) checkAll(r *request) (bool, error) {
 
 // applyWrite checks w and applies it: the record, its history with
 // retention, the change feed and the live count.
-func (st *txState) applyWrite(w *Write) (Result, error) {
+func (st *txState) applyWrite(w *Write, body packedBody) (Result, error) {
 	cur, err := st.current(w.Schema, w.ID)
 	if err != nil {
 		return Result{}, err
@@ -522,10 +532,6 @@ func (st *txState) applyWrite(w *Write) (Result, error) {
 			return Result{}, err
 		}
 	}
-	var body []byte
-	if !w.Delete {
-		body = w.Body
-	}
 	rv := encodeRecord(recordMeta{
 		deleted:  w.Delete,
 		revision: rev,
@@ -540,7 +546,11 @@ func (st *txState) applyWrite(w *Write) (Result, error) {
 	if err := b.Set(key, rv, nil); err != nil {
 		return Result{}, err
 	}
-	st.cacheWrites = append(st.cacheWrites, cacheWrite{key: key, entry: cachedWrite(rv, body)})
+	plain := w.Body
+	if w.Delete {
+		plain = nil
+	}
+	st.cacheWrites = append(st.cacheWrites, cacheWrite{key: key, entry: cachedWrite(rv, plain)})
 	st.written[string(key)] = struct{}{}
 	if cur.exists {
 		if err := b.Delete(changeKey(w.Schema, cur.meta.seq), nil); err != nil {

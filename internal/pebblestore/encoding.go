@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -99,12 +98,35 @@ func appendBytes(b, v []byte) []byte {
 	return append(b, v...)
 }
 
+// A packedBody is a body in the form a record value holds it: compressed
+// when that saves at least an eighth, else as it is.
+type packedBody struct {
+	bytes      []byte
+	compressed bool
+}
+
+// packBody compresses body if it is long enough and that pays. Writers
+// pack their bodies before they queue for the committer, which then only
+// copies them.
+func packBody(body []byte) packedBody {
+	if len(body) < minCompressed {
+		return packedBody{bytes: body}
+	}
+	if c := s2.Encode(nil, body); len(c) <= len(body)-len(body)/8 {
+		return packedBody{bytes: c, compressed: true}
+	}
+	return packedBody{bytes: body}
+}
+
 // encodeRecord returns a record value: header, then body.
-func encodeRecord(m recordMeta, body []byte) []byte {
-	b := make([]byte, 0, 2+8*binary.MaxVarintLen64+len(m.op)+len(m.by)+len(m.extra)+len(body))
+func encodeRecord(m recordMeta, body packedBody) []byte {
+	b := make([]byte, 0, 2+8*binary.MaxVarintLen64+len(m.op)+len(m.by)+len(m.extra)+len(body.bytes))
 	flags := byte(0)
 	if m.deleted {
 		flags |= flagDeleted
+	}
+	if body.compressed {
+		flags |= flagCompressed
 	}
 	b = append(b, formatV1, flags)
 	b = binary.AppendUvarint(b, uint64(m.revision))
@@ -114,15 +136,7 @@ func encodeRecord(m recordMeta, body []byte) []byte {
 	b = appendBytes(b, m.op)
 	b = appendBytes(b, m.by)
 	b = appendBytes(b, m.extra)
-	// MaxEncodedLen is negative for a body too large for S2's format.
-	if n := s2.MaxEncodedLen(len(body)); len(body) >= minCompressed && n > 0 {
-		b = slices.Grow(b, n)
-		if c := s2.Encode(b[len(b):cap(b)], body); len(c) <= len(body)-len(body)/8 {
-			b[1] |= flagCompressed
-			return b[:len(b)+len(c)]
-		}
-	}
-	return append(b, body...)
+	return append(b, body.bytes...)
 }
 
 // encodeChange returns a change feed value.

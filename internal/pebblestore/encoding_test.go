@@ -34,12 +34,12 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			v := encodeRecord(tc.meta, tc.body)
+			v := encodeRecord(tc.meta, packBody(tc.body))
 			m, body, err := decodeBody(v)
 			if err != nil {
 				t.Fatalf("decodeRecord(encodeRecord(%+v)) error: %v", tc.meta, err)
 			}
-			saves := len(tc.body) >= minCompressed && len(v) < len(encodeRecord(tc.meta, nil))+len(tc.body)*7/8
+			saves := len(tc.body) >= minCompressed && len(v) < len(encodeRecord(tc.meta, packBody(nil)))+len(tc.body)*7/8
 			if m.compressed != saves {
 				t.Errorf("stored %d bytes of a %d-byte body compressed: %v, want %v", len(v), len(tc.body), m.compressed, saves)
 			}
@@ -83,7 +83,7 @@ func sameMeta(a, b recordMeta) bool {
 
 func TestDecodeRejects(t *testing.T) {
 	t.Parallel()
-	valid := encodeRecord(recordMeta{revision: 1, seq: 1, at: encodingTimes[0]}, []byte("b"))
+	valid := encodeRecord(recordMeta{revision: 1, seq: 1, at: encodingTimes[0]}, packBody([]byte("b")))
 	tests := []struct {
 		name   string
 		decode func([]byte) error
@@ -95,7 +95,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"record revision 0", decodeRecordErr, []byte{formatV1, 0, 0, 1, 0, 0, 0, 0, 0, 0}},
 		{"record truncated", decodeRecordErr, valid[:4]},
 		{"record nanoseconds overflow", decodeRecordErr, []byte{formatV1, 0, 1, 1, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0, 0, 0, 0}},
-		{"record tombstone with body", decodeRecordErr, append(encodeRecord(recordMeta{deleted: true, revision: 1, at: encodingTimes[0]}, nil), 'x')},
+		{"record tombstone with body", decodeRecordErr, append(encodeRecord(recordMeta{deleted: true, revision: 1, at: encodingTimes[0]}, packBody(nil)), 'x')},
 		{"record long field", decodeRecordErr, []byte{formatV1, 0, 1, 1, 0, 0, 0, 0xff, 0x01, 'a'}},
 		{"record missing fields", decodeRecordErr, []byte{formatV1, 0, 1, 1, 0, 0, 0, 0}},
 		{"record compressed body damaged", decodeRecordErr, append([]byte{formatV1, flagCompressed}, append(valid[2:len(valid)-1], 0x05, 0xfe, 0xfe, 0xfe)...)},
@@ -121,18 +121,18 @@ func decodeChangeErr(b []byte) error { _, err := decodeChange(b); return err }
 // FuzzDecode feeds arbitrary bytes to every decoder: none may panic, and
 // whatever one accepts must survive encoding and decoding again unchanged.
 func FuzzDecode(f *testing.F) {
-	f.Add(encodeRecord(recordMeta{revision: 1, seq: 1, at: encodingTimes[0]}, []byte(`{"a":1}`)))
-	f.Add(encodeRecord(recordMeta{deleted: true, revision: 9, seq: 1 << 50, at: encodingTimes[3]}, nil))
-	f.Add(encodeRecord(recordMeta{revision: 2, at: encodingTimes[0], version: 2, op: []byte("patch"), by: []byte("k"), extra: []byte{0}}, []byte("b")))
+	f.Add(encodeRecord(recordMeta{revision: 1, seq: 1, at: encodingTimes[0]}, packBody([]byte(`{"a":1}`))))
+	f.Add(encodeRecord(recordMeta{deleted: true, revision: 9, seq: 1 << 50, at: encodingTimes[3]}, packBody(nil)))
+	f.Add(encodeRecord(recordMeta{revision: 2, at: encodingTimes[0], version: 2, op: []byte("patch"), by: []byte("k"), extra: []byte{0}}, packBody([]byte("b"))))
 	f.Add(encodeChange(changeValue{revision: 3, at: encodingTimes[4], op: "delete", id: "a.b~c"}))
 	f.Add([]byte{})
 	f.Add([]byte{formatV1})
 	f.Add([]byte{formatV1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{formatV1, 3, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Add(encodeRecord(recordMeta{revision: 2, at: encodingTimes[0]}, bytes.Repeat([]byte("abc"), 100)))
+	f.Add(encodeRecord(recordMeta{revision: 2, at: encodingTimes[0]}, packBody(bytes.Repeat([]byte("abc"), 100))))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if m, body, err := decodeBody(in); err == nil {
-			m2, body2, err := decodeBody(encodeRecord(m, body))
+			m2, body2, err := decodeBody(encodeRecord(m, packBody(body)))
 			if err != nil || !sameMeta(m, m2) || !bytes.Equal(body, body2) {
 				t.Errorf("record %x: round trip gave %+v %q %v, want %+v %q", in, m2, body2, err, m, body)
 			}
