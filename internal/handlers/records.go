@@ -174,21 +174,22 @@ func (d *recordDeps) decodeBody(w http.ResponseWriter, r *http.Request, in negot
 	}
 	d.metrics.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
 	start := time.Now()
+	var decoded any
+	ok := false
 	if in.Name() == "json" {
 		// The common case, read straight into a record struct; anything
 		// else, failures included, is the codec's to read and report.
-		if rec, ok := v.DecodeJSON(body); ok {
-			d.metrics.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
-			return rec, nil
+		decoded, ok = v.DecodeJSON(body)
+	}
+	if !ok {
+		decoded = v.New()
+		if err := in.Decode(body, decoded); err != nil {
+			countDecodeFailure(d.metrics, in.Name(), err)
+			return nil, err
 		}
 	}
-	ptr := v.New()
-	if err := in.Decode(body, ptr); err != nil {
-		countDecodeFailure(d.metrics, in.Name(), err)
-		return nil, err
-	}
 	d.metrics.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
-	return ptr, nil
+	return decoded, nil
 }
 
 // putRecord serves PUT (create or replace at a given id) and POST (create
