@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,23 @@ type Metrics struct {
 	DeprecatedRequests  *prometheus.CounterVec   // schema, version, key
 	HTTPRequests        *prometheus.CounterVec   // route, method, code
 	HTTPRequestDuration *prometheus.HistogramVec // route, method
+
+	// requests holds the series of each route, method and status seen,
+	// so that a request finds its two collectors with one lookup instead
+	// of hashing its labels into each vector.
+	requests sync.Map // requestKey → *requestSeries
+}
+
+// requestKey names the series a request is counted in.
+type requestKey struct {
+	route, method string
+	code          int
+}
+
+// requestSeries are the collectors of one route, method and status.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New builds the collectors and registers them, with the Go runtime and
@@ -134,8 +152,30 @@ func statusLabel(code int) string {
 	return strconv.Itoa(code)
 }
 
-// ObserveRequest records one served HTTP request.
+// ObserveRequest records one served HTTP request. A method outside
+// HTTP's registered ones is counted as "other", so that clients cannot
+// grow the label set without bound.
 func (m *Metrics) ObserveRequest(route, method string, code int, elapsed time.Duration) {
-	m.HTTPRequests.WithLabelValues(route, method, statusLabel(code)).Inc()
-	m.HTTPRequestDuration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+	k := requestKey{route: route, method: methodLabel(method), code: code}
+	s, ok := m.requests.Load(k)
+	if !ok {
+		s, _ = m.requests.LoadOrStore(k, &requestSeries{
+			count:    m.HTTPRequests.WithLabelValues(k.route, k.method, statusLabel(code)),
+			duration: m.HTTPRequestDuration.WithLabelValues(k.route, k.method),
+		})
+	}
+	series := s.(*requestSeries)
+	series.count.Inc()
+	series.duration.Observe(elapsed.Seconds())
+}
+
+// methodLabel is method when it is one HTTP defines, and "other" if not.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodConnect,
+		http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStatusLabel(t *testing.T) {
@@ -36,5 +37,40 @@ func TestObserveStore(t *testing.T) {
 	stats.Writes = 40
 	if body := scrape(); !strings.Contains(body, "ferry_store_writes_total 40\n") {
 		t.Errorf("a later scrape does not show the new total")
+	}
+}
+
+// TestObserveRequest counts each request in the series of its route,
+// method and status, and counts methods HTTP does not define together.
+func TestObserveRequest(t *testing.T) {
+	t.Parallel()
+	m := New("test")
+	const route = "/v1/records/{schema}/{id}"
+	m.ObserveRequest(route, "GET", 200, time.Millisecond)
+	m.ObserveRequest(route, "GET", 200, time.Millisecond)
+	m.ObserveRequest(route, "GET", 304, time.Millisecond)
+	m.ObserveRequest(route, "PUT", 200, time.Millisecond)
+	for _, method := range []string{"FOO", "BAR", "get"} {
+		m.ObserveRequest("unmatched", method, 405, time.Millisecond)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`ferry_http_requests_total{code="200",method="GET",route="/v1/records/{schema}/{id}"} 2`,
+		`ferry_http_requests_total{code="304",method="GET",route="/v1/records/{schema}/{id}"} 1`,
+		`ferry_http_requests_total{code="200",method="PUT",route="/v1/records/{schema}/{id}"} 1`,
+		`ferry_http_requests_total{code="405",method="other",route="unmatched"} 3`,
+		`ferry_http_request_duration_seconds_count{method="GET",route="/v1/records/{schema}/{id}"} 3`,
+		`ferry_http_request_duration_seconds_count{method="other",route="unmatched"} 3`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	for _, unwanted := range []string{`method="FOO"`, `method="get"`} {
+		if strings.Contains(body, unwanted) {
+			t.Errorf("scrape has a series with %s", unwanted)
+		}
 	}
 }
