@@ -2,15 +2,15 @@ package handlers
 
 import (
 	"bytes"
-	"fmt"
-
 	"crypto/sha256"
 	"encoding/base64"
-	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ferry-dev/ferry/internal/negotiate"
 )
@@ -71,7 +71,7 @@ func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep
 		set("Etag", rep.etag)
 	}
 	if !rep.lastModified.IsZero() {
-		set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
+		set("Last-Modified", httpDate(rep.lastModified))
 	}
 	set("Content-Length", strconv.Itoa(len(rep.body)))
 	if r.Header.Get("Want-Content-Digest") != "" {
@@ -84,13 +84,44 @@ func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep
 	}
 }
 
+// httpDate formats t as HTTP dates are written (http.TimeFormat, in UTC)
+// without interpreting a layout, as every record response carries one.
+func httpDate(t time.Time) string {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(http.TimeFormat)
+	}
+	hour, minute, sec := t.Clock()
+	b := make([]byte, 0, len(http.TimeFormat))
+	b = append(b, t.Weekday().String()[:3]...)
+	b = append(b, ", "...)
+	b = append2(b, day)
+	b = append(b, ' ')
+	b = append(b, month.String()[:3]...)
+	b = append(b, ' ')
+	b = append2(append2(b, year/100), year%100)
+	b = append(b, ' ')
+	b = append2(b, hour)
+	b = append(b, ':')
+	b = append2(b, minute)
+	b = append(b, ':')
+	b = append2(b, sec)
+	return string(append(b, " GMT"...))
+}
+
+// append2 appends v, from 0 to 99, as two digits.
+func append2(b []byte, v int) []byte {
+	return append(b, byte('0'+v/10), byte('0'+v%10))
+}
+
 // writeValidators answers with rep's validators and no body: a 304, or a
 // write the client asked to answer minimally.
 func writeValidators(w http.ResponseWriter, status int, rep representation) {
 	set := newHeaderSetter(w.Header(), 3).set
 	set("Vary", varyNegotiated)
 	set("Etag", rep.etag)
-	set("Last-Modified", rep.lastModified.UTC().Format(http.TimeFormat))
+	set("Last-Modified", httpDate(rep.lastModified))
 	w.WriteHeader(status)
 }
 

@@ -168,7 +168,7 @@ func markVersionDeprecated(w http.ResponseWriter, v *schema.Version) bool {
 	}
 	w.Header().Set("Deprecation", "@"+strconv.FormatInt(at.Unix(), 10))
 	if sunset, ok := v.Sunset(); ok {
-		w.Header().Set("Sunset", sunset.UTC().Format(http.TimeFormat))
+		w.Header().Set("Sunset", httpDate(sunset))
 	}
 	return true
 }
