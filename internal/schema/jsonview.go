@@ -100,38 +100,66 @@ func (t *jsonTranscoder) members(small []docMember, depth int) ([]docMember, err
 }
 
 // object appends an object of node n with its fields in struct order, as
-// the record struct's encoder would.
+// the record struct's encoder would. The document keeps them in another
+// order, so it reads them once, in the document's order, writing each
+// value past the end of dst; then it appends the object with the values
+// copied in struct order, and moves it down to where it belongs.
 func (t *jsonTranscoder) object(dst []byte, n *node, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return dst, ErrNoDirectJSON
 	}
-	var small [32]docMember
-	members, err := t.members(small[:], depth)
-	if err != nil {
-		return dst, err
+	major, _, count, err := t.r.head()
+	if err != nil || major != 5 || count > uint64(len(n.fields)) {
+		// More members than fields: a key the version does not know.
+		return dst, ErrNoDirectJSON
 	}
-	end := t.r.pos
-	dst = append(dst, '{')
-	found := 0
-	for i, f := range n.fields {
-		at := -1
-		if j := n.docIndex[i]; j < len(members) && string(members[j].key) == f.name {
-			at = members[j].value
-			found++
-		} else {
-			// Some field is absent, so the others moved up.
-			for _, m := range members {
-				if string(m.key) == f.name {
-					at = m.value
-					found++
-					break
-				}
+	start := len(dst)
+	var small [32]valueSpan
+	spans := small[:0]
+	if len(n.fields) > len(small) {
+		spans = make([]valueSpan, 0, len(n.fields))
+	}
+	spans = spans[:len(n.fields)]
+	next := 0 // the place in n.docOrder of the field expected next
+	for range count {
+		key, err := t.text()
+		if err != nil {
+			return dst, err
+		}
+		i := -1
+		for next < len(n.docOrder) {
+			j := n.docOrder[next]
+			next++
+			if string(key) == n.fields[j].name {
+				i = j
+				break
 			}
 		}
-		if at >= 0 && byteAt(t.r.b, at) == cborNull {
-			at = -1
+		if i < 0 || spans[i].set {
+			// A key the version does not know, one out of the document's
+			// order or one repeated: View says what it makes of them.
+			return dst, ErrNoDirectJSON
 		}
-		if at < 0 && !f.optional {
+		f := n.fields[i]
+		spans[i].set = true
+		if byteAt(t.r.b, t.r.pos) == cborNull {
+			if !f.optional {
+				return dst, ErrNoDirectJSON
+			}
+			t.r.pos++
+			spans[i].null = true
+			continue
+		}
+		spans[i].from = len(dst)
+		if dst, err = t.value(dst, f.node, depth+1); err != nil {
+			return dst, err
+		}
+		spans[i].to = len(dst)
+	}
+	out := len(dst)
+	dst = append(dst, '{')
+	for i, f := range n.fields {
+		if !spans[i].set && !f.optional {
 			// A default to fill in, or a field missing: View says which.
 			return dst, ErrNoDirectJSON
 		}
@@ -140,20 +168,22 @@ func (t *jsonTranscoder) object(dst []byte, n *node, depth int) ([]byte, error) 
 		}
 		// Field names (^[a-z][a-z0-9_]*$) need no escaping.
 		dst = append(append(append(dst, '"'), f.name...), '"', ':')
-		if at < 0 {
+		if !spans[i].set || spans[i].null {
 			dst = append(dst, "null"...)
 			continue
 		}
-		t.r.pos = at
-		if dst, err = t.value(dst, f.node, depth+1); err != nil {
-			return dst, err
-		}
+		dst = append(dst, dst[spans[i].from:spans[i].to]...)
 	}
-	if found != len(members) {
-		return dst, ErrNoDirectJSON // a key the version does not know
-	}
-	t.r.pos = end
-	return append(dst, '}'), nil
+	dst = append(dst, '}')
+	moved := copy(dst[start:], dst[out:])
+	return dst[:start+moved], nil
+}
+
+// valueSpan is where object wrote one field's value: dst[from:to], or
+// null; set once the document has the field.
+type valueSpan struct {
+	from, to  int
+	set, null bool
 }
 
 // text reads a CBOR text string. Its UTF-8 is checked where it is
@@ -171,12 +201,29 @@ func (t *jsonTranscoder) text() ([]byte, error) {
 }
 
 // appendQuoted appends s as a JSON string, as the JSON codec escapes it.
+// Printable ASCII other than '"' and '\\' stands for itself, and most
+// strings are nothing else.
 func appendQuoted(dst, s []byte) ([]byte, error) {
+	if plainASCII(s) {
+		dst = append(append(dst, '"'), s...)
+		return append(dst, '"'), nil
+	}
 	dst, err := jsontext.AppendQuote(dst, s)
 	if err != nil {
 		return dst, ErrNoDirectJSON // not UTF-8: the decoder refuses it
 	}
 	return dst, nil
+}
+
+// plainASCII reports whether s is printable ASCII without '"' or '\\',
+// which a JSON string holds as it is.
+func plainASCII(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // quoted appends a text string as a JSON string.
@@ -259,7 +306,52 @@ func appendJSONFloat(dst []byte, f float64) []byte {
 		}
 		return dst
 	}
+	if b, ok := appendShortDecimal(dst, f); ok {
+		return b
+	}
 	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+}
+
+// pow10 are the powers of ten appendShortDecimal tries, exact as float64.
+var pow10 = [...]float64{1, 10, 100, 1000, 10000}
+
+// appendShortDecimal appends f in plain notation when it is m/10^k for an
+// integer m of at most 15 digits and k of at most 4, as prices and
+// quantities mostly are, and reports whether it did. Such a decimal reads
+// back as f (the division below is rounded as parsing rounds), and no
+// other decimal of 15 digits or fewer does, since their spacing is wider
+// than a float64's: so it is the shortest, which is what strconv writes,
+// without strconv's general search.
+func appendShortDecimal(dst []byte, f float64) ([]byte, bool) {
+	if f == 0 { // keeps the sign of -0 to strconv
+		return dst, false
+	}
+	for _, p := range pow10 {
+		m := f * p
+		if m != math.Trunc(m) || math.Abs(m) >= 1e15 {
+			continue
+		}
+		if m/p != f {
+			return dst, false
+		}
+		n := int64(m)
+		if n < 0 {
+			dst = append(dst, '-')
+			n = -n
+		}
+		scale := int64(p)
+		dst = strconv.AppendInt(dst, n/scale, 10)
+		if frac := n % scale; frac > 0 {
+			// The digits of the fraction, up to its last one that is not 0.
+			dst = append(dst, '.')
+			for scale /= 10; frac > 0; scale /= 10 {
+				dst = append(dst, byte('0'+frac/scale))
+				frac %= scale
+			}
+		}
+		return dst, true
+	}
+	return dst, false
 }
 
 // time appends a time stored as tag 0 text. Ferry's encoder writes times

@@ -112,8 +112,8 @@ func TestAppendJSONDeclines(t *testing.T) {
 	}
 }
 
-// TestAppendJSONRepeatedMapKey: a damaged document whose map repeats a
-// key is View's to show (it keeps one value), not written twice.
+// TestAppendJSONRepeatedMapKey: a damaged document whose map or object
+// repeats a key is View's to show (it keeps one value), not written twice.
 func TestAppendJSONRepeatedMapKey(t *testing.T) {
 	t.Parallel()
 	_, s := mustRegister(t, `{"name":"m","version":1,"fields":{"m":{"type":"map","values":{"type":"int"}}}}`)
@@ -121,6 +121,12 @@ func TestAppendJSONRepeatedMapKey(t *testing.T) {
 	stored := []byte{0x83, 0x01, 0xa1, 0x61, 'm', 0xa2, 0x61, 'k', 0x01, 0x61, 'k', 0x02, 0xa0}
 	if got, err := writeDirect(s, stored, 1); !errors.Is(err, ErrNoDirectJSON) {
 		t.Errorf("AppendJSON = %s, %v; want ErrNoDirectJSON", got, err)
+	}
+	// The same of an object's field: [1, {"a": 1, "a": 2}, {}].
+	_, s = mustRegister(t, `{"name":"o","version":1,"fields":{"a":{"type":"int"},"b":{"type":"int","optional":true}}}`)
+	stored = []byte{0x83, 0x01, 0xa2, 0x61, 'a', 0x01, 0x61, 'a', 0x02, 0xa0}
+	if got, err := writeDirect(s, stored, 1); !errors.Is(err, ErrNoDirectJSON) {
+		t.Errorf("AppendJSON of a repeated field = %s, %v; want ErrNoDirectJSON", got, err)
 	}
 }
 
