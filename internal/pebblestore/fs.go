@@ -15,7 +15,8 @@ import (
 
 // storeFS is the filesystem the store gives Pebble: the given one, with
 // the syncs of write-ahead log files counted and the directory lock awaited
-// for a while, like the bbolt backend does, instead of failing at once.
+// for a while instead of failing at once, so that a restart can follow a
+// process that is still exiting.
 type storeFS struct {
 	vfs.FS
 	walSyncs    atomic.Uint64

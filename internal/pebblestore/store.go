@@ -4,8 +4,8 @@
 // Go and needs nothing installed.
 //
 // The store keeps bytes and metadata; bodies are opaque. Its values and
-// errors are those of package store, aliased here, so that it satisfies the
-// same consumer interfaces as the bbolt backend, with the same semantics.
+// errors are those of package store, aliased here, so that its consumers
+// declare their interfaces in that vocabulary, not in Pebble's.
 //
 // Writes are durable when Commit returns: a single committer goroutine takes
 // every write request that is queued when it is free, applies them to one
@@ -75,9 +75,9 @@ const AnyRevision = store.AnyRevision
 // Pebble's files.
 const DirName = "pebble"
 
-// boltFileName is the file of the bbolt backend. A data directory that
-// holds one is refused, so that switching backends cannot start an empty
-// store beside existing data.
+// boltFileName is the file in which earlier versions of Ferry kept their
+// data, with bbolt. A data directory that holds one is refused, so that an
+// upgrade cannot start an empty store beside existing data.
 const boltFileName = "ferry.db"
 
 // DefaultMaxBatch is the default cap on writes per batch.
@@ -86,7 +86,7 @@ const DefaultMaxBatch = 1024
 // lockTimeout bounds the wait for the directory lock held by another store.
 const lockTimeout = time.Second
 
-// Limits on names and bodies, as in the bbolt backend.
+// Limits on names and bodies.
 const (
 	maxNameLen = 1024
 	maxIDLen   = 1024

@@ -1,6 +1,6 @@
 // Package store holds the vocabulary shared by Ferry's storage backends: the
 // values a backend keeps and returns, and the errors it reports. It has no
-// logic, so that the embedded bbolt backend and a database backend can
+// logic, so that the embedded backend and a database backend can
 // satisfy one interface declared by their consumer, and the consumer can test
 // outcomes with errors.Is whichever backend is in use.
 //
