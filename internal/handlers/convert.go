@@ -55,14 +55,14 @@ func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Met
 		if err != nil {
 			return err
 		}
-		m.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
+		m.ObservePayload("in", in.Name(), len(body))
 		var v any
 		start := time.Now()
 		if err := in.Decode(body, &v); err != nil {
 			countDecodeFailure(m, in.Name(), err)
 			return err
 		}
-		m.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
+		m.ObserveCodec("decode", in.Name(), time.Since(start))
 		pretty, err := queryBool(r, "pretty")
 		if err != nil {
 			return err
@@ -75,8 +75,8 @@ func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Met
 		if err != nil {
 			return err
 		}
-		m.CodecDuration.WithLabelValues("encode", out.Name()).Observe(time.Since(start).Seconds())
-		m.PayloadBytes.WithLabelValues("out", out.Name()).Observe(float64(len(encoded)))
+		m.ObserveCodec("encode", out.Name(), time.Since(start))
+		m.ObservePayload("out", out.Name(), len(encoded))
 		encoded, enc, err := compress(encoded, responseEncoding(r))
 		if err != nil {
 			return err
@@ -147,14 +147,14 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err != nil {
 			return err
 		}
-		m.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
+		m.ObservePayload("in", in.Name(), len(body))
 		wire := v.New()
 		start := time.Now()
 		if err := in.Decode(body, wire); err != nil {
 			countDecodeFailure(m, in.Name(), err)
 			return err
 		}
-		m.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
+		m.ObserveCodec("decode", in.Name(), time.Since(start))
 		rec, err := v.Validate(wire, in.Name() == "gob")
 		if err == nil && f.version != v.Number() {
 			var doc *schema.Doc
@@ -174,8 +174,8 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err != nil {
 			return err
 		}
-		m.CodecDuration.WithLabelValues("encode", f.codec.Name()).Observe(time.Since(start).Seconds())
-		m.PayloadBytes.WithLabelValues("out", f.codec.Name()).Observe(float64(len(out)))
+		m.ObserveCodec("encode", f.codec.Name(), time.Since(start))
+		m.ObservePayload("out", f.codec.Name(), len(out))
 		out, enc, err := compress(out, f.encoding)
 		if err != nil {
 			return err

@@ -107,8 +107,8 @@ func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Reco
 	if err != nil {
 		return err
 	}
-	d.metrics.CodecDuration.WithLabelValues("encode", f.codec.Name()).Observe(time.Since(start).Seconds())
-	d.metrics.PayloadBytes.WithLabelValues("out", f.codec.Name()).Observe(float64(len(body)))
+	d.metrics.ObserveCodec("encode", f.codec.Name(), time.Since(start))
+	d.metrics.ObservePayload("out", f.codec.Name(), len(body))
 	if rep.body, rep.encoding, err = compress(body, f.encoding); err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (d *recordDeps) decodeBody(w http.ResponseWriter, r *http.Request, in negot
 	if err != nil {
 		return nil, err
 	}
-	d.metrics.PayloadBytes.WithLabelValues("in", in.Name()).Observe(float64(len(body)))
+	d.metrics.ObservePayload("in", in.Name(), len(body))
 	start := time.Now()
 	var decoded any
 	ok := false
@@ -188,7 +188,7 @@ func (d *recordDeps) decodeBody(w http.ResponseWriter, r *http.Request, in negot
 			return nil, err
 		}
 	}
-	d.metrics.CodecDuration.WithLabelValues("decode", in.Name()).Observe(time.Since(start).Seconds())
+	d.metrics.ObserveCodec("decode", in.Name(), time.Since(start))
 	return decoded, nil
 }
 

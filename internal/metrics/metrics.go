@@ -30,8 +30,37 @@ type Metrics struct {
 
 	// requests holds the series of each route, method and status seen,
 	// so that a request finds its two collectors with one lookup instead
-	// of hashing its labels into each vector.
+	// of hashing its labels into each vector; payloads and codecs do the
+	// same for PayloadBytes and CodecDuration.
 	requests sync.Map // requestKey → *requestSeries
+	payloads sync.Map // labelPair → prometheus.Observer
+	codecs   sync.Map // labelPair → prometheus.Observer
+}
+
+// labelPair is the label values of a series of a vector with two labels.
+type labelPair struct{ first, second string }
+
+// observer returns the series of vec for the two label values, kept in
+// cache after its first use.
+func observer(cache *sync.Map, vec *prometheus.HistogramVec, first, second string) prometheus.Observer {
+	k := labelPair{first, second}
+	o, ok := cache.Load(k)
+	if !ok {
+		o, _ = cache.LoadOrStore(k, vec.WithLabelValues(first, second))
+	}
+	return o.(prometheus.Observer)
+}
+
+// ObservePayload records the size of a record payload received ("in") or
+// sent ("out") in a format.
+func (m *Metrics) ObservePayload(direction, format string, size int) {
+	observer(&m.payloads, m.PayloadBytes, direction, format).Observe(float64(size))
+}
+
+// ObserveCodec records the time a codec took to "encode" or "decode" one
+// body in a format.
+func (m *Metrics) ObserveCodec(op, format string, took time.Duration) {
+	observer(&m.codecs, m.CodecDuration, op, format).Observe(took.Seconds())
 }
 
 // requestKey names the series a request is counted in.

@@ -74,3 +74,26 @@ func TestObserveRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestObservePayloadAndCodec records into the series of their labels.
+func TestObservePayloadAndCodec(t *testing.T) {
+	t.Parallel()
+	m := New("test")
+	m.ObservePayload("in", "json", 100)
+	m.ObservePayload("in", "json", 300)
+	m.ObservePayload("out", "cbor", 50)
+	m.ObserveCodec("decode", "json", 2*time.Millisecond)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`ferry_payload_bytes_sum{direction="in",format="json"} 400`,
+		`ferry_payload_bytes_count{direction="in",format="json"} 2`,
+		`ferry_payload_bytes_count{direction="out",format="cbor"} 1`,
+		`ferry_codec_duration_seconds_sum{format="json",op="decode"} 0.002`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}
