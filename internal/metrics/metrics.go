@@ -19,19 +19,19 @@ import (
 type Metrics struct {
 	registry *prometheus.Registry
 
-	PayloadBytes        *prometheus.HistogramVec // direction, format
-	CodecDuration       *prometheus.HistogramVec // op, format
+	payloadBytes        *prometheus.HistogramVec // direction, format: ObservePayload
+	codecDuration       *prometheus.HistogramVec // op, format: ObserveCodec
 	DecodeFailures      *prometheus.CounterVec   // format, reason
 	ValidationFailures  *prometheus.CounterVec   // schema, version
 	VersionConversions  *prometheus.CounterVec   // schema, from, to
 	DeprecatedRequests  *prometheus.CounterVec   // schema, version, key
-	HTTPRequests        *prometheus.CounterVec   // route, method, code
-	HTTPRequestDuration *prometheus.HistogramVec // route, method
+	httpRequests        *prometheus.CounterVec   // route, method, code: ObserveRequest
+	httpRequestDuration *prometheus.HistogramVec // route, method: ObserveRequest
 
 	// requests holds the series of each route, method and status seen,
 	// so that a request finds its two collectors with one lookup instead
 	// of hashing its labels into each vector; payloads and codecs do the
-	// same for PayloadBytes and CodecDuration.
+	// same for payloadBytes and codecDuration.
 	requests sync.Map // requestKey → *requestSeries
 	payloads sync.Map // labelPair → prometheus.Observer
 	codecs   sync.Map // labelPair → prometheus.Observer
@@ -54,13 +54,13 @@ func observer(cache *sync.Map, vec *prometheus.HistogramVec, first, second strin
 // ObservePayload records the size of a record payload received ("in") or
 // sent ("out") in a format.
 func (m *Metrics) ObservePayload(direction, format string, size int) {
-	observer(&m.payloads, m.PayloadBytes, direction, format).Observe(float64(size))
+	observer(&m.payloads, m.payloadBytes, direction, format).Observe(float64(size))
 }
 
 // ObserveCodec records the time a codec took to "encode" or "decode" one
 // body in a format.
 func (m *Metrics) ObserveCodec(op, format string, took time.Duration) {
-	observer(&m.codecs, m.CodecDuration, op, format).Observe(took.Seconds())
+	observer(&m.codecs, m.codecDuration, op, format).Observe(took.Seconds())
 }
 
 // requestKey names the series a request is counted in.
@@ -81,12 +81,12 @@ func New(version string) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: reg,
-		PayloadBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		payloadBytes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ferry_payload_bytes",
 			Help:    "Size of record payloads received and sent, in bytes.",
 			Buckets: prometheus.ExponentialBuckets(64, 4, 10),
 		}, []string{"direction", "format"}),
-		CodecDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		codecDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ferry_codec_duration_seconds",
 			Help:    "Time spent encoding and decoding bodies, in seconds.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10),
@@ -107,11 +107,11 @@ func New(version string) *Metrics {
 			Name: "ferry_deprecated_version_requests_total",
 			Help: "Requests that used a deprecated schema version, by key.",
 		}, []string{"schema", "version", "key"}),
-		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_http_requests_total",
 			Help: "HTTP requests served, by route pattern, method and status code.",
 		}, []string{"route", "method", "code"}),
-		HTTPRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		httpRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ferry_http_request_duration_seconds",
 			Help:    "Time to serve HTTP requests, in seconds.",
 			Buckets: prometheus.ExponentialBuckets(50e-6, 3, 12),
@@ -124,8 +124,8 @@ func New(version string) *Metrics {
 	})
 	buildInfo.Set(1)
 	reg.MustRegister(
-		m.PayloadBytes, m.CodecDuration, m.DecodeFailures, m.ValidationFailures,
-		m.VersionConversions, m.DeprecatedRequests, m.HTTPRequests, m.HTTPRequestDuration,
+		m.payloadBytes, m.codecDuration, m.DecodeFailures, m.ValidationFailures,
+		m.VersionConversions, m.DeprecatedRequests, m.httpRequests, m.httpRequestDuration,
 		buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -189,8 +189,8 @@ func (m *Metrics) ObserveRequest(route, method string, code int, elapsed time.Du
 	s, ok := m.requests.Load(k)
 	if !ok {
 		s, _ = m.requests.LoadOrStore(k, &requestSeries{
-			count:    m.HTTPRequests.WithLabelValues(k.route, k.method, statusLabel(code)),
-			duration: m.HTTPRequestDuration.WithLabelValues(k.route, k.method),
+			count:    m.httpRequests.WithLabelValues(k.route, k.method, statusLabel(code)),
+			duration: m.httpRequestDuration.WithLabelValues(k.route, k.method),
 		})
 	}
 	series := s.(*requestSeries)
@@ -199,12 +199,20 @@ func (m *Metrics) ObserveRequest(route, method string, code int, elapsed time.Du
 }
 
 // methodLabel is method when it is one HTTP defines, and "other" if not.
+// It returns a constant, so that the series it names does not keep the
+// request's own string.
 func methodLabel(method string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
-		http.MethodPatch, http.MethodDelete, http.MethodConnect,
-		http.MethodOptions, http.MethodTrace:
-		return method
+	for _, m := range httpMethods {
+		if method == m {
+			return m
+		}
 	}
 	return "other"
+}
+
+// httpMethods are the methods of RFC 9110.
+var httpMethods = [...]string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodConnect,
+	http.MethodOptions, http.MethodTrace,
 }

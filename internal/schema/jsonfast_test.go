@@ -29,13 +29,27 @@ func TestAppendJSONFloatShortDecimals(t *testing.T) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			continue
 		}
-		var want []byte
 		if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 			continue // exponent notation, not the shortcut's
 		}
-		want = strconv.AppendFloat(nil, f, 'f', -1, 64)
+		want := strconv.AppendFloat(nil, f, 'f', -1, 64)
 		if got := appendJSONFloat(nil, f); string(got) != string(want) {
 			t.Fatalf("appendJSONFloat(%b) = %s, strconv writes %s", f, got, want)
+		}
+	}
+	// The shortcut takes what it is for, products that round off the
+	// integer included (0.07*100 is 7.000000000000001).
+	for _, f := range []float64{12.34, -0.05, 0.07, 0.57, 19.99, 999999999999999, 1234.5678, 78602268117.9515, 3} {
+		got, ok := appendShortDecimal(nil, f)
+		if want := strconv.AppendFloat(nil, f, 'f', -1, 64); !ok || string(got) != string(want) {
+			t.Errorf("appendShortDecimal(%v) = %s, %v; want %s, true", f, got, ok, want)
+		}
+	}
+	sum := 0.1
+	sum += 0.2 // 0.30000000000000004, at run time
+	for _, f := range []float64{sum, 1e15, 0.00001, math.Copysign(0, -1), 1.0 / 3} {
+		if got, ok := appendShortDecimal(nil, f); ok {
+			t.Errorf("appendShortDecimal(%v) = %s, true; want it left to strconv", f, got)
 		}
 	}
 }

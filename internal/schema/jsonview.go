@@ -135,9 +135,10 @@ func (t *jsonTranscoder) object(dst []byte, n *node, depth int) ([]byte, error) 
 				break
 			}
 		}
-		if i < 0 || spans[i].set {
+		if i < 0 {
 			// A key the version does not know, one out of the document's
-			// order or one repeated: View says what it makes of them.
+			// order or one repeated (the search only moves forward): View
+			// says what it makes of them.
 			return dst, ErrNoDirectJSON
 		}
 		f := n.fields[i]
@@ -315,9 +316,9 @@ func appendJSONFloat(dst []byte, f float64) []byte {
 // pow10 are the powers of ten appendShortDecimal tries, exact as float64.
 var pow10 = [...]float64{1, 10, 100, 1000, 10000}
 
-// appendShortDecimal appends f in plain notation when it is m/10^k for an
-// integer m of at most 15 digits and k of at most 4, as prices and
-// quantities mostly are, and reports whether it did. Such a decimal reads
+// appendShortDecimal appends f in plain notation when it is the float64
+// nearest to m/10^k for an integer m of at most 15 digits and k of at most
+// 4, as prices and quantities mostly are, and reports whether it did. Such a decimal reads
 // back as f (the division below is rounded as parsing rounds), and no
 // other decimal of 15 digits or fewer does, since their spacing is wider
 // than a float64's: so it is the shortest, which is what strconv writes,
@@ -327,12 +328,11 @@ func appendShortDecimal(dst []byte, f float64) ([]byte, bool) {
 		return dst, false
 	}
 	for _, p := range pow10 {
-		m := f * p
-		if m != math.Trunc(m) || math.Abs(m) >= 1e15 {
+		// f*p is rounded, so m is taken as the integer nearest to it
+		// (0.07*100 is 7.000000000000001) and kept only if m/p is f.
+		m := math.Round(f * p)
+		if math.Abs(m) >= 1e15 || m/p != f {
 			continue
-		}
-		if m/p != f {
-			return dst, false
 		}
 		n := int64(m)
 		if n < 0 {

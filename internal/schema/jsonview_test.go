@@ -3,8 +3,10 @@ package schema
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/negotiate"
@@ -204,6 +206,61 @@ func TestAppendJSONFloat(t *testing.T) {
 		want = bytes.TrimSuffix(bytes.TrimPrefix(want, []byte(`{"f":`)), []byte("}"))
 		if got := appendJSONFloat(nil, f); string(got) != string(want) {
 			t.Errorf("appendJSONFloat(%v) = %s, the codec writes %s", f, got, want)
+		}
+	}
+}
+
+// TestAppendJSONObjects covers what object reads: objects of more fields
+// than it keeps on the stack, keys out of the document's order, and nulls
+// of optional and required fields.
+func TestAppendJSONObjects(t *testing.T) {
+	t.Parallel()
+	codec := negotiate.NewJSONCodec()
+	var fields []string
+	data := make(map[string]any)
+	for i := range 40 {
+		name := fmt.Sprintf("f%02d", i)
+		fields = append(fields, fmt.Sprintf(`%q:{"type":"int"}`, name))
+		data[name] = int64(i * i)
+	}
+	_, wide := mustRegister(t, `{"name":"w","version":1,"fields":{`+strings.Join(fields, ",")+`}}`)
+	doc := &Doc{Version: 1, Data: data}
+	stored, err := doc.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := wide.View(doc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := codec.Marshal(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := writeDirect(wide, stored, 1); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("AppendJSON of 40 fields = %s, %v; want %s", got, err, want)
+	}
+
+	_, s := mustRegister(t, `{"name":"o","version":1,"fields":{"a":{"type":"int"},"b":{"type":"int","optional":true}}}`)
+	cases := []struct {
+		name   string
+		stored []byte // [1, {…}, {}]
+		want   string // "" for ErrNoDirectJSON
+	}{
+		{"in order", []byte{0x83, 0x01, 0xa2, 0x61, 'a', 0x01, 0x61, 'b', 0x02, 0xa0}, `{"a":1,"b":2}`},
+		{"optional absent", []byte{0x83, 0x01, 0xa1, 0x61, 'a', 0x01, 0xa0}, `{"a":1,"b":null}`},
+		{"optional null", []byte{0x83, 0x01, 0xa2, 0x61, 'a', 0x01, 0x61, 'b', 0xf6, 0xa0}, `{"a":1,"b":null}`},
+		{"required null", []byte{0x83, 0x01, 0xa2, 0x61, 'a', 0xf6, 0x61, 'b', 0x02, 0xa0}, ""},
+		{"out of order", []byte{0x83, 0x01, 0xa2, 0x61, 'b', 0x02, 0x61, 'a', 0x01, 0xa0}, ""},
+		{"more members than fields", []byte{0x83, 0x01, 0xa3, 0x61, 'a', 0x01, 0x61, 'b', 0x02, 0x61, 'c', 0x03, 0xa0}, ""},
+	}
+	for _, tc := range cases {
+		got, err := writeDirect(s, tc.stored, 1)
+		switch {
+		case tc.want == "" && !errors.Is(err, ErrNoDirectJSON):
+			t.Errorf("%s: AppendJSON = %s, %v; want ErrNoDirectJSON", tc.name, got, err)
+		case tc.want != "" && (err != nil || string(got) != tc.want):
+			t.Errorf("%s: AppendJSON = %s, %v; want %s", tc.name, got, err, tc.want)
 		}
 	}
 }
