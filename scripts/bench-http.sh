@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-5s}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 IDS=${IDS:-1000}
 EXPORT_IDS=${EXPORT_IDS:-100000}
 BASE=127.0.0.1:18081
