@@ -88,9 +88,8 @@ type node struct {
 	byName map[string]*field
 	byGo   map[string]*field
 	// docOrder lists the fields (their indexes) in the order a stored
-	// document keeps them; docIndex gives each field's place in it, which
-	// is where a document of a record with every field has it.
-	docOrder, docIndex []int
+	// document keeps them.
+	docOrder []int
 	// sig describes the structure (kinds, names, optionality) and nothing
 	// else, for comparing element types across versions.
 	sig string
@@ -221,24 +220,20 @@ func (c *compiler) compileObject(fields map[string]*Field, path string, depth in
 		return nil
 	}
 	c.buildStruct(n)
-	n.docOrder, n.docIndex = docOrder(n.fields)
+	n.docOrder = docOrder(n.fields)
 	return n
 }
 
 // docOrder returns the fields' indexes in the order a stored document keeps
 // them, shortest name first, then bytewise (RFC 8949 core deterministic
-// encoding, see Doc); and, for each field, its place in that order.
-func docOrder(fields []*field) (order, index []int) {
-	order = make([]int, len(fields))
+// encoding, see Doc).
+func docOrder(fields []*field) []int {
+	order := make([]int, len(fields))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return compareDocKeys(fields[a].name, fields[b].name) })
-	index = make([]int, len(fields))
-	for pos, i := range order {
-		index[i] = pos
-	}
-	return order, index
+	return order
 }
 
 // compileType builds the node of one field's type.

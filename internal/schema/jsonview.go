@@ -77,9 +77,7 @@ func byteAt(b []byte, i int) byte {
 }
 
 // members reads the keys of a CBOR map and where each value starts,
-// stepping over the values. The document orders keys shortest first
-// (RFC 8949 core deterministic encoding), the JSON encoder by name, so
-// values are found by key rather than read in order.
+// stepping over the values, for a map's members to be written sorted.
 func (t *jsonTranscoder) members(small []docMember, depth int) ([]docMember, error) {
 	major, _, count, err := t.r.head()
 	if err != nil || major != 5 || count > uint64(len(t.r.b)-t.r.pos) {
