@@ -143,19 +143,11 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		}
 		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
-		body, err := readBody(w, r, limits.MaxBodyBytes)
+		decoded, err := decodeRecordBody(w, r, in, v, limits.MaxBodyBytes, m)
 		if err != nil {
 			return err
 		}
-		m.ObservePayload("in", in.Name(), len(body))
-		wire := v.New()
-		start := time.Now()
-		if err := in.Decode(body, wire); err != nil {
-			countDecodeFailure(m, in.Name(), err)
-			return err
-		}
-		m.ObserveCodec("decode", in.Name(), time.Since(start))
-		rec, err := v.Validate(wire, in.Name() == "gob")
+		rec, err := v.Validate(decoded, in.Name() == "gob")
 		if err == nil && f.version != v.Number() {
 			var doc *schema.Doc
 			if doc, err = sc.Write(rec, v.Number(), nil); err == nil {
@@ -169,7 +161,7 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 			}
 			return err
 		}
-		start = time.Now()
+		start := time.Now()
 		out, err := f.codec.Marshal(rec)
 		if err != nil {
 			return err

@@ -168,11 +168,18 @@ func (d *recordDeps) getRecord() http.Handler {
 
 // decodeBody reads a record body and decodes it at version v.
 func (d *recordDeps) decodeBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec, v *schema.Version) (any, error) {
-	body, err := readBody(w, r, d.limits.MaxBodyBytes)
+	return decodeRecordBody(w, r, in, v, d.limits.MaxBodyBytes, d.metrics)
+}
+
+// decodeRecordBody reads a record body of at most maxBody bytes and
+// decodes it at version v, for Validate, observing its size and decode
+// time in m.
+func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec, v *schema.Version, maxBody int64, m *metrics.Metrics) (any, error) {
+	body, err := readBody(w, r, maxBody)
 	if err != nil {
 		return nil, err
 	}
-	d.metrics.ObservePayload("in", in.Name(), len(body))
+	m.ObservePayload("in", in.Name(), len(body))
 	start := time.Now()
 	var decoded any
 	ok := false
@@ -184,11 +191,11 @@ func (d *recordDeps) decodeBody(w http.ResponseWriter, r *http.Request, in negot
 	if !ok {
 		decoded = v.New()
 		if err := in.Decode(body, decoded); err != nil {
-			countDecodeFailure(d.metrics, in.Name(), err)
+			countDecodeFailure(m, in.Name(), err)
 			return nil, err
 		}
 	}
-	d.metrics.ObserveCodec("decode", in.Name(), time.Since(start))
+	m.ObserveCodec("decode", in.Name(), time.Since(start))
 	return decoded, nil
 }
 
