@@ -151,7 +151,7 @@ func TestValidateGob(t *testing.T) {
 	t.Parallel()
 	_, s := mustRegister(t, validateSchema)
 	v := s.Latest()
-	rec, err := v.Validate(v.New(), true)
+	_, err := v.Validate(v.New(), true)
 	if !problem.Is(err, problem.Unprocessable) {
 		t.Fatalf("Validate(empty, gob) = %v, want rule failures only", err)
 	}
@@ -165,7 +165,7 @@ func TestValidateGob(t *testing.T) {
 	p.Elem().FieldByName("Customer").SetString("a@example.com")
 	p.Elem().FieldByName("Qty").SetInt(1)
 	p.Elem().FieldByName("Addr").FieldByName("Zip").SetString("12345")
-	rec, err = v.Validate(p.Interface(), true)
+	rec, err := v.Validate(p.Interface(), true)
 	if err != nil {
 		t.Fatalf("Validate(plain, gob) = %v %v", err, fieldErrs(err))
 	}
