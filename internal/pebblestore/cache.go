@@ -26,11 +26,13 @@ type recordCache struct {
 	lru     *lru.Cache[string, cached]
 }
 
-// A cached record is its stored value and its body, expanded once if it
-// is stored compressed, so that reading a hot record expands nothing.
+// A cached record is its stored value, with its header decoded and its
+// body expanded once if it is stored compressed, so that reading a hot
+// record decodes and expands nothing.
 type cached struct {
 	value []byte
-	body  []byte // aliases value unless the body is stored compressed
+	meta  recordMeta // aliases value
+	body  []byte     // aliases value unless the body is stored compressed
 }
 
 // cacheOverhead approximates the bookkeeping bytes of one entry.
@@ -39,7 +41,7 @@ const cacheOverhead = 128
 func newRecordCache(maxBytes int) *recordCache {
 	return &recordCache{enabled: maxBytes > 0, lru: lru.New(maxBytes, func(k string, e cached) int {
 		n := len(k) + len(e.value) + cacheOverhead
-		if isCompressed(e.value) {
+		if e.meta.compressed {
 			n += len(e.body)
 		}
 		return n
@@ -57,17 +59,21 @@ func cachedRead(value []byte) (cached, error) {
 	if err != nil {
 		return cached{}, err
 	}
-	return cached{value: value, body: body}, nil
+	return cached{value: value, meta: m, body: body}, nil
 }
 
 // cachedWrite is the entry of a value just encoded from body. The body
 // is the writer's: the entry shares the value's own copy of it or, if
 // the value holds it compressed, keeps one of its own.
-func cachedWrite(value, body []byte) cached {
-	if !isCompressed(value) {
-		return cached{value: value, body: value[len(value)-len(body):]}
+func cachedWrite(value, body []byte) (cached, error) {
+	m, stored, err := decodeRecord(value)
+	if err != nil {
+		return cached{}, err
 	}
-	return cached{value: value, body: bytes.Clone(body)}
+	if !m.compressed {
+		return cached{value: value, meta: m, body: stored}, nil
+	}
+	return cached{value: value, meta: m, body: bytes.Clone(body)}, nil
 }
 
 // get returns the entry for key. The caller must not modify it.

@@ -353,12 +353,7 @@ func (st *txState) current(schema, id string) (current, error) {
 		// The committer is the only writer, so between its commits the
 		// cache holds what the database holds.
 		if e, ok := st.cache.get(key); ok {
-			v := e.value
-			m, _, err := decodeRecord(v)
-			if err != nil {
-				return current{}, fmt.Errorf("record %s/%s: %w", schema, id, err)
-			}
-			return current{exists: true, meta: m, value: v}, nil
+			return current{exists: true, meta: e.meta, value: e.value}, nil
 		}
 	}
 	v, closer, err := st.b.Get(key)
@@ -550,7 +545,11 @@ func (st *txState) applyWrite(w *Write, body packedBody) (Result, error) {
 	if w.Delete {
 		plain = nil
 	}
-	st.cacheWrites = append(st.cacheWrites, cacheWrite{key: key, entry: cachedWrite(rv, plain)})
+	entry, err := cachedWrite(rv, plain)
+	if err != nil {
+		return Result{}, fmt.Errorf("record %s/%s as encoded: %w", w.Schema, w.ID, err)
+	}
+	st.cacheWrites = append(st.cacheWrites, cacheWrite{key: key, entry: entry})
 	st.written[string(key)] = struct{}{}
 	if cur.exists {
 		if err := b.Delete(changeKey(w.Schema, cur.meta.seq), nil); err != nil {

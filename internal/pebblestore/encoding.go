@@ -261,11 +261,6 @@ func decodeRecord(v []byte) (recordMeta, []byte, error) {
 	return m, r.b, nil
 }
 
-// isCompressed reports whether a record value holds its body compressed.
-func isCompressed(value []byte) bool {
-	return len(value) > 1 && value[1]&flagCompressed != 0
-}
-
 // expand returns a record's body from the bytes decodeRecord gave after
 // its header: those bytes themselves, or, for a body stored compressed, a
 // new slice. fresh reports which.

@@ -78,12 +78,8 @@ func (s *Store) Get(ctx context.Context, schema, id string) (Record, error) {
 		}
 		s.cache.fill(key, e, v.gen)
 	}
-	m, _, err := decodeRecord(e.value)
-	if err != nil {
-		return Record{}, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
-	}
 	// The entry is the store's own, shared with the cache: no copy more.
-	return withBody(Record{Schema: schema, ID: id}, m, e.body), nil
+	return withBody(Record{Schema: schema, ID: id}, e.meta, e.body), nil
 }
 
 // iterate calls fn for each key and value in [lower, upper) from the
@@ -135,10 +131,11 @@ func (s *Store) Scan(ctx context.Context, schema, after string, limit int) ([]Re
 		return iterate(rd, prefix, successor(prefix), start, func(k, v []byte) (bool, error) {
 			id := k[len(prefix):]
 			m, stored, err := decodeRecord(v)
-			var rec Record
 			if err == nil && !m.deleted {
-				rec, err = recordOf(schema, id, m, stored)
-				out = append(out, rec)
+				var rec Record
+				if rec, err = recordOf(schema, id, m, stored); err == nil {
+					out = append(out, rec)
+				}
 			}
 			if err != nil {
 				return false, fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
