@@ -334,6 +334,8 @@ type current struct {
 	exists bool
 	meta   recordMeta
 	value  []byte    // the stored record value, valid until closer is closed
+	stored []byte    // the body as value holds it, when body is nil
+	body   []byte    // the body, when the record cache had it expanded
 	closer io.Closer // nil when the record does not exist
 }
 
@@ -353,7 +355,7 @@ func (st *txState) current(schema, id string) (current, error) {
 		// The committer is the only writer, so between its commits the
 		// cache holds what the database holds.
 		if e, ok := st.cache.get(key); ok {
-			return current{exists: true, meta: e.meta, value: e.value}, nil
+			return current{exists: true, meta: e.meta, value: e.value, body: e.body}, nil
 		}
 	}
 	v, closer, err := st.b.Get(key)
@@ -363,12 +365,35 @@ func (st *txState) current(schema, id string) (current, error) {
 	if err != nil {
 		return current{}, err
 	}
-	m, _, err := decodeRecord(v)
+	m, stored, err := decodeRecord(v)
 	if err != nil {
 		_ = closer.Close()
 		return current{}, fmt.Errorf("record %s/%s: %w", schema, id, err)
 	}
-	return current{exists: true, meta: m, value: v, closer: closer}, nil
+	return current{exists: true, meta: m, value: v, stored: stored, closer: closer}, nil
+}
+
+// historyValue returns the history entry of the revision cur, which w
+// supersedes: its value stored as a difference from w's body when that is
+// smaller, else as it is.
+func historyValue(cur *current, w *Write) ([]byte, error) {
+	if cur.meta.deleted || w.Delete {
+		return cur.value, nil
+	}
+	old := cur.body
+	if old == nil {
+		var err error
+		if old, _, err = expand(cur.meta, cur.stored); err != nil {
+			return nil, err
+		}
+	}
+	m := cur.meta
+	m.compressed, m.delta = false, true
+	v := encodeRecord(m, packedBody{bytes: appendDelta(nil, old, w.Body)})
+	if len(v) >= len(cur.value) {
+		return cur.value, nil
+	}
+	return v, nil
 }
 
 // check returns the reason w cannot be applied to a record in state cur.
@@ -518,7 +543,11 @@ func (st *txState) applyWrite(w *Write, body packedBody) (Result, error) {
 		cutoff = rev - st.limit
 	}
 	if cur.exists && cur.meta.revision > cutoff {
-		if err := b.Set(historyKey(w.Schema, w.ID, cur.meta.revision), cur.value, nil); err != nil {
+		hv, err := historyValue(&cur, w)
+		if err != nil {
+			return Result{}, fmt.Errorf("record %s/%s: %w", w.Schema, w.ID, err)
+		}
+		if err := b.Set(historyKey(w.Schema, w.ID, cur.meta.revision), hv, nil); err != nil {
 			return Result{}, err
 		}
 	}

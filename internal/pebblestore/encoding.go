@@ -15,8 +15,9 @@ import (
 // metadata without parsing or expanding the body. The header also holds
 // the history metadata of the revision, which makes a record value a
 // complete history entry: when a revision is superseded its value moves to
-// the history keyspace as it is, and a record that is only ever created
-// writes no history key.
+// the history keyspace, with its body as the difference from the new body
+// where that is smaller (see appendDelta), and a record that is only ever
+// created writes no history key.
 //
 // The first byte is a format version, so that a later layout can be told
 // apart from this one; values written before bodies were compressed have
@@ -29,7 +30,11 @@ const (
 	// flagCompressed marks a body stored compressed with S2, an extension
 	// of Snappy's format that encodes and decodes faster.
 	flagCompressed
-	knownFlags = flagDeleted | flagCompressed
+	// flagDelta marks a history entry whose body is stored as its
+	// difference from the body of the revision after it (see
+	// appendDelta). Record values never carry it.
+	flagDelta
+	knownFlags = flagDeleted | flagCompressed | flagDelta
 )
 
 // A body of at least minCompressed bytes is stored compressed when that
@@ -60,7 +65,13 @@ const (
 )
 
 // formatMarker is the value of the format key, naming the layout above.
-var formatMarker = []byte("ferry pebblestore 1")
+// Format 2 added history entries stored as differences (flagDelta); a
+// store of format 1 is read as it is and marked as format 2 when opened,
+// so that a release that cannot read differences refuses it.
+var (
+	formatMarker   = []byte("ferry pebblestore 2")
+	formatMarkerV1 = []byte("ferry pebblestore 1")
+)
 
 var (
 	keyFormat = []byte{prefixFormat}
@@ -72,12 +83,14 @@ type recordMeta struct {
 	deleted bool
 	// compressed says the body is stored compressed; see expand.
 	compressed bool
-	revision   int64
-	seq        uint64
-	at         time.Time
-	version    int // the schema version the client wrote
-	op, by     []byte
-	extra      []byte
+	// delta says the body is stored as a difference; see applyDelta.
+	delta    bool
+	revision int64
+	seq      uint64
+	at       time.Time
+	version  int // the schema version the client wrote
+	op, by   []byte
+	extra    []byte
 }
 
 // changeValue is a change feed entry (its key holds the sequence number).
@@ -127,6 +140,9 @@ func encodeRecord(m recordMeta, body packedBody) []byte {
 	}
 	if body.compressed {
 		flags |= flagCompressed
+	}
+	if m.delta {
+		flags |= flagDelta
 	}
 	b = append(b, formatV1, flags)
 	b = binary.AppendUvarint(b, uint64(m.revision))
@@ -244,6 +260,7 @@ func decodeRecord(v []byte) (recordMeta, []byte, error) {
 	m := recordMeta{
 		deleted:    flags&flagDeleted != 0,
 		compressed: flags&flagCompressed != 0,
+		delta:      flags&flagDelta != 0,
 		revision:   r.revision(),
 		seq:        r.uvarint(),
 		at:         r.time(),
@@ -252,7 +269,7 @@ func decodeRecord(v []byte) (recordMeta, []byte, error) {
 		by:         r.bytes(),
 		extra:      r.bytes(),
 	}
-	if m.deleted && (len(r.b) > 0 || m.compressed) {
+	if m.deleted && (len(r.b) > 0 || m.compressed || m.delta) || m.compressed && m.delta {
 		r.fail()
 	}
 	if r.err != nil {
@@ -265,6 +282,10 @@ func decodeRecord(v []byte) (recordMeta, []byte, error) {
 // its header: those bytes themselves, or, for a body stored compressed, a
 // new slice. fresh reports which.
 func expand(m recordMeta, stored []byte) (body []byte, fresh bool, err error) {
+	if m.delta {
+		// Only History reads a delta, and it applies it itself.
+		return nil, false, errCorrupt
+	}
 	if !m.compressed {
 		return stored, false, nil
 	}

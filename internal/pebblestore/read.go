@@ -191,6 +191,7 @@ func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry,
 		return nil, err
 	}
 	var out []HistoryEntry
+	var deltas [][]byte // out[i]'s body as a difference, or nil
 	err := s.read(func(rd pebble.Reader) error {
 		v, closer, err := rd.Get(recordKey(schema, id))
 		if errors.Is(err, pebble.ErrNotFound) {
@@ -199,8 +200,11 @@ func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry,
 		if err != nil {
 			return fmt.Errorf("pebblestore: get %s/%s: %w", schema, id, err)
 		}
-		newest, err := historyEntry(v)
+		newest, delta, err := historyEntry(v)
 		closer.Close()
+		if err == nil && delta != nil {
+			err = errCorrupt
+		}
 		if err != nil {
 			return fmt.Errorf("pebblestore: record %s/%s: %w", schema, id, err)
 		}
@@ -213,7 +217,7 @@ func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry,
 		prefix := historyPrefix(schema, id)
 		start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(first))
 		err = iterate(rd, prefix, successor(prefix), start, func(k, v []byte) (bool, error) {
-			e, err := historyEntry(v)
+			e, delta, err := historyEntry(v)
 			if err != nil {
 				return false, fmt.Errorf("pebblestore: history of %s/%s: %w", schema, id, err)
 			}
@@ -221,29 +225,46 @@ func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry,
 				return false, fmt.Errorf("pebblestore: history key of %s/%s revision %d: %w", schema, id, e.Revision, errCorrupt)
 			}
 			out = append(out, e)
+			deltas = append(deltas, delta)
 			return true, nil
 		})
 		if err != nil {
 			return err
 		}
 		out = append(out, newest)
+		deltas = append(deltas, nil)
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Each difference is from the body of the revision after it, so the
+	// bodies are rebuilt newest first.
+	for i := len(out) - 2; i >= 0; i-- {
+		if deltas[i] == nil {
+			continue
+		}
+		next := out[i+1]
+		if next.Revision != out[i].Revision+1 || next.Body == nil {
+			return nil, fmt.Errorf("pebblestore: history of %s/%s revision %d: %w", schema, id, out[i].Revision, errCorrupt)
+		}
+		if out[i].Body, err = applyDelta(deltas[i], next.Body); err != nil {
+			return nil, fmt.Errorf("pebblestore: history of %s/%s revision %d: %w", schema, id, out[i].Revision, err)
+		}
 	}
 	slices.Reverse(out)
 	return out, nil
 }
 
 // historyEntry builds a HistoryEntry from a record value, copying it out
-// of Pebble's memory.
-func historyEntry(v []byte) (HistoryEntry, error) {
+// of Pebble's memory. For a body stored as a difference, the entry has no
+// body and delta holds the difference.
+func historyEntry(v []byte) (e HistoryEntry, delta []byte, err error) {
 	m, stored, err := decodeRecord(v)
 	if err != nil {
-		return HistoryEntry{}, err
+		return HistoryEntry{}, nil, err
 	}
-	e := HistoryEntry{
+	e = HistoryEntry{
 		Revision: m.revision,
 		Op:       string(m.op),
 		By:       string(m.by),
@@ -251,15 +272,22 @@ func historyEntry(v []byte) (HistoryEntry, error) {
 		At:       m.at,
 		Extra:    bytes.Clone(m.extra),
 	}
-	if !m.deleted {
+	switch {
+	case m.deleted:
+	case m.delta:
+		delta = bytes.Clone(stored)
+		if delta == nil {
+			delta = []byte{}
+		}
+	default:
 		if e.Body, err = ownBody(m, stored); err != nil {
-			return HistoryEntry{}, err
+			return HistoryEntry{}, nil, err
 		}
 		if e.Body == nil {
 			e.Body = []byte{}
 		}
 	}
-	return e, nil
+	return e, delta, nil
 }
 
 // Changes returns at most limit entries of schema's change feed with

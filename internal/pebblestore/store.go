@@ -29,7 +29,8 @@
 // schema and the big-endian version; 'm' and a schema name hold its
 // metadata; 'j' and an id a job. A record value is a header of metadata and
 // history metadata, then the body, which makes it a complete history entry:
-// when a revision is superseded its value moves to the history as it is.
+// when a revision is superseded its value moves to the history, its body
+// stored as the difference from the new body where that is smaller.
 package pebblestore
 
 import (
@@ -267,6 +268,10 @@ func (s *Store) init() error {
 		}
 	case err != nil:
 		return fmt.Errorf("pebblestore: read format: %w", err)
+	case string(marker) == string(formatMarkerV1):
+		if err := s.db.Set(keyFormat, formatMarker, pebble.Sync); err != nil {
+			return fmt.Errorf("pebblestore: upgrade format: %w", err)
+		}
 	case string(marker) != string(formatMarker):
 		return fmt.Errorf("pebblestore: store has format %q, want %q", marker, formatMarker)
 	}
