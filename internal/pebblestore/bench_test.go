@@ -176,3 +176,32 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHistory reads the full history of a record that was written
+// 100 times, each revision changing one field of the benchmark record.
+func BenchmarkHistory(b *testing.B) {
+	const revisions = 100
+	s, err := Open(context.Background(), b.TempDir(), Options{HistoryLimit: revisions})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	body, err := os.ReadFile("../../bench/testdata/order.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range revisions {
+		copy(body[30:], fmt.Sprintf("%06d", i))
+		w := Write{Schema: "bench", ID: "r", IfRevision: AnyRevision, Body: body}
+		if res, err := s.Commit(ctx, []Write{w}, false); err != nil || res[0].Err != nil {
+			b.Fatalf("Commit: %v %v", err, res[0].Err)
+		}
+	}
+	for b.Loop() {
+		h, err := s.History(ctx, "bench", "r")
+		if err != nil || len(h) != revisions {
+			b.Fatalf("History = %d entries, %v", len(h), err)
+		}
+	}
+}
