@@ -375,25 +375,26 @@ func (st *txState) current(schema, id string) (current, error) {
 
 // historyValue returns the history entry of the revision cur, which w
 // supersedes: its value stored as a difference from w's body when that is
-// smaller, else as it is.
-func historyValue(cur *current, w *Write) ([]byte, error) {
+// smaller, else as it is. A body that does not expand is kept as it is
+// too, so that a damaged record can still be replaced.
+func historyValue(cur *current, w *Write) []byte {
 	if cur.meta.deleted || w.Delete {
-		return cur.value, nil
+		return cur.value
 	}
 	old := cur.body
 	if old == nil {
 		var err error
 		if old, _, err = expand(cur.meta, cur.stored); err != nil {
-			return nil, err
+			return cur.value
 		}
 	}
 	m := cur.meta
 	m.compressed, m.delta = false, true
 	v := encodeRecord(m, packedBody{bytes: appendDelta(nil, old, w.Body)})
 	if len(v) >= len(cur.value) {
-		return cur.value, nil
+		return cur.value
 	}
-	return v, nil
+	return v
 }
 
 // check returns the reason w cannot be applied to a record in state cur.
@@ -543,11 +544,7 @@ func (st *txState) applyWrite(w *Write, body packedBody) (Result, error) {
 		cutoff = rev - st.limit
 	}
 	if cur.exists && cur.meta.revision > cutoff {
-		hv, err := historyValue(&cur, w)
-		if err != nil {
-			return Result{}, fmt.Errorf("record %s/%s: %w", w.Schema, w.ID, err)
-		}
-		if err := b.Set(historyKey(w.Schema, w.ID, cur.meta.revision), hv, nil); err != nil {
+		if err := b.Set(historyKey(w.Schema, w.ID, cur.meta.revision), historyValue(&cur, w), nil); err != nil {
 			return Result{}, err
 		}
 	}

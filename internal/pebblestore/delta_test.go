@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -138,8 +139,19 @@ func FuzzDelta(f *testing.F) {
 // that History rebuilds every body either way.
 func TestHistoryStoredAsDifferences(t *testing.T) {
 	t.Parallel()
+	// With the record cache, the committer takes the superseded body from
+	// it; without, it expands the stored value.
+	for _, cacheBytes := range []int{0, 1 << 20} {
+		t.Run(fmt.Sprintf("cache %d", cacheBytes), func(t *testing.T) {
+			t.Parallel()
+			testHistoryStoredAsDifferences(t, cacheBytes)
+		})
+	}
+}
+
+func testHistoryStoredAsDifferences(t *testing.T, cacheBytes int) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir(), Options{HistoryLimit: 10})
+	s, err := Open(ctx, t.TempDir(), Options{HistoryLimit: 10, CacheBytes: cacheBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +235,50 @@ func TestHistoryMissingBase(t *testing.T) {
 	s.cache.publish(s.nextView, nil, s.install)
 	if h, err := s.History(ctx, "s", "x"); !errors.Is(err, errCorrupt) {
 		t.Errorf("History = %d entries, %v; want errCorrupt", len(h), err)
+	}
+}
+
+// TestOverwriteDamagedBody checks that a record whose stored body does not
+// expand can still be replaced, its damaged value kept in the history as
+// it is, and that the other writes of the request are not failed with it.
+func TestOverwriteDamagedBody(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	body := bytes.Repeat([]byte(`{"k":"vvvvvvvv"},`), 40)
+	if res, err := s.Commit(ctx, []Write{{Schema: "s", ID: "x", IfRevision: AnyRevision, Body: body}}, false); err != nil || res[0].Err != nil {
+		t.Fatalf("write: %v %v", err, res[0].Err)
+	}
+	v, err := getValue(s.db, recordKey("s", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, stored, err := decodeRecord(v)
+	if err != nil || !m.compressed {
+		t.Fatalf("stored value: compressed %v, %v; want a compressed body", m.compressed, err)
+	}
+	damaged := append(bytes.Clone(v[:len(v)-len(stored)]), 0x05, 0xfe, 0xfe, 0xfe)
+	if err := s.db.Set(recordKey("s", "x"), damaged, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	s.cache.publish(s.nextView, nil, s.install)
+	res, err := s.Commit(ctx, []Write{
+		{Schema: "s", ID: "x", IfRevision: AnyRevision, Body: []byte("repaired")},
+		{Schema: "s", ID: "y", IfRevision: AnyRevision, Body: []byte("unrelated")},
+	}, false)
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("Commit = %+v, %v; want both writes applied", res, err)
+	}
+	if got, err := s.Get(ctx, "s", "x"); err != nil || string(got.Body) != "repaired" {
+		t.Errorf("Get = %q, %v; want the replacement", got.Body, err)
+	}
+	kept, err := getValue(s.db, historyKey("s", "x", 1))
+	if err != nil || !bytes.Equal(kept, damaged) {
+		t.Errorf("history of revision 1 = %x, %v; want the damaged value as it was", kept, err)
 	}
 }
 

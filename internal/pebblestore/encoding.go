@@ -56,7 +56,7 @@ const (
 	prefixFormat   = 'F' // the format marker, a single key
 	prefixLimit    = 'L' // the history limit the store last ran with
 	prefixRecord   = 'r' // schema, id → record value
-	prefixHistory  = 'h' // schema, id, revision → record value of that revision
+	prefixHistory  = 'h' // schema, id, revision → record value of that revision (see flagDelta)
 	prefixChange   = 'c' // schema, sequence number → change value
 	prefixCounters = 'n' // schema → last sequence number and live count
 	prefixDef      = 'd' // schema, version → definition
@@ -247,7 +247,7 @@ func (r *reader) bytes() []byte {
 }
 
 // decodeRecord parses a record value. The body is as stored, aliasing v:
-// expand gives the body itself.
+// expand gives the body itself, and History a body stored as a difference.
 func decodeRecord(v []byte) (recordMeta, []byte, error) {
 	r := reader{b: v}
 	if r.byte() != formatV1 {
@@ -280,7 +280,8 @@ func decodeRecord(v []byte) (recordMeta, []byte, error) {
 
 // expand returns a record's body from the bytes decodeRecord gave after
 // its header: those bytes themselves, or, for a body stored compressed, a
-// new slice. fresh reports which.
+// new slice. fresh reports which. It refuses a body stored as a
+// difference, which only History can rebuild.
 func expand(m recordMeta, stored []byte) (body []byte, fresh bool, err error) {
 	if m.delta {
 		// Only History reads a delta, and it applies it itself.
