@@ -156,7 +156,9 @@ func testHistoryStoredAsDifferences(t *testing.T, cacheBytes int) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	base := strings.Repeat(`{"sku":"A-1","qty":3,"price":19.99},`, 40)
+	// Long enough to be stored compressed, so that differences are taken
+	// from expanded bodies.
+	base := strings.Repeat(`{"sku":"A-1","qty":3,"price":19.99},`, minCompressed/30)
 	bodies := [][]byte{
 		[]byte(base + "1"),              // rev 1: stored as a difference from rev 2
 		[]byte(base + "2"),              // rev 2: deleted by rev 3, so stored whole
@@ -187,6 +189,9 @@ func testHistoryStoredAsDifferences(t *testing.T, cacheBytes int) {
 			}
 			if m.delta != want {
 				t.Errorf("revision %d stored as a difference: %v, want %v", rev, m.delta, want)
+			}
+			if wantCompressed := rev == 2 || rev == 7; m.compressed != wantCompressed {
+				t.Errorf("revision %d stored compressed: %v, want %v", rev, m.compressed, wantCompressed)
 			}
 			if m.delta && len(stored) > 8 {
 				t.Errorf("revision %d: difference of %d bytes", rev, len(stored))
@@ -249,7 +254,7 @@ func TestOverwriteDamagedBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	body := bytes.Repeat([]byte(`{"k":"vvvvvvvv"},`), 40)
+	body := bytes.Repeat([]byte(`{"k":"vvvvvvvv"},`), minCompressed/10)
 	if res, err := s.Commit(ctx, []Write{{Schema: "s", ID: "x", IfRevision: AnyRevision, Body: body}}, false); err != nil || res[0].Err != nil {
 		t.Fatalf("write: %v %v", err, res[0].Err)
 	}

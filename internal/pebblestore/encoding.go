@@ -39,13 +39,14 @@ const (
 
 // A body of at least minCompressed bytes is stored compressed when that
 // saves at least an eighth of it. Every value passes through the
-// write-ahead log, the memtable and, as history, compaction after
-// compaction, and the CPU those take grows with the bytes: compressing
-// once on the way in costs less than carrying the bytes (see
-// BenchmarkOverwrite). Pebble's own block compression does not help
-// there, as it compresses only when a table is written, again at every
-// compaction.
-const minCompressed = 128
+// write-ahead log and the memtable, and the CPU those take grows with the
+// bytes; but compressing costs about as much per call at 1 KiB as the
+// bytes it saves, and Pebble compresses the tables it writes anyway, which
+// overwritten values never reach. Measured with 64 writers, 100 revisions
+// kept and history stored as differences: at 1 KiB, compressing made a
+// write cost 24.6 µs of CPU against 19.9 µs without; at 8 KiB the two were
+// even; at 64 KiB compressing halved it (94–140 µs against 200–248 µs).
+const minCompressed = 8 << 10
 
 var errCorrupt = errors.New("malformed stored value")
 

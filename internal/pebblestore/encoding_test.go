@@ -27,8 +27,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"tombstone", recordMeta{deleted: true, revision: math.MaxInt64, seq: math.MaxUint64, at: encodingTimes[2], version: -1, op: []byte("delete"), by: []byte("ü")}, nil},
 		{"far future", recordMeta{revision: 2, seq: 3, at: encodingTimes[3]}, []byte{0, 1, 2}},
 		{"before 1678", recordMeta{revision: 2, seq: 3, at: encodingTimes[4]}, bytes.Repeat([]byte("x"), 5000)},
-		{"compressible", recordMeta{revision: 2, seq: 3, at: encodingTimes[0]}, bytes.Repeat([]byte(`{"sku":"SKU-1","qty":2}`), 20)},
-		{"incompressible", recordMeta{revision: 2, seq: 3, at: encodingTimes[0]}, noise(300)},
+		{"compressible", recordMeta{revision: 2, seq: 3, at: encodingTimes[0]}, bytes.Repeat([]byte(`{"sku":"SKU-1","qty":2}`), minCompressed/20)},
+		{"incompressible", recordMeta{revision: 2, seq: 3, at: encodingTimes[0]}, noise(minCompressed + 300)},
 		{"just too short to compress", recordMeta{revision: 2, seq: 3, at: encodingTimes[0]}, bytes.Repeat([]byte("x"), minCompressed-1)},
 	}
 	for _, tc := range tests {
