@@ -151,11 +151,7 @@ func TestHistoryStoredAsDifferences(t *testing.T) {
 
 func testHistoryStoredAsDifferences(t *testing.T, cacheBytes int) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir(), Options{HistoryLimit: 10, CacheBytes: cacheBytes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := MustOpen(t, t.TempDir(), Options{HistoryLimit: 10, CacheBytes: cacheBytes})
 	// Long enough to be stored compressed, so that differences are taken
 	// from expanded bodies.
 	base := strings.Repeat(`{"sku":"A-1","qty":3,"price":19.99},`, minCompressed/30)
@@ -169,14 +165,11 @@ func testHistoryStoredAsDifferences(t *testing.T, cacheBytes int) {
 		[]byte("X" + base[1:] + "tail"), // rev 7: differs from rev 8 at both ends, so stored whole
 		[]byte("Y" + base[1:] + "end"),  // rev 8: the record
 	}
-	for i, b := range bodies {
-		w := Write{Schema: "s", ID: "x", IfRevision: AnyRevision, Body: b, Delete: b == nil}
-		if res, err := s.Commit(ctx, []Write{w}, false); err != nil || res[0].Err != nil {
-			t.Fatalf("write %d: %v %v", i+1, err, res[0].Err)
-		}
+	for _, b := range bodies {
+		MustCommitAll(t, s, []Write{{Schema: "s", ID: "x", IfRevision: AnyRevision, Body: b, Delete: b == nil}})
 	}
 	wantDelta := map[int64]bool{1: true, 2: false, 3: false, 4: false, 5: true, 6: true, 7: false}
-	err = s.read(func(rd pebble.Reader) error {
+	err := s.read(func(rd pebble.Reader) error {
 		for rev, want := range wantDelta {
 			v, closer, err := rd.Get(historyKey("s", "x", rev))
 			if err != nil {
@@ -223,16 +216,9 @@ func testHistoryStoredAsDifferences(t *testing.T, cacheBytes int) {
 func TestHistoryMissingBase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := MustOpen(t, t.TempDir(), Options{})
 	for _, b := range []string{"1", "2", "3"} {
-		w := Write{Schema: "s", ID: "x", IfRevision: AnyRevision, Body: []byte(strings.Repeat("body ", 40) + b)}
-		if res, err := s.Commit(ctx, []Write{w}, false); err != nil || res[0].Err != nil {
-			t.Fatalf("write: %v %v", err, res[0].Err)
-		}
+		MustCommitAll(t, s, []Write{put("x", strings.Repeat("body ", 40)+b)})
 	}
 	if err := s.db.Delete(historyKey("s", "x", 2), pebble.Sync); err != nil {
 		t.Fatal(err)
@@ -249,15 +235,8 @@ func TestHistoryMissingBase(t *testing.T) {
 func TestOverwriteDamagedBody(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	body := bytes.Repeat([]byte(`{"k":"vvvvvvvv"},`), minCompressed/10)
-	if res, err := s.Commit(ctx, []Write{{Schema: "s", ID: "x", IfRevision: AnyRevision, Body: body}}, false); err != nil || res[0].Err != nil {
-		t.Fatalf("write: %v %v", err, res[0].Err)
-	}
+	s := MustOpen(t, t.TempDir(), Options{})
+	MustCommitAll(t, s, []Write{put("x", strings.Repeat(`{"k":"vvvvvvvv"},`, minCompressed/10))})
 	v, err := getValue(s.db, recordKey("s", "x"))
 	if err != nil {
 		t.Fatal(err)
@@ -271,13 +250,7 @@ func TestOverwriteDamagedBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.cache.publish(s.nextView, nil, s.install)
-	res, err := s.Commit(ctx, []Write{
-		{Schema: "s", ID: "x", IfRevision: AnyRevision, Body: []byte("repaired")},
-		{Schema: "s", ID: "y", IfRevision: AnyRevision, Body: []byte("unrelated")},
-	}, false)
-	if err != nil || res[0].Err != nil || res[1].Err != nil {
-		t.Fatalf("Commit = %+v, %v; want both writes applied", res, err)
-	}
+	MustCommitAll(t, s, []Write{put("x", "repaired"), put("y", "unrelated")})
 	if got, err := s.Get(ctx, "s", "x"); err != nil || string(got.Body) != "repaired" {
 		t.Errorf("Get = %q, %v; want the replacement", got.Body, err)
 	}
