@@ -390,7 +390,8 @@ func historyValue(cur *current, w *Write) []byte {
 	}
 	m := cur.meta
 	m.compressed, m.delta = false, true
-	v := encodeRecord(m, packedBody{bytes: appendDelta(nil, old, w.Body)})
+	// The header leaves room for a small difference to follow it.
+	v := appendDelta(encodeRecord(m, packedBody{}), old, w.Body)
 	if len(v) >= len(cur.value) {
 		return cur.value
 	}
