@@ -89,7 +89,10 @@ var candidateMethods = []string{
 // router is asked again for each method.
 func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		allowed := allowedMethods(routes, r.URL.Path)
+		allowed, reserved := reservedMethods(r.URL.Path)
+		if !reserved {
+			allowed = allowedMethods(routes, r.URL.Path)
+		}
 		writeNotAllowed(w, r, allowed)
 	}
 }
@@ -115,6 +118,23 @@ var reservedAllow = map[string][]string{
 	"_export":  {http.MethodGet, http.MethodHead},
 	"_import":  {http.MethodPost},
 	"_changes": {http.MethodGet, http.MethodHead},
+}
+
+// reservedMethods returns the methods of path when it names one of the
+// reserved sub-resources of a schema's records. The router matches the
+// record routes there too, taking the name for an id, so asking it would
+// list their methods as well.
+func reservedMethods(path string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(path, "/v1/records/")
+	if !ok {
+		return nil, false
+	}
+	schema, name, ok := strings.Cut(rest, "/")
+	if !ok || schema == "" {
+		return nil, false
+	}
+	allowed, reserved := reservedAllow[name]
+	return allowed, reserved
 }
 
 // allowedMethods lists the methods routed for path.
