@@ -48,6 +48,8 @@ func TestGetRecordNegotiatesFormat(t *testing.T) {
 		{"only json, excluded", "application/json;q=0", 406, "", ""},
 		{"text wildcard", "text/*", 406, "", ""},
 		{"unknown version", "application/json; version=9", 406, "", ""},
+		{"version zero", "application/json; version=0", 406, "", ""},
+		{"version not a number", "application/cbor; version=abc", 406, "", ""},
 	}
 	etags := map[string]string{}
 	for _, tc := range tests {
@@ -257,6 +259,8 @@ func TestUnsupportedContentType(t *testing.T) {
 		{"register schema cbor", http.MethodPost, "/v1/schemas", "application/cbor", 415, "Accept-Post", "application/json", false},
 		{"PUT unknown version", http.MethodPut, "/v1/records/item/a1", "application/json; version=7", 415, "", "", true},
 		{"POST unknown version", http.MethodPost, "/v1/records/item", "application/cbor; version=2", 415, "Accept-Post", "", true},
+		{"PUT version zero", http.MethodPut, "/v1/records/item/a1", "application/json; version=0", 415, "", "", true},
+		{"PUT version not a number", http.MethodPut, "/v1/records/item/a1", "application/json; version=abc", 415, "", "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

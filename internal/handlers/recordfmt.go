@@ -58,7 +58,7 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 		version = fallbackVersion
 	}
 	if _, err := sc.Version(version); err != nil {
-		return recordFormat{}, problem.New(problem.NotAcceptable, "schema %q has no version %d", sc.Name(), version).
+		return recordFormat{}, problem.New(problem.NotAcceptable, "schema %q has no version %s", sc.Name(), versionLabel(version)).
 			With("versions", sc.Versions())
 	}
 	pretty, err := queryBool(r, "pretty")
@@ -82,10 +82,18 @@ func bodyVersion(sc *schema.Schema, ctVersion int) (*schema.Version, error) {
 	}
 	v, err := sc.Version(ctVersion)
 	if err != nil {
-		return nil, problem.New(problem.UnsupportedMedia, "schema %q has no version %d", sc.Name(), ctVersion).
+		return nil, problem.New(problem.UnsupportedMedia, "schema %q has no version %s", sc.Name(), versionLabel(ctVersion)).
 			With("versions", sc.Versions())
 	}
 	return v, nil
+}
+
+// versionLabel names version n of a media type in a problem's detail.
+func versionLabel(n int) string {
+	if n == negotiate.NoVersion {
+		return "named by a version parameter that is not a positive integer"
+	}
+	return strconv.Itoa(n)
 }
 
 // markDeprecated adds Deprecation and Sunset headers when a request or

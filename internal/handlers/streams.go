@@ -87,7 +87,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 			version = t.schema.Latest().Number()
 		}
 		if _, err := t.schema.Version(version); err != nil {
-			return problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, version).
+			return problem.New(problem.NotAcceptable, "schema %q has no version %s", t.name, versionLabel(version)).
 				With("versions", t.schema.Versions())
 		}
 		requestInfoFrom(w).formatOut = sc.Name()
@@ -351,7 +351,7 @@ func (d *recordDeps) recordHistory() http.Handler {
 			}
 			if ch.Version != 0 {
 				if _, err := t.schema.Version(ch.Version); err != nil {
-					return problem.New(problem.NotAcceptable, "schema %q has no version %d", t.name, ch.Version).
+					return problem.New(problem.NotAcceptable, "schema %q has no version %s", t.name, versionLabel(ch.Version)).
 						With("versions", t.schema.Versions())
 				}
 				version = ch.Version

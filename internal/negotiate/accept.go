@@ -277,7 +277,7 @@ func parseMediaRange(s string, i int) (mediaRange, int, error) {
 		case strings.EqualFold(name, "version"):
 			v, ok := parseVersion(value)
 			if !ok {
-				return mediaRange{}, 0, acceptError("version=%s is not a positive integer", value)
+				v = NoVersion
 			}
 			mr.version = v
 			mr.params = true

@@ -19,9 +19,15 @@ type MediaType struct {
 	Version int
 }
 
-// ParseContentType parses a Content-Type header value. A malformed value,
-// or a version parameter that is not a positive integer, is a
-// problem.Invalid error.
+// NoVersion is the version of a media type whose version parameter is not
+// a positive integer. No schema has it, so asking for it is answered like
+// asking for a version the schema lacks: 415 for a body, 406 for a
+// response, each listing the versions there are.
+const NoVersion = -1
+
+// ParseContentType parses a Content-Type header value. A malformed value
+// is a problem.Invalid error; a version parameter that is not a positive
+// integer gives NoVersion.
 func ParseContentType(contentType string) (MediaType, error) {
 	essence, params, err := mime.ParseMediaType(contentType)
 	if typ, sub, ok := strings.Cut(essence, "/"); err == nil && (!ok || typ == "" || sub == "") {
@@ -34,8 +40,7 @@ func ParseContentType(contentType string) (MediaType, error) {
 	mt := MediaType{Essence: essence, Params: params}
 	if v, ok := params["version"]; ok {
 		if mt.Version, ok = parseVersion(v); !ok {
-			return MediaType{}, problem.New(problem.Invalid, "content-type header: version=%s is not a positive integer", v).
-				WithReason("content_type")
+			mt.Version = NoVersion
 		}
 	}
 	return mt, nil
