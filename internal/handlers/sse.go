@@ -15,6 +15,9 @@ import (
 // proxies and clients know it is alive.
 const ssePing = 15 * time.Second
 
+// eventStream is the media type of server-sent events.
+const eventStream = "text/event-stream"
+
 // changeJSON is one change as JSON, in the feed and in events.
 type changeJSON struct {
 	Seq      uint64    `json:"seq"`
@@ -35,20 +38,6 @@ func plainChanges(changes []records.Change, last uint64) changesJSON {
 		out.Changes[i] = changeJSON{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At}
 	}
 	return out
-}
-
-// wantsEventStream reports whether the client asks for server-sent events
-// rather than a change list.
-func wantsEventStream(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		for _, part := range strings.Split(v, ",") {
-			mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") && !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // mergeDone returns a context that ends when either ctx or other does.
@@ -74,7 +63,7 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
+	h.Set("Content-Type", eventStream)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Vary", varyNegotiated)
 	h.Set("X-Accel-Buffering", "no")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -387,6 +388,9 @@ func (d *recordDeps) recordHistory() http.Handler {
 const changeFeedWaitLimit = 60
 
 func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
+	// The feed is a change list in any record format, or an event stream,
+	// offered last so that a wildcard picks a change list.
+	offers := append(slices.Clip(d.codecs.Offers()), negotiate.Offer{MediaType: eventStream})
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, false)
 		if err != nil {
@@ -405,7 +409,11 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 			return err
 		}
 		withData := r.URL.Query().Get("include") == "data"
-		if wantsEventStream(r) {
+		choice, err := negotiate.Choose(r.Header.Get("Accept"), offers)
+		if err != nil {
+			return err
+		}
+		if choice.Offer == len(offers)-1 {
 			d.streamChanges(w, r, t, uint64(since), shutdown)
 			return nil
 		}

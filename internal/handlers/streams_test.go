@@ -852,3 +852,49 @@ func TestExportJSONMatchesGet(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeFeedNegotiation checks that the change feed negotiates between
+// its change list in each record format and an event stream like any
+// other representation: wildcards and weights count, and a 406 lists the
+// event stream among the acceptable types.
+func TestChangeFeedNegotiation(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "n1", sample("n1", 1))
+	tests := []struct {
+		accept string
+		status int
+		want   string // the response's media type
+	}{
+		{"", 200, "application/json"},
+		{"*/*", 200, "application/json"},
+		{"text/event-stream", 200, "text/event-stream"},
+		{"text/*", 200, "text/event-stream"},
+		{"text/event-stream;q=0.2, application/cbor", 200, "application/cbor"},
+		{"application/json;q=0.2, text/event-stream", 200, "text/event-stream"},
+		{"application/json, text/event-stream;q=0", 200, "application/json"},
+		{"text/html", 406, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.accept, func(t *testing.T) {
+			t.Parallel()
+			if tc.status == 406 {
+				p := s.Get(t, "/v1/records/item/_changes", "Accept", tc.accept).Problem(t, 406)
+				if got := strs(p, "acceptable"); !slices.Contains(got, "text/event-stream") || !slices.Contains(got, "application/json") {
+					t.Errorf("Accept %q: acceptable = %v, want the record formats and text/event-stream", tc.accept, got)
+				}
+				return
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			res := s.Open(ctx, t, Call{Method: http.MethodGet, Path: "/v1/records/item/_changes", Header: hdr("Accept", tc.accept)})
+			defer res.Body.Close()
+			if res.StatusCode != tc.status {
+				t.Fatalf("Accept %q: status %d, want %d", tc.accept, res.StatusCode, tc.status)
+			}
+			if mt, _ := mediaType(t, res.Header.Get("Content-Type")); mt != tc.want {
+				t.Errorf("Accept %q: Content-Type %q, want %s", tc.accept, res.Header.Get("Content-Type"), tc.want)
+			}
+		})
+	}
+}
