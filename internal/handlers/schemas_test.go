@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
@@ -179,6 +180,20 @@ func TestSchemaLifecycle(t *testing.T) {
 			return s.Get(t, "/v1/records/item", "Accept", "application/json; version=1")
 		}},
 		{"schema version", func() *Resp { return s.Get(t, "/v1/schemas/item/versions/1") }},
+		{"history with data at v1", func() *Resp {
+			return s.Get(t, "/v1/records/item/r1/_history?include=data", "Accept", "application/json; version=1")
+		}},
+		{"changes with data at v1", func() *Resp {
+			return s.Get(t, "/v1/records/item/_changes?include=data", "Accept", "application/json; version=1")
+		}},
+		{"import at v1", func() *Resp {
+			return s.Send(t, http.MethodPost, "/v1/records/item/_import", importLine(t, "r3", sample("three", 3), 0),
+				"Content-Type", "application/jsonl; version=1")
+		}},
+		{"import of an envelope at v1", func() *Resp {
+			return s.Send(t, http.MethodPost, "/v1/records/item/_import", importLine(t, "r4", sample("four", 4), 1),
+				"Content-Type", "application/jsonl")
+		}},
 	}
 	for _, u := range deprecatedUses {
 		t.Run("deprecated "+u.name, func(t *testing.T) {
@@ -197,6 +212,9 @@ func TestSchemaLifecycle(t *testing.T) {
 	if d := s.Get(t, "/v1/records/item/r1").Header.Get("Deprecation"); d != "" {
 		t.Errorf("GET at v2 carries Deprecation %q; only v1 is deprecated", d)
 	}
+	if d := s.Get(t, "/v1/records/item/r1/_history", "Accept", "application/json; version=1").Header.Get("Deprecation"); d != "" {
+		t.Errorf("history without data carries Deprecation %q; it serves no record at v1", d)
+	}
 
 	// Migrate rewrites every record in the background.
 	r = s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate", nil).MustStatus(t, http.StatusAccepted)
@@ -208,8 +226,8 @@ func TestSchemaLifecycle(t *testing.T) {
 		t.Errorf("_migrate body = %v, want kind migrate, schema item, id matching %s", j, loc)
 	}
 	job := waitJob(t, s, loc)
-	if str(job, "state") != "succeeded" || num(t, job, "done") != num(t, job, "total") || num(t, job, "total") != 2 || num(t, job, "errors") != 0 {
-		t.Errorf("migration job = %v, want succeeded with done == total == 2, no errors", job)
+	if str(job, "state") != "succeeded" || num(t, job, "done") != num(t, job, "total") || num(t, job, "total") != 4 || num(t, job, "errors") != 0 {
+		t.Errorf("migration job = %v, want succeeded with done == total == 4 (two written, two imported), no errors", job)
 	}
 	if job["started_at"] == nil || job["finished_at"] == nil {
 		t.Errorf("finished job = %v, want started_at and finished_at", job)
@@ -360,4 +378,19 @@ func TestSchemaNotFound(t *testing.T) {
 			s.Get(t, path).Problem(t, 404)
 		})
 	}
+}
+
+// importLine is one JSON Lines envelope of data at id, naming version
+// unless it is 0.
+func importLine(t *testing.T, id string, data any, version int) []byte {
+	t.Helper()
+	env := map[string]any{"id": id, "data": data}
+	if version != 0 {
+		env["version"] = version
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -195,9 +196,18 @@ func (d *recordDeps) importRecords() http.Handler {
 		defer raw.Close()
 		watch := &limitWatch{r: raw}
 		dec := sc.NewDecoder(watch, d.limits.MaxBodyBytes)
-		next := d.importItems(t.schema, sc, dec, defaultVersion)
+		items := d.importItems(t.schema, sc, dec, defaultVersion)
+		written := map[int]bool{} // the versions envelopes were written at
+		next := func() (*records.ImportItem, error) {
+			item, err := items()
+			if err == nil && item.Err == nil {
+				written[item.Version] = true
+			}
+			return item, err
+		}
 		audit := func(written *records.Written) { d.audit(w, t.name, written) }
 		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "", audit)
+		d.markDeprecated(w, t.schema, slices.Sorted(maps.Keys(written))...)
 		if watch.over {
 			// The stream broke the import limit: that is the answer, even
 			// though the envelopes before the limit (without atomic) are
@@ -362,6 +372,9 @@ func (d *recordDeps) recordHistory() http.Handler {
 		if err != nil {
 			return err
 		}
+		if withData {
+			d.markDeprecated(w, t.schema, version)
+		}
 		out := make([]map[string]any, len(revs))
 		for i, rev := range revs {
 			entry := map[string]any{
@@ -437,6 +450,9 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		body, err := d.encodeChanges(r.Context(), t, f, changes, last, withData)
 		if err != nil {
 			return err
+		}
+		if withData {
+			d.markDeprecated(w, t.schema, f.version)
 		}
 		body, enc, err := compress(body, f.encoding)
 		if err != nil {
