@@ -473,6 +473,48 @@ func TestContentDigest(t *testing.T) {
 		})
 	}
 
+	sha256Digest := func(b []byte) string {
+		sum := sha256.Sum256(b)
+		return "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+	}
+	t.Run("compressed body", func(t *testing.T) {
+		t.Parallel()
+		var zipped bytes.Buffer
+		zw := gzip.NewWriter(&zipped)
+		zw.Write(body)
+		zw.Close()
+		// The digest covers the body as sent, compressed.
+		for _, tc := range []struct {
+			id, digest string
+			want       int
+		}{
+			{"gz1", sha256Digest(zipped.Bytes()), 201},
+			{"gz2", sha256Digest(body), 400},
+		} {
+			r := s.Send(t, http.MethodPut, "/v1/records/item/"+tc.id, zipped.Bytes(),
+				"Content-Type", "application/json", "Content-Encoding", "gzip", "Content-Digest", tc.digest)
+			if r.Status != tc.want {
+				t.Errorf("gzip body with Content-Digest of the %s: status %d, want %d\n%s", map[int]string{201: "compressed bytes", 400: "uncompressed bytes"}[tc.want], r.Status, tc.want, r)
+			}
+		}
+	})
+	t.Run("import", func(t *testing.T) {
+		t.Parallel()
+		stream := []byte(`{"id":"i1","data":{"name":"one","qty":1}}` + "\n" + `{"id":"i2","data":{"name":"two","qty":2}}` + "\n")
+		for _, path := range []string{"/v1/records/item/_import", "/v1/records/item/_import?atomic=true"} {
+			s.Send(t, http.MethodPost, path, stream, "Content-Type", "application/jsonl", "Content-Digest", bad256).Problem(t, 400)
+			for _, id := range []string{"i1", "i2"} {
+				if got := s.Get(t, "/v1/records/item/"+id); got.Status != 404 {
+					t.Fatalf("POST %s with a mismatched digest stored %s: GET → %d", path, id, got.Status)
+				}
+			}
+		}
+		r := s.Send(t, http.MethodPost, "/v1/records/item/_import", stream, "Content-Type", "application/jsonl", "Content-Digest", sha256Digest(stream)).MustStatus(t, 200)
+		if m := r.JSON(t); num(t, m, "accepted") != 2 {
+			t.Errorf("import with a matching digest = %v, want 2 accepted", m)
+		}
+	})
+
 	t.Run("Want-Content-Digest", func(t *testing.T) {
 		t.Parallel()
 		s.MustPut(t, "item", "w1", sample("widget", 1))

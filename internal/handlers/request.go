@@ -6,10 +6,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -25,42 +27,69 @@ var errBodyTooLarge = errors.New("handlers: request body too large")
 // readBody reads the whole request body within limit bytes, compressed or
 // not, and checks Content-Digest when the client sent one.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	raw := http.MaxBytesReader(w, r.Body, limit)
-	body, err := negotiate.ReadSizedBody(raw, r.Header.Get("Content-Encoding"), r.ContentLength, limit)
+	digest, err := parseDigest(r.Header.Get("Content-Digest"))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, problem.New(problem.TooLarge, "request body is larger than %d bytes", limit).WithReason("too_large")
-		}
 		return nil, err
+	}
+	raw := io.Reader(http.MaxBytesReader(w, r.Body, limit))
+	if digest != nil {
+		raw = io.TeeReader(raw, digest)
+	}
+	body, err := negotiate.ReadSizedBody(raw, r.Header.Get("Content-Encoding"), r.ContentLength, limit)
+	if err == nil && digest != nil {
+		// A decoder may stop short of the end of what was sent.
+		_, err = io.Copy(io.Discard, raw)
+	}
+	if err != nil {
+		return nil, tooLargeProblem(err, limit)
 	}
 	info := requestInfoFrom(w)
 	info.bytesIn = int64(len(body))
-	if err := checkDigest(r.Header.Get("Content-Digest"), r.Header.Get("Content-Encoding"), body); err != nil {
+	if err := digest.verify(); err != nil {
 		return nil, err
 	}
 	return body, nil
 }
 
-// checkDigest verifies an RFC 9530 Content-Digest of sha-256 or sha-512.
-// The digest covers the content as sent; Ferry checks it against the
-// decoded body when no content coding was applied, which is the common
-// case, and against nothing it cannot recompute otherwise.
-func checkDigest(header, contentEncoding string, body []byte) error {
+// tooLargeProblem turns the error of a body cut off at limit bytes into a
+// 413 problem, and returns any other error as it is.
+func tooLargeProblem(err error, limit int64) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return problem.New(problem.TooLarge, "request body is larger than %d bytes", limit).WithReason("too_large")
+	}
+	return err
+}
+
+// A contentDigest is the Content-Digest of a request (RFC 9530): the
+// sha-256 and sha-512 digests it names, and hashes that the body is written
+// to as received, before any content coding is undone.
+type contentDigest struct {
+	checks []digestCheck
+}
+
+type digestCheck struct {
+	alg  string
+	want []byte
+	h    hash.Hash
+}
+
+// parseDigest parses a Content-Digest header, or returns nil when there is
+// none. A header that names neither sha-256 nor sha-512 is refused, as
+// Ferry could check nothing.
+func parseDigest(header string) (*contentDigest, error) {
 	if header == "" {
-		return nil
+		return nil, nil
 	}
-	if ce := strings.TrimSpace(contentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
-		return nil
-	}
-	checked := false
+	d := &contentDigest{}
 	for _, member := range strings.Split(header, ",") {
 		alg, value, ok := strings.Cut(strings.TrimSpace(member), "=")
 		if !ok {
-			return problem.New(problem.Invalid, "content-digest %q is not a dictionary member", member).WithReason("digest")
+			return nil, problem.New(problem.Invalid, "content-digest %q is not a dictionary member", member).WithReason("digest")
 		}
+		alg = strings.ToLower(strings.TrimSpace(alg))
 		var h hash.Hash
-		switch strings.ToLower(strings.TrimSpace(alg)) {
+		switch alg {
 		case "sha-256":
 			h = sha256.New()
 		case "sha-512":
@@ -70,22 +99,69 @@ func checkDigest(header, contentEncoding string, body []byte) error {
 		}
 		value = strings.TrimSpace(value)
 		if len(value) < 2 || value[0] != ':' || value[len(value)-1] != ':' {
-			return problem.New(problem.Invalid, "content-digest %s must be a byte sequence (:base64:)", alg).WithReason("digest")
+			return nil, problem.New(problem.Invalid, "content-digest %s must be a byte sequence (:base64:)", alg).WithReason("digest")
 		}
 		want, err := base64.StdEncoding.DecodeString(value[1 : len(value)-1])
 		if err != nil {
-			return problem.New(problem.Invalid, "content-digest %s is not base64", alg).WithReason("digest")
+			return nil, problem.New(problem.Invalid, "content-digest %s is not base64", alg).WithReason("digest")
 		}
-		h.Write(body)
-		if subtle.ConstantTimeCompare(h.Sum(nil), want) != 1 {
-			return problem.New(problem.Invalid, "content-digest %s does not match the body received", alg).WithReason("digest")
-		}
-		checked = true
+		d.checks = append(d.checks, digestCheck{alg: alg, want: want, h: h})
 	}
-	if !checked {
-		return problem.New(problem.Invalid, "content-digest names no algorithm this service checks (sha-256, sha-512)").WithReason("digest")
+	if len(d.checks) == 0 {
+		return nil, problem.New(problem.Invalid, "content-digest names no algorithm this service checks (sha-256, sha-512)").WithReason("digest")
+	}
+	return d, nil
+}
+
+// Write adds received bytes to every digest.
+func (d *contentDigest) Write(p []byte) (int, error) {
+	for _, c := range d.checks {
+		c.h.Write(p)
+	}
+	return len(p), nil
+}
+
+// verify compares the digests of the bytes written with the header's. A
+// nil digest verifies.
+func (d *contentDigest) verify() error {
+	if d == nil {
+		return nil
+	}
+	for _, c := range d.checks {
+		if subtle.ConstantTimeCompare(c.h.Sum(nil), c.want) != 1 {
+			return problem.New(problem.Invalid, "content-digest %s does not match the body received", c.alg).WithReason("digest")
+		}
 	}
 	return nil
+}
+
+// spoolDigested copies a request body whose Content-Digest must be checked
+// before any of it is used into an unnamed temporary file, checks the
+// digest, and returns the file to read the body from; closing it frees the
+// file. It is for streams too large to hold in memory.
+func spoolDigested(body io.Reader, digest *contentDigest, limit int64) (io.ReadCloser, error) {
+	f, err := os.CreateTemp("", "ferry-body-*")
+	if err != nil {
+		return nil, fmt.Errorf("handlers: spool a request body: %w", err)
+	}
+	// Unlinked at once, the file goes away with its descriptor, even if
+	// the process dies.
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("handlers: spool a request body: %w", err)
+	}
+	_, err = io.Copy(io.MultiWriter(f, digest), body)
+	if err == nil {
+		err = digest.verify()
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, tooLargeProblem(err, limit)
+	}
+	return f, nil
 }
 
 // pathParam returns a URL parameter decoded; chi leaves them

@@ -188,7 +188,22 @@ func (d *recordDeps) importRecords() http.Handler {
 			return withAcceptPost(w, r, d.codecs, err)
 		}
 		requestInfoFrom(w).formatIn = sc.Name()
-		body := http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
+		digest, err := parseDigest(r.Header.Get("Content-Digest"))
+		if err != nil {
+			return err
+		}
+		var body io.Reader = http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
+		if digest != nil {
+			// Envelopes are stored as they are read: a stream whose digest
+			// is to be checked is read whole first, so that a mismatch
+			// stores nothing.
+			spooled, err := spoolDigested(body, digest, d.limits.MaxImportBytes)
+			if err != nil {
+				return err
+			}
+			defer spooled.Close()
+			body = spooled
+		}
 		raw, err := negotiate.NewBodyReader(body, r.Header.Get("Content-Encoding"), d.limits.MaxImportBytes)
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
