@@ -898,3 +898,47 @@ func TestChangeFeedNegotiation(t *testing.T) {
 		})
 	}
 }
+
+// TestImportRepeatedID imports several envelopes for one id: each is a
+// write of its own, in stream order, with its own revision and history
+// entry, with and without atomic.
+func TestImportRepeatedID(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	for _, tc := range []struct{ id, query string }{{"rep1", ""}, {"rep2", "?atomic=true"}} {
+		t.Run(tc.query, func(t *testing.T) {
+			var stream []byte
+			for qty := 1; qty <= 3; qty++ {
+				stream = fmt.Appendf(stream, `{"id":%q,"data":{"name":"n%d","qty":%d}}`+"\n", tc.id, qty, qty)
+			}
+			r := s.Send(t, http.MethodPost, "/v1/records/item/_import"+tc.query, stream, "Content-Type", "application/jsonl").MustStatus(t, 200)
+			if m := r.JSON(t); num(t, m, "accepted") != 3 || num(t, m, "rejected") != 0 {
+				t.Fatalf("import = %v, want 3 accepted", m)
+			}
+			got := s.Get(t, "/v1/records/item/"+tc.id).MustStatus(t, 200)
+			if rev := got.Header.Get("Ferry-Revision"); rev != "3" || num(t, got.JSON(t), "qty") != 3 {
+				t.Errorf("after the import: revision %s, %s; want revision 3 with the last envelope", rev, got.Body)
+			}
+			h := s.Get(t, "/v1/records/item/"+tc.id+"/_history?include=data").MustStatus(t, 200).JSON(t)
+			revs, _ := h["revisions"].([]any)
+			if len(revs) != 3 {
+				t.Fatalf("history = %v, want 3 revisions", h)
+			}
+			for i, want := range []struct {
+				op  string
+				qty int64
+			}{{"replace", 3}, {"replace", 2}, {"create", 1}} {
+				e := revs[i].(map[string]any)
+				if str(e, "op") != want.op || num(t, e["data"].(map[string]any), "qty") != want.qty {
+					t.Errorf("history entry %d = %v, want op %s with qty %v", i, e, want.op, want.qty)
+				}
+			}
+			// After a delete (revision 4), revisions go on from it.
+			s.Send(t, http.MethodDelete, "/v1/records/item/"+tc.id, nil).MustStatus(t, 204)
+			s.Send(t, http.MethodPost, "/v1/records/item/_import"+tc.query, stream[:len(stream)/3*2], "Content-Type", "application/jsonl").MustStatus(t, 200)
+			if rev := s.Get(t, "/v1/records/item/"+tc.id).MustStatus(t, 200).Header.Get("Ferry-Revision"); rev != "6" {
+				t.Errorf("two envelopes imported after a delete at revision 4: revision %s, want 6", rev)
+			}
+		})
+	}
+}

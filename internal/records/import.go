@@ -57,7 +57,7 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 	if written == nil {
 		written = func(*Written) {}
 	}
-	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: written}
+	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: written, ids: make(map[string]bool)}
 	for index := 0; ; index++ {
 		item, err := next()
 		if errors.Is(err, io.EOF) {
@@ -78,7 +78,17 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 			imp.reject(index, item.ID, item.Err)
 			continue
 		}
+		if !atomic && imp.ids[item.ID] {
+			// A commit holds one write per record, so that a write that
+			// loses a race with another writer cannot take the next
+			// envelope for the same id with it: that one goes in the next
+			// commit, built on the stored result of this one.
+			if err := imp.flush(ctx); err != nil {
+				return nil, err
+			}
+		}
 		imp.pending = append(imp.pending, pendingItem{index: index, item: item})
+		imp.ids[item.ID] = true
 		if !atomic && len(imp.pending) >= importChunk {
 			if err := imp.flush(ctx); err != nil {
 				return nil, err
@@ -105,6 +115,7 @@ type importer struct {
 	schema  string
 	by      string
 	pending []pendingItem
+	ids     map[string]bool // the ids of pending, in a non-atomic import
 	sum     *ImportSummary
 	written func(*Written)
 	read    int // envelopes read from the stream, framing errors included
@@ -123,21 +134,30 @@ type prepared struct {
 }
 
 // prepare converts the pending envelopes against the stored records. An id
-// that repeats takes the earlier envelope of the batch as its context.
+// that repeats is written once per envelope, in order, each taking the
+// envelope before it as its context and its revision as the condition.
 func (imp *importer) prepare(ctx context.Context) ([]prepared, error) {
 	out := make([]prepared, 0, len(imp.pending))
-	latest := make(map[string]int) // id → index in out
+	// latest holds, per id, the index in out of its last envelope and the
+	// revision that envelope's write makes.
+	type written struct {
+		at       int
+		revision int64
+	}
+	latest := make(map[string]written)
 	for _, p := range imp.pending {
 		var prev *schema.Doc
-		expect := int64(0)
-		if i, seen := latest[p.item.ID]; seen {
-			prev = out[i].doc
-			expect = out[i].write.IfRevision
+		expect, revision := int64(0), int64(1)
+		if w, seen := latest[p.item.ID]; seen {
+			prev = out[w.at].doc
+			expect, revision = w.revision, w.revision+1
 		} else {
 			cur, err := imp.s.current(ctx, imp.schema, p.item.ID)
 			if err != nil {
 				return nil, err
 			}
+			// A deleted record's revisions go on from its delete.
+			revision = cur.Revision + 1
 			if cur.Revision > 0 && !cur.Deleted {
 				expect = cur.Revision
 				if prev, err = recordFrom(cur).Doc(); err != nil {
@@ -161,12 +181,7 @@ func (imp *importer) prepare(ctx context.Context) ([]prepared, error) {
 			Schema: imp.schema, ID: p.item.ID, IfRevision: expect, Body: body, At: imp.s.opts.Now().UTC(),
 			History: store.HistoryMeta{By: imp.by, Version: p.item.Version},
 		}
-		if i, seen := latest[p.item.ID]; seen {
-			// Only the last envelope for an id is written; the earlier one
-			// still counts as accepted, as it would have been in sequence.
-			out[i].write.Body = nil
-		}
-		latest[p.item.ID] = len(out)
+		latest[p.item.ID] = written{at: len(out), revision: revision}
 		out = append(out, prepared{pendingItem: p, write: w, doc: doc})
 	}
 	return out, nil
@@ -196,13 +211,13 @@ func (imp *importer) flush(ctx context.Context) error {
 		return err
 	}
 	imp.pending = imp.pending[:0]
-	writes, owners := imp.writesOf(ready)
-	results, err := imp.s.store.Commit(ctx, writes, false)
+	clear(imp.ids)
+	results, err := imp.s.store.Commit(ctx, writesOf(ready), false)
 	if err != nil {
 		return fmt.Errorf("records: import %s: %w", imp.schema, err)
 	}
 	for i, r := range results {
-		p := owners[i]
+		p := ready[i]
 		if r.Err == nil {
 			imp.accept(p, r)
 			continue
@@ -229,32 +244,16 @@ func (imp *importer) flush(ctx context.Context) error {
 		imp.sum.Accepted++
 		imp.written(written)
 	}
-	imp.countSuperseded(ready)
 	return nil
 }
 
-// writesOf lists the writes to commit (superseded envelopes drop out) and
-// which envelope each belongs to.
-func (imp *importer) writesOf(ready []prepared) ([]store.Write, []prepared) {
-	writes := make([]store.Write, 0, len(ready))
-	owners := make([]prepared, 0, len(ready))
-	for _, p := range ready {
-		if p.write.Body == nil {
-			continue
-		}
-		writes = append(writes, p.write)
-		owners = append(owners, p)
+// writesOf lists the writes to commit.
+func writesOf(ready []prepared) []store.Write {
+	writes := make([]store.Write, len(ready))
+	for i, p := range ready {
+		writes[i] = p.write
 	}
-	return writes, owners
-}
-
-// countSuperseded counts envelopes overtaken by a later one for the same id.
-func (imp *importer) countSuperseded(ready []prepared) {
-	for _, p := range ready {
-		if p.write.Body == nil {
-			imp.sum.Accepted++
-		}
-	}
+	return writes
 }
 
 func (imp *importer) accept(p prepared, r store.Result) {
@@ -282,11 +281,10 @@ func (imp *importer) finishAtomic(ctx context.Context) (*ImportSummary, error) {
 		if imp.sum.Rejected > 0 {
 			return nil, imp.atomicRefusal()
 		}
-		writes, owners := imp.writesOf(ready)
-		if len(writes) == 0 {
+		if len(ready) == 0 {
 			return imp.sum, nil
 		}
-		results, err := imp.s.store.Commit(ctx, writes, true)
+		results, err := imp.s.store.Commit(ctx, writesOf(ready), true)
 		if err != nil {
 			return nil, fmt.Errorf("records: import %s: %w", imp.schema, err)
 		}
@@ -300,9 +298,8 @@ func (imp *importer) finishAtomic(ctx context.Context) (*ImportSummary, error) {
 		}
 		if !conflicted {
 			for i, r := range results {
-				imp.accept(owners[i], r)
+				imp.accept(ready[i], r)
 			}
-			imp.countSuperseded(ready)
 			return imp.sum, nil
 		}
 		if attempt >= maxAttempts {
