@@ -104,6 +104,9 @@ type edge struct {
 	p     *plan // for structs, slices and maps the target can hold
 	cost  int64 // allocated whenever a struct field is present
 	bytes bool  // the value's length is allocated
+	// unknown marks a struct field the target struct does not have, which
+	// encoding/gob would drop without a word.
+	unknown bool
 }
 
 type planned struct {
@@ -129,10 +132,13 @@ func (t *wtype) planFor(s *shape, tb *table) *plan {
 		p = tb.newPlan()
 		p.fields = tb.edges(len(t.fields))
 		for i, f := range t.fields {
-			if sl, ok := s.fields[t.names[i]]; ok {
-				p.fields[i] = edgeFor(f.t, sl, tb)
-				p.fields[i].cost = sl.ptr
+			sl, ok := s.fields[t.names[i]]
+			if !ok {
+				p.fields[i].unknown = true
+				continue
 			}
+			p.fields[i] = edgeFor(f.t, sl, tb)
+			p.fields[i].cost = sl.ptr
 		}
 	case t.kind == kindSlice && s.kind == reflect.Slice:
 		p = tb.newPlan()

@@ -12,7 +12,7 @@ import (
 
 var reasons = map[string]bool{
 	"length": true, "depth": true, "syntax": true, "type": true, "trailing": true,
-	"truncated": true, "utf8": true, "duplicate": true,
+	"truncated": true, "utf8": true, "duplicate": true, "unknown_field": true,
 }
 
 // FuzzCheck checks that Check never panics, that every error it returns is

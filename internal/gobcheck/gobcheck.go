@@ -18,10 +18,17 @@
 // decoded into also estimates that memory and refuses a body that would
 // need more than its bytes justify.
 //
+// A typed Checker also refuses a value that sets a struct field the Go type
+// does not have: encoding/gob matches fields by name and drops the rest
+// without a word, where Ferry's other formats refuse an unknown member.
+// Since gob sends only fields that are not zero, a sender's struct may have
+// more fields than the target as long as they are zero.
+//
 // Every error is a *problem.Error whose detail names the byte offset. Its
 // kind is Invalid, with Reason one of "length", "depth", "syntax", "type",
-// "trailing", "truncated", "utf8" or "duplicate", except that a message
-// going past Limits.MaxBytes is TooLarge with Reason "length".
+// "trailing", "truncated", "utf8", "duplicate" or "unknown_field", except
+// that a message going past Limits.MaxBytes is TooLarge with Reason
+// "length".
 package gobcheck
 
 import (

@@ -373,7 +373,7 @@ func TestCheckerBoundsAllocation(t *testing.T) {
 		{"2000 empty 640-byte map values", mapRoot, mustEncode(t, emptyValues.Interface()), Limits{}, "length"},
 		{"a few full elements", sliceRoot, small, Limits{}, ""},
 		{"a tiny budget", sliceRoot, small, Limits{MaxAlloc: 100}, "length"},
-		{"fields the target lacks cost nothing", structOf(fieldOf("Other", reflect.TypeFor[int64]())), manyEmpty, Limits{}, ""},
+		{"fields the target lacks", structOf(fieldOf("Other", reflect.TypeFor[int64]())), manyEmpty, Limits{}, "unknown_field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -614,5 +614,55 @@ func BenchmarkGobDecode(b *testing.B) {
 		if err := gob.NewDecoder(bytes.NewReader(data)).DecodeValue(reflect.New(typ)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCheckerRefusesUnknownFields checks that a typed Checker refuses a
+// value that sets a field its target lacks, at any depth, which
+// encoding/gob would drop, and accepts one that leaves such a field zero,
+// which gob does not send.
+func TestCheckerRefusesUnknownFields(t *testing.T) {
+	t.Parallel()
+	type inner struct{ N int }
+	type target struct {
+		A    int
+		In   inner
+		List []inner
+	}
+	type innerPlus struct{ N, Extra int }
+	type sender struct {
+		A     int
+		In    innerPlus
+		List  []innerPlus
+		Extra string
+	}
+	tests := []struct {
+		name   string
+		value  sender
+		reason string
+	}{
+		{"extra fields zero", sender{A: 1, In: innerPlus{N: 2}, List: []innerPlus{{N: 3}}}, ""},
+		{"extra top-level field set", sender{A: 1, Extra: "x"}, "unknown_field"},
+		{"extra field set in a struct field", sender{In: innerPlus{Extra: 1}}, "unknown_field"},
+		{"extra field set in a slice element", sender{List: []innerPlus{{N: 1}, {Extra: 1}}}, "unknown_field"},
+	}
+	c := NewChecker(reflect.TypeFor[target](), Limits{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data := mustEncode(t, tc.value)
+			err := c.Check(data)
+			if tc.reason == "" {
+				if err != nil {
+					t.Fatalf("Check = %v; want nil", err)
+				}
+				var got target
+				if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&got); err != nil {
+					t.Fatalf("gob decode of an accepted body: %v", err)
+				}
+				return
+			}
+			checkProblem(t, err, tc.reason)
+		})
 	}
 }

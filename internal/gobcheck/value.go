@@ -79,6 +79,9 @@ func (c *cursor) structValue(t *wtype, e *edge, depth int) error {
 		var fe *edge
 		if p != nil {
 			fe = &p.fields[f]
+			if fe.unknown {
+				return invalid("unknown_field", "the gob value at byte %d sets field %s, which the target type does not have", off, t.names[f])
+			}
 			if err := c.charge(fe.cost, off); err != nil {
 				return err
 			}

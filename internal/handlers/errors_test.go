@@ -71,6 +71,10 @@ func TestMalformedRecordBodies(t *testing.T) {
 		{"cbor invalid UTF-8", "application/cbor", []byte{0xa2, 0x64, 'n', 'a', 'm', 'e', 0x61, 0xff, 0x63, 'q', 't', 'y', 0x01}, 400, "", false},
 		{"gob garbage", "application/gob", []byte("not a gob stream at all"), 400, "", false},
 		{"gob of another type", "application/gob", mustGob(t, map[string]int{"a": 1}), 400, "", false},
+		{"gob with a field the record lacks", "application/gob", mustGob(t, struct {
+			Name, Colour string
+			Qty          int
+		}{"a", "red", 1}), 400, "Colour", false},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
