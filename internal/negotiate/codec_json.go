@@ -28,7 +28,8 @@ const MediaTypeJSON = "application/json"
 // github.com/go-json-experiment/json.
 //
 // Decoding into a struct rejects unknown and case-variant member names,
-// duplicate names, invalid UTF-8 and trailing data. Decoding into *any
+// duplicate names, invalid UTF-8, trailing data and null for a scalar that
+// is not behind a pointer, such as an array element or a map value. Decoding into *any
 // builds Ferry's schemaless value model with exact integers. Encoding writes
 // times as RFC 3339 in UTC with nanoseconds, bytes as standard base64, map
 // members in sorted order, and floats so that they read back as floats.
@@ -36,6 +37,9 @@ type JSONCodec struct {
 	indent  bool
 	opts    json.Options // for encoding
 	decOpts json.Options
+	// nullOpts are decOpts refusing null for bare scalars, for bodies
+	// that hold a null: the check costs every value a call.
+	nullOpts json.Options
 	// pretty is the indenting variant, or nil on that variant itself.
 	pretty *JSONCodec
 	bufs   *sync.Pool // of *jsonState
@@ -69,11 +73,16 @@ func NewJSONCodec() *JSONCodec {
 		),
 		bufs: bufs,
 	}
+	c.nullOpts = json.JoinOptions(c.decOpts, json.WithUnmarshalers(json.JoinUnmarshalers(
+		refuseNull[string](), refuseNull[bool](), refuseNull[int64](),
+		refuseNull[float64](), refuseNull[time.Time](),
+	)))
 	c.pretty = &JSONCodec{
-		indent:  true,
-		opts:    json.JoinOptions(base, jsontext.Multiline(true), jsontext.WithIndent("  ")),
-		decOpts: c.decOpts,
-		bufs:    bufs,
+		indent:   true,
+		opts:     json.JoinOptions(base, jsontext.Multiline(true), jsontext.WithIndent("  ")),
+		decOpts:  c.decOpts,
+		nullOpts: c.nullOpts,
+		bufs:     bufs,
 	}
 	return c
 }
@@ -267,10 +276,29 @@ func (c *JSONCodec) Decode(data []byte, v any) error {
 	if topLevelNull(bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("null")), v) {
 		return nullRecord("json")
 	}
-	if err := json.Unmarshal(data, v, c.decOpts); err != nil {
+	opts := c.decOpts
+	if bytes.Contains(data, []byte("null")) {
+		opts = c.nullOpts
+	}
+	if err := json.Unmarshal(data, v, opts); err != nil {
 		return jsonDecodeError(err, reflect.TypeOf(v))
 	}
 	return nil
+}
+
+// errNull is the error of a null where a bare scalar must be.
+var errNull = errors.New("got null")
+
+// refuseNull refuses null for a bare T: an array element or a map value.
+// A record's scalar fields are pointers, where null is absence, and
+// encoding/json's rules would quietly make a bare null a zero.
+func refuseNull[T any]() *json.Unmarshalers {
+	return json.UnmarshalFromFunc(func(dec *jsontext.Decoder, _ *T) error {
+		if dec.PeekKind() == 'n' {
+			return errNull
+		}
+		return errors.ErrUnsupported
+	})
 }
 
 // topLevelNull reports whether a body that is null is being decoded into a
@@ -443,6 +471,10 @@ func jsonSemanticError(e *json.SemanticError, target reflect.Type) error {
 	got := jsonKindName(e.JSONKind)
 	if len(e.JSONValue) > 0 && len(e.JSONValue) <= 40 {
 		got += " " + string(e.JSONValue)
+	}
+	if errors.Is(e.Err, errNull) {
+		// Refused on a peek, before the decoder read the value's kind.
+		got = "null"
 	}
 	gt := e.GoType
 	switch {

@@ -49,6 +49,15 @@ const (
 	shapePtr
 )
 
+// scalar reports whether a shape holds one value that has no null.
+func (k shapeKind) scalar() bool {
+	switch k {
+	case shapeBool, shapeInt, shapeUint, shapeFloat, shapeString, shapeTime:
+		return true
+	}
+	return false
+}
+
 // expected names what a shape accepts in details.
 var expected = [...]string{
 	shapeAny:    "any value",
@@ -190,6 +199,15 @@ func (c *shapeChecker) check(s *shape) error {
 
 func (c *shapeChecker) item(it *item, s *shape, depth int) error {
 	if it.kind == itemNull {
+		// A record's scalar fields are pointers, where null is absence,
+		// and a null array, map or bytes value is an empty one; a bare
+		// scalar, an array element or a map value, has no null, and the
+		// libraries would quietly make it a zero.
+		// In CBOR, null is also the zero time, as the library writes it.
+		if s.kind.scalar() && !(s.kind == shapeTime && c.untaggedTimes) {
+			return &fieldError{kind: problem.Invalid, reason: "type", off: it.off,
+				msg: fmt.Sprintf("expected %s, got null", expected[s.kind])}
+		}
 		return nil
 	}
 	if depth > wire.MaxDepth {
