@@ -39,6 +39,9 @@ func TestCheckConditions(t *testing.T) {
 		{"required and missing on an update", live, Conditions{}, true, problem.PreconditionRequired},
 		{"required and missing on a create", absent, Conditions{}, true, problem.Internal},
 		{"required and given", live, Conditions{IfMatch: []string{current}}, true, problem.Internal},
+		{"required, create-only on a live record", live, Conditions{IfNoneMatch: []string{"*"}}, true, problem.PreconditionFailed},
+		{"required, create-only on an absent record", absent, Conditions{IfNoneMatch: []string{"*"}}, true, problem.Internal},
+		{"required, If-None-Match stale on an update", live, Conditions{IfNoneMatch: []string{stale}}, true, problem.PreconditionRequired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -327,9 +327,6 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 		if !anyMatch(v, cond.IfMatch) {
 			return failed("If-Match: the record has changed; it is at revision %d", cur.Revision)
 		}
-	} else if s.opts.RequireIfMatch && live {
-		return problem.New(problem.PreconditionRequired,
-			"this service requires If-Match on updates and deletes; read the record for its ETag first")
 	}
 	if cond.IfNoneMatch != nil && live {
 		for _, t := range cond.IfNoneMatch {
@@ -340,6 +337,12 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 		if anyMatch(v, cond.IfNoneMatch) {
 			return failed("If-None-Match: the record is at that revision")
 		}
+	}
+	// A create-only write (If-None-Match: *) that finds the record has
+	// failed above: it carried a precondition, and it did not hold.
+	if cond.IfMatch == nil && s.opts.RequireIfMatch && live {
+		return problem.New(problem.PreconditionRequired,
+			"this service requires If-Match on updates and deletes; read the record for its ETag first")
 	}
 	return nil
 }
