@@ -286,7 +286,12 @@ func viewVersion(r *http.Request, f recordFormat) int {
 func preferMinimal(r *http.Request) bool {
 	for _, v := range r.Header.Values("Prefer") {
 		for p := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), "return=minimal") {
+			// preference = token [ BWS "=" BWS word ] *( OWS ";" ... )
+			// (RFC 7240); its parameters do not change it.
+			pref, _, _ := strings.Cut(p, ";")
+			name, value, _ := strings.Cut(pref, "=")
+			value = strings.Trim(strings.TrimSpace(value), `"`)
+			if strings.EqualFold(strings.TrimSpace(name), "return") && strings.EqualFold(value, "minimal") {
 				return true
 			}
 		}

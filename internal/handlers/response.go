@@ -3,10 +3,12 @@ package handlers
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -74,14 +76,43 @@ func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep
 		set("Last-Modified", httpDate(rep.lastModified))
 	}
 	set("Content-Length", strconv.Itoa(len(rep.body)))
-	if r.Header.Get("Want-Content-Digest") != "" {
+	switch wantedDigest(r.Header.Values("Want-Content-Digest")) {
+	case "sha-256":
 		sum := sha256.Sum256(rep.body)
 		h["Content-Digest"] = []string{"sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
+	case "sha-512":
+		sum := sha512.Sum512(rep.body)
+		h["Content-Digest"] = []string{"sha-512=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(rep.body)
 	}
+}
+
+// wantedDigest picks the digest algorithm a Want-Content-Digest header
+// (RFC 9530: algorithms with weights from 0 to 10) prefers among sha-256
+// and sha-512, or "" when it names neither with a weight above 0. A member
+// without a valid weight counts as weight 1; on a tie sha-256 wins.
+func wantedDigest(values []string) string {
+	best, bestWeight := "", 0
+	for _, v := range values {
+		for member := range strings.SplitSeq(v, ",") {
+			alg, weight, _ := strings.Cut(strings.TrimSpace(member), "=")
+			alg = strings.ToLower(strings.TrimSpace(alg))
+			if alg != "sha-256" && alg != "sha-512" {
+				continue
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(weight))
+			if err != nil || n < 0 || n > 10 {
+				n = 1
+			}
+			if n > 0 && (n > bestWeight || (n == bestWeight && alg == "sha-256")) {
+				best, bestWeight = alg, n
+			}
+		}
+	}
+	return best
 }
 
 // httpDate formats t as HTTP dates are written (http.TimeFormat, in UTC)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -45,4 +46,53 @@ func BenchmarkHTTPDate(b *testing.B) {
 			_ = httpDate(tm)
 		}
 	})
+}
+
+func TestWantedDigest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		header []string
+		want   string
+	}{
+		{nil, ""},
+		{[]string{"sha-256=1"}, "sha-256"},
+		{[]string{"sha-512=3, sha-256=1"}, "sha-512"},
+		{[]string{"sha-256=1, sha-512=1"}, "sha-256"},
+		{[]string{"sha-512=1", "sha-256=5"}, "sha-256"},
+		{[]string{"SHA-512"}, "sha-512"},
+		{[]string{"sha-256=0"}, ""},
+		{[]string{"md5=10, sha-512=0, sha-256=2"}, "sha-256"},
+		{[]string{"crc32=1"}, ""},
+	}
+	for _, tc := range tests {
+		if got := wantedDigest(tc.header); got != tc.want {
+			t.Errorf("wantedDigest(%q) = %q, want %q", tc.header, got, tc.want)
+		}
+	}
+}
+
+func TestPreferMinimal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		prefer []string
+		want   bool
+	}{
+		{nil, false},
+		{[]string{"return=minimal"}, true},
+		{[]string{"return = minimal"}, true},
+		{[]string{`return="minimal"`}, true},
+		{[]string{"respond-async, return=minimal; foo=bar"}, true},
+		{[]string{"wait=10", "Return=Minimal"}, true},
+		{[]string{"return=representation"}, false},
+		{[]string{"minimal"}, false},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest(http.MethodPut, "/", nil)
+		for _, v := range tc.prefer {
+			r.Header.Add("Prefer", v)
+		}
+		if got := preferMinimal(r); got != tc.want {
+			t.Errorf("preferMinimal(%q) = %v, want %v", tc.prefer, got, tc.want)
+		}
+	}
 }
