@@ -188,6 +188,10 @@ func (d *recordDeps) importRecords() http.Handler {
 			return withAcceptPost(w, r, d.codecs, err)
 		}
 		requestInfoFrom(w).formatIn = sc.Name()
+		if r.ContentLength > d.limits.MaxImportBytes {
+			// Refused before anything is read, so nothing is stored.
+			return problem.New(problem.TooLarge, "the import stream of %d bytes is larger than %d bytes", r.ContentLength, d.limits.MaxImportBytes).WithReason("too_large")
+		}
 		digest, err := parseDigest(r.Header.Get("Content-Digest"))
 		if err != nil {
 			return err

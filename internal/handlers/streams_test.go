@@ -423,11 +423,13 @@ func TestImportLimits(t *testing.T) {
 			if r.Status != http.StatusRequestEntityTooLarge {
 				t.Fatalf("BUG: a %d-byte import with FERRY_MAX_IMPORT_BYTES=8192: status %d, want 413\n%s", len(overLimit), r.Status, r)
 			}
+			// Its Content-Length said so before a byte was read.
+			s.Get(t, "/v1/records/item/big-000").Problem(t, 404)
 		})
 	}
 	t.Run("compressed stream over the import limit", func(t *testing.T) {
-		// A server of its own: the non-atomic import above stored the
-		// envelopes before the limit.
+		// A server of its own: a stream of unknown length stores the
+		// envelopes before the limit without atomic.
 		s := newItemServer(t, WithMaxBody(1500), WithMaxImport(8<<10))
 		r := s.Send(t, http.MethodPost, "/v1/records/item/_import?atomic=true", gzipBytes(t, overLimit),
 			"Content-Type", "application/jsonl", "Content-Encoding", "gzip")
@@ -938,6 +940,35 @@ func TestImportRepeatedID(t *testing.T) {
 			s.Send(t, http.MethodPost, "/v1/records/item/_import"+tc.query, stream[:len(stream)/3*2], "Content-Type", "application/jsonl").MustStatus(t, 200)
 			if rev := s.Get(t, "/v1/records/item/"+tc.id).MustStatus(t, 200).Header.Get("Ferry-Revision"); rev != "6" {
 				t.Errorf("two envelopes imported after a delete at revision 4: revision %s, want 6", rev)
+			}
+		})
+	}
+}
+
+// TestImportErrorsInOrder checks that rejected envelopes are listed by
+// index in every stream type, though an envelope that fails validation may
+// be found after a later framing error has ended the stream (a gob
+// envelope is validated only when its chunk is committed).
+func TestImportErrorsInOrder(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	for _, mt := range []string{"application/jsonl", "application/gob-stream"} {
+		t.Run(mt, func(t *testing.T) {
+			p := strings.NewReplacer("/", "-", ".", "-").Replace(mt)
+			stream := encodeStream(t, mt, []map[string]any{
+				{"id": p + "-0", "data": map[string]any{"name": "a", "qty": 1}},
+				{"id": p + "-1", "data": map[string]any{"name": "b", "qty": 0}},
+			})
+			stream = append(stream, "\x05garbage"...)
+			m := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: stream,
+				Header: hdr("Content-Type", mt), Lax: true}).MustStatus(t, 200).JSON(t)
+			errs, _ := m["errors"].([]any)
+			var got []int64
+			for _, e := range errs {
+				got = append(got, num(t, e.(map[string]any), "index"))
+			}
+			if !slices.Equal(got, []int64{1, 2}) || num(t, m, "accepted") != 1 {
+				t.Errorf("import = %v; want one accepted and errors at indexes [1 2], in order", m)
 			}
 		})
 	}

@@ -1,10 +1,12 @@
 package records
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/ferry-dev/ferry/internal/problem"
 	"github.com/ferry-dev/ferry/internal/schema"
@@ -121,9 +123,14 @@ type importer struct {
 	read    int // envelopes read from the stream, framing errors included
 }
 
+// reject records a rejected envelope. An envelope is rejected when it is
+// read or when its chunk is prepared, so the errors are kept in index
+// order as they come.
 func (imp *importer) reject(index int, id string, err error) {
 	imp.sum.Rejected++
-	imp.sum.Errors = append(imp.sum.Errors, ImportError{Index: index, ID: id, Problem: err})
+	e := ImportError{Index: index, ID: id, Problem: err}
+	i, _ := slices.BinarySearchFunc(imp.sum.Errors, index, func(e ImportError, index int) int { return cmp.Compare(e.Index, index) })
+	imp.sum.Errors = slices.Insert(imp.sum.Errors, i, e)
 }
 
 // prepared is an envelope converted and ready to commit.
