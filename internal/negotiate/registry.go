@@ -172,7 +172,7 @@ func (r *Registry) NegotiateStream(accept string) (StreamCodec, Choice, error) {
 func lookup(contentType string, offers []Offer) (index, version int, err error) {
 	essence := strings.Trim(contentType, " \t")
 	if essence == "" {
-		return 0, 0, unsupportedMedia("the request has a body but no content-type header", offers)
+		return 0, 0, unsupportedMedia("the request has no content-type header to say the format of its body", offers)
 	}
 	// Most requests name a bare media type: skip the parameter parser.
 	if strings.ContainsAny(essence, "; \t\"") {
