@@ -253,6 +253,7 @@ func TestUnsupportedContentType(t *testing.T) {
 		{"POST record no Content-Type", http.MethodPost, "/v1/records/item", "", 415, "Accept-Post", "application/json", false},
 		{"PUT record xml", http.MethodPut, "/v1/records/item/a1", "application/xml", 415, "", "application/vnd.msgpack", false},
 		{"PATCH with json", http.MethodPatch, "/v1/records/item/a1", "application/json", 415, "Accept-Patch", "application/merge-patch+json", false},
+		{"PATCH unknown version", http.MethodPatch, "/v1/records/item/a1", "application/merge-patch+json; version=7", 415, "Accept-Patch", "", true},
 		{"PATCH without Content-Type", http.MethodPatch, "/v1/records/item/a1", "", 415, "Accept-Patch", "application/merge-patch+json", false},
 		{"convert csv", http.MethodPost, "/v1/convert", "text/csv", 415, "Accept-Post", "application/json", false},
 		{"import json", http.MethodPost, "/v1/records/item/_import", "application/json", 415, "Accept-Post", "application/jsonl", false},

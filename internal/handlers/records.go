@@ -358,6 +358,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		}
 		v, err := bodyVersion(t.schema, mt.Version)
 		if err != nil {
+			w.Header().Set("Accept-Patch", "application/merge-patch+json")
 			return err
 		}
 		f, err := negotiateRecord(r, d.codecs, t.schema, v.Number())
