@@ -66,7 +66,44 @@ func conditions(r *http.Request, f recordFormat) records.Conditions {
 	if v := r.Header.Values("If-None-Match"); len(v) > 0 {
 		c.IfNoneMatch = records.SplitETags(strings.Join(v, ","))
 	}
+	c.IfUnmodifiedSince = headerTime(r, "If-Unmodified-Since")
 	return c
+}
+
+// headerTime returns the HTTP date of header name, or the zero time when
+// it is absent or not a date, which RFC 9110 §13.1.3 and §13.1.4 say to
+// ignore.
+func headerTime(r *http.Request, name string) time.Time {
+	v := r.Header.Get(name)
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// readPrecondition evaluates the preconditions of a GET or HEAD of rec in
+// the order of RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since, then
+// If-None-Match, else If-Modified-Since. It returns the problem of a
+// failed precondition (412), or reports whether the answer is 304.
+func readPrecondition(r *http.Request, rec *records.Record, etag string) (notModifiedAnswer bool, err error) {
+	if v := r.Header.Values("If-Match"); len(v) > 0 {
+		if !rec.Validator.MatchesAny(records.SplitETags(strings.Join(v, ","))) {
+			return false, problem.New(problem.PreconditionFailed, "If-Match: the record has changed; it is at revision %d", rec.Revision).
+				With("current_revision", rec.Revision).With("current_etag", etag)
+		}
+	} else if records.ModifiedSince(rec.UpdatedAt, headerTime(r, "If-Unmodified-Since")) {
+		return false, problem.New(problem.PreconditionFailed, "If-Unmodified-Since: the record was modified at %s", httpDate(rec.UpdatedAt)).
+			With("current_revision", rec.Revision).With("current_etag", etag)
+	}
+	if len(r.Header.Values("If-None-Match")) > 0 {
+		return notModified(r, etag), nil
+	}
+	since := headerTime(r, "If-Modified-Since")
+	return !since.IsZero() && !records.ModifiedSince(rec.UpdatedAt, since), nil
 }
 
 // notModified reports whether If-None-Match names etag (weak comparison,
@@ -154,7 +191,11 @@ func (d *recordDeps) getRecord() http.Handler {
 		d.markDeprecated(w, t.schema, f.version)
 		w.Header()["Ferry-Revision"] = []string{strconv.FormatInt(rec.Revision, 10)}
 		rep := recordRepresentation(t, rec, f)
-		if notModified(r, rep.etag) {
+		unchanged, err := readPrecondition(r, rec, rep.etag)
+		if err != nil {
+			return err
+		}
+		if unchanged {
 			writeValidators(w, http.StatusNotModified, rep)
 			return nil
 		}

@@ -576,3 +576,55 @@ func TestWriteResponseMatchesRead(t *testing.T) {
 		t.Errorf("an element without its required array: %v, want a 422 naming items[1].tags", p)
 	}
 }
+
+// TestDatePreconditions checks If-Modified-Since and If-Unmodified-Since,
+// and If-Match on a read, in the order RFC 9110 §13.2.2 evaluates them.
+func TestDatePreconditions(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	r := s.MustPut(t, "item", "dp", sample("dated", 1))
+	etag := r.Header.Get("ETag")
+	modified, err := http.ParseTime(r.Header.Get("Last-Modified"))
+	if err != nil {
+		t.Fatalf("Last-Modified %q: %v", r.Header.Get("Last-Modified"), err)
+	}
+	at := func(d time.Duration) string { return modified.Add(d).Format(http.TimeFormat) }
+	path := "/v1/records/item/dp"
+	tests := []struct {
+		name   string
+		header []string
+		want   int
+	}{
+		{"If-Modified-Since its time", []string{"If-Modified-Since", at(0)}, 304},
+		{"If-Modified-Since later", []string{"If-Modified-Since", at(time.Hour)}, 304},
+		{"If-Modified-Since earlier", []string{"If-Modified-Since", at(-time.Second)}, 200},
+		{"If-Modified-Since not a date", []string{"If-Modified-Since", "yesterday"}, 200},
+		{"If-None-Match overrides If-Modified-Since", []string{"If-None-Match", `"1-other"`, "If-Modified-Since", at(0)}, 200},
+		{"If-Unmodified-Since its time", []string{"If-Unmodified-Since", at(0)}, 200},
+		{"If-Unmodified-Since earlier", []string{"If-Unmodified-Since", at(-time.Second)}, 412},
+		{"If-Match overrides If-Unmodified-Since", []string{"If-Match", etag, "If-Unmodified-Since", at(-time.Second)}, 200},
+		{"If-Match stale on a read", []string{"If-Match", `"9-nope"`}, 412},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := s.Get(t, path, tc.header...)
+			if got.Status != tc.want {
+				t.Fatalf("GET with %q: status %d, want %d\n%s", tc.header, got.Status, tc.want, got)
+			}
+			if tc.want == 412 {
+				if p := got.JSON(t); str(p, "current_etag") == "" || num(t, p, "current_revision") != 1 {
+					t.Errorf("412 = %v, want current_revision and current_etag", p)
+				}
+			}
+		})
+	}
+	t.Run("writes", func(t *testing.T) {
+		t.Parallel()
+		s.SendJSON(t, http.MethodPut, "/v1/records/item/dp-w", sample("w", 1)).MustStatus(t, 201)
+		s.SendJSON(t, http.MethodPut, "/v1/records/item/dp-w", sample("w", 2), "If-Unmodified-Since", time.Now().Add(-time.Hour).Format(http.TimeFormat)).Problem(t, 412)
+		s.SendJSON(t, http.MethodPut, "/v1/records/item/dp-w", sample("w", 3), "If-Unmodified-Since", time.Now().Add(time.Hour).Format(http.TimeFormat)).MustStatus(t, 200)
+		// A record that does not exist has no date to compare.
+		s.SendJSON(t, http.MethodPut, "/v1/records/item/dp-new", sample("n", 1), "If-Unmodified-Since", time.Now().Add(-time.Hour).Format(http.TimeFormat)).MustStatus(t, 201)
+	})
+}

@@ -73,6 +73,10 @@ func (v Validator) matches(etag string) bool {
 	return tag == string(v.appendTag(scratch[:0]))
 }
 
+// MatchesAny reports whether any of the entity tags, or "*", names the
+// revision v stands for, in any representation (strong comparison).
+func (v Validator) MatchesAny(tags []string) bool { return anyMatch(v, tags) }
+
 // SplitETags splits an If-Match or If-None-Match header value into its
 // entity tags; "*" comes back as itself. Commas inside quoted tags are
 // kept.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -21,6 +22,9 @@ type Conditions struct {
 	// IfNoneMatch holds the entity tags of If-None-Match, or "*"; nil when
 	// absent.
 	IfNoneMatch []string
+	// IfUnmodifiedSince is the time of If-Unmodified-Since, or zero when
+	// absent; If-Match overrides it (RFC 9110 §13.1.4).
+	IfUnmodifiedSince time.Time
 	// Repr names the representation the client asked for, so that a 412
 	// can tell it the current entity tag in that representation.
 	Repr string
@@ -327,6 +331,8 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 		if !anyMatch(v, cond.IfMatch) {
 			return failed("If-Match: the record has changed; it is at revision %d", cur.Revision)
 		}
+	} else if live && ModifiedSince(cur.UpdatedAt, cond.IfUnmodifiedSince) {
+		return failed("If-Unmodified-Since: the record was modified at %s", cur.UpdatedAt.UTC().Format(time.RFC3339))
 	}
 	if cond.IfNoneMatch != nil && live {
 		for _, t := range cond.IfNoneMatch {
@@ -345,6 +351,13 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 			"this service requires If-Match on updates and deletes; read the record for its ETag first")
 	}
 	return nil
+}
+
+// ModifiedSince reports whether a record last modified at modified has
+// changed since since, an HTTP date, which counts whole seconds. A zero
+// since is no condition.
+func ModifiedSince(modified, since time.Time) bool {
+	return !since.IsZero() && modified.Truncate(time.Second).After(since)
 }
 
 func anyMatch(v Validator, tags []string) bool {
