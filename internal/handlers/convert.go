@@ -42,7 +42,7 @@ func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Met
 				"gob bodies carry Go types, so converting one needs a schema: add ?schema=NAME").
 				WithReason("gob_needs_schema").With("supported", negotiate.Acceptable(offers)))
 		}
-		choice, err := negotiate.Choose(r.Header.Get("Accept"), offers)
+		choice, err := negotiate.Choose(acceptHeader(r), offers)
 		if err != nil {
 			if p, ok := problem.As(err); ok && p.Kind == problem.NotAcceptable {
 				p.Detail = "no acceptable format for plain data (gob needs ?schema=NAME)"

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,7 +50,7 @@ func (f recordFormat) contentType(schemaName string) string {
 // format and version from Accept, else fallbackVersion. A version the
 // schema lacks is a 406 listing the versions it has.
 func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate(r.Header.Get("Accept"))
+	codec, choice, err := codecs.Negotiate(acceptHeader(r))
 	if err != nil {
 		return recordFormat{}, err
 	}
@@ -69,6 +70,36 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 		codec = negotiate.Pretty(codec)
 	}
 	f := recordFormat{codec: codec, mediaType: choice.MediaType, version: version, encoding: responseEncoding(r), pretty: pretty}
+	f.key = f.repr()
+	return f, nil
+}
+
+// acceptHeader is the request's Accept field: several lines of it are one
+// list (RFC 9110 §5.3).
+func acceptHeader(r *http.Request) string {
+	v := r.Header.Values("Accept")
+	if len(v) == 1 {
+		return v[0]
+	}
+	return strings.Join(v, ", ")
+}
+
+// jsonFormat is compact JSON at version, or at the latest when version is
+// 0: the format of records inside server-sent events. A version the schema
+// lacks is a 406 listing the versions it has.
+func jsonFormat(codecs *negotiate.Registry, sc *schema.Schema, version int) (recordFormat, error) {
+	codec, choice, err := codecs.Negotiate("application/json")
+	if err != nil {
+		return recordFormat{}, err
+	}
+	if version == 0 {
+		version = sc.Latest().Number()
+	}
+	if _, err := sc.Version(version); err != nil {
+		return recordFormat{}, problem.New(problem.NotAcceptable, "schema %q has no version %s", sc.Name(), versionLabel(version)).
+			With("versions", sc.Versions())
+	}
+	f := recordFormat{codec: codec, mediaType: choice.MediaType, version: version}
 	f.key = f.repr()
 	return f, nil
 }

@@ -208,6 +208,20 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	return v, nil
 }
 
+// includeData reads the include query parameter of history and change
+// lists: "data" adds the records, and absent adds nothing; anything else is
+// a 400, so that a misspelt request is not answered without them.
+func includeData(r *http.Request) (bool, error) {
+	q := r.URL.Query()
+	if !q.Has("include") {
+		return false, nil
+	}
+	if v := q.Get("include"); v != "data" {
+		return false, problem.New(problem.Invalid, "query parameter include must be data, got %q", v).WithReason("query")
+	}
+	return true, nil
+}
+
 // drain discards what is left of a body so the connection can be reused.
 func drain(r *http.Request) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))

@@ -212,7 +212,7 @@ var jsonOnly = []negotiate.Offer{{MediaType: "application/json"}}
 // acceptJSON refuses a request whose Accept rules out JSON, for endpoints
 // that speak only JSON.
 func acceptJSON(r *http.Request) error {
-	_, err := negotiate.Choose(r.Header.Get("Accept"), jsonOnly)
+	_, err := negotiate.Choose(acceptHeader(r), jsonOnly)
 	return err
 }
 

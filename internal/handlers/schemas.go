@@ -122,7 +122,7 @@ var versionOffers = []negotiate.Offer{
 
 func (d *schemaDeps) getVersion() http.Handler {
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
-		choice, err := negotiate.Choose(r.Header.Get("Accept"), versionOffers)
+		choice, err := negotiate.Choose(acceptHeader(r), versionOffers)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/problem"
 	"github.com/ferry-dev/ferry/internal/records"
 )
 
@@ -40,6 +41,33 @@ func plainChanges(changes []records.Change, last uint64) changesJSON {
 	return out
 }
 
+// changeEvent is the data of one change's event: the change as JSON and,
+// with data set, the record as it is now in that format, null for a
+// delete or a record deleted since.
+func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change, data *recordFormat) ([]byte, error) {
+	change := changeJSON{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At}
+	if data == nil {
+		return json.Marshal(change)
+	}
+	withData := struct {
+		changeJSON
+		Data json.RawMessage `json:"data"`
+	}{change, json.RawMessage("null")}
+	if c.Op != "delete" {
+		rec, err := d.svc.Get(ctx, t.name, c.ID)
+		switch {
+		case problem.Is(err, problem.NotFound):
+		case err != nil:
+			return nil, err
+		default:
+			if withData.Data, err = d.marshalRecord(t, rec, *data, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return json.Marshal(withData)
+}
+
 // mergeDone returns a context that ends when either ctx or other does.
 func mergeDone(ctx, other context.Context) (context.Context, context.CancelFunc) {
 	merged, cancel := context.WithCancel(ctx)
@@ -49,9 +77,10 @@ func mergeDone(ctx, other context.Context) (context.Context, context.CancelFunc)
 
 // streamChanges sends the change feed as server-sent events: first what
 // happened after since (or Last-Event-ID, which wins), then each change as
-// it happens, with a ping comment when idle. It ends cleanly when the
-// client goes or the server shuts down.
-func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t target, since uint64, shutdown context.Context) {
+// it happens, with a ping comment when idle. With data set, each event
+// carries the record in that format (null for a delete). It ends cleanly
+// when the client goes or the server shuts down.
+func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t target, since uint64, data *recordFormat, shutdown context.Context) {
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		n, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64)
 		if err == nil {
@@ -82,8 +111,12 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 			return
 		}
 		for _, c := range changes {
-			data, _ := json.Marshal(changeJSON{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At})
-			if _, err := w.Write([]byte("id: " + strconv.FormatUint(c.Seq, 10) + "\nevent: change\ndata: " + string(data) + "\n\n")); err != nil {
+			event, err := d.changeEvent(ctx, t, c, data)
+			if err != nil {
+				requestInfoFrom(w).logger.Warn().Err(err).Msg("change stream ended")
+				return
+			}
+			if _, err := w.Write([]byte("id: " + strconv.FormatUint(c.Seq, 10) + "\nevent: change\ndata: " + string(event) + "\n\n")); err != nil {
 				return
 			}
 		}

@@ -80,7 +80,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		sc, choice, err := d.codecs.NegotiateStream(r.Header.Get("Accept"))
+		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r))
 		if err != nil {
 			return err
 		}
@@ -369,13 +369,16 @@ func (d *recordDeps) recordHistory() http.Handler {
 		if err != nil {
 			return err
 		}
-		withData := r.URL.Query().Get("include") == "data"
+		withData, err := includeData(r)
+		if err != nil {
+			return err
+		}
 		version := t.schema.Latest().Number()
 		if err := acceptJSON(r); err != nil {
 			return err
 		}
 		if withData {
-			ch, err := negotiate.Choose(r.Header.Get("Accept"), jsonOnly)
+			ch, err := negotiate.Choose(acceptHeader(r), jsonOnly)
 			if err != nil {
 				return err
 			}
@@ -440,13 +443,27 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		if err != nil {
 			return err
 		}
-		withData := r.URL.Query().Get("include") == "data"
-		choice, err := negotiate.Choose(r.Header.Get("Accept"), offers)
+		withData, err := includeData(r)
+		if err != nil {
+			return err
+		}
+		choice, err := negotiate.Choose(acceptHeader(r), offers)
 		if err != nil {
 			return err
 		}
 		if choice.Offer == len(offers)-1 {
-			d.streamChanges(w, r, t, uint64(since), shutdown)
+			// Records in events are JSON, at the version the event
+			// stream's media range names, else the latest.
+			var data *recordFormat
+			if withData {
+				f, err := jsonFormat(d.codecs, t.schema, choice.Version)
+				if err != nil {
+					return err
+				}
+				d.markDeprecated(w, t.schema, f.version)
+				data = &f
+			}
+			d.streamChanges(w, r, t, uint64(since), data, shutdown)
 			return nil
 		}
 		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())

@@ -973,3 +973,67 @@ func TestImportErrorsInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeFeedEventsWithData checks that include=data puts each record
+// into its event, as JSON at the event stream's version, and null for a
+// delete.
+func TestChangeFeedEventsWithData(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "d1", sample("one", 4))
+	s.MustPut(t, "item", "d2", sample("two", 5))
+	s.Send(t, http.MethodDelete, "/v1/records/item/d2", nil).MustStatus(t, 204)
+	s.MustRegister(t, itemV2)
+	for _, tc := range []struct {
+		accept, qtyField string
+	}{
+		{"text/event-stream", "quantity"},
+		{"text/event-stream; version=1", "qty"},
+	} {
+		t.Run(tc.accept, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			events := openEvents(t, s, ctx, "/v1/records/item/_changes?include=data", "Accept", tc.accept)
+			for _, want := range []struct {
+				id  string
+				qty int64
+			}{{"d1", 4}, {"d2", 0}} {
+				ev := nextEvent(t, events)
+				var m map[string]any
+				if err := json.Unmarshal([]byte(ev.data), &m); err != nil {
+					t.Fatalf("event data %q: %v", ev.data, err)
+				}
+				if str(m, "id") != want.id {
+					t.Fatalf("event %v, want the change of %s", m, want.id)
+				}
+				data, _ := m["data"].(map[string]any)
+				switch {
+				case want.qty == 0 && (m["data"] != nil || !hasKey(m, "data")):
+					t.Errorf("delete event %v, want data null", m)
+				case want.qty != 0 && (data == nil || num(t, data, tc.qtyField) != want.qty):
+					t.Errorf("event %v, want data with %s %d", m, tc.qtyField, want.qty)
+				}
+			}
+		})
+	}
+	s.Get(t, "/v1/records/item/_changes?include=data", "Accept", "text/event-stream; version=9").Problem(t, 406)
+}
+
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// TestIncludeParameter refuses an include value other than data, rather
+// than answering without the records a misspelt request asked for.
+func TestIncludeParameter(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "inc", sample("inc", 1))
+	for _, path := range []string{"/v1/records/item/inc/_history", "/v1/records/item/_changes"} {
+		s.Get(t, path+"?include=datas").Problem(t, 400)
+		s.Get(t, path+"?include=data").MustStatus(t, 200)
+		s.Get(t, path+"?include=").Problem(t, 400)
+		s.Get(t, path).MustStatus(t, 200)
+	}
+}
