@@ -59,6 +59,9 @@ func TestGetRecordNegotiatesFormat(t *testing.T) {
 				t.Fatalf("Accept %q: status %d, want %d\n%s", tc.accept, r.Status, tc.wantStatus, r)
 			}
 			if tc.wantStatus == 406 {
+				if !strings.Contains(r.Header.Get("Vary"), "Accept") {
+					t.Errorf("Accept %q: 406 with Vary %q, want it to name Accept", tc.accept, r.Header.Get("Vary"))
+				}
 				p := r.JSON(t)
 				if strings.Contains(tc.accept, "version=") {
 					if got := strs(p, "versions"); !slices.Equal(got, []string{"1"}) {

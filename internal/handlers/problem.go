@@ -55,6 +55,10 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	p, status := classify(err)
+	if status == http.StatusNotAcceptable {
+		// The answer depends on Accept like the representation would.
+		w.Header().Set("Vary", varyNegotiated)
+	}
 	writeProblemStatus(w, r, status, p)
 }
 
