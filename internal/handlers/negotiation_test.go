@@ -378,10 +378,19 @@ func TestResponseCompression(t *testing.T) {
 		}
 	})
 	t.Run("compressed JSON documents", func(t *testing.T) {
-		r := s.Get(t, "/openapi.json", "Accept-Encoding", "gzip")
-		if r.Status != 200 {
-			t.Fatalf("GET /openapi.json: %d", r.Status)
+		plain := s.Get(t, "/openapi.json").MustStatus(t, 200)
+		for _, doc := range []string{"/openapi.json", "/openapi.yaml", "/docs"} {
+			for _, enc := range []string{"gzip", "zstd", "br"} {
+				r := s.Get(t, doc, "Accept-Encoding", enc).MustStatus(t, 200)
+				if r.Header.Get("Content-Encoding") != enc || !strings.Contains(r.Header.Get("Vary"), "Accept-Encoding") {
+					t.Errorf("GET %s with Accept-Encoding %s: Content-Encoding %q, Vary %q", doc, enc, r.Header.Get("Content-Encoding"), r.Header.Get("Vary"))
+				}
+				if doc == "/openapi.json" && !bytes.Equal(r.Body, plain.Body) {
+					t.Errorf("GET %s with Accept-Encoding %s: decoded body differs", doc, enc)
+				}
+			}
 		}
+		r := plain
 		r = s.Get(t, "/v1/schemas/item", "Accept-Encoding", "gzip", "Accept", "application/json").MustStatus(t, 200)
 		if len(r.Body) >= 1024 && r.Header.Get("Content-Encoding") != "gzip" {
 			t.Errorf("GET /v1/schemas/item (%d bytes) with Accept-Encoding gzip: Content-Encoding %q", len(r.Body), r.Header.Get("Content-Encoding"))

@@ -7,12 +7,15 @@ import (
 	"html/template"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ferry-dev/ferry/internal/negotiate"
 	"github.com/ferry-dev/ferry/internal/problem"
 )
 
@@ -39,9 +42,37 @@ func newAPIDocs(doc []byte) (*apiDocs, error) {
 }
 
 func serveBytes(contentType string, body []byte) http.Handler {
+	// The documents are fixed: each content coding is applied once, on
+	// first use.
+	var mu sync.Mutex
+	coded := make(map[string][]byte)
+	codedAs := func(encoding string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if b, ok := coded[encoding]; ok {
+			return b, nil
+		}
+		b, _, err := applyEncoding(body, encoding)
+		if err == nil {
+			coded[encoding] = b
+		}
+		return b, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", contentType)
-		w.Header().Set("Cache-Control", "public, max-age=300")
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("Vary", "Accept-Encoding")
+		if enc := responseEncoding(r); enc != "" && len(body) >= negotiate.MinCompressBytes {
+			if b, err := codedAs(enc); err == nil {
+				h.Set("Content-Encoding", enc)
+				h.Set("Content-Length", strconv.Itoa(len(b)))
+				if r.Method != http.MethodHead {
+					_, _ = w.Write(b)
+				}
+				return
+			}
+		}
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	})
 }
