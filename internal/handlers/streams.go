@@ -216,17 +216,17 @@ func (d *recordDeps) importRecords() http.Handler {
 		watch := &limitWatch{r: raw}
 		dec := sc.NewDecoder(watch, d.limits.MaxBodyBytes)
 		items := d.importItems(t.schema, sc, dec, defaultVersion)
-		written := map[int]bool{} // the versions envelopes were written at
+		versions := map[int]bool{} // the versions envelopes were written at
 		next := func() (*records.ImportItem, error) {
 			item, err := items()
 			if err == nil && item.Err == nil {
-				written[item.Version] = true
+				versions[item.Version] = true
 			}
 			return item, err
 		}
 		audit := func(written *records.Written) { d.audit(w, t.name, written) }
 		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "", audit)
-		d.markDeprecated(w, t.schema, slices.Sorted(maps.Keys(written))...)
+		d.markDeprecated(w, t.schema, slices.Sorted(maps.Keys(versions))...)
 		if watch.over {
 			// The stream broke the import limit: that is the answer, even
 			// though the envelopes before the limit (without atomic) are
