@@ -52,7 +52,7 @@ func serveBytes(contentType string, body []byte) http.Handler {
 		if b, ok := coded[encoding]; ok {
 			return b, nil
 		}
-		b, _, err := applyEncoding(body, encoding)
+		b, _, err := compress(body, encoding)
 		if err == nil {
 			coded[encoding] = b
 		}

@@ -146,7 +146,7 @@ func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Reco
 	}
 	d.metrics.ObserveCodec("encode", f.codec.Name(), time.Since(start))
 	d.metrics.ObservePayload("out", f.codec.Name(), len(body))
-	if rep.body, rep.encoding, err = applyEncoding(body, f.encoding); err != nil {
+	if rep.body, rep.encoding, err = compress(body, f.encoding); err != nil {
 		return err
 	}
 	d.cache.Put(key, repcache.Entry{Body: rep.body, Encoding: rep.encoding})

@@ -32,18 +32,7 @@ type representation struct {
 // compress applies the content coding the client prefers when the body is
 // large enough to gain from it.
 func compress(body []byte, encoding string) ([]byte, string, error) {
-	if len(body) < negotiate.MinCompressBytes {
-		return body, "", nil
-	}
-	return applyEncoding(body, encoding)
-}
-
-// applyEncoding applies the content coding the client prefers whatever the
-// body's size. A record's representations do so, since the coding is part
-// of the representation its ETag names, which is chosen before the body is
-// encoded.
-func applyEncoding(body []byte, encoding string) ([]byte, string, error) {
-	if encoding == "" || encoding == "identity" {
+	if encoding == "" || encoding == "identity" || len(body) < negotiate.MinCompressBytes {
 		return body, "", nil
 	}
 	var buf bytes.Buffer
