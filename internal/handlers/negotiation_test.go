@@ -355,11 +355,22 @@ func TestResponseCompression(t *testing.T) {
 	}
 
 	t.Run("small bodies are not compressed", func(t *testing.T) {
+		// An unencoded body carries the unencoded representation's ETag,
+		// whatever coding was asked: the ETag names what was sent.
+		plain := s.Get(t, "/v1/records/item/small").MustStatus(t, 200)
 		for _, enc := range []string{"gzip", "br", "zstd"} {
 			r := s.Get(t, "/v1/records/item/small", "Accept-Encoding", enc).MustStatus(t, 200)
 			if r.Header.Get("Content-Encoding") != "" || len(r.Raw) >= 1024 {
 				t.Errorf("Accept-Encoding %s on a %d-byte body: Content-Encoding %q, want none", enc, len(r.Raw), r.Header.Get("Content-Encoding"))
 			}
+			if got, want := r.Header.Get("ETag"), plain.Header.Get("ETag"); got != want {
+				t.Errorf("Accept-Encoding %s on an unencoded body: ETag %s, want the unencoded one %s", enc, got, want)
+			}
+			s.Get(t, "/v1/records/item/small", "Accept-Encoding", enc, "If-None-Match", plain.Header.Get("ETag")).MustStatus(t, http.StatusNotModified)
+		}
+		r := s.SendJSON(t, http.MethodPut, "/v1/records/item/small", sample("small", 2), "Accept-Encoding", "gzip", "Prefer", "return=minimal").MustStatus(t, 204)
+		if etag := r.Header.Get("ETag"); strings.HasSuffix(etag, `.gzip"`) {
+			t.Errorf("minimal write of a small record with Accept-Encoding gzip: ETag %s names a coding its body would not get", etag)
 		}
 	})
 	t.Run("compressed JSON documents", func(t *testing.T) {

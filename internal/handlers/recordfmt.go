@@ -42,6 +42,13 @@ func (f recordFormat) repr() string {
 	return s
 }
 
+// unencoded is f without its content coding.
+func (f recordFormat) unencoded() recordFormat {
+	f.encoding, f.key = "", ""
+	f.key = f.repr()
+	return f
+}
+
 func (f recordFormat) contentType(schemaName string) string {
 	return f.mediaType + "; schema=" + schemaName + "; version=" + strconv.Itoa(f.version)
 }

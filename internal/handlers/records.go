@@ -133,7 +133,16 @@ func recordRepresentation(t target, rec *records.Record, f recordFormat) represe
 // encodeBody fills in the body of rep, from the cache when it holds this
 // revision's representation. view may be nil: the record is then viewed at
 // f's version only if the cache misses.
+//
+// A body under the compression threshold goes out unencoded although a
+// coding was negotiated, and so its ETag is the unencoded
+// representation's: the ETag always names what was sent.
 func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Record, f recordFormat, view any) error {
+	defer func() {
+		if f.encoding != "" && rep.body != nil && rep.encoding == "" {
+			rep.etag = rec.Validator.ETag(f.unencoded().repr())
+		}
+	}()
 	key := repcache.Key{Schema: t.name, ID: rec.ID, Revision: rec.Revision, Repr: f.repr()}
 	if e, ok := d.cache.Get(key); ok {
 		rep.body, rep.encoding = e.Body, e.Encoding
@@ -191,6 +200,13 @@ func (d *recordDeps) getRecord() http.Handler {
 		d.markDeprecated(w, t.schema, f.version)
 		w.Header()["Ferry-Revision"] = []string{strconv.FormatInt(rec.Revision, 10)}
 		rep := recordRepresentation(t, rec, f)
+		if f.encoding != "" {
+			// Whether the coding applies depends on the body's size,
+			// and the ETag that preconditions compare names it.
+			if err := d.encodeBody(&rep, t, rec, f, nil); err != nil {
+				return err
+			}
+		}
 		unchanged, err := readPrecondition(r, rec, rep.etag)
 		if err != nil {
 			return err
@@ -199,8 +215,10 @@ func (d *recordDeps) getRecord() http.Handler {
 			writeValidators(w, http.StatusNotModified, rep)
 			return nil
 		}
-		if err := d.encodeBody(&rep, t, rec, f, nil); err != nil {
-			return err
+		if rep.body == nil {
+			if err := d.encodeBody(&rep, t, rec, f, nil); err != nil {
+				return err
+			}
 		}
 		writeRepresentation(w, r, http.StatusOK, rep)
 		return nil
@@ -301,6 +319,13 @@ func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t targe
 	w.Header().Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
 	rep := recordRepresentation(t, rec, f)
 	if preferMinimal(r) {
+		if f.encoding != "" {
+			// The ETag names the coding only if the body is large
+			// enough to get it.
+			if err := d.encodeBody(&rep, t, rec, f, written.View); err != nil {
+				return err
+			}
+		}
 		w.Header().Set("Preference-Applied", "return=minimal")
 		if status == http.StatusOK {
 			status = http.StatusNoContent
