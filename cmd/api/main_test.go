@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -204,5 +206,44 @@ func TestShutdownFinishesWritesInFlight(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("run returned %v, want nil", err)
+	}
+}
+
+// TestRunRefusesBadSchemaFolder starts the service with a schema folder
+// holding a file that fails: start-up must end with an error naming the
+// file and the reason, and leave the data directory usable.
+func TestRunRefusesBadSchemaFolder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, file, content, reason string
+	}{
+		{"unknown type", "bad.json", `{"name":"k","version":1,"fields":{"x":{"type":"nope"}}}`, "unknown type"},
+		{"not JSON", "broken.json", `{"name":`, "broken.json"},
+		{"version 2 without 1", "k2.yaml", "name: k\nversion: 2\nfields:\n  x: {type: int}\n", "k2.yaml"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			schemas, data := t.TempDir(), t.TempDir()
+			if err := os.WriteFile(filepath.Join(schemas, tc.file), []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{"FERRY_ADDR": freeAddr(t), "FERRY_DATA_DIR": data, "FERRY_SCHEMA_DIR": schemas}
+			var stdout, stderr syncBuffer
+			err := run(context.Background(), nil, func(k string) string { return env[k] }, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.file) || !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("run = %v; want an error naming %s and %q", err, tc.file, tc.reason)
+			}
+			// The store was closed: the directory opens again.
+			delete(env, "FERRY_SCHEMA_DIR")
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
+			time.Sleep(200 * time.Millisecond)
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run on the same data directory afterwards = %v", err)
+			}
+		})
 	}
 }

@@ -59,13 +59,15 @@ type App struct {
 
 // Open opens the store, loads the schemas, resumes unfinished jobs and
 // builds the handler.
-func Open(ctx context.Context, cfg Config) (a *App, err error) {
+func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	st, err := pebblestore.Open(ctx, cfg.DataDir, pebblestore.Options{HistoryLimit: cfg.HistoryLimit, CacheBytes: cfg.CacheBytes / 2})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	shutdown, cancel := context.WithCancel(context.Background())
-	a = &App{store: st, cancel: cancel}
+	// a is not the result, which a failure sets to nil before this
+	// deferred call runs: the store opened above must still be closed.
+	a := &App{store: st, cancel: cancel}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, a.Close())
