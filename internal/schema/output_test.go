@@ -173,3 +173,25 @@ func TestJSONSchema(t *testing.T) {
 		}
 	}
 }
+
+func TestGoPackage(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, want string }{
+		{"order", "order"},
+		{"line_item", "lineitem"},
+		{"func", "funcschema"},
+		{"type", "typeschema"},
+		{"go_to", "gotoschema"},
+		{"map", "mapschema"},
+		{"string", "string"}, // predeclared, not a keyword: a valid package name
+	}
+	for _, tc := range tests {
+		pkg := goPackage(tc.name)
+		if pkg != tc.want {
+			t.Errorf("goPackage(%q) = %q, want %q", tc.name, pkg, tc.want)
+		}
+		if _, err := parser.ParseFile(token.NewFileSet(), "p.go", "package "+pkg+"\n", 0); err != nil {
+			t.Errorf("package %s does not parse: %v", pkg, err)
+		}
+	}
+}
