@@ -539,6 +539,12 @@ func TestContentDigest(t *testing.T) {
 		}
 	})
 
+	t.Run("migrate", func(t *testing.T) {
+		t.Parallel()
+		s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate", []byte("x"), "Content-Digest", bad256).Problem(t, 400)
+		s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate", []byte("x"), "Content-Digest", sha256Digest([]byte("x"))).MustStatus(t, http.StatusAccepted)
+	})
+
 	t.Run("Want-Content-Digest", func(t *testing.T) {
 		t.Parallel()
 		s.MustPut(t, "item", "w1", sample("widget", 1))

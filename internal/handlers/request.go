@@ -221,8 +221,3 @@ func includeData(r *http.Request) (bool, error) {
 	}
 	return true, nil
 }
-
-// drain discards what is left of a body so the connection can be reused.
-func drain(r *http.Request) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
-}

@@ -314,7 +314,11 @@ func (d *schemaDeps) migrate() http.Handler {
 		if err != nil {
 			return err
 		}
-		drain(r)
+		// The request takes no body; whatever it sends is read, within the
+		// body limit, so that a Content-Digest is checked like any other.
+		if _, err := readBody(w, r, d.limits.MaxBodyBytes); err != nil {
+			return err
+		}
 		job, err := d.jobs.StartMigration(r.Context(), sc.Name(), "")
 		if err != nil {
 			return err
