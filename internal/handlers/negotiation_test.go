@@ -556,6 +556,29 @@ func TestContentDigest(t *testing.T) {
 				t.Errorf("GET %s with Want-Content-Digest: Content-Digest %q, want %q", path, got, want)
 			}
 		}
+		// Errors and the operational routes too.
+		for _, c := range []struct {
+			method, path string
+			status       int
+		}{
+			{http.MethodGet, "/v1/records/item/nope", 404},
+			{http.MethodGet, "/v1/nowhere", 404},
+			{http.MethodDelete, "/v1/schemas", 405},
+			{http.MethodGet, "/healthz", 200},
+			{http.MethodGet, "/readyz", 200},
+			{http.MethodGet, "/metrics", 200},
+			{http.MethodGet, "/openapi.yaml", 200},
+			{http.MethodGet, "/docs", 200},
+		} {
+			r := s.Do(t, Call{Method: c.method, Path: c.path, Header: hdr("Want-Content-Digest", "sha-512=2, sha-256=1"), Lax: true})
+			if r.Status != c.status {
+				t.Fatalf("%s %s: status %d, want %d", c.method, c.path, r.Status, c.status)
+			}
+			sum := sha512.Sum512(r.Raw)
+			if got, want := r.Header.Get("Content-Digest"), "sha-512=:"+base64.StdEncoding.EncodeToString(sum[:])+":"; got != want {
+				t.Errorf("%s %s with Want-Content-Digest: Content-Digest %q, want %q", c.method, c.path, got, want)
+			}
+		}
 		r := s.Get(t, "/v1/records/item/w1").MustStatus(t, 200)
 		if r.Header.Get("Content-Digest") != "" {
 			t.Errorf("Content-Digest %q sent unasked", r.Header.Get("Content-Digest"))

@@ -121,6 +121,7 @@ func writeProblemStatus(w http.ResponseWriter, r *http.Request, status int, p *p
 	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
+	setContentDigest(h, r, body)
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)

@@ -76,18 +76,73 @@ func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep
 		set("Last-Modified", httpDate(rep.lastModified))
 	}
 	set("Content-Length", strconv.Itoa(len(rep.body)))
-	switch wantedDigest(r.Header.Values("Want-Content-Digest")) {
-	case "sha-256":
-		sum := sha256.Sum256(rep.body)
-		h["Content-Digest"] = []string{"sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
-	case "sha-512":
-		sum := sha512.Sum512(rep.body)
-		h["Content-Digest"] = []string{"sha-512=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
-	}
+	setContentDigest(h, r, rep.body)
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(rep.body)
 	}
+}
+
+// setContentDigest sets the Content-Digest of body, the content as sent,
+// when the request's Want-Content-Digest asks for one.
+func setContentDigest(h http.Header, r *http.Request, body []byte) {
+	want := r.Header.Values("Want-Content-Digest")
+	if len(want) == 0 {
+		return
+	}
+	switch wantedDigest(want) {
+	case "sha-256":
+		sum := sha256.Sum256(body)
+		h["Content-Digest"] = []string{"sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
+	case "sha-512":
+		sum := sha512.Sum512(body)
+		h["Content-Digest"] = []string{"sha-512=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
+	}
+}
+
+// withContentDigest serves h, and when the request asks for a
+// Content-Digest, holds h's response to add one. It is for the handlers
+// that write their responses themselves (health, metrics, documents).
+func withContentDigest(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header.Values("Want-Content-Digest")) == 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		held := &heldResponse{header: make(http.Header), status: http.StatusOK}
+		h.ServeHTTP(held, r)
+		dst := w.Header()
+		for k, v := range held.header {
+			dst[k] = v
+		}
+		setContentDigest(dst, r, held.body.Bytes())
+		dst.Set("Content-Length", strconv.Itoa(held.body.Len()))
+		w.WriteHeader(held.status)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(held.body.Bytes())
+		}
+	})
+}
+
+// A heldResponse is a response kept in memory until its handler is done.
+type heldResponse struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header { return h.header }
+
+func (h *heldResponse) WriteHeader(status int) {
+	if !h.wroteHeader {
+		h.status, h.wroteHeader = status, true
+	}
+}
+
+func (h *heldResponse) Write(p []byte) (int, error) {
+	h.wroteHeader = true
+	return h.body.Write(p)
 }
 
 // wantedDigest picks the digest algorithm a Want-Content-Digest header

@@ -8,12 +8,12 @@ import (
 
 // addRoutes lists every route of the service.
 func addRoutes(r chi.Router, d Deps, docs *apiDocs) {
-	getAndHead(r, "/healthz", healthz())
-	getAndHead(r, "/readyz", readyz(d.Store))
-	getAndHead(r, "/metrics", d.Metrics.Handler())
-	getAndHead(r, "/openapi.yaml", serveBytes("application/yaml", docs.yaml))
-	getAndHead(r, "/openapi.json", serveBytes("application/json", docs.json))
-	getAndHead(r, "/docs", serveBytes("text/html; charset=utf-8", docs.html))
+	getAndHead(r, "/healthz", withContentDigest(healthz()))
+	getAndHead(r, "/readyz", withContentDigest(readyz(d.Store)))
+	getAndHead(r, "/metrics", withContentDigest(d.Metrics.Handler()))
+	getAndHead(r, "/openapi.yaml", withContentDigest(serveBytes("application/yaml", docs.yaml)))
+	getAndHead(r, "/openapi.json", withContentDigest(serveBytes("application/json", docs.json)))
+	getAndHead(r, "/docs", withContentDigest(serveBytes("text/html; charset=utf-8", docs.html)))
 
 	rec := &recordDeps{
 		svc: d.Records, codecs: d.Codecs, cache: d.Cache, metrics: d.Metrics,
