@@ -385,3 +385,41 @@ func TestDeprecate(t *testing.T) {
 		t.Fatalf("Deprecate of version 3 = %v, want not found", err)
 	}
 }
+
+// TestStepDefaultKeepsRule refuses an add or remove step whose default
+// fails the rule of the field it fills: every converted record would fail.
+func TestStepDefaultKeepsRule(t *testing.T) {
+	t.Parallel()
+	base := `{"name":"t","version":1,"fields":{"a":{"type":"int"},"b":{"type":"int","validate":"min=10"}}}`
+	tests := []struct {
+		name, def string
+		ok        bool
+	}{
+		{"add default fails the new rule",
+			`{"name":"t","version":2,"fields":{"a":{"type":"int"},"b":{"type":"int","validate":"min=10"},"c":{"type":"int","validate":"min=5"}},"migrate":[{"op":"add","field":"c","default":1}]}`, false},
+		{"add default keeps the new rule",
+			`{"name":"t","version":2,"fields":{"a":{"type":"int"},"b":{"type":"int","validate":"min=10"},"c":{"type":"int","validate":"min=5"}},"migrate":[{"op":"add","field":"c","default":7}]}`, true},
+		{"add default fails an email rule",
+			`{"name":"t","version":2,"fields":{"a":{"type":"int"},"b":{"type":"int","validate":"min=10"},"d":{"type":"string","validate":"email"}},"migrate":[{"op":"add","field":"d","default":"notanemail"}]}`, false},
+		{"remove default fails the old rule",
+			`{"name":"t","version":2,"fields":{"a":{"type":"int"}},"migrate":[{"op":"remove","field":"b","default":3}]}`, false},
+		{"remove default keeps the old rule",
+			`{"name":"t","version":2,"fields":{"a":{"type":"int"}},"migrate":[{"op":"remove","field":"b","default":12}]}`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, _ := mustRegister(t, base)
+			_, err := r.Register(context.Background(), mustParse(t, tc.def), false)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Register = %v, want it registered", err)
+				}
+				return
+			}
+			if !problem.Is(err, problem.Invalid) || !containsAll(problemLists(err), "fails the rule") {
+				t.Fatalf("Register = %v (%q), want a problem.Invalid naming the rule the default fails", err, problemLists(err))
+			}
+		})
+	}
+}

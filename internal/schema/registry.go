@@ -234,6 +234,11 @@ func (r *Registry) prepare(def *Definition, current *Schema, checkCompat bool) (
 
 	prev := current.versions[len(current.versions)-1]
 	sc := &stepChecker{c: &compiler{}}
+	if checkCompat {
+		// A new version's step defaults must keep their fields' rules;
+		// versions stored before that was checked still load.
+		sc.c.rules = &ruleChecker{v: r.valid}
+	}
 	v.steps = sc.compileSteps(def.Migrate, prev.c.root, comp.root, v.number)
 	if len(sc.c.errs) > 0 {
 		return nil, invalidErrors(sc.c.errs)

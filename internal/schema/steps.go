@@ -285,7 +285,7 @@ func (sc *stepChecker) applyNew(shapes map[string]*shape, st *step, rs Step, nex
 			return false
 		}
 		st.node, st.optional = f.node, f.optional
-		if !sc.stepDefault(st, rs, where) {
+		if !sc.stepDefault(st, rs, where) || !sc.defaultKeepsRule(st, rs, f, where, version) {
 			return false
 		}
 	case OpRemove:
@@ -294,7 +294,7 @@ func (sc *stepChecker) applyNew(shapes map[string]*shape, st *step, rs Step, nex
 			return false
 		}
 		st.node, st.optional = s.node, s.origin != nil && s.origin.optional
-		if !sc.stepDefault(st, rs, where) {
+		if !sc.stepDefault(st, rs, where) || (s.origin != nil && !sc.defaultKeepsRule(st, rs, s.origin, where, version-1)) {
 			return false
 		}
 	case OpRetype:
@@ -326,6 +326,22 @@ func (sc *stepChecker) stepDefault(st *step, rs Step, where string) bool {
 	st.hasDefault, st.dflt = true, x
 	st.rawDefault = rs.Default.Clone()
 	_ = st.rawDefault.Compact()
+	return true
+}
+
+// defaultKeepsRule refuses a step's default that fails the rule of the
+// field it fills, in the version it fills it in: every record converted
+// with it would then fail, so that no record of the other version could be
+// written or upgraded.
+func (sc *stepChecker) defaultKeepsRule(st *step, rs Step, f *field, where string, version int) bool {
+	rule := withoutCrossField(f.rule)
+	if !st.hasDefault || rule == "" || sc.c.rules == nil {
+		return true
+	}
+	if err := sc.c.rules.v.Var(plainValue(f.node, st.dflt).Interface(), rule); err != nil {
+		sc.errorf("%s: the default %s fails the rule '%s' of field '%s' in version %d", where, compactRaw(rs.Default), rule, joinPath(st.path), version)
+		return false
+	}
 	return true
 }
 
