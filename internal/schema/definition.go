@@ -7,7 +7,6 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ferry-dev/ferry/internal/problem"
 )
@@ -77,7 +76,7 @@ const (
 // syntax; Registry.Register checks the meaning.
 func ParseDefinition(data []byte, isYAML bool) (*Definition, error) {
 	if isYAML {
-		j, err := yaml.YAMLToJSONStrict(data)
+		j, err := yamlToJSON(data)
 		if err != nil {
 			return nil, invalidDefinition("the definition is not valid YAML: " + trimLibPrefix(err.Error()))
 		}
