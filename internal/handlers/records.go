@@ -280,6 +280,9 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		if err != nil {
 			return err
 		}
+		// Marked before the write, so that a refused write at a
+		// deprecated version says so too.
+		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		body, err := d.decodeBody(w, r, in, v)
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
@@ -300,7 +303,6 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 			d.countValidation(t, v.Number(), err)
 			return err
 		}
-		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		d.countConversion(t.schema, v.Number(), t.schema.Latest().Number())
 		d.audit(w, t.name, written)
 		status := http.StatusOK
@@ -431,6 +433,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		if err != nil {
 			return err
 		}
+		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		body, err := readBody(w, r, d.limits.MaxBodyBytes)
 		if err != nil {
 			return err
@@ -454,7 +457,6 @@ func (d *recordDeps) patchRecord() http.Handler {
 			d.countValidation(t, v.Number(), err)
 			return err
 		}
-		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		d.audit(w, t.name, written)
 		return d.answerWrite(w, r, t, f, written, http.StatusOK)
 	})

@@ -190,6 +190,14 @@ func TestSchemaLifecycle(t *testing.T) {
 			return s.Send(t, http.MethodPost, "/v1/records/item/_import", importLine(t, "r3", sample("three", 3), 0),
 				"Content-Type", "application/jsonl; version=1")
 		}},
+		{"refused PUT at v1", func() *Resp {
+			r := s.SendJSON(t, http.MethodPut, "/v1/records/item/r9", sample("", 0), "Content-Type", "application/json; version=1")
+			if r.Status != 422 {
+				t.Fatalf("PUT of an invalid record at v1: status %d, want 422", r.Status)
+			}
+			r.Status = 200 // checked; the headers are what this case is about
+			return r
+		}},
 		{"import of an envelope at v1", func() *Resp {
 			return s.Send(t, http.MethodPost, "/v1/records/item/_import", importLine(t, "r4", sample("four", 4), 1),
 				"Content-Type", "application/jsonl")
