@@ -125,6 +125,9 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 			return plain(w, r)
 		}
 		name := r.URL.Query().Get("schema")
+		if name == "" {
+			return problem.New(problem.Invalid, "query parameter schema is empty; leave it out to convert without a schema").WithReason("query")
+		}
 		sc, err := schemas.Schema(name)
 		if err != nil {
 			return problem.New(problem.NotFound, "no schema named %q", name)

@@ -48,7 +48,9 @@ func (d *schemaDeps) versionParam(r *http.Request, sc *schema.Schema) (*schema.V
 		return nil, err
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 {
+	if err != nil || n < 1 || strconv.Itoa(n) != raw {
+		// Only the canonical spelling: 01 or +1 would name the same
+		// version under a second URL.
 		return nil, problem.New(problem.Invalid, "version %q is not a positive integer", raw).WithReason("path")
 	}
 	v, err := sc.Version(n)

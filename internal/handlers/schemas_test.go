@@ -402,3 +402,15 @@ func importLine(t *testing.T, id string, data any, version int) []byte {
 	}
 	return append(b, '\n')
 }
+
+// TestStrictParameters refuses a second spelling of a version in a path
+// and an empty schema on /v1/convert.
+func TestStrictParameters(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.Get(t, "/v1/schemas/item/versions/1").MustStatus(t, 200)
+	for _, v := range []string{"01", "+1", "1.0", "0"} {
+		s.Get(t, "/v1/schemas/item/versions/"+v).Problem(t, 400)
+	}
+	s.Send(t, http.MethodPost, "/v1/convert?schema=", []byte(`{"name":"a","qty":1}`), "Content-Type", "application/json").Problem(t, 400)
+}
