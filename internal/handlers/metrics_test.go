@@ -18,6 +18,8 @@ func TestMetricsCountTheWork(t *testing.T) {
 	s.Send(t, "PUT", "/v1/records/pet/bad", []byte(`{"name":"x"}`), "Content-Type", "application/json").MustStatus(t, 422)
 	s.Send(t, "PUT", "/v1/records/pet/bad", []byte(`{"name":`), "Content-Type", "application/json").MustStatus(t, 400)
 	s.Get(t, "/nowhere").MustStatus(t, 404)
+	s.Send(t, "DELETE", "/v1/schemas", nil).MustStatus(t, 405)
+	s.Send(t, "POST", "/v1/records/pet/_changes", nil).MustStatus(t, 405)
 
 	body := string(s.Get(t, "/metrics").MustStatus(t, 200).Body)
 	for _, want := range []string{
@@ -26,6 +28,8 @@ func TestMetricsCountTheWork(t *testing.T) {
 		`ferry_decode_failures_total{format="json"`,
 		`ferry_http_requests_total{code="200",method="GET",route="/v1/records/{schema}/{id}"}`,
 		`ferry_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`ferry_http_requests_total{code="405",method="DELETE",route="/v1/schemas"} 1`,
+		`ferry_http_requests_total{code="405",method="POST",route="/v1/records/{schema}/_changes"} 1`,
 		`ferry_http_request_duration_seconds_bucket{method="PUT",route="/v1/records/{schema}/{id}"`,
 		`ferry_payload_bytes_bucket{direction="in",format="json"`,
 		`ferry_codec_duration_seconds_bucket{format="json",op="decode"`,

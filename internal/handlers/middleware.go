@@ -27,6 +27,9 @@ type requestInfo struct {
 	formatOut string
 	bytesIn   int64
 	failure   string // reason label of a refused body
+	// route is the pattern of a path answered with 405, which chi leaves
+	// without one.
+	route string
 }
 
 // requestInfoFrom returns the info of the request w answers, which the
@@ -101,6 +104,9 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(ht
 					status = http.StatusOK
 				}
 				route := routePattern(r)
+				if route == "unmatched" && info.route != "" {
+					route = info.route
+				}
 				elapsed := time.Since(start)
 				m.ObserveRequest(route, r.Method, status, elapsed)
 				ev := logger.Info().

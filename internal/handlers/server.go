@@ -93,6 +93,14 @@ func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 		if !reserved {
 			allowed = allowedMethods(routes, r.URL.Path)
 		}
+		if len(allowed) > 0 {
+			// The path has a route, only not for this method: label the
+			// request with it rather than as unmatched.
+			rctx := chi.NewRouteContext()
+			if routes.Match(rctx, allowed[0], r.URL.Path) {
+				requestInfoFrom(w).route = rctx.RoutePattern()
+			}
+		}
 		writeNotAllowed(w, r, allowed)
 	}
 }
