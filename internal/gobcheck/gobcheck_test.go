@@ -635,6 +635,7 @@ func TestCheckerRefusesUnknownFields(t *testing.T) {
 		In    innerPlus
 		List  []innerPlus
 		Extra string
+		Obj   inner // a struct field goes out even when zero
 	}
 	tests := []struct {
 		name   string
@@ -645,6 +646,7 @@ func TestCheckerRefusesUnknownFields(t *testing.T) {
 		{"extra top-level field set", sender{A: 1, Extra: "x"}, "unknown_field"},
 		{"extra field set in a struct field", sender{In: innerPlus{Extra: 1}}, "unknown_field"},
 		{"extra field set in a slice element", sender{List: []innerPlus{{N: 1}, {Extra: 1}}}, "unknown_field"},
+		{"extra struct field set", sender{A: 1, Obj: inner{N: 2}}, "unknown_field"},
 	}
 	c := NewChecker(reflect.TypeFor[target](), Limits{})
 	for _, tc := range tests {

@@ -15,6 +15,9 @@ const smallMap = 16
 // the value and is nil when no target is known or the decoder discards the
 // value.
 func (c *cursor) value(t *wtype, e *edge, depth int) error {
+	if t.kind != kindStruct {
+		c.values++
+	}
 	switch t.kind {
 	case kindBool:
 		off := c.off()
@@ -80,7 +83,16 @@ func (c *cursor) structValue(t *wtype, e *edge, depth int) error {
 		if p != nil {
 			fe = &p.fields[f]
 			if fe.unknown {
-				return invalid("unknown_field", "the gob value at byte %d sets field %s, which the target type does not have", off, t.names[f])
+				// Refused only when it holds something: a struct field
+				// comes even when zero.
+				before := c.values
+				if err := c.value(t.fields[f].t, nil, depth+1); err != nil {
+					return err
+				}
+				if c.values > before {
+					return invalid("unknown_field", "the gob value at byte %d sets field %s, which the target type does not have", off, t.names[f])
+				}
+				return nil
 			}
 			if err := c.charge(fe.cost, off); err != nil {
 				return err

@@ -124,6 +124,9 @@ type cursor struct {
 	maxDepth int
 	alloc    int64 // estimated bytes the decoder allocates so far
 	budget   int64
+	// values counts the values read other than structs: gob sends a
+	// struct field even when it is zero, every other one only when not.
+	values int64
 }
 
 func (c *cursor) off() int64 { return c.base + int64(c.pos) }

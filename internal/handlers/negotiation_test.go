@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -372,6 +373,12 @@ func TestResponseCompression(t *testing.T) {
 		if etag := r.Header.Get("ETag"); strings.HasSuffix(etag, `.gzip"`) {
 			t.Errorf("minimal write of a small record with Accept-Encoding gzip: ETag %s names a coding its body would not get", etag)
 		}
+		// A 412 names the ETag a read would send, here the unencoded one.
+		p := s.SendJSON(t, http.MethodPut, "/v1/records/item/small", sample("small", 3), "Accept-Encoding", "gzip", "If-Match", plain.Header.Get("ETag")).Problem(t, 412)
+		current := s.Get(t, "/v1/records/item/small", "Accept-Encoding", "gzip").MustStatus(t, 200).Header.Get("ETag")
+		if got := str(p, "current_etag"); got != current {
+			t.Errorf("412 of a write with Accept-Encoding gzip: current_etag %s, want the ETag a read sends, %s", got, current)
+		}
 	})
 	t.Run("compressed JSON documents", func(t *testing.T) {
 		plain := s.Get(t, "/openapi.json").MustStatus(t, 200)
@@ -569,12 +576,22 @@ func TestContentDigest(t *testing.T) {
 			{http.MethodGet, "/metrics", 200},
 			{http.MethodGet, "/openapi.yaml", 200},
 			{http.MethodGet, "/docs", 200},
+			{http.MethodHead, "/openapi.json", 200},
+			{http.MethodHead, "/docs", 200},
 		} {
 			r := s.Do(t, Call{Method: c.method, Path: c.path, Header: hdr("Want-Content-Digest", "sha-512=2, sha-256=1"), Lax: true})
 			if r.Status != c.status {
 				t.Fatalf("%s %s: status %d, want %d", c.method, c.path, r.Status, c.status)
 			}
-			sum := sha512.Sum512(r.Raw)
+			content := r.Raw
+			if c.method == http.MethodHead {
+				// A HEAD's headers describe the body a GET gets.
+				content = s.Do(t, Call{Method: http.MethodGet, Path: c.path, Lax: true}).Raw
+				if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(content)) {
+					t.Errorf("HEAD %s: Content-Length %s, want %d", c.path, cl, len(content))
+				}
+			}
+			sum := sha512.Sum512(content)
 			if got, want := r.Header.Get("Content-Digest"), "sha-512=:"+base64.StdEncoding.EncodeToString(sum[:])+":"; got != want {
 				t.Errorf("%s %s with Want-Content-Digest: Content-Digest %q, want %q", c.method, c.path, got, want)
 			}

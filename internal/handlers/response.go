@@ -102,21 +102,30 @@ func setContentDigest(h http.Header, r *http.Request, body []byte) {
 
 // withContentDigest serves h, and when the request asks for a
 // Content-Digest, holds h's response to add one. It is for the handlers
-// that write their responses themselves (health, metrics, documents).
+// that write their responses themselves (health, metrics, documents). A
+// HEAD is served to h as a GET, so that its headers describe the body a
+// GET would get.
 func withContentDigest(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Header.Values("Want-Content-Digest")) == 0 {
 			h.ServeHTTP(w, r)
 			return
 		}
-		held := &heldResponse{header: make(http.Header), status: http.StatusOK}
-		h.ServeHTTP(held, r)
+		inner := r
+		if r.Method == http.MethodHead {
+			inner = r.Clone(r.Context())
+			inner.Method = http.MethodGet
+		}
+		held := &heldResponse{w: w, header: make(http.Header), status: http.StatusOK}
+		h.ServeHTTP(held, inner)
 		dst := w.Header()
 		for k, v := range held.header {
 			dst[k] = v
 		}
-		setContentDigest(dst, r, held.body.Bytes())
-		dst.Set("Content-Length", strconv.Itoa(held.body.Len()))
+		if held.status != http.StatusNotModified {
+			setContentDigest(dst, r, held.body.Bytes())
+			dst.Set("Content-Length", strconv.Itoa(held.body.Len()))
+		}
 		w.WriteHeader(held.status)
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(held.body.Bytes())
@@ -125,7 +134,10 @@ func withContentDigest(h http.Handler) http.Handler {
 }
 
 // A heldResponse is a response kept in memory until its handler is done.
+// It unwraps to the writer it will be copied to, which carries the
+// request's information.
 type heldResponse struct {
+	w           http.ResponseWriter
 	header      http.Header
 	status      int
 	wroteHeader bool
@@ -133,6 +145,9 @@ type heldResponse struct {
 }
 
 func (h *heldResponse) Header() http.Header { return h.header }
+
+// Unwrap returns the writer the response will be copied to.
+func (h *heldResponse) Unwrap() http.ResponseWriter { return h.w }
 
 func (h *heldResponse) WriteHeader(status int) {
 	if !h.wroteHeader {

@@ -52,7 +52,11 @@ func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change
 	withData := struct {
 		changeJSON
 		Data json.RawMessage `json:"data"`
-	}{change, json.RawMessage("null")}
+		// Error says why data is null for a record that exists: it
+		// cannot be shown at the asked version. The stream goes on, or
+		// a client resuming from the event before would meet it again.
+		Error string `json:"error,omitempty"`
+	}{changeJSON: change, Data: json.RawMessage("null")}
 	if c.Op != "delete" {
 		rec, err := d.svc.Get(ctx, t.name, c.ID)
 		switch {
@@ -60,8 +64,13 @@ func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change
 		case err != nil:
 			return nil, err
 		default:
-			if withData.Data, err = d.marshalRecord(t, rec, *data, nil); err != nil {
+			body, err := d.marshalRecord(t, rec, *data, nil)
+			if p, ok := problem.As(err); ok && p.Kind != problem.Internal {
+				withData.Error = p.Detail
+			} else if err != nil {
 				return nil, err
+			} else {
+				withData.Data = body
 			}
 		}
 	}

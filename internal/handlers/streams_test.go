@@ -1037,3 +1037,30 @@ func TestIncludeParameter(t *testing.T) {
 		s.Get(t, path).MustStatus(t, 200)
 	}
 }
+
+// TestChangeFeedEventsGoOnPastARecordTheyCannotShow checks that a record
+// that cannot be shown at the event stream's version gets an event with
+// null data and the reason, and the stream goes on.
+func TestChangeFeedEventsGoOnPastARecordTheyCannotShow(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`)
+	s.MustPut(t, "num", "half", map[string]any{"n": 7.5})
+	s.MustPut(t, "num", "whole", map[string]any{"n": 3.0})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := openEvents(t, s, ctx, "/v1/records/num/_changes?include=data", "Accept", "text/event-stream; version=1")
+	var first, second map[string]any
+	for _, m := range []*map[string]any{&first, &second} {
+		if err := json.Unmarshal([]byte(nextEvent(t, events).data), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if str(first, "id") != "half" || first["data"] != nil || str(first, "error") == "" {
+		t.Errorf("event for 7.5 at version 1 = %v, want null data and an error", first)
+	}
+	if data, _ := second["data"].(map[string]any); str(second, "id") != "whole" || data == nil || num(t, data, "n") != 3 {
+		t.Errorf("event after it = %v, want whole with n 3", second)
+	}
+}

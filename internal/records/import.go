@@ -90,7 +90,9 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 			}
 		}
 		imp.pending = append(imp.pending, pendingItem{index: index, item: item})
-		imp.ids[item.ID] = true
+		if !atomic {
+			imp.ids[item.ID] = true
+		}
 		if !atomic && len(imp.pending) >= importChunk {
 			if err := imp.flush(ctx); err != nil {
 				return nil, err

@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -41,8 +42,41 @@ func yamlToJSON(data []byte) ([]byte, error) {
 	return json.Marshal(v, json.Deterministic(true))
 }
 
-// decimalInt matches an integer that JSON can carry as it is written.
-var decimalInt = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+// decimalInt matches a YAML 1.2 decimal integer.
+var decimalInt = regexp.MustCompile(`^[-+]?[0-9]+$`)
+
+// yamlInt reads an integer of the YAML 1.2 core schema: decimal, with its
+// every digit kept so that one beyond 2^53 stays exact, or 0o octal or 0x
+// hexadecimal. The YAML 1.1 forms the parser also tags as integers (012 as
+// octal, 1_000) are read as 1.2 reads them: decimal, and a string.
+func yamlInt(n *yaml.Node) (any, error) {
+	v := n.Value
+	if decimalInt.MatchString(v) {
+		neg := strings.HasPrefix(v, "-")
+		digits := strings.TrimLeft(strings.TrimLeft(v, "+-"), "0")
+		if digits == "" {
+			return jsontext.Value("0"), nil
+		}
+		if neg {
+			digits = "-" + digits
+		}
+		return jsontext.Value(digits), nil
+	}
+	base, digits := 0, ""
+	switch {
+	case strings.HasPrefix(v, "0o"):
+		base, digits = 8, v[2:]
+	case strings.HasPrefix(v, "0x"):
+		base, digits = 16, v[2:]
+	default:
+		return v, nil
+	}
+	i, err := strconv.ParseInt(digits, base, 64)
+	if err != nil {
+		return nil, fmt.Errorf("line %d: %q is not a 64-bit integer", n.Line, v)
+	}
+	return i, nil
+}
 
 func yamlValue(n *yaml.Node) (any, error) {
 	switch n.Kind {
@@ -98,16 +132,12 @@ func yamlScalar(n *yaml.Node) (any, error) {
 			return nil, fmt.Errorf("line %d: %q is not a boolean", n.Line, n.Value)
 		}
 		return b, nil
+	case "!!timestamp":
+		// YAML 1.2 has no timestamps: a time is a string, which a time
+		// field reads as RFC 3339.
+		return n.Value, nil
 	case "!!int":
-		if decimalInt.MatchString(n.Value) {
-			// Every digit kept: an integer beyond 2^53 stays exact.
-			return jsontext.Value(n.Value), nil
-		}
-		i, err := strconv.ParseInt(n.Value, 0, 64)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %q is not a 64-bit integer", n.Line, n.Value)
-		}
-		return i, nil
+		return yamlInt(n)
 	case "!!float":
 		f, err := strconv.ParseFloat(n.Value, 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {

@@ -12,7 +12,9 @@ func TestYAMLToJSON(t *testing.T) {
 	}{
 		{"YAML 1.1 booleans are strings as keys", "{y: 1, n: 2, on: 3, off: 4, yes: 5, no: 6}", `{"n":2,"no":6,"off":4,"on":3,"y":1,"yes":5}`, ""},
 		{"and as values", "[y, on, no, true, False]", `["y","on","no",true,false]`, ""},
-		{"numbers keep their digits", "[9007199254740993, -0, 1.5, 0x1f, 1e3]", `[9007199254740993,-0,1.5,31,1000]`, ""},
+		{"numbers keep their digits", "[9007199254740993, -0, 1.5, 0x1f, 0o17, 1e3, +5, 012]", `[9007199254740993,-0,1.5,31,15,1000,5,12]`, ""},
+		{"YAML 1.1 integers are 1.2 strings", "[1_000]", `["1_000"]`, ""},
+		{"timestamps are strings", "{at: 2024-01-01T00:00:00Z, day: 2024-01-01}", `{"at":"2024-01-01T00:00:00Z","day":"2024-01-01"}`, ""},
 		{"null and quoted", `{a: null, b: "null", c: ~, d: '1'}`, `{"a":null,"b":"null","c":null,"d":"1"}`, ""},
 		{"nested", "fields:\n  x: {type: int}\n  y: {type: int, validate: min=1}\n", `{"fields":{"x":{"type":"int"},"y":{"type":"int","validate":"min=1"}}}`, ""},
 		{"repeated key", "{a: 1, a: 2}", "", "appears twice"},
