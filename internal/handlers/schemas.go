@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,6 +41,27 @@ func (d *schemaDeps) jsonSchemaRequest(r *http.Request) (*schema.Schema, error) 
 		return nil, err
 	}
 	return d.schemaParam(r)
+}
+
+// listErrors makes every 400 of h, a schema or job route, list "errors",
+// as the contract asks of those routes: the problem's detail, when it has
+// no list of its own.
+func listErrors(h http.Handler) http.Handler {
+	eh, ok := h.(errHandler)
+	if !ok {
+		return h
+	}
+	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
+		err := eh(w, r)
+		p, ok := problem.As(err)
+		if !ok || p.Kind != problem.Invalid || p.Extra["errors"] != nil {
+			return err
+		}
+		// A copy: a problem may be shared.
+		listed := *p
+		listed.Extra = maps.Clone(p.Extra)
+		return listed.With("errors", []string{p.Detail})
+	})
 }
 
 func (d *schemaDeps) versionParam(r *http.Request, sc *schema.Schema) (*schema.Version, error) {

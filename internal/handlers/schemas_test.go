@@ -414,3 +414,21 @@ func TestStrictParameters(t *testing.T) {
 	}
 	s.Send(t, http.MethodPost, "/v1/convert?schema=", []byte(`{"name":"a","qty":1}`), "Content-Type", "application/json").Problem(t, 400)
 }
+
+// TestSchemaRoutesListErrors checks that every 400 of a schema or job
+// route lists "errors", as registration's do.
+func TestSchemaRoutesListErrors(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	for _, r := range []*Resp{
+		s.Get(t, "/v1/schemas/item/versions/abc"),
+		s.SendJSON(t, http.MethodPatch, "/v1/schemas/item/versions/1", map[string]any{"deprecated": "yes"}),
+		s.SendJSON(t, http.MethodPut, "/v1/schemas/item/compatibility", map[string]any{"mode": "FULL"}),
+		s.Send(t, http.MethodPost, "/v1/schemas?dry_run=maybe", []byte(itemV2), "Content-Type", "application/json"),
+	} {
+		p := r.Problem(t, 400)
+		if errs := strs(p, "errors"); len(errs) == 0 || errs[0] == "" {
+			t.Errorf("400 %v, want an errors list", p)
+		}
+	}
+}
