@@ -50,6 +50,8 @@ func TestGetRecordNegotiatesFormat(t *testing.T) {
 		{"text wildcard", "text/*", 406, "", ""},
 		{"unknown version", "application/json; version=9", 406, "", ""},
 		{"version zero", "application/json; version=0", 406, "", ""},
+		{"a version there is not, then another range", "application/cbor;version=3, application/json;q=0.1", 200, "application/json", "1"},
+		{"a version there is not excluded", "application/json;version=2;q=0, application/json", 200, "application/json", "1"},
 		{"version not a number", "application/cbor; version=abc", 406, "", ""},
 	}
 	etags := map[string]string{}

@@ -57,7 +57,15 @@ func (f recordFormat) contentType(schemaName string) string {
 // format and version from Accept, else fallbackVersion. A version the
 // schema lacks is a 406 listing the versions it has.
 func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate(acceptHeader(r))
+	accept := acceptHeader(r)
+	// A range naming a version the schema lacks asks for nothing there is;
+	// only when nothing else is acceptable is the answer about versions.
+	codec, choice, err := codecs.NegotiateVersion(accept, sc.Has)
+	if problem.Is(err, problem.NotAcceptable) {
+		if _, plain, perr := codecs.Negotiate(accept); perr == nil && plain.Version != 0 {
+			choice, err = plain, nil
+		}
+	}
 	if err != nil {
 		return recordFormat{}, err
 	}

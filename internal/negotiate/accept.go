@@ -79,6 +79,14 @@ type rangeMatch struct {
 // satisfies is a problem.NotAcceptable error listing the acceptable media
 // types under "acceptable".
 func Choose(accept string, offers []Offer) (Choice, error) {
+	return ChooseVersion(accept, offers, nil)
+}
+
+// ChooseVersion is Choose for representations that also come in versions:
+// a media range whose version parameter names a version that has reports
+// false for matches nothing, as it asks for a representation there is
+// not. A nil has accepts every version.
+func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (Choice, error) {
 	if len(offers) == 0 {
 		return Choice{}, notAcceptable(offers)
 	}
@@ -133,7 +141,7 @@ func Choose(accept string, offers []Offer) (Choice, error) {
 			return Choice{}, err
 		}
 		ranges++
-		if !mr.unmatchable {
+		if !mr.unmatchable && (mr.version == 0 || has == nil || has(mr.version)) {
 			k := 0
 			for _, o := range offers {
 				mr.apply(o.MediaType, &matches[k])

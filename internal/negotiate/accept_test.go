@@ -340,3 +340,33 @@ func FuzzParseAccept(f *testing.F) {
 		}
 	})
 }
+
+func TestChooseVersion(t *testing.T) {
+	t.Parallel()
+	has := func(v int) bool { return v >= 1 && v <= 2 }
+	tests := []struct {
+		accept      string
+		wantType    string
+		wantVersion int
+		fails       bool
+	}{
+		{"application/json;version=2", "application/json", 2, false},
+		{"application/cbor;version=3, application/json;q=0.1", "application/json", 0, false},
+		{"application/json;version=3;q=0, application/json", "application/json", 0, false},
+		{"application/json;version=3", "", 0, true},
+		{"application/json;version=abc, application/cbor", "application/cbor", 0, false},
+		{"*/*;version=1", "application/json", 1, false},
+	}
+	for _, tc := range tests {
+		got, err := ChooseVersion(tc.accept, recordOffers, has)
+		if tc.fails {
+			if !problem.Is(err, problem.NotAcceptable) {
+				t.Errorf("ChooseVersion(%q) = %+v, %v; want not acceptable", tc.accept, got, err)
+			}
+			continue
+		}
+		if err != nil || got.MediaType != tc.wantType || got.Version != tc.wantVersion {
+			t.Errorf("ChooseVersion(%q) = %+v, %v; want %s version %d", tc.accept, got, err, tc.wantType, tc.wantVersion)
+		}
+	}
+}

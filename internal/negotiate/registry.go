@@ -157,6 +157,16 @@ func (r *Registry) Negotiate(accept string) (Codec, Choice, error) {
 	return r.codecs[ch.Offer], ch, nil
 }
 
+// NegotiateVersion is Negotiate for a resource that has the versions has
+// reports true for; see ChooseVersion.
+func (r *Registry) NegotiateVersion(accept string, has func(version int) bool) (Codec, Choice, error) {
+	ch, err := ChooseVersion(accept, r.offers, has)
+	if err != nil {
+		return nil, Choice{}, err
+	}
+	return r.codecs[ch.Offer], ch, nil
+}
+
 // NegotiateStream chooses the stream codec for a response from an Accept
 // header value; see Choose.
 func (r *Registry) NegotiateStream(accept string) (StreamCodec, Choice, error) {

@@ -39,11 +39,14 @@ func (s *Schema) Versions() []int {
 	return out
 }
 
+// Has reports whether the schema has version n.
+func (s *Schema) Has(n int) bool { return n >= 1 && n <= len(s.versions) }
+
 // Version returns version n, or a problem.NotFound error carrying
 // "versions" (the numbers there are), which a caller answering a media
 // type parameter turns into a 415 or a 406.
 func (s *Schema) Version(n int) (*Version, error) {
-	if n < 1 || n > len(s.versions) {
+	if !s.Has(n) {
 		return nil, problem.New(problem.NotFound, "schema '%s' has no version %d", s.name, n).With("versions", s.Versions())
 	}
 	return s.versions[n-1], nil
