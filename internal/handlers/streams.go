@@ -80,7 +80,15 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r))
+		accept := acceptHeader(r)
+		sc, choice, err := d.codecs.NegotiateStreamVersion(accept, t.schema.Has)
+		if problem.Is(err, problem.NotAcceptable) {
+			// Only when nothing else is acceptable is the answer about
+			// versions, as for single records.
+			if plainSC, plain, perr := d.codecs.NegotiateStream(accept); perr == nil && plain.Version != 0 {
+				sc, choice, err = plainSC, plain, nil
+			}
+		}
 		if err != nil {
 			return err
 		}

@@ -1064,3 +1064,20 @@ func TestChangeFeedEventsGoOnPastARecordTheyCannotShow(t *testing.T) {
 		t.Errorf("event after it = %v, want whole with n 3", second)
 	}
 }
+
+// TestExportPassesOverMissingVersions checks that an export goes to the
+// next acceptable range past one naming a version the schema lacks, and
+// answers 406 with the versions when nothing else is acceptable.
+func TestExportPassesOverMissingVersions(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "ex", sample("ex", 1))
+	r := s.Get(t, "/v1/records/item/_export", "Accept", "application/cbor-seq;version=3, application/jsonl;q=0.1").MustStatus(t, 200)
+	if mt, _ := mediaType(t, r.Header.Get("Content-Type")); mt != "application/jsonl" {
+		t.Errorf("export Content-Type %q, want application/jsonl", r.Header.Get("Content-Type"))
+	}
+	p := s.Get(t, "/v1/records/item/_export", "Accept", "application/cbor-seq;version=3").Problem(t, 406)
+	if got := strs(p, "versions"); !slices.Equal(got, []string{"1"}) {
+		t.Errorf("406 versions = %v, want [1]", got)
+	}
+}

@@ -170,7 +170,13 @@ func (r *Registry) NegotiateVersion(accept string, has func(version int) bool) (
 // NegotiateStream chooses the stream codec for a response from an Accept
 // header value; see Choose.
 func (r *Registry) NegotiateStream(accept string) (StreamCodec, Choice, error) {
-	ch, err := Choose(accept, r.streamOffers)
+	return r.NegotiateStreamVersion(accept, nil)
+}
+
+// NegotiateStreamVersion is NegotiateStream for a resource that has the
+// versions has reports true for; see ChooseVersion.
+func (r *Registry) NegotiateStreamVersion(accept string, has func(version int) bool) (StreamCodec, Choice, error) {
+	ch, err := ChooseVersion(accept, r.streamOffers, has)
 	if err != nil {
 		return nil, Choice{}, err
 	}
