@@ -57,15 +57,7 @@ func (f recordFormat) contentType(schemaName string) string {
 // format and version from Accept, else fallbackVersion. A version the
 // schema lacks is a 406 listing the versions it has.
 func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	accept := acceptHeader(r)
-	// A range naming a version the schema lacks asks for nothing there is;
-	// only when nothing else is acceptable is the answer about versions.
-	codec, choice, err := codecs.NegotiateVersion(accept, sc.Has)
-	if problem.Is(err, problem.NotAcceptable) {
-		if _, plain, perr := codecs.Negotiate(accept); perr == nil && plain.Version != 0 {
-			choice, err = plain, nil
-		}
-	}
+	codec, choice, err := codecs.Negotiate(acceptHeader(r), sc.Has)
 	if err != nil {
 		return recordFormat{}, err
 	}
@@ -73,9 +65,8 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 	if version == 0 {
 		version = fallbackVersion
 	}
-	if _, err := sc.Version(version); err != nil {
-		return recordFormat{}, problem.New(problem.NotAcceptable, "schema %q has no version %s", sc.Name(), versionLabel(version)).
-			With("versions", sc.Versions())
+	if err := acceptableVersion(sc, version); err != nil {
+		return recordFormat{}, err
 	}
 	pretty, err := queryBool(r, "pretty")
 	if err != nil {
@@ -103,18 +94,13 @@ func acceptHeader(r *http.Request) string {
 // 0: the format of records inside server-sent events. A version the schema
 // lacks is a 406 listing the versions it has.
 func jsonFormat(codecs *negotiate.Registry, sc *schema.Schema, version int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate("application/json")
-	if err != nil {
-		return recordFormat{}, err
-	}
 	if version == 0 {
 		version = sc.Latest().Number()
 	}
-	if _, err := sc.Version(version); err != nil {
-		return recordFormat{}, problem.New(problem.NotAcceptable, "schema %q has no version %s", sc.Name(), versionLabel(version)).
-			With("versions", sc.Versions())
+	if err := acceptableVersion(sc, version); err != nil {
+		return recordFormat{}, err
 	}
-	f := recordFormat{codec: codec, mediaType: choice.MediaType, version: version}
+	f := recordFormat{codec: codecs.Codec("json"), mediaType: negotiate.MediaTypeJSON, version: version}
 	f.key = f.repr()
 	return f, nil
 }
@@ -132,6 +118,16 @@ func bodyVersion(sc *schema.Schema, ctVersion int) (*schema.Version, error) {
 			With("versions", sc.Versions())
 	}
 	return v, nil
+}
+
+// acceptableVersion answers a response asked at version n of sc: nil when
+// sc has it, else a 406 listing the versions it has.
+func acceptableVersion(sc *schema.Schema, n int) error {
+	if sc.Has(n) {
+		return nil
+	}
+	return problem.New(problem.NotAcceptable, "schema %q has no version %s", sc.Name(), versionLabel(n)).
+		With("versions", sc.Versions())
 }
 
 // versionLabel names version n of a media type in a problem's detail.

@@ -80,15 +80,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		accept := acceptHeader(r)
-		sc, choice, err := d.codecs.NegotiateStreamVersion(accept, t.schema.Has)
-		if problem.Is(err, problem.NotAcceptable) {
-			// Only when nothing else is acceptable is the answer about
-			// versions, as for single records.
-			if plainSC, plain, perr := d.codecs.NegotiateStream(accept); perr == nil && plain.Version != 0 {
-				sc, choice, err = plainSC, plain, nil
-			}
-		}
+		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r), t.schema.Has)
 		if err != nil {
 			return err
 		}
@@ -96,9 +88,8 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if version == 0 {
 			version = t.schema.Latest().Number()
 		}
-		if _, err := t.schema.Version(version); err != nil {
-			return problem.New(problem.NotAcceptable, "schema %q has no version %s", t.name, versionLabel(version)).
-				With("versions", t.schema.Versions())
+		if err := acceptableVersion(t.schema, version); err != nil {
+			return err
 		}
 		requestInfoFrom(w).formatOut = sc.Name()
 		rc := http.NewResponseController(w)
@@ -391,9 +382,8 @@ func (d *recordDeps) recordHistory() http.Handler {
 				return err
 			}
 			if ch.Version != 0 {
-				if _, err := t.schema.Version(ch.Version); err != nil {
-					return problem.New(problem.NotAcceptable, "schema %q has no version %s", t.name, versionLabel(ch.Version)).
-						With("versions", t.schema.Versions())
+				if err := acceptableVersion(t.schema, ch.Version); err != nil {
+					return err
 				}
 				version = ch.Version
 			}

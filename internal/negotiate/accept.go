@@ -85,7 +85,10 @@ func Choose(accept string, offers []Offer) (Choice, error) {
 // ChooseVersion is Choose for representations that also come in versions:
 // a media range whose version parameter names a version that has reports
 // false for matches nothing, as it asks for a representation there is
-// not. A nil has accepts every version.
+// not. When only such ranges match, the best of them is chosen all the
+// same, its Version one has refuses, so that the caller answers with the
+// versions there are rather than with the media types. A nil has accepts
+// every version.
 func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (Choice, error) {
 	if len(offers) == 0 {
 		return Choice{}, notAcceptable(offers)
@@ -188,6 +191,11 @@ func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (C
 		}
 	}
 	if bestName < 0 {
+		if has != nil {
+			if ch, err := ChooseVersion(accept, offers, nil); err == nil && ch.Version != 0 {
+				return ch, nil
+			}
+		}
 		return Choice{}, notAcceptable(offers)
 	}
 	return best, nil

@@ -275,19 +275,19 @@ func TestRegistryForContentType(t *testing.T) {
 func TestRegistryNegotiate(t *testing.T) {
 	t.Parallel()
 	reg := NewDefaultRegistry(Options{})
-	c, ch, err := reg.Negotiate("application/x-msgpack;version=2")
+	c, ch, err := reg.Negotiate("application/x-msgpack;version=2", nil)
 	if err != nil || c.Name() != "msgpack" || ch.MediaType != "application/x-msgpack" || ch.Version != 2 {
 		t.Errorf("Negotiate(x-msgpack) = %v, %+v, %v; want msgpack as application/x-msgpack version 2", c, ch, err)
 	}
-	s, ch, err := reg.NegotiateStream("application/x-ndjson, application/cbor-seq;q=0.5")
+	s, ch, err := reg.NegotiateStream("application/x-ndjson, application/cbor-seq;q=0.5", nil)
 	if err != nil || s.Name() != "jsonl" || ch.MediaType != MediaTypeNDJSON {
 		t.Errorf("NegotiateStream(x-ndjson) = %v, %+v, %v; want jsonl as %s", s, ch, err, MediaTypeNDJSON)
 	}
-	s, _, err = reg.NegotiateStream("*/*")
+	s, _, err = reg.NegotiateStream("*/*", nil)
 	if err != nil || s.Name() != "jsonl" {
 		t.Errorf("NegotiateStream(*/*) = %v, %v; want jsonl", s, err)
 	}
-	_, _, err = reg.NegotiateStream("application/json")
+	_, _, err = reg.NegotiateStream("application/json", nil)
 	if !problem.Is(err, problem.NotAcceptable) {
 		t.Errorf("NegotiateStream(application/json) error = %v, want not acceptable", err)
 	}
@@ -353,7 +353,9 @@ func TestChooseVersion(t *testing.T) {
 		{"application/json;version=2", "application/json", 2, false},
 		{"application/cbor;version=3, application/json;q=0.1", "application/json", 0, false},
 		{"application/json;version=3;q=0, application/json", "application/json", 0, false},
-		{"application/json;version=3", "", 0, true},
+		{"application/json;version=3", "application/json", 3, false}, // only a missing version: the caller answers with the versions
+		{"application/json;version=3, text/html", "application/json", 3, false},
+		{"text/html", "", 0, true},
 		{"application/json;version=abc, application/cbor", "application/cbor", 0, false},
 		{"*/*;version=1", "application/json", 1, false},
 	}

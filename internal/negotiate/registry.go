@@ -147,19 +147,10 @@ func (r *Registry) StreamForContentType(contentType string) (StreamCodec, int, e
 	return r.streams[i], version, nil
 }
 
-// Negotiate chooses the codec for a response from an Accept header value;
-// see Choose.
-func (r *Registry) Negotiate(accept string) (Codec, Choice, error) {
-	ch, err := Choose(accept, r.offers)
-	if err != nil {
-		return nil, Choice{}, err
-	}
-	return r.codecs[ch.Offer], ch, nil
-}
-
-// NegotiateVersion is Negotiate for a resource that has the versions has
-// reports true for; see ChooseVersion.
-func (r *Registry) NegotiateVersion(accept string, has func(version int) bool) (Codec, Choice, error) {
+// Negotiate chooses the codec for a response from an Accept header value,
+// for a resource that has the versions has reports true for (nil: any);
+// see ChooseVersion.
+func (r *Registry) Negotiate(accept string, has func(version int) bool) (Codec, Choice, error) {
 	ch, err := ChooseVersion(accept, r.offers, has)
 	if err != nil {
 		return nil, Choice{}, err
@@ -168,14 +159,9 @@ func (r *Registry) NegotiateVersion(accept string, has func(version int) bool) (
 }
 
 // NegotiateStream chooses the stream codec for a response from an Accept
-// header value; see Choose.
-func (r *Registry) NegotiateStream(accept string) (StreamCodec, Choice, error) {
-	return r.NegotiateStreamVersion(accept, nil)
-}
-
-// NegotiateStreamVersion is NegotiateStream for a resource that has the
-// versions has reports true for; see ChooseVersion.
-func (r *Registry) NegotiateStreamVersion(accept string, has func(version int) bool) (StreamCodec, Choice, error) {
+// header value, for a resource that has the versions has reports true for
+// (nil: any); see ChooseVersion.
+func (r *Registry) NegotiateStream(accept string, has func(version int) bool) (StreamCodec, Choice, error) {
 	ch, err := ChooseVersion(accept, r.streamOffers, has)
 	if err != nil {
 		return nil, Choice{}, err
