@@ -139,28 +139,37 @@ func recordRepresentation(t target, rec *records.Record, f recordFormat) represe
 // coding was negotiated, and so its ETag is the unencoded
 // representation's: the ETag always names what was sent.
 func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Record, f recordFormat, view any) error {
-	defer func() {
-		if f.encoding != "" && rep.body != nil && rep.encoding == "" {
-			rep.etag = rec.Validator.ETag(f.unencoded().repr())
-		}
-	}()
 	key := repcache.Key{Schema: t.name, ID: rec.ID, Revision: rec.Revision, Repr: f.repr()}
-	if e, ok := d.cache.Get(key); ok {
-		rep.body, rep.encoding = e.Body, e.Encoding
+	e, ok := d.cache.Get(key)
+	if !ok {
+		start := time.Now()
+		body, err := d.marshalRecord(t, rec, f, view)
+		if err != nil {
+			return err
+		}
+		d.metrics.ObserveCodec("encode", f.codec.Name(), time.Since(start))
+		d.metrics.ObservePayload("out", f.codec.Name(), len(body))
+		if e.Body, e.Encoding, err = compress(body, f.encoding); err != nil {
+			return err
+		}
+		d.cache.Put(key, e)
+	}
+	rep.body, rep.encoding = e.Body, e.Encoding
+	if f.encoding != "" && e.Encoding == "" {
+		rep.etag = rec.Validator.ETag(f.unencoded().repr())
+	}
+	return nil
+}
+
+// settleETag makes rep's ETag the one a read sends: when f names a
+// content coding, whether the body gets it depends on the body's size, so
+// the body is encoded (or found in the cache) first. Without a coding the
+// ETag is settled already and nothing is encoded.
+func (d *recordDeps) settleETag(rep *representation, t target, rec *records.Record, f recordFormat, view any) error {
+	if f.encoding == "" {
 		return nil
 	}
-	start := time.Now()
-	body, err := d.marshalRecord(t, rec, f, view)
-	if err != nil {
-		return err
-	}
-	d.metrics.ObserveCodec("encode", f.codec.Name(), time.Since(start))
-	d.metrics.ObservePayload("out", f.codec.Name(), len(body))
-	if rep.body, rep.encoding, err = compress(body, f.encoding); err != nil {
-		return err
-	}
-	d.cache.Put(key, repcache.Entry{Body: rep.body, Encoding: rep.encoding})
-	return nil
+	return d.encodeBody(rep, t, rec, f, view)
 }
 
 // marshalRecord encodes the record in format f: compact JSON straight from
@@ -201,12 +210,9 @@ func (d *recordDeps) getRecord() http.Handler {
 		d.markDeprecated(w, t.schema, f.version)
 		w.Header()["Ferry-Revision"] = []string{strconv.FormatInt(rec.Revision, 10)}
 		rep := recordRepresentation(t, rec, f)
-		if f.encoding != "" {
-			// Whether the coding applies depends on the body's size,
-			// and the ETag that preconditions compare names it.
-			if err := d.encodeBody(&rep, t, rec, f, nil); err != nil {
-				return err
-			}
+		// Preconditions compare the ETag a read sends.
+		if err := d.settleETag(&rep, t, rec, f, nil); err != nil {
+			return err
 		}
 		unchanged, err := readPrecondition(r, rec, rep.etag)
 		if err != nil {
@@ -329,7 +335,7 @@ func (d *recordDeps) currentETag(ctx context.Context, t target, f recordFormat, 
 		return err
 	}
 	rep := recordRepresentation(t, rec, f)
-	if d.encodeBody(&rep, t, rec, f, nil) == nil {
+	if d.settleETag(&rep, t, rec, f, nil) == nil {
 		p.With("current_etag", rep.etag)
 	}
 	return err
@@ -342,12 +348,8 @@ func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t targe
 	w.Header().Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
 	rep := recordRepresentation(t, rec, f)
 	if preferMinimal(r) {
-		if f.encoding != "" {
-			// The ETag names the coding only if the body is large
-			// enough to get it.
-			if err := d.encodeBody(&rep, t, rec, f, written.View); err != nil {
-				return err
-			}
+		if err := d.settleETag(&rep, t, rec, f, written.View); err != nil {
+			return err
 		}
 		w.Header().Set("Preference-Applied", "return=minimal")
 		if status == http.StatusOK {
