@@ -88,13 +88,8 @@ func parseDigest(header string) (*contentDigest, error) {
 			return nil, problem.New(problem.Invalid, "content-digest %q is not a dictionary member", member).WithReason("digest")
 		}
 		alg = strings.ToLower(strings.TrimSpace(alg))
-		var h hash.Hash
-		switch alg {
-		case "sha-256":
-			h = sha256.New()
-		case "sha-512":
-			h = sha512.New()
-		default:
+		h := newDigestHash(alg)
+		if h == nil {
 			continue
 		}
 		value = strings.TrimSpace(value)
@@ -111,6 +106,18 @@ func parseDigest(header string) (*contentDigest, error) {
 		return nil, problem.New(problem.Invalid, "content-digest names no algorithm this service checks (sha-256, sha-512)").WithReason("digest")
 	}
 	return d, nil
+}
+
+// newDigestHash returns a hash for a Content-Digest algorithm Ferry
+// computes (sha-256, sha-512), or nil for another.
+func newDigestHash(alg string) hash.Hash {
+	switch alg {
+	case "sha-256":
+		return sha256.New()
+	case "sha-512":
+		return sha512.New()
+	}
+	return nil
 }
 
 // Write adds received bytes to every digest.

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -90,13 +88,10 @@ func setContentDigest(h http.Header, r *http.Request, body []byte) {
 	if len(want) == 0 {
 		return
 	}
-	switch wantedDigest(want) {
-	case "sha-256":
-		sum := sha256.Sum256(body)
-		h["Content-Digest"] = []string{"sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
-	case "sha-512":
-		sum := sha512.Sum512(body)
-		h["Content-Digest"] = []string{"sha-512=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"}
+	alg := wantedDigest(want)
+	if d := newDigestHash(alg); d != nil {
+		d.Write(body)
+		h["Content-Digest"] = []string{alg + "=:" + base64.StdEncoding.EncodeToString(d.Sum(nil)) + ":"}
 	}
 }
 
