@@ -367,14 +367,23 @@ func (c *compiler) compileDefaults(root *node) {
 // would make every record relying on it fail.
 func (c *compiler) checkDefaults(root *node) {
 	walkFields(root, "", func(f *field, path string) {
-		rule := withoutCrossField(f.rule)
-		if !f.hasDefault || rule == "" {
+		if !f.hasDefault {
 			return
 		}
-		if err := c.rules.v.Var(plainValue(f.node, f.dflt).Interface(), rule); err != nil {
+		if rule := c.failedRule(f, f.dflt); rule != "" {
 			c.errorf("field '%s': the default %s fails the field's rule '%s'", path, compactRaw(f.def.Default), rule)
 		}
 	})
+}
+
+// failedRule returns the rule of field f (cross-field parameters left
+// out) that value x, in plain form, fails, or "" when it keeps it.
+func (c *compiler) failedRule(f *field, x any) string {
+	rule := withoutCrossField(f.rule)
+	if rule == "" || c.rules.v.Var(plainValue(f.node, x).Interface(), rule) == nil {
+		return ""
+	}
+	return rule
 }
 
 // SetCompatibility changes a schema's compatibility mode. Versions already

@@ -334,11 +334,10 @@ func (sc *stepChecker) stepDefault(st *step, rs Step, where string) bool {
 // with it would then fail, so that no record of the other version could be
 // written or upgraded.
 func (sc *stepChecker) defaultKeepsRule(st *step, rs Step, f *field, where string, version int) bool {
-	rule := withoutCrossField(f.rule)
-	if !st.hasDefault || rule == "" || sc.c.rules == nil {
+	if !st.hasDefault || sc.c.rules == nil {
 		return true
 	}
-	if err := sc.c.rules.v.Var(plainValue(f.node, st.dflt).Interface(), rule); err != nil {
+	if rule := sc.c.failedRule(f, st.dflt); rule != "" {
 		sc.errorf("%s: the default %s fails the rule '%s' of field '%s' in version %d", where, compactRaw(rs.Default), rule, joinPath(st.path), version)
 		return false
 	}
