@@ -83,7 +83,10 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 // acceptHeader is the request's Accept field: several lines of it are one
 // list (RFC 9110 §5.3).
 func acceptHeader(r *http.Request) string {
-	v := r.Header.Values("Accept")
+	v := r.Header["Accept"] // canonical already
+	if len(v) == 0 {
+		return ""
+	}
 	if len(v) == 1 {
 		return v[0]
 	}

@@ -84,7 +84,7 @@ func writeRepresentation(w http.ResponseWriter, r *http.Request, status int, rep
 // setContentDigest sets the Content-Digest of body, the content as sent,
 // when the request's Want-Content-Digest asks for one.
 func setContentDigest(h http.Header, r *http.Request, body []byte) {
-	want := r.Header.Values("Want-Content-Digest")
+	want := r.Header["Want-Content-Digest"] // canonical already: every response asks
 	if len(want) == 0 {
 		return
 	}
