@@ -311,7 +311,12 @@ func (d *recordDeps) importItems(sc *schema.Schema, stream negotiate.StreamCodec
 	}
 	return func() (*records.ImportItem, error) {
 		var raw any
-		if err := dec.Decode(&raw); err != nil {
+		err := dec.Decode(&raw)
+		switch {
+		case errors.Is(err, negotiate.ErrSkipped):
+			// An envelope over the body limit is rejected alone.
+			return &records.ImportItem{Version: def.Number(), Err: err}, nil
+		case err != nil:
 			return nil, err
 		}
 		return envelopeItem(sc, raw, def), nil

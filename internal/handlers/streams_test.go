@@ -381,6 +381,21 @@ func TestImportReportsEachEnvelope(t *testing.T) {
 		s.Get(t, "/v1/records/item/fr-1").MustStatus(t, 200)
 		s.Get(t, "/v1/records/item/fr-3").Problem(t, 404)
 	})
+	t.Run("undecodable envelopes are rejected alone", func(t *testing.T) {
+		// Each line is one JSON value that breaks a rule of decoding, not
+		// framing: the envelopes after it are read.
+		lines := []string{
+			`{"id":"ud-0","data":{"name":"ud-0","qty":1}}`,
+			`{"id":"ud-1","data":{"name":"a","name":"b","qty":1}}`,
+			`{"id":"ud-2","data":{"name":"ud-2","qty":1e400}}`,
+			`{"id":"ud-3","data":{"name":"ud-3","qty":3}}`,
+		}
+		body := []byte(strings.Join(lines, "\n") + "\n")
+		r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: body,
+			Header: hdr("Content-Type", "application/jsonl"), Lax: true})
+		importSummary(t, r, 2, 2, 1, 2)
+		s.Get(t, "/v1/records/item/ud-3").MustStatus(t, 200)
+	})
 	t.Run("framing error in cbor-seq", func(t *testing.T) {
 		good := encodeStream(t, "application/cbor-seq", []map[string]any{envelope("cf-0", 1)})
 		body := append(good, 0xa2, 0x62, 'i') // a map cut short
@@ -454,6 +469,9 @@ func TestImportLimits(t *testing.T) {
 		}
 		s.Get(t, "/v1/records/item/small-0").MustStatus(t, 200)
 		s.Get(t, "/v1/records/item/huge").Problem(t, 404)
+		// A JSON line's end is known without holding it: the import goes on.
+		importSummary(t, r, 2, 1, 1)
+		s.Get(t, "/v1/records/item/small-2").MustStatus(t, 200)
 	})
 	t.Run("compressed stream", func(t *testing.T) {
 		body := gzipBytes(t, encodeStream(t, "application/jsonl", []map[string]any{envelope("gz-1", 1)}))

@@ -55,12 +55,23 @@ type StreamEncoder interface {
 // A StreamDecoder reads values from a stream, one per Decode, into the same
 // targets a Codec decodes into. Decode returns io.EOF at a clean end of the
 // stream. Errors are *problem.Error values whose "index" member is the
-// 0-based index of the value at fault. A value that is framed correctly but
-// cannot be decoded leaves the stream usable; a framing error, a value over
-// the limit or a read error ends it, and Decode keeps returning that error.
+// 0-based index of the value at fault.
+//
+// An error that wraps ErrSkipped concerns that value alone, and the stream
+// goes on after it: a value that is framed correctly but cannot be decoded,
+// or a value over the limit in a stream of delimited values (JSON Lines,
+// JSON text sequences). Any other error ends the stream, and Decode keeps
+// returning it: a framing error, including a JSON line or text that is not
+// one JSON value; a read error; a value over the limit in a self-delimiting
+// stream (CBOR, MessagePack, gob), whose end cannot be found without
+// reading it.
 type StreamDecoder interface {
 	Decode(v any) error
 }
+
+// ErrSkipped is wrapped by the error of a stream value that the decoder
+// passed over: the stream goes on after it.
+var ErrSkipped = errors.New("negotiate: value skipped")
 
 // streamBufferSize is how much a stream encoder gathers before writing:
 // enough that a long stream costs one write call per many values.
@@ -260,6 +271,10 @@ func (d *framedDecoder) Decode(v any) error {
 		default:
 			value, ok, err = d.selfDelimited()
 		}
+		if errors.Is(err, ErrSkipped) {
+			d.index++
+			return err
+		}
 		if err != nil {
 			d.err = err
 			return err
@@ -270,10 +285,32 @@ func (d *framedDecoder) Decode(v any) error {
 		i := d.index
 		d.index++
 		if err := d.c.codec.Decode(value, v); err != nil {
-			return atIndex(err, i)
+			return d.valueError(atIndex(err, i))
 		}
 		return nil
 	}
+}
+
+// valueError marks the decoding error of a framed value as one the stream
+// goes on after, unless it shows that a JSON line or text is not one JSON
+// value, which is a framing error. A CBOR or MessagePack value was checked
+// whole (well-formed, UTF-8, no duplicate keys) to find its extent, which
+// is a framing error when it fails, so what decoding finds after that is
+// the value's own.
+func (d *framedDecoder) valueError(err error) error {
+	p, ok := err.(*problem.Error)
+	if !ok {
+		return err
+	}
+	if d.c.framing != framingSelfDelimited {
+		switch p.Reason {
+		case "syntax", "truncated", "trailing", "utf8":
+			d.err = p
+			return p
+		}
+	}
+	p.Err = errors.Join(p.Err, ErrSkipped)
+	return p
 }
 
 // line returns the next line. ok is false for a blank line, which is
@@ -289,7 +326,7 @@ func (d *framedDecoder) line() (value []byte, ok bool, err error) {
 		}
 		d.scanned = len(data)
 		if len(data) > d.limit+1 {
-			return nil, false, d.tooLarge()
+			return nil, false, d.skip(d.scanned, '\n', true)
 		}
 		if err := d.win.fill(); err != nil {
 			if err != io.EOF {
@@ -324,7 +361,7 @@ func (d *framedDecoder) jsonText() (value []byte, ok bool, err error) {
 			}
 			d.scanned = len(data) - 1
 			if len(data) > d.limit+2 {
-				return nil, false, d.tooLarge()
+				return nil, false, d.skip(len(data), recordSeparator, false)
 			}
 		}
 		if err := d.win.fill(); err != nil {
@@ -359,9 +396,38 @@ func (d *framedDecoder) element(value []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if len(value) > d.limit {
-		return nil, false, d.tooLarge()
+		// The window holds all of it and the caller has consumed it.
+		return nil, false, d.tooLarge(ErrSkipped)
 	}
 	return value, true, nil
+}
+
+// skip discards an element of a delimited stream that is larger than the
+// limit, without holding it: the stream up to the next delim (searched for
+// from offset from of the window), and the delim too when through is set,
+// or up to the stream's end. It returns the element's error, which wraps
+// ErrSkipped when the stream goes on after it.
+func (d *framedDecoder) skip(from int, delim byte, through bool) error {
+	d.scanned = 0
+	for {
+		data := d.win.bytes()
+		if i := bytes.IndexByte(data[from:], delim); i >= 0 {
+			n := from + i
+			if through {
+				n++
+			}
+			d.win.consume(n)
+			return d.tooLarge(ErrSkipped)
+		}
+		d.win.consume(len(data))
+		from = 0
+		if err := d.win.fill(); err != nil {
+			if err != io.EOF {
+				return err
+			}
+			return d.tooLarge(ErrSkipped)
+		}
+	}
 }
 
 // selfDelimited returns the next CBOR or MessagePack value, reading until
@@ -373,7 +439,7 @@ func (d *framedDecoder) selfDelimited() (value []byte, ok bool, err error) {
 			n, err := d.c.next(data)
 			if err == nil {
 				if n > d.limit {
-					return nil, false, d.tooLarge()
+					return nil, false, d.tooLarge(nil)
 				}
 				d.win.consume(n)
 				return data[:n], true, nil
@@ -382,7 +448,7 @@ func (d *framedDecoder) selfDelimited() (value []byte, ok bool, err error) {
 				return nil, false, atIndex(err, d.index)
 			}
 			if len(data) >= d.limit {
-				return nil, false, d.tooLarge()
+				return nil, false, d.tooLarge(nil)
 			}
 		}
 		if err := d.win.fill(); err != nil {
@@ -397,9 +463,13 @@ func (d *framedDecoder) selfDelimited() (value []byte, ok bool, err error) {
 	}
 }
 
-func (d *framedDecoder) tooLarge() error {
-	return problem.New(problem.TooLarge, "%s: value %d is larger than the limit of %d bytes", d.c.name, d.index, d.limit).
+// tooLarge reports the current value as larger than the limit; cause is
+// ErrSkipped when the stream goes on after it, else nil.
+func (d *framedDecoder) tooLarge(cause error) error {
+	p := problem.New(problem.TooLarge, "%s: value %d is larger than the limit of %d bytes", d.c.name, d.index, d.limit).
 		WithReason("size").With("index", d.index).With("limit", d.limit)
+	p.Err = cause
+	return p
 }
 
 func (d *framedDecoder) framingError(format string, args ...any) error {
@@ -490,8 +560,9 @@ func (w *window) fill() error {
 }
 
 // NewGobStreamCodec returns the gob stream codec: one gob Encoder writing
-// many values, so that each type is described once. Reading gob streams is
-// not supported yet: the decoder refuses every stream.
+// many values, so that each type is described once. Its decoder reads what
+// the gob codec's vetter has checked, and refuses every stream when that
+// codec has no vetter.
 func NewGobStreamCodec(gob *GobCodec) StreamCodec {
 	return &gobStreamCodec{gob: gob}
 }

@@ -222,10 +222,110 @@ func TestStreamValueLimit(t *testing.T) {
 			if p, ok := problem.As(err); !ok || p.Kind != problem.TooLarge || p.Extra["index"] != 1 {
 				t.Fatalf("%s: value over the limit error = %v, want too large at index 1", s.Name(), err)
 			}
-			if err2 := dec.Decode(&v); err2 != err {
-				t.Errorf("%s: Decode after the limit = %v, want the same error %v", s.Name(), err2, err)
+			delimited := s.Name() == "jsonl" || s.Name() == "json-seq"
+			if got := errors.Is(err, ErrSkipped); got != delimited {
+				t.Errorf("%s: value over the limit skipped = %v, want %v", s.Name(), got, delimited)
+			}
+			if !delimited {
+				// Its end is unknown: the stream ends there.
+				if err2 := dec.Decode(&v); err2 != err {
+					t.Errorf("%s: Decode after the limit = %v, want the same error %v", s.Name(), err2, err)
+				}
+				return
+			}
+			if err := dec.Decode(&v); err != nil || v != "after" {
+				t.Errorf("%s: value after the skipped one = %#v, %v; want \"after\"", s.Name(), v, err)
+			}
+			if err := dec.Decode(&v); err != io.EOF {
+				t.Errorf("%s: Decode at the end = %v, want io.EOF", s.Name(), err)
 			}
 		})
+	}
+}
+
+func TestStreamSkipsOversizedValueInBoundedMemory(t *testing.T) {
+	t.Parallel()
+	// A delimited value over the limit is passed over without being held:
+	// the window never grows past the limit, even for the last value of a
+	// stream, which ends without its delimiter.
+	for _, s := range valueStreams() {
+		var big, tail string
+		switch s.Name() {
+		case "jsonl":
+			big, tail = `{"id":"`+strings.Repeat("x", 1<<20)+`"}`+"\n", `"after"`+"\n"
+		case "json-seq":
+			big, tail = "\x1e\""+strings.Repeat("x", 1<<20)+"\"\n", "\x1e\"after\"\n"
+		default:
+			continue
+		}
+		for _, last := range []bool{false, true} {
+			data := big + tail
+			if last {
+				data = tail + strings.TrimSuffix(big, "\n")
+			}
+			dec := s.NewDecoder(strings.NewReader(data), 1024).(*framedDecoder)
+			var got []any
+			skipped := 0
+			for {
+				var v any
+				err := dec.Decode(&v)
+				if err == io.EOF {
+					break
+				}
+				if errors.Is(err, ErrSkipped) && problem.Is(err, problem.TooLarge) {
+					skipped++
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s (last %v): Decode: %v", s.Name(), last, err)
+				}
+				got = append(got, v)
+			}
+			if skipped != 1 || len(got) != 1 || got[0] != "after" {
+				t.Errorf("%s (last %v): values %v and %d skipped, want [after] and 1", s.Name(), last, got, skipped)
+			}
+			if n := len(dec.win.buf); n > 1024+3 {
+				t.Errorf("%s (last %v): window grew to %d bytes for a limit of 1024", s.Name(), last, n)
+			}
+		}
+	}
+}
+
+func TestStreamSyntaxErrorEndsJSONStream(t *testing.T) {
+	t.Parallel()
+	// A line or text that is not one JSON value is a framing error; a
+	// JSON value that cannot be decoded is the value's own error.
+	tests := []struct {
+		codec, data string
+		skipped     bool
+	}{
+		{"jsonl", "{\"a\":\n\"after\"\n", false},
+		{"jsonl", "{} {}\n\"after\"\n", false},
+		{"jsonl", "\"\xff\"\n\"after\"\n", false},
+		{"jsonl", "{\"a\":1,\"a\":2}\n\"after\"\n", true},
+		{"jsonl", "1e400\n\"after\"\n", true},
+		{"json-seq", "\x1e{\"a\":\n\x1e\"after\"\n", false},
+		{"json-seq", "\x1e{\"a\":1,\"a\":2}\n\x1e\"after\"\n", true},
+	}
+	codecs := make(map[string]StreamCodec)
+	for _, s := range valueStreams() {
+		codecs[s.Name()] = s
+	}
+	for _, tt := range tests {
+		dec := codecs[tt.codec].NewDecoder(strings.NewReader(tt.data), 1024)
+		var v any
+		err := dec.Decode(&v)
+		if err == nil || errors.Is(err, ErrSkipped) != tt.skipped {
+			t.Errorf("%s %q: error %v, want skipped %v", tt.codec, tt.data, err, tt.skipped)
+			continue
+		}
+		err2 := dec.Decode(&v)
+		if tt.skipped && (err2 != nil || v != "after") {
+			t.Errorf("%s %q: after a skipped value: %#v, %v; want \"after\"", tt.codec, tt.data, v, err2)
+		}
+		if !tt.skipped && err2 != err {
+			t.Errorf("%s %q: after a framing error: %v, want the same error", tt.codec, tt.data, err2)
+		}
 	}
 }
 
@@ -236,7 +336,6 @@ func TestStreamDeclaredLengthBounded(t *testing.T) {
 	tests := map[string]string{
 		"msgpack-seq": "\xc6\xff\xff\xff\xff" + strings.Repeat("a", 3000),
 		"cbor-seq":    "\x5a\xff\xff\xff\xff" + strings.Repeat("a", 3000),
-		"jsonl":       `"` + strings.Repeat("a", 3000),
 	}
 	for _, s := range valueStreams() {
 		data, ok := tests[s.Name()]
