@@ -321,3 +321,26 @@ func TestHostileBodies(t *testing.T) {
 	}
 	t.Logf("heap: HeapAlloc %d → %d MiB, HeapSys %d → %d MiB", before.HeapAlloc>>20, after.HeapAlloc>>20, before.HeapSys>>20, after.HeapSys>>20)
 }
+
+func TestUnparsableQuery(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "q1", sample("q1", 1))
+	// Each query would otherwise lose its parameter and run as if it had
+	// not been given: an import without atomic, a first page, since=0.
+	for _, c := range []struct{ method, path, contentType string }{
+		{http.MethodPost, "/v1/records/item/_import?atomic=%ZZ", "application/jsonl"},
+		{http.MethodGet, "/v1/records/item?limit=2&cursor=%ZZ", ""},
+		{http.MethodGet, "/v1/records/item?limit=%zz", ""},
+		{http.MethodGet, "/v1/records/item/_changes?since=%zz", ""},
+		{http.MethodGet, "/v1/records/item/q1?a=1;b=2", ""},
+	} {
+		call := Call{Method: c.method, Path: c.path, Lax: true}
+		if c.contentType != "" {
+			call.Header = hdr("Content-Type", c.contentType)
+			call.Body = []byte(`{"id":"q2","data":{"name":"q2","qty":1}}` + "\n")
+		}
+		s.Do(t, call).Problem(t, 400)
+	}
+	s.Get(t, "/v1/records/item/q2").Problem(t, 404)
+}

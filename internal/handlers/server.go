@@ -7,6 +7,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -69,13 +70,29 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(observe(d.Logger, d.Metrics, newRequestIDs()))
+	r.Use(observe(d.Logger, d.Metrics, newRequestIDs()), validQuery)
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, problem.New(problem.NotFound, "no resource at %s", req.URL.Path))
 	})
 	r.MethodNotAllowed(methodNotAllowed(r))
 	addRoutes(r, d, docs)
 	return r, nil
+}
+
+// validQuery answers 400 to a query string that does not parse, such as
+// one with a bad percent-escape, whose parameters the handlers would
+// otherwise not see at all: a mistyped ?atomic=true must not become a
+// partial import.
+func validQuery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+				writeProblem(w, r, problem.Wrap(problem.Invalid, err, "the query string is not valid: %v", err).WithReason("query"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // candidateMethods are the methods probed to build an Allow header.
