@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestMalformedRecordBodies(t *testing.T) {
@@ -343,4 +344,27 @@ func TestUnparsableQuery(t *testing.T) {
 		s.Do(t, call).Problem(t, 400)
 	}
 	s.Get(t, "/v1/records/item/q2").Problem(t, 404)
+}
+
+func TestProblemQuotesInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	// A gob type definition names its fields; a name that is not UTF-8
+	// is quoted in the envelope's problem, which must still be text.
+	body := encodeStream(t, "application/gob-stream", []map[string]any{envelope("u1", 1)})
+	i := bytes.Index(body, []byte("Qty"))
+	if i < 0 {
+		t.Fatal("no field name Qty in the gob stream")
+	}
+	body[i] = 0xff
+	for _, q := range []string{"", "?atomic=true"} {
+		r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import" + q, Body: body,
+			Header: hdr("Content-Type", "application/gob-stream"), Lax: true})
+		if r.Status >= 500 {
+			t.Fatalf("BUG: import%s of a gob stream with a field name that is not UTF-8: status %d\n%s", q, r.Status, r)
+		}
+		if !utf8.Valid(r.Body) || !bytes.Contains(r.Body, []byte(`\ufffd`)) && !bytes.Contains(r.Body, []byte("\uFFFD")) {
+			t.Errorf("import%s: body %q, want valid UTF-8 quoting the name with U+FFFD", q, r.Body)
+		}
+	}
 }

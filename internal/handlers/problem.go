@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/ferry-dev/ferry/internal/problem"
 )
@@ -79,18 +81,36 @@ func problemDocument(info *requestInfo, status int, p *problem.Error) map[string
 	doc := make(map[string]any, 6+len(p.Extra))
 	if p.Kind != problem.Internal {
 		for k, v := range p.Extra {
+			if s, ok := v.(string); ok {
+				v = validText(s)
+			}
 			doc[k] = v
 		}
 	}
 	doc["type"] = "/problems/" + slug
 	doc["title"] = http.StatusText(status)
 	doc["status"] = status
-	doc["detail"] = detail
+	doc["detail"] = validText(detail)
 	doc["instance"] = info.id
 	if len(p.Fields) > 0 {
-		doc["errors"] = p.Fields
+		fields := make([]problem.FieldError, len(p.Fields))
+		for i, f := range p.Fields {
+			f.Field, f.Rule, f.Param, f.Message = validText(f.Field), validText(f.Rule), validText(f.Param), validText(f.Message)
+			fields[i] = f
+		}
+		doc["errors"] = fields
 	}
 	return doc
+}
+
+// validText returns s with each byte that is not part of valid UTF-8
+// replaced by U+FFFD: details and field names can quote what a client
+// sent, and JSON (and every other format of a problem) holds text only.
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // problemMembers renders err as a problem document, for problems nested in
