@@ -58,3 +58,59 @@ func TestNullElementsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestNullOnDefaultedField sends null for fields that have a default but
+// are not optional: a default fills in a field left out, and only an
+// optional field may be null.
+func TestNullOnDefaultedField(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.SendJSON(t, http.MethodPost, "/v1/schemas", map[string]any{"name": "dflt", "version": 1, "fields": map[string]any{
+		"n":     map[string]any{"type": "int"},
+		"label": map[string]any{"type": "string", "default": "L"},
+		"tags":  map[string]any{"type": "array", "items": map[string]any{"type": "string"}, "default": []any{}},
+		"note":  map[string]any{"type": "string", "optional": true},
+		"obj": map[string]any{"type": "object", "optional": true, "fields": map[string]any{
+			"b": map[string]any{"type": "string", "default": "x"},
+		}},
+	}}).MustStatus(t, 201)
+	formats := []struct {
+		contentType string
+		encode      func(testing.TB, any) []byte
+	}{
+		{"application/json", func(tb testing.TB, v any) []byte { return []byte(mustJSONString(tb, v)) }},
+		{"application/vnd.msgpack", mustMsgpack},
+		{"application/cbor", mustCBOR},
+	}
+	for i, f := range formats {
+		for j, body := range []map[string]any{
+			{"n": 1, "label": nil},
+			{"n": 1, "tags": nil},
+			{"n": 1, "obj": map[string]any{"b": nil}},
+		} {
+			path := fmt.Sprintf("/v1/records/dflt/put-%d-%d", i, j)
+			p := s.Send(t, http.MethodPut, path, f.encode(t, body), "Content-Type", f.contentType).Problem(t, 422)
+			if errs := objects(p, "errors"); len(errs) != 1 || str(errs[0], "rule") != "present" {
+				t.Errorf("PUT %s %v: errors %v, want one with rule present", f.contentType, body, p["errors"])
+			}
+			s.Get(t, path).Problem(t, 404)
+		}
+		// Left out, the defaults fill in; null on an optional field is absence.
+		path := fmt.Sprintf("/v1/records/dflt/ok-%d", i)
+		m := s.Send(t, http.MethodPut, path, f.encode(t, map[string]any{"n": 1, "note": nil, "obj": map[string]any{}}), "Content-Type", f.contentType).MustStatus(t, 201).JSON(t)
+		if str(m, "label") != "L" || str(m["obj"].(map[string]any), "b") != "x" {
+			t.Errorf("PUT %s without defaulted fields: %v, want label L and obj.b x", f.contentType, m)
+		}
+	}
+	s.MustPut(t, "dflt", "p", map[string]any{"n": 1, "label": "Z", "obj": map[string]any{"b": "y"}})
+	for _, patch := range []string{`{"label":null}`, `{"tags":null}`, `{"obj":{"b":null}}`} {
+		p := s.Send(t, http.MethodPatch, "/v1/records/dflt/p", []byte(patch), "Content-Type", "application/merge-patch+json").Problem(t, 422)
+		if errs := objects(p, "errors"); len(errs) != 1 || str(errs[0], "rule") != "present" {
+			t.Errorf("PATCH %s: errors %v, want one with rule present", patch, p["errors"])
+		}
+	}
+	m := s.Send(t, http.MethodPatch, "/v1/records/dflt/p", []byte(`{"note":null,"obj":null}`), "Content-Type", "application/merge-patch+json").MustStatus(t, 200).JSON(t)
+	if str(m, "label") != "Z" || m["obj"] != nil {
+		t.Errorf("PATCH removing optional fields: %v, want label Z kept and no obj", m)
+	}
+}

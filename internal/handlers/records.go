@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -261,9 +262,33 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 			countDecodeFailure(m, in.Name(), err)
 			return nil, err
 		}
+		if mayHoldNull(in.Name(), body) {
+			// Decoded into a record struct, a null field looks left out.
+			var plain any
+			if err := in.Decode(body, &plain); err == nil {
+				if err := v.NullDefaults(plain, in.Name() == "cbor"); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	m.ObserveCodec("decode", in.Name(), time.Since(start))
 	return decoded, nil
+}
+
+// mayHoldNull reports whether a body of the named format may hold a null:
+// whether it has the bytes of one anywhere. gob has no null.
+func mayHoldNull(format string, body []byte) bool {
+	switch format {
+	case "json":
+		return bytes.Contains(body, []byte("null"))
+	case "msgpack":
+		return bytes.IndexByte(body, 0xc0) >= 0
+	case "cbor":
+		// null and undefined
+		return bytes.IndexByte(body, 0xf6) >= 0 || bytes.IndexByte(body, 0xf7) >= 0
+	}
+	return false
 }
 
 // putRecord serves PUT (create or replace at a given id) and POST (create

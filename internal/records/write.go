@@ -139,6 +139,11 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 	return s.write(ctx, writeOp{sc: sc, id: p.ID, cond: p.Cond, by: p.By, version: p.Version, op: "patch", viewVersion: p.ViewVersion,
 		mustExist: true,
 		build: func(prev *Record) (*schema.Doc, error) {
+			// Merging would take a null as removal, and the default
+			// would fill the field in again.
+			if err := version.NullDefaults(p.Merge, false); err != nil {
+				return nil, err
+			}
 			stored, err := prev.Doc()
 			if err != nil {
 				return nil, err

@@ -171,7 +171,7 @@ func (d *jsonDecoder) object(n *node, p unsafe.Pointer) bool {
 	var fl filler
 	for _, f := range n.fields {
 		if !valued.has(f.index) {
-			fl.absent(f, reflect.NewAt(f.plainType(), unsafe.Add(p, f.offset)).Elem())
+			fl.absent(f, reflect.NewAt(f.plainType(), unsafe.Add(p, f.offset)).Elem(), named.has(f.index))
 		}
 	}
 	return len(fl.missing) == 0

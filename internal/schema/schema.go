@@ -189,6 +189,11 @@ func (v *Version) check(rec reflect.Value, failures []problem.FieldError, versio
 			failures = append(failures, fe)
 		}
 	}
+	return v.failed(failures, version)
+}
+
+// failed is the error of a record with failures, or nil when it has none.
+func (v *Version) failed(failures []problem.FieldError, version int) error {
 	if len(failures) == 0 {
 		return nil
 	}

@@ -21,6 +21,8 @@ type filler struct {
 	// fromGob makes every absent field present with its zero value: gob
 	// leaves zero values off the wire.
 	fromGob bool
+	// nullTime makes null on a time field its zero time (NullDefaults).
+	nullTime bool
 	// missing holds 422 failures: absent fields and non-finite floats.
 	missing []problem.FieldError
 	// malformed are 400 failures of a plain map: unknown fields, wrong types.
@@ -79,12 +81,16 @@ func (fl *filler) malformedf(format string, args ...any) {
 	fl.malformed = append(fl.malformed, "field '"+fl.path()+"': "+fmt.Sprintf(format, args...))
 }
 
-// absent handles a field that the input lacks (or has as null).
-func (fl *filler) absent(f *field, dst reflect.Value) {
+// absent handles a field that the input lacks, or has as null when null
+// is set. Only an optional field may be null: a default fills in a field
+// that is left out, not one sent as null.
+func (fl *filler) absent(f *field, dst reflect.Value, null bool) {
 	switch {
 	case f.optional:
 	case fl.fromGob:
 		dst.Set(zeroPresent(f.node))
+	case null:
+		fl.fail("present", "is null")
 	case f.hasDefault:
 		dst.Set(plainValue(f.node, f.dflt))
 	default:
@@ -133,7 +139,9 @@ func (fl *filler) wireObject(n *node, w, p reflect.Value) {
 		// Every wire field is a pointer, a slice or a map: nil is absent.
 		switch {
 		case wf.IsNil():
-			fl.absent(f, pf)
+			// The libraries leave a field that is null as they leave one
+			// that is missing.
+			fl.absent(f, pf, false)
 		case f.optional && f.node.sameWire() && !needsCheck(f.node):
 			pf.Set(wf)
 		case f.optional:
@@ -389,7 +397,7 @@ func (fl *filler) mapObject(n *node, x any, p reflect.Value) {
 		val, ok := m[f.name]
 		switch {
 		case !ok || val == nil:
-			fl.absent(f, pf)
+			fl.absent(f, pf, ok)
 		case f.optional:
 			np := reflect.New(f.node.plain)
 			fl.mapValue(f.node, val, np.Elem())
@@ -587,4 +595,56 @@ func toFloat(x any) (float64, bool) {
 	}
 	i, ok := toInt(x)
 	return float64(i), ok
+}
+
+// NullDefaults checks data, a record of this version in plain form as any
+// decoder makes it, for null on fields that are not optional but have a
+// default: a default fills in a field that is left out, and the decoders
+// into record structs cannot tell one from a field sent as null. It
+// returns a problem.Unprocessable error with rule "present" for each, or
+// nil. With nullTime set, a null time field is the zero time, as CBOR
+// bodies write it, and no failure.
+func (v *Version) NullDefaults(data any, nullTime bool) error {
+	fl := filler{nullTime: nullTime}
+	fl.nullDefaults(v.c.root, data)
+	return v.failed(fl.missing, 0)
+}
+
+func (fl *filler) nullDefaults(n *node, x any) {
+	switch n.kind {
+	case kindObject:
+		m, _ := x.(map[string]any)
+		for _, f := range n.fields {
+			val, ok := m[f.name]
+			if !ok {
+				continue
+			}
+			mark := fl.push(f.name)
+			switch {
+			case val != nil:
+				fl.nullDefaults(f.node, val)
+			case !f.optional && f.hasDefault && !(fl.nullTime && f.node.kind == kindTime):
+				fl.fail("present", "is null")
+			}
+			fl.pop(mark)
+		}
+	case kindArray:
+		s, _ := x.([]any)
+		for i, e := range s {
+			if e != nil {
+				mark := fl.pushIndex(i)
+				fl.nullDefaults(n.elem, e)
+				fl.pop(mark)
+			}
+		}
+	case kindMap:
+		m, _ := x.(map[string]any)
+		for _, k := range sortedKeys(m) {
+			if m[k] != nil {
+				mark := fl.pushKey(k)
+				fl.nullDefaults(n.elem, m[k])
+				fl.pop(mark)
+			}
+		}
+	}
 }
