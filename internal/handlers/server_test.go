@@ -131,6 +131,8 @@ func hdr(kv ...string) http.Header {
 type Resp struct {
 	Status int
 	Header http.Header
+	// Trailer holds the trailer fields sent after a streamed body.
+	Trailer http.Header
 	// Raw is the body as sent, Body with its content coding removed.
 	Raw  []byte
 	Body []byte
@@ -215,7 +217,7 @@ func (s *Server) Exchange(ctx context.Context, tb testing.TB, c Call) (*Resp, er
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
-	r := &Resp{Status: res.StatusCode, Header: res.Header, Raw: raw, Body: raw, call: c}
+	r := &Resp{Status: res.StatusCode, Header: res.Header, Trailer: res.Trailer, Raw: raw, Body: raw, call: c}
 	if ce := res.Header.Get("Content-Encoding"); ce != "" {
 		plain, err := decodeContent(ce, raw)
 		if err != nil {

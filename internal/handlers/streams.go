@@ -100,21 +100,18 @@ func (d *recordDeps) exportRecords() http.Handler {
 		h.Set("Content-Type", choice.MediaType+"; schema="+t.name+"; version="+strconv.Itoa(version))
 		h.Set("Vary", varyNegotiated)
 		d.markDeprecated(w, t.schema, version)
-		var out io.Writer = w
 		enc := responseEncoding(r)
-		var zw io.WriteCloser
-		if enc != "" {
-			if zw, err = negotiate.NewEncodingWriter(w, enc); err != nil {
-				return err
-			}
-			h.Set("Content-Encoding", enc)
-			out = zw
-		}
-		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodHead {
+			// Whether a GET would be compressed depends on its length,
+			// which only making the stream would tell.
+			if enc != "" {
+				h.Set("Content-Encoding", enc)
+			}
+			w.WriteHeader(http.StatusOK)
 			return nil
 		}
-		se := sc.NewEncoder(out)
+		body := newStreamBody(w, r, enc)
+		se := sc.NewEncoder(body)
 		raw, direct := se.(negotiate.RawJSONEncoder)
 		n := 0
 		err = d.svc.Each(r.Context(), t.name, func(rec *records.Record) error {
@@ -131,20 +128,19 @@ func (d *recordDeps) exportRecords() http.Handler {
 				return err
 			}
 			if n++; n%streamFlushEvery == 0 {
-				if zw != nil {
-					if f, ok := zw.(interface{ Flush() error }); ok {
-						_ = f.Flush()
-					}
-				}
-				return rc.Flush()
+				return body.Flush()
 			}
 			return nil
 		})
 		if err == nil {
 			err = se.Close()
 		}
-		if err == nil && zw != nil {
-			err = zw.Close()
+		if err == nil {
+			err = body.Close()
+		}
+		if err != nil && !body.Started() {
+			// Nothing went out yet: the failure can be answered.
+			return err
 		}
 		if err != nil {
 			// Headers are gone: all that is left is to cut the stream short

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/gob"
 	"encoding/json"
 	"errors"
@@ -1097,5 +1099,44 @@ func TestExportPassesOverMissingVersions(t *testing.T) {
 	p := s.Get(t, "/v1/records/item/_export", "Accept", "application/cbor-seq;version=3").Problem(t, 406)
 	if got := strs(p, "versions"); !slices.Equal(got, []string{"1"}) {
 		t.Errorf("406 versions = %v, want [1]", got)
+	}
+}
+
+// TestExportBodyStart checks what an export holds back until its start: a
+// short export is sent whole, uncompressed, with its digest as a header; a
+// long one is compressed with its digest as a trailer; and a record that
+// cannot be shown before anything went out is answered with a problem.
+func TestExportBodyStart(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "e0", sample("e0", 1))
+	sha := func(b []byte) string {
+		sum := sha256.Sum256(b)
+		return "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+	}
+	short := s.Get(t, "/v1/records/item/_export", "Accept-Encoding", "gzip", "Want-Content-Digest", "sha-256").MustStatus(t, 200)
+	if ce := short.Header.Get("Content-Encoding"); ce != "" || short.Header.Get("Content-Length") != strconv.Itoa(len(short.Raw)) {
+		t.Errorf("export of %d bytes: Content-Encoding %q, Content-Length %q; want none and the length (no compression under 1 KiB)",
+			len(short.Raw), ce, short.Header.Get("Content-Length"))
+	}
+	if got := short.Header.Get("Content-Digest"); got != sha(short.Raw) {
+		t.Errorf("short export Content-Digest %q, want %q", got, sha(short.Raw))
+	}
+	for i := 1; i < 40; i++ {
+		s.MustPut(t, "item", fmt.Sprintf("e%02d", i), sample(fmt.Sprintf("e%02d", i), i))
+	}
+	long := s.Get(t, "/v1/records/item/_export", "Accept-Encoding", "gzip", "Want-Content-Digest", "sha-256").MustStatus(t, 200)
+	if ce := long.Header.Get("Content-Encoding"); ce != "gzip" || len(long.Body) < 1024 {
+		t.Fatalf("export of %d bytes: Content-Encoding %q, want gzip", len(long.Body), ce)
+	}
+	if got := long.Trailer.Get("Content-Digest"); got != sha(long.Raw) {
+		t.Errorf("long export Content-Digest trailer %q, want %q (over the gzip bytes)", got, sha(long.Raw))
+	}
+
+	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`)
+	s.MustPut(t, "num", "half", map[string]any{"n": 7.5})
+	for _, mt := range []string{"application/jsonl", "application/cbor-seq", "application/gob-stream"} {
+		s.Get(t, "/v1/records/num/_export", "Accept", mt+"; version=1").Problem(t, 406)
 	}
 }

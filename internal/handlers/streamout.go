@@ -1,0 +1,119 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/ferry-dev/ferry/internal/negotiate"
+)
+
+// A streamBody is the body of a streamed 200 response, such as an export.
+// It holds the start of the stream until there is more of it than
+// compression is worth (negotiate.MinCompressBytes) or the stream ends.
+// So a short stream is sent whole, with a Content-Length, uncompressed and
+// with any Content-Digest asked for as a header, and a failure before the
+// first bytes went out can still be answered with a problem. A longer
+// stream starts the response, compressed when the client asked for it,
+// and sends the Content-Digest asked for as a trailer.
+type streamBody struct {
+	w http.ResponseWriter
+	r *http.Request
+	// encoding is the content coding to use, "" for none.
+	encoding string
+	held     []byte
+	started  bool
+	out      io.Writer // after the start: the compressor, or w
+	zw       io.WriteCloser
+	alg      string // the Content-Digest algorithm, "" when none was asked for
+	digest   hash.Hash
+}
+
+func newStreamBody(w http.ResponseWriter, r *http.Request, encoding string) *streamBody {
+	s := &streamBody{w: w, r: r, encoding: encoding}
+	if want := r.Header["Want-Content-Digest"]; len(want) > 0 {
+		s.alg = wantedDigest(want)
+	}
+	return s
+}
+
+// Started reports whether the response has started: after that a failure
+// can only cut the stream short.
+func (s *streamBody) Started() bool { return s.started }
+
+// Write adds p to the stream.
+func (s *streamBody) Write(p []byte) (int, error) {
+	if !s.started {
+		if len(s.held)+len(p) < negotiate.MinCompressBytes {
+			s.held = append(s.held, p...)
+			return len(p), nil
+		}
+		if err := s.start(); err != nil {
+			return 0, err
+		}
+	}
+	return s.out.Write(p)
+}
+
+// start sends the headers and what was held.
+func (s *streamBody) start() error {
+	s.started = true
+	h := s.w.Header()
+	var dst io.Writer = s.w
+	if s.digest = newDigestHash(s.alg); s.digest != nil {
+		h.Set("Trailer", "Content-Digest")
+		dst = io.MultiWriter(s.w, s.digest)
+	}
+	s.out = dst
+	if s.encoding != "" {
+		zw, err := negotiate.NewEncodingWriter(dst, s.encoding)
+		if err != nil {
+			return err
+		}
+		h.Set("Content-Encoding", s.encoding)
+		s.zw, s.out = zw, zw
+	}
+	s.w.WriteHeader(http.StatusOK)
+	held := s.held
+	s.held = nil
+	_, err := s.out.Write(held)
+	return err
+}
+
+// Flush sends what the compressor and the server hold, once the response
+// has started.
+func (s *streamBody) Flush() error {
+	if !s.started {
+		return nil
+	}
+	if f, ok := s.zw.(interface{ Flush() error }); ok {
+		if err := f.Flush(); err != nil {
+			return err
+		}
+	}
+	return http.NewResponseController(s.w).Flush()
+}
+
+// Close ends the stream: a short one is sent now, whole.
+func (s *streamBody) Close() error {
+	if !s.started {
+		h := s.w.Header()
+		h.Set("Content-Length", strconv.Itoa(len(s.held)))
+		setContentDigest(h, s.r, s.held)
+		s.w.WriteHeader(http.StatusOK)
+		s.started = true
+		_, err := s.w.Write(s.held)
+		return err
+	}
+	if s.zw != nil {
+		if err := s.zw.Close(); err != nil {
+			return err
+		}
+	}
+	if s.digest != nil {
+		s.w.Header().Set("Content-Digest", s.alg+"=:"+base64.StdEncoding.EncodeToString(s.digest.Sum(nil))+":")
+	}
+	return nil
+}
