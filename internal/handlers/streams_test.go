@@ -1140,3 +1140,21 @@ func TestExportBodyStart(t *testing.T) {
 		s.Get(t, "/v1/records/num/_export", "Accept", mt+"; version=1").Problem(t, 406)
 	}
 }
+
+// TestImportIntegerOutOfRange checks that an integer too large for an int
+// field is a 422 in an import as in a single write.
+func TestImportIntegerOutOfRange(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body := []byte(`{"id":"big","data":{"name":"big","qty":9223372036854775808}}` + "\n")
+	m := s.Send(t, http.MethodPost, "/v1/records/item/_import", body, "Content-Type", "application/jsonl").MustStatus(t, 200).JSON(t)
+	errs := objects(m, "errors")
+	if len(errs) != 1 {
+		t.Fatalf("import summary %v, want one error", m)
+	}
+	p, _ := errs[0]["problem"].(map[string]any)
+	if num(t, p, "status") != 422 || !hasFieldError(p, "qty", "int_range") {
+		t.Errorf("error %v, want a 422 naming qty with rule int_range", p)
+	}
+	s.Send(t, http.MethodPut, "/v1/records/item/big", []byte(`{"name":"big","qty":9223372036854775808}`), "Content-Type", "application/json").Problem(t, 422)
+}

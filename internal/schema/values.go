@@ -424,6 +424,13 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 			dst.SetInt(i)
 			return
 		}
+		switch x.(type) {
+		case uint64, uint:
+			// An integer, only too large: a value out of range, as a
+			// record body decoded into its struct reports it.
+			fl.fail("int_range", fmt.Sprintf("is out of range for a 64-bit integer: %v", x))
+			return
+		}
 		fl.wrongType(n, x)
 	case kindFloat:
 		if f, ok := toFloat(x); ok {
