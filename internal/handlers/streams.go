@@ -180,7 +180,7 @@ func (d *recordDeps) importRecords() http.Handler {
 		}
 		defaultVersion, err := bodyVersion(t.schema, ctVersion)
 		if err != nil {
-			return withAcceptPost(w, r, d.codecs, err)
+			return withAcceptPost(w, r, d.codecs, withStreamSupported(err, d.codecs))
 		}
 		requestInfoFrom(w).formatIn = sc.Name()
 		if r.ContentLength > d.limits.MaxImportBytes {
