@@ -422,9 +422,12 @@ func (d *recordDeps) recordHistory() http.Handler {
 const changeFeedWaitLimit = 60
 
 func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
-	// The feed is a change list in any record format, or an event stream,
-	// offered last so that a wildcard picks a change list.
+	// The feed is a change list, or an event stream, offered last so that
+	// a wildcard picks a change list. A change list that carries records
+	// comes in any record format; without them it is JSON, like every
+	// body that is not a record.
 	offers := append(slices.Clip(d.codecs.Offers()), negotiate.Offer{MediaType: eventStream})
+	listOffers := append(slices.Clip(jsonOnly), negotiate.Offer{MediaType: eventStream})
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, false)
 		if err != nil {
@@ -446,11 +449,15 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		if err != nil {
 			return err
 		}
-		choice, err := negotiate.Choose(acceptHeader(r), offers)
+		offered := listOffers
+		if withData {
+			offered = offers
+		}
+		choice, err := negotiate.Choose(acceptHeader(r), offered)
 		if err != nil {
 			return err
 		}
-		if choice.Offer == len(offers)-1 {
+		if choice.Offer == len(offered)-1 {
 			// Records in events are JSON, at the version the event
 			// stream's media range names, else the latest.
 			var data *recordFormat
@@ -465,9 +472,11 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 			d.streamChanges(w, r, t, uint64(since), data, shutdown)
 			return nil
 		}
-		f, err := negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number())
-		if err != nil {
-			return err
+		var f recordFormat
+		if withData {
+			if f, err = negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number()); err != nil {
+				return err
+			}
 		}
 		ctx := r.Context()
 		if wait > 0 {
@@ -482,13 +491,14 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		if err != nil {
 			return err
 		}
-		body, err := d.encodeChanges(r.Context(), t, f, changes, last, withData)
+		if !withData {
+			return writeJSON(w, r, http.StatusOK, plainChanges(changes, last))
+		}
+		body, err := d.encodeChanges(r.Context(), t, f, changes, last)
 		if err != nil {
 			return err
 		}
-		if withData {
-			d.markDeprecated(w, t.schema, f.version)
-		}
+		d.markDeprecated(w, t.schema, f.version)
 		body, enc, err := compress(body, f.encoding)
 		if err != nil {
 			return err
@@ -498,12 +508,9 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 	})
 }
 
-// encodeChanges encodes a change list; with data, each change carries the
+// encodeChanges encodes a change list in which each change carries the
 // record at the negotiated version (null for a delete).
-func (d *recordDeps) encodeChanges(ctx context.Context, t target, f recordFormat, changes []records.Change, last uint64, withData bool) ([]byte, error) {
-	if !withData {
-		return f.codec.Marshal(plainChanges(changes, last))
-	}
+func (d *recordDeps) encodeChanges(ctx context.Context, t target, f recordFormat, changes []records.Change, last uint64) ([]byte, error) {
 	v, err := t.schema.Version(f.version)
 	if err != nil {
 		return nil, err

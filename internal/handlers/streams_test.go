@@ -892,10 +892,16 @@ func TestChangeFeedNegotiation(t *testing.T) {
 		{"*/*", 200, "application/json"},
 		{"text/event-stream", 200, "text/event-stream"},
 		{"text/*", 200, "text/event-stream"},
-		{"text/event-stream;q=0.2, application/cbor", 200, "application/cbor"},
+		// A change list without records is JSON, as API.md §1 has it.
+		{"text/event-stream;q=0.2, application/cbor", 200, "text/event-stream"},
+		{"application/cbor", 406, ""},
 		{"application/json;q=0.2, text/event-stream", 200, "text/event-stream"},
 		{"application/json, text/event-stream;q=0", 200, "application/json"},
 		{"text/html", 406, ""},
+	}
+	// With records, a change list comes in any record format.
+	if mt, _ := mediaType(t, s.Get(t, "/v1/records/item/_changes?include=data", "Accept", "application/cbor").MustStatus(t, 200).Header.Get("Content-Type")); mt != "application/cbor" {
+		t.Errorf("_changes?include=data as CBOR: Content-Type %q", mt)
 	}
 	for _, tc := range tests {
 		t.Run(tc.accept, func(t *testing.T) {
