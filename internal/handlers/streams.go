@@ -261,7 +261,11 @@ func (l *limitWatch) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) || problem.Is(err, problem.TooLarge) {
+		if errors.As(err, &mbe) {
+			// Reported at the envelope it cut, as what it is.
+			err = problem.Wrap(problem.TooLarge, err, "the import stream is larger than %d bytes", mbe.Limit).WithReason("too_large")
+		}
+		if problem.Is(err, problem.TooLarge) {
 			l.over = true
 		}
 	}

@@ -454,6 +454,13 @@ func TestImportLimits(t *testing.T) {
 			t.Fatalf("BUG: a gzip import that decompresses to %d bytes with FERRY_MAX_IMPORT_BYTES=8192: status %d, want 413\n%s", len(overLimit), r.Status, r)
 		}
 		s.Get(t, "/v1/records/item/big-000").Problem(t, 404)
+		// Without atomic, the envelope the limit cut is reported as a 413.
+		p := s.Send(t, http.MethodPost, "/v1/records/item/_import", gzipBytes(t, overLimit),
+			"Content-Type", "application/jsonl", "Content-Encoding", "gzip").Problem(t, http.StatusRequestEntityTooLarge)
+		errs := objects(p, "errors")
+		if len(errs) == 0 || num(t, errs[len(errs)-1]["problem"].(map[string]any), "status") != 413 {
+			t.Errorf("413 of a non-atomic import: errors %v, want the last one a 413", p["errors"])
+		}
 	})
 	t.Run("envelope over the body limit", func(t *testing.T) {
 		huge := envelope("huge", 1)

@@ -542,9 +542,14 @@ func (w *window) fill() error {
 		w.end += n
 		read += n
 		if err != nil {
-			if err == io.EOF {
+			var p *problem.Error
+			switch {
+			case err == io.EOF:
 				w.err = io.EOF
-			} else {
+			case errors.As(err, &p):
+				// Already a client's fault, such as a body over a limit.
+				w.err = p
+			default:
 				w.err = problem.Wrap(problem.Invalid, err, "the request body could not be read").WithReason("read")
 			}
 			break
