@@ -19,19 +19,28 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/app"
 	"github.com/ferry-dev/ferry/internal/handlers"
+	"github.com/ferry-dev/ferry/internal/procs"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// minProcs is the fewest Ps Ferry runs with. With one, a goroutine blocked
-// in the store's fsync holds it, and the network poller is not polled until
-// the runtime takes it back: requests that arrived meanwhile are not read,
-// so writers stop sharing fsyncs (measured on one core under load: about
-// 2 writes per fsync with one P, 13 to 26 with two). Two Ps on one core
-// cost a little: reads served about 10% fewer requests a second than with
-// one, where durable writes doubled.
-const minProcs = 2
+// writeProcs is how many Ps Ferry runs with, at least, while it commits
+// writes. With one, a goroutine blocked in the store's fsync holds it, and
+// the network poller is not polled until the runtime takes it back:
+// requests that arrived meanwhile are not read, so writers stop sharing
+// fsyncs (measured on one core under load: about 2 writes per fsync with
+// one P, 13 to 26 with two). Reads, though, are served best by one P on
+// one core: with two, about 10% fewer a second. So on one core Ferry runs
+// with one P, and with two while writes come in (see package procs).
+const writeProcs = 2
+
+// Timing of the P governor: how often it looks at the store's commits,
+// and how long after the last one it goes back to one P.
+const (
+	procsTick  = 50 * time.Millisecond
+	procsQuiet = time.Second
+)
 
 // gcPercent is the garbage collector's target when GOGC is not set. Most
 // of what Ferry allocates is garbage of one request, and its live heap is
@@ -43,9 +52,6 @@ const minProcs = 2
 const gcPercent = 400
 
 func main() {
-	if runtime.GOMAXPROCS(0) < minProcs {
-		runtime.GOMAXPROCS(minProcs)
-	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
@@ -99,6 +105,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			logger.Error().Err(err).Msg("closing the store")
 		}
 	}()
+	if n := runtime.GOMAXPROCS(0); n < writeProcs {
+		g := &procs.Governor{Idle: n, Busy: writeProcs, Tick: procsTick, Quiet: procsQuiet, Activity: service.Commits}
+		go g.Run(ctx)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -115,6 +115,10 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// Commits counts the store's commits since it opened: it advances while
+// anything is being written.
+func (a *App) Commits() uint64 { return a.store.Stats().Commits }
+
 // Shutdown ends long-polls and event streams, so that an HTTP server's
 // Shutdown is not held up by them; they answer with what they have.
 func (a *App) Shutdown() { a.cancel() }
