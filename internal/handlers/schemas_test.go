@@ -432,3 +432,20 @@ func TestSchemaRoutesListErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateHistory checks that a record the migration job rewrites gets
+// a history entry at the version the job wrote it, the latest.
+func TestMigrateHistory(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "old", sample("old", 1))
+	s.MustRegister(t, itemV2)
+	job := waitJob(t, s, s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate", nil).MustStatus(t, http.StatusAccepted).Header.Get("Location"))
+	if str(job, "state") != "succeeded" || num(t, job, "done") != 1 {
+		t.Fatalf("migration job = %v, want succeeded with one record done", job)
+	}
+	revs := objects(s.Get(t, "/v1/records/item/old/_history").MustStatus(t, 200).JSON(t), "revisions")
+	if len(revs) != 2 || str(revs[0], "op") != "replace" || num(t, revs[0], "version") != 2 || num(t, revs[1], "version") != 1 {
+		t.Errorf("history after the migration = %v, want a replace at version 2 over the create at 1", revs)
+	}
+}

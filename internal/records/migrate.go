@@ -194,10 +194,12 @@ func (s *Service) upgradeRecord(ctx context.Context, schemaName string, r *Recor
 	if err != nil {
 		return err
 	}
-	if doc.Version >= sc.Latest().Number() {
+	latest := sc.Latest().Number()
+	if doc.Version >= latest {
 		return nil
 	}
-	_, err = s.write(ctx, writeOp{sc: sc, id: r.ID, by: by, version: doc.Version, op: "replace",
+	// The history names the version the job wrote: the latest.
+	_, err = s.write(ctx, writeOp{sc: sc, id: r.ID, by: by, version: latest, op: "replace",
 		mustExist: true,
 		build: func(prev *Record) (*schema.Doc, error) {
 			stored, err := prev.Doc()
