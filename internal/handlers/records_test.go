@@ -198,7 +198,10 @@ func TestETagsAndPreconditions(t *testing.T) {
 	cur := s.Get(t, path).Header.Get("ETag")
 	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", `"x", `+cur).MustStatus(t, 200)
 	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", "*").MustStatus(t, 200)
-	s.Send(t, http.MethodPut, "/v1/records/item/absent", body, "Content-Type", "application/json", "If-Match", "*").Problem(t, 412)
+	p = s.Send(t, http.MethodPut, "/v1/records/item/absent", body, "Content-Type", "application/json", "If-Match", "*").Problem(t, 412)
+	if etag, ok := p["current_etag"]; !ok || etag != nil || num(t, p, "current_revision") != 0 {
+		t.Errorf("If-Match on an absent record: %v, want current_revision 0 and current_etag null", p)
+	}
 
 	// If-None-Match: * creates only.
 	p = s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-None-Match", "*").Problem(t, 412)

@@ -67,9 +67,9 @@ func TestCheckConditions(t *testing.T) {
 				if p.Extra["current_revision"] != tc.cur.Revision {
 					t.Errorf("current_revision = %v, want %d", p.Extra["current_revision"], tc.cur.Revision)
 				}
-				_, hasETag := p.Extra["current_etag"]
-				if hasETag != isLive {
-					t.Errorf("current_etag present = %v, want %v (only a live record has one)", hasETag, isLive)
+				etag, present := p.Extra["current_etag"]
+				if !present || (etag != nil) != isLive {
+					t.Errorf("current_etag = %v (present %v), want a tag only for a live record, else null", etag, present)
 				}
 			}
 		})

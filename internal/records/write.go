@@ -324,9 +324,13 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 	failed := func(format string, args ...any) error {
 		p := problem.New(problem.PreconditionFailed, format, args...)
 		p.With("current_revision", cur.Revision)
+		// A record that does not exist, or is deleted, has no ETag: the
+		// member is there, null.
+		var etag any
 		if live {
-			p.With("current_etag", v.ETag(cond.Repr))
+			etag = v.ETag(cond.Repr)
 		}
+		p.With("current_etag", etag)
 		return p
 	}
 	if cond.IfMatch != nil {
