@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -367,4 +368,28 @@ func TestProblemQuotesInvalidUTF8(t *testing.T) {
 			t.Errorf("import%s: body %q, want valid UTF-8 quoting the name with U+FFFD", q, r.Body)
 		}
 	}
+}
+
+// TestTimeOutsideRFC3339Years checks that a time which only in UTC falls
+// outside the years 0000 to 9999 is refused before anything is stored: no
+// format could show the record afterwards.
+func TestTimeOutsideRFC3339Years(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	for i, at := range []string{"0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59.999999999-01:00"} {
+		path := fmt.Sprintf("/v1/records/item/t%d", i)
+		body := []byte(`{"name":"t","qty":1,"placed_at":"` + at + `"}`)
+		s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json").Problem(t, 422)
+		s.Get(t, path).Problem(t, 404)
+		imp := []byte(`{"id":"it` + fmt.Sprint(i) + `","data":` + string(body) + "}\n")
+		m := s.Send(t, http.MethodPost, "/v1/records/item/_import", imp, "Content-Type", "application/jsonl").MustStatus(t, 200).JSON(t)
+		if num(t, m, "rejected") != 1 {
+			t.Errorf("import of %s: %v, want it rejected", at, m)
+		}
+	}
+	far := time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Send(t, http.MethodPut, "/v1/records/item/tg", mustGob(t, gobItem{Name: "t", Qty: 1, PlacedAt: &far}), "Content-Type", "application/gob").Problem(t, 422)
+	s.Get(t, "/v1/records/item/tg").Problem(t, 404)
+	// The list of the schema still works: nothing unshowable was stored.
+	s.Get(t, "/v1/records/item").MustStatus(t, 200)
 }

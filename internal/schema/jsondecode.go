@@ -253,8 +253,11 @@ func (d *jsonDecoder) value(n *node, p unsafe.Pointer) bool {
 			return false
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
-		*(*time.Time)(p) = t.UTC()
-		return err == nil
+		t = t.UTC()
+		*(*time.Time)(p) = t
+		// A time that leaves the years RFC 3339 can write in UTC is the
+		// general way's to report.
+		return err == nil && t.Year() >= 0 && t.Year() <= 9999
 	case kindBytes:
 		s, ok := d.string()
 		if !ok || strings.ContainsAny(s, "\r\n") {

@@ -190,7 +190,7 @@ func (fl *filler) wireValue(n *node, w, dst reflect.Value) {
 		fl.checkFinite(w.Float())
 		dst.SetFloat(w.Float())
 	case kindTime:
-		setTime(dst, utc(w))
+		setTime(dst, fl.checkTime(utc(w)))
 	case kindArray:
 		if n.sameWire() && !needsCheck(n) {
 			dst.Set(w)
@@ -248,6 +248,17 @@ func (fl *filler) checkFinite(f float64) {
 	}
 }
 
+// checkTime fails a time (in UTC) outside the years 0000 to 9999, which
+// RFC 3339 cannot write, so that no record is stored that no format could
+// show; a time written with an offset can land there only in UTC. It
+// returns t.
+func (fl *filler) checkTime(t time.Time) time.Time {
+	if y := t.Year(); y < 0 || y > 9999 {
+		fl.fail("time", "is outside the years 0000 to 9999 in UTC")
+	}
+	return t
+}
+
 // plainObject checks and completes a record struct given as it is (from a
 // gob decoder or built by hand): non-optional containers become empty
 // rather than nil, times UTC, and floats must be finite.
@@ -274,7 +285,7 @@ func (fl *filler) plainValue(n *node, v reflect.Value) {
 	case kindFloat:
 		fl.checkFinite(v.Float())
 	case kindTime:
-		setTime(v, utc(v))
+		setTime(v, fl.checkTime(utc(v)))
 	case kindArray:
 		if plainScalar(n.elem) {
 			return
@@ -448,11 +459,11 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 	case kindTime:
 		switch t := x.(type) {
 		case time.Time:
-			setTime(dst, t.UTC())
+			setTime(dst, fl.checkTime(t.UTC()))
 			return
 		case string:
 			if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
-				setTime(dst, pt.UTC())
+				setTime(dst, fl.checkTime(pt.UTC()))
 				return
 			}
 		}
