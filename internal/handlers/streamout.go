@@ -59,11 +59,8 @@ func (s *streamBody) Write(p []byte) (int, error) {
 
 // start sends the headers and what was held.
 func (s *streamBody) start() error {
-	s.started = true
-	h := s.w.Header()
 	var dst io.Writer = s.w
 	if s.digest = newDigestHash(s.alg); s.digest != nil {
-		h.Set("Trailer", "Content-Digest")
 		dst = io.MultiWriter(s.w, s.digest)
 	}
 	s.out = dst
@@ -72,9 +69,16 @@ func (s *streamBody) start() error {
 		if err != nil {
 			return err
 		}
-		h.Set("Content-Encoding", s.encoding)
 		s.zw, s.out = zw, zw
 	}
+	h := s.w.Header()
+	if s.digest != nil {
+		h.Set("Trailer", "Content-Digest")
+	}
+	if s.encoding != "" {
+		h.Set("Content-Encoding", s.encoding)
+	}
+	s.started = true
 	s.w.WriteHeader(http.StatusOK)
 	held := s.held
 	s.held = nil
@@ -116,4 +120,13 @@ func (s *streamBody) Close() error {
 		s.w.Header().Set("Content-Digest", s.alg+"=:"+base64.StdEncoding.EncodeToString(s.digest.Sum(nil))+":")
 	}
 	return nil
+}
+
+// Abort gives back the compressor of a stream that is being cut short,
+// whatever it still holds.
+func (s *streamBody) Abort() {
+	if s.zw != nil {
+		_ = s.zw.Close()
+		s.zw = nil
+	}
 }

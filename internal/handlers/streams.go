@@ -100,17 +100,13 @@ func (d *recordDeps) exportRecords() http.Handler {
 		h.Set("Content-Type", choice.MediaType+"; schema="+t.name+"; version="+strconv.Itoa(version))
 		h.Set("Vary", varyNegotiated)
 		d.markDeprecated(w, t.schema, version)
-		enc := responseEncoding(r)
 		if r.Method == http.MethodHead {
-			// Whether a GET would be compressed depends on its length,
-			// which only making the stream would tell.
-			if enc != "" {
-				h.Set("Content-Encoding", enc)
-			}
+			// Whether a GET would be compressed, and how long it would be,
+			// only making the stream would tell: HEAD names neither.
 			w.WriteHeader(http.StatusOK)
 			return nil
 		}
-		body := newStreamBody(w, r, enc)
+		body := newStreamBody(w, r, responseEncoding(r))
 		se := sc.NewEncoder(body)
 		raw, direct := se.(negotiate.RawJSONEncoder)
 		n := 0
@@ -146,6 +142,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 			// Headers are gone: all that is left is to cut the stream short
 			// so the client sees it is incomplete, and to log why.
 			requestInfoFrom(w).logger.Warn().Err(err).Str("schema", t.name).Msg("export ended early")
+			body.Abort()
 			panic(http.ErrAbortHandler)
 		}
 		return nil

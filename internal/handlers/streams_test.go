@@ -1145,6 +1145,11 @@ func TestExportBodyStart(t *testing.T) {
 	if got := long.Trailer.Get("Content-Digest"); got != sha(long.Raw) {
 		t.Errorf("long export Content-Digest trailer %q, want %q (over the gzip bytes)", got, sha(long.Raw))
 	}
+	// Only making the stream would tell whether it is compressed.
+	head := s.Do(t, Call{Method: http.MethodHead, Path: "/v1/records/item/_export", Header: hdr("Accept-Encoding", "gzip")}).MustStatus(t, 200)
+	if ce := head.Header.Get("Content-Encoding"); ce != "" {
+		t.Errorf("HEAD of an export: Content-Encoding %q, want none", ce)
+	}
 
 	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
 	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`)

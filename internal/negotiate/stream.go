@@ -9,6 +9,8 @@ import (
 	"io"
 	"reflect"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/ferry-dev/ferry/internal/gobcheck"
 	"github.com/ferry-dev/ferry/internal/problem"
 	"github.com/ferry-dev/ferry/internal/wire"
@@ -285,29 +287,28 @@ func (d *framedDecoder) Decode(v any) error {
 		i := d.index
 		d.index++
 		if err := d.c.codec.Decode(value, v); err != nil {
-			return d.valueError(atIndex(err, i))
+			return d.valueError(value, atIndex(err, i))
 		}
 		return nil
 	}
 }
 
 // valueError marks the decoding error of a framed value as one the stream
-// goes on after, unless it shows that a JSON line or text is not one JSON
-// value, which is a framing error. A CBOR or MessagePack value was checked
+// goes on after, unless the value, a JSON line or text, is not one JSON
+// value, which is a framing error: the decoder may have stopped at a rule
+// of decoding (a repeated member, a number out of range) before it reached
+// the bytes that break the syntax. A CBOR or MessagePack value was checked
 // whole (well-formed, UTF-8, no duplicate keys) to find its extent, which
 // is a framing error when it fails, so what decoding finds after that is
 // the value's own.
-func (d *framedDecoder) valueError(err error) error {
+func (d *framedDecoder) valueError(value []byte, err error) error {
 	p, ok := err.(*problem.Error)
 	if !ok {
 		return err
 	}
-	if d.c.framing != framingSelfDelimited {
-		switch p.Reason {
-		case "syntax", "truncated", "trailing", "utf8":
-			d.err = p
-			return p
-		}
+	if d.c.framing != framingSelfDelimited && !jsontext.Value(value).IsValid(jsontext.AllowDuplicateNames(true)) {
+		d.err = p
+		return p
 	}
 	p.Err = errors.Join(p.Err, ErrSkipped)
 	return p

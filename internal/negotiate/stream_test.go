@@ -306,6 +306,13 @@ func TestStreamSyntaxErrorEndsJSONStream(t *testing.T) {
 		{"jsonl", "1e400\n\"after\"\n", true},
 		{"json-seq", "\x1e{\"a\":\n\x1e\"after\"\n", false},
 		{"json-seq", "\x1e{\"a\":1,\"a\":2}\n\x1e\"after\"\n", true},
+		// A rule of decoding broken before the syntax is: still framing.
+		{"jsonl", "{\"a\":1,\"a\":2\n\"after\"\n", false},
+		{"jsonl", "{\"a\":1,\"a\":2}}}\n\"after\"\n", false},
+		{"jsonl", "[1e400,\n\"after\"\n", false},
+		{"jsonl", strings.Repeat("[", 40) + "x\n\"after\"\n", false},
+		{"json-seq", "\x1e[1e400,\n\x1e\"after\"\n", false},
+		{"jsonl", strings.Repeat("[", 40) + strings.Repeat("]", 40) + "\n\"after\"\n", true},
 	}
 	codecs := make(map[string]StreamCodec)
 	for _, s := range valueStreams() {
