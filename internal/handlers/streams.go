@@ -316,12 +316,12 @@ func (d *recordDeps) importItems(sc *schema.Schema, stream negotiate.StreamCodec
 		case err != nil:
 			return nil, err
 		}
-		return envelopeItem(sc, raw, def), nil
+		return envelopeItem(sc, raw, def, stream.Name() == "cbor-seq"), nil
 	}
 }
 
 // envelopeItem reads an envelope decoded as plain data.
-func envelopeItem(sc *schema.Schema, raw any, def *schema.Version) *records.ImportItem {
+func envelopeItem(sc *schema.Schema, raw any, def *schema.Version, nullTime bool) *records.ImportItem {
 	m, ok := raw.(map[string]any)
 	if !ok {
 		return &records.ImportItem{Err: problem.New(problem.Invalid, "an envelope must be a map with id and data")}
@@ -360,7 +360,7 @@ func envelopeItem(sc *schema.Schema, raw any, def *schema.Version) *records.Impo
 		item.Err = problem.New(problem.Invalid, "envelope member data must be a map")
 		return item
 	}
-	item.Body, item.Err = def.FromMap(data)
+	item.Body, item.Err = def.FromMap(data, nullTime)
 	return item
 }
 

@@ -156,7 +156,7 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 			if err != nil {
 				return nil, err
 			}
-			body, err := version.FromMap(MergePatch(current, p.Merge))
+			body, err := version.FromMap(MergePatch(current, p.Merge), false)
 			if err != nil {
 				return nil, err
 			}

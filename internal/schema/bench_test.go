@@ -135,7 +135,7 @@ func mustBenchVersion(b *testing.B, idRule, customerRule string) *Version {
 // which shows what presence itself costs.
 func BenchmarkRecordPath(b *testing.B) {
 	v := mustBenchVersion(b, "required,uuid", "required,email")
-	rec, err := v.FromMap(benchRecord())
+	rec, err := v.FromMap(benchRecord(), false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func BenchmarkValidate(b *testing.B) {
 		{"email+uuid", "required,uuid", "required,email"},
 	} {
 		v := mustBenchVersion(b, tc.id, tc.customer)
-		rec, err := v.FromMap(benchRecord())
+		rec, err := v.FromMap(benchRecord(), false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func BenchmarkConversions(b *testing.B) {
 	}
 	s, _ := r.Schema("bench")
 	v1, _ := s.Version(1)
-	rec, err := v1.FromMap(benchRecord())
+	rec, err := v1.FromMap(benchRecord(), false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func BenchmarkExportJSON(b *testing.B) {
 	}
 	s, _ := r.Schema("bench")
 	v, _ := s.Version(1)
-	rec, err := v.FromMap(benchRecord())
+	rec, err := v.FromMap(benchRecord(), false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func BenchmarkExportJSON(b *testing.B) {
 // it; "direct" reads it with DecodeJSON and validates the record struct.
 func BenchmarkDecodeJSON(b *testing.B) {
 	v := mustBenchVersion(b, "required,uuid", "required,email")
-	rec, err := v.FromMap(benchRecord())
+	rec, err := v.FromMap(benchRecord(), false)
 	if err != nil {
 		b.Fatal(err)
 	}

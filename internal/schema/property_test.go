@@ -247,7 +247,7 @@ func randomSchema(tb testing.TB, g *gen) (*Schema, *Definition) {
 func (g *gen) randomRecord(tb testing.TB, s *Schema, def *Definition) any {
 	tb.Helper()
 	v, _ := s.Version(1)
-	rec, err := v.FromMap(g.object(def.Fields))
+	rec, err := v.FromMap(g.object(def.Fields), false)
 	if err != nil {
 		tb.Fatalf("FromMap = %v %q", err, problemLists(err))
 	}
@@ -291,7 +291,7 @@ func TestPropertyFormats(t *testing.T) {
 		}
 		for i := range 5 {
 			in := g.object(def.Fields)
-			rec, err := v.FromMap(in)
+			rec, err := v.FromMap(in, false)
 			if err != nil {
 				t.Fatalf("seed %d: FromMap(%v) = %v %q %v", seed, in, err, problemLists(err), fieldErrs(err))
 			}
@@ -468,7 +468,7 @@ func TestPropertyConversions(t *testing.T) {
 			i := 1 + g.r.Intn(versions)
 			j := 1 + g.r.Intn(versions)
 			vi, _ := s.Version(i)
-			rec, err := vi.FromMap(g.object(defs[i-1].Fields))
+			rec, err := vi.FromMap(g.object(defs[i-1].Fields), false)
 			if err != nil {
 				t.Fatalf("seed %d: FromMap at v%d: %v %q", seed, i, err, problemLists(err))
 			}
@@ -555,7 +555,7 @@ func TestPropertyUpgradeMatchesWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		old, _ := r.Schema("u")
-		rec, err := old.Latest().FromMap(g.object(defs[0].Fields))
+		rec, err := old.Latest().FromMap(g.object(defs[0].Fields), false)
 		if err != nil {
 			t.Fatal(err)
 		}

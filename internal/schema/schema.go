@@ -274,10 +274,11 @@ func (v *Version) ToMap(rec any) (map[string]any, error) {
 // and validates it as Validate does a wire struct. Unknown fields and
 // values of the wrong type are a problem.Invalid error listing "errors";
 // absent or null fields that must be present, and failed rules, are a
-// problem.Unprocessable error.
-func (v *Version) FromMap(m map[string]any) (any, error) {
+// problem.Unprocessable error. With nullTime set, null on a time field
+// that is not optional is the zero time, as CBOR writes it.
+func (v *Version) FromMap(m map[string]any, nullTime bool) (any, error) {
 	rec := reflect.New(v.c.root.plain)
-	var fl filler
+	fl := filler{nullTime: nullTime}
 	fl.mapObject(v.c.root, m, rec.Elem())
 	if len(fl.malformed) > 0 {
 		detail := "the record does not fit " + v.name + " version " + fmt.Sprint(v.number) + ": " + fl.malformed[0]

@@ -246,7 +246,7 @@ func TestFromMap(t *testing.T) {
 			for k, x := range tc.patch {
 				m[k] = x
 			}
-			rec, err := v.FromMap(m)
+			rec, err := v.FromMap(m, false)
 			if tc.kind == problem.Internal {
 				if err != nil {
 					t.Fatalf("FromMap = %v %v", err, problemLists(err))

@@ -21,7 +21,8 @@ type filler struct {
 	// fromGob makes every absent field present with its zero value: gob
 	// leaves zero values off the wire.
 	fromGob bool
-	// nullTime makes null on a time field its zero time (NullDefaults).
+	// nullTime makes null on a time field its zero time, as CBOR bodies
+	// write it.
 	nullTime bool
 	// missing holds 422 failures: absent fields and non-finite floats.
 	missing []problem.FieldError
@@ -89,6 +90,8 @@ func (fl *filler) absent(f *field, dst reflect.Value, null bool) {
 	case f.optional:
 	case fl.fromGob:
 		dst.Set(zeroPresent(f.node))
+	case null && fl.nullTime && f.node.kind == kindTime:
+		setTime(dst, time.Time{})
 	case null:
 		fl.fail("present", "is null")
 	case f.hasDefault:
