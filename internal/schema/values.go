@@ -613,6 +613,11 @@ func toFloat(x any) (float64, bool) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), 64)
 		return f, err == nil
+	case uint64:
+		// Above the int64 range too, rounded as a float holds it.
+		return float64(x), true
+	case uint:
+		return float64(x), true
 	}
 	i, ok := toInt(x)
 	return float64(i), ok
