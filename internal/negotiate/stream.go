@@ -389,7 +389,8 @@ func (d *framedDecoder) seqElement(elem []byte) ([]byte, bool, error) {
 	if elem[len(elem)-1] != '\n' {
 		return nil, false, d.framingError("the JSON text does not end with a line feed and may be truncated")
 	}
-	return d.element(elem)
+	// The line feed is framing, as it is in JSON Lines: not held to the limit.
+	return d.element(elem[:len(elem)-1])
 }
 
 func (d *framedDecoder) element(value []byte) ([]byte, bool, error) {

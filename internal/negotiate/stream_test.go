@@ -497,3 +497,25 @@ func (endless) Read(p []byte) (int, error) {
 }
 
 func nan() float64 { return math.NaN() }
+
+func TestStreamValueOfExactlyTheLimit(t *testing.T) {
+	t.Parallel()
+	// A value of exactly the limit is within it, whatever its framing.
+	value := `"` + strings.Repeat("x", 98) + `"` // 100 bytes
+	for _, s := range valueStreams() {
+		if s.Name() != "jsonl" && s.Name() != "json-seq" {
+			continue
+		}
+		data := value + "\n"
+		if s.Name() == "json-seq" {
+			data = "\x1e" + data
+		}
+		var v any
+		if err := s.NewDecoder(strings.NewReader(data), 100).Decode(&v); err != nil {
+			t.Errorf("%s: a value of exactly the limit: %v", s.Name(), err)
+		}
+		if err := s.NewDecoder(strings.NewReader(data), 99).Decode(&v); !problem.Is(err, problem.TooLarge) {
+			t.Errorf("%s: a value one byte over the limit: %v, want too large", s.Name(), err)
+		}
+	}
+}
