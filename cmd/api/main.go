@@ -106,8 +106,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}()
 	if n := runtime.GOMAXPROCS(0); n < writeProcs {
+		// It runs until run returns, through a graceful shutdown's last
+		// writes.
+		govern, stopGoverning := context.WithCancel(context.Background())
+		defer stopGoverning()
 		g := &procs.Governor{Idle: n, Busy: writeProcs, Tick: procsTick, Quiet: procsQuiet, Activity: service.Commits}
-		go g.Run(ctx)
+		go g.Run(govern)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
