@@ -41,6 +41,18 @@ type Job struct {
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
 	By         string     `json:"-"`
+
+	// after is the id of the last record the job went through, where a
+	// resumed job goes on.
+	after string
+}
+
+// storedJob is a job as the store keeps it: what is served, and what the
+// job needs to go on after a restart.
+type storedJob struct {
+	Job
+	By    string `json:"by,omitempty"`
+	After string `json:"after,omitempty"`
 }
 
 // Jobs runs background jobs (schema migrations) and keeps their state in
@@ -90,7 +102,9 @@ func (j *Jobs) StartMigration(ctx context.Context, schemaName, by string) (*Job,
 }
 
 // Resume restarts the jobs listed by ids that had not finished when the
-// service last stopped. A migration is idempotent, so it starts over.
+// service last stopped. A migration goes on after the last record it
+// saved progress for, keeping its counts: the records before it are at the
+// latest version, as is every record written since.
 func (j *Jobs) Resume(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		job, err := j.Get(ctx, id)
@@ -98,7 +112,6 @@ func (j *Jobs) Resume(ctx context.Context, ids []string) error {
 			return err
 		}
 		if job.State == JobQueued || job.State == JobRunning {
-			job.State, job.Done = JobQueued, 0
 			j.launch(job)
 		}
 	}
@@ -114,15 +127,17 @@ func (j *Jobs) Get(ctx context.Context, id string) (*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("records: job %s: %w", id, err)
 	}
-	var job Job
-	if err := json.Unmarshal(raw, &job); err != nil {
+	var stored storedJob
+	if err := json.Unmarshal(raw, &stored); err != nil {
 		return nil, fmt.Errorf("records: job %s: %w", id, err)
 	}
+	job := stored.Job
+	job.By, job.after = stored.By, stored.After
 	return &job, nil
 }
 
 func (j *Jobs) save(ctx context.Context, job *Job) error {
-	raw, err := json.Marshal(job)
+	raw, err := json.Marshal(storedJob{Job: *job, By: job.By, After: job.after})
 	if err != nil {
 		return fmt.Errorf("records: encode job: %w", err)
 	}
@@ -141,16 +156,19 @@ func (j *Jobs) launch(job *Job) {
 }
 
 func (j *Jobs) runMigration(ctx context.Context, job *Job) {
-	now := j.records.opts.Now().UTC()
-	job.State, job.StartedAt, job.FinishedAt = JobRunning, &now, nil
-	total, err := j.records.Count(ctx, job.Schema)
+	var err error
+	if job.StartedAt == nil {
+		now := j.records.opts.Now().UTC()
+		job.StartedAt = &now
+		job.Total, err = j.records.Count(ctx, job.Schema)
+	}
+	job.State, job.FinishedAt = JobRunning, nil
 	if err == nil {
-		job.Total = total
 		err = j.save(ctx, job)
 	}
 	lastSave := time.Now()
 	if err == nil {
-		err = j.records.Each(ctx, job.Schema, func(r *Record) error {
+		err = j.records.eachAfter(ctx, job.Schema, job.after, func(r *Record) error {
 			if err := j.records.upgradeRecord(ctx, job.Schema, r, job.By); err != nil {
 				if _, ok := problem.As(err); !ok {
 					return err
@@ -158,6 +176,7 @@ func (j *Jobs) runMigration(ctx context.Context, job *Job) {
 				job.Errors++
 			}
 			job.Done++
+			job.after = r.ID
 			if job.Done > job.Total {
 				job.Total = job.Done
 			}

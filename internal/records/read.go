@@ -55,10 +55,14 @@ const exportBatch = 512
 // the store in short batches so that memory stays flat however many
 // records there are.
 func (s *Service) Each(ctx context.Context, schemaName string, fn func(*Record) error) error {
+	return s.eachAfter(ctx, schemaName, "", fn)
+}
+
+// eachAfter is Each from the first record after the id after.
+func (s *Service) eachAfter(ctx context.Context, schemaName, after string, fn func(*Record) error) error {
 	if _, err := s.Schema(schemaName); err != nil {
 		return err
 	}
-	after := ""
 	for {
 		rows, err := s.store.Scan(ctx, schemaName, after, exportBatch)
 		if err != nil {
