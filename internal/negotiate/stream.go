@@ -297,10 +297,12 @@ func (d *framedDecoder) Decode(v any) error {
 // goes on after, unless the value, a JSON line or text, is not one JSON
 // value, which is a framing error: the decoder may have stopped at a rule
 // of decoding (a repeated member, a number out of range) before it reached
-// the bytes that break the syntax. A CBOR or MessagePack value was checked
-// whole (well-formed, UTF-8, no duplicate keys) to find its extent, which
-// is a framing error when it fails, so what decoding finds after that is
-// the value's own.
+// the bytes that break the syntax. The syntax check stops at 10,000 levels
+// of nesting, so a value nested deeper, which decoding refuses past 32
+// levels anyway, is taken for a broken one. A CBOR or MessagePack value
+// was checked whole (well-formed, UTF-8, no duplicate keys) to find its
+// extent, which is a framing error when it fails, so what decoding finds
+// after that is the value's own.
 func (d *framedDecoder) valueError(value []byte, err error) error {
 	p, ok := err.(*problem.Error)
 	if !ok {

@@ -43,16 +43,18 @@ type Job struct {
 	By         string     `json:"-"`
 
 	// after is the id of the last record the job went through, where a
-	// resumed job goes on.
-	after string
+	// resumed job goes on; target is the version it upgrades records to.
+	after  string
+	target int
 }
 
 // storedJob is a job as the store keeps it: what is served, and what the
 // job needs to go on after a restart.
 type storedJob struct {
 	Job
-	By    string `json:"by,omitempty"`
-	After string `json:"after,omitempty"`
+	By     string `json:"by,omitempty"`
+	After  string `json:"after,omitempty"`
+	Target int    `json:"target,omitempty"`
 }
 
 // Jobs runs background jobs (schema migrations) and keeps their state in
@@ -104,7 +106,9 @@ func (j *Jobs) StartMigration(ctx context.Context, schemaName, by string) (*Job,
 // Resume restarts the jobs listed by ids that had not finished when the
 // service last stopped. A migration goes on after the last record it
 // saved progress for, keeping its counts: the records before it are at the
-// latest version, as is every record written since.
+// latest version, as is every record written since. It starts over when a
+// version was registered since, or when it kept no place (saved by an
+// older build).
 func (j *Jobs) Resume(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		job, err := j.Get(ctx, id)
@@ -132,12 +136,12 @@ func (j *Jobs) Get(ctx context.Context, id string) (*Job, error) {
 		return nil, fmt.Errorf("records: job %s: %w", id, err)
 	}
 	job := stored.Job
-	job.By, job.after = stored.By, stored.After
+	job.By, job.after, job.target = stored.By, stored.After, stored.Target
 	return &job, nil
 }
 
 func (j *Jobs) save(ctx context.Context, job *Job) error {
-	raw, err := json.Marshal(storedJob{Job: *job, By: job.By, After: job.after})
+	raw, err := json.Marshal(storedJob{Job: *job, By: job.By, After: job.after, Target: job.target})
 	if err != nil {
 		return fmt.Errorf("records: encode job: %w", err)
 	}
@@ -156,11 +160,17 @@ func (j *Jobs) launch(job *Job) {
 }
 
 func (j *Jobs) runMigration(ctx context.Context, job *Job) {
-	var err error
-	if job.StartedAt == nil {
-		now := j.records.opts.Now().UTC()
-		job.StartedAt = &now
-		job.Total, err = j.records.Count(ctx, job.Schema)
+	sc, err := j.records.Schema(job.Schema)
+	if err == nil {
+		latest := sc.Latest().Number()
+		if job.StartedAt == nil {
+			now := j.records.opts.Now().UTC()
+			job.StartedAt = &now
+		}
+		if job.after == "" || job.target != latest {
+			job.after, job.target, job.Done, job.Errors = "", latest, 0, 0
+			job.Total, err = j.records.Count(ctx, job.Schema)
+		}
 	}
 	job.State, job.FinishedAt = JobRunning, nil
 	if err == nil {

@@ -90,7 +90,7 @@ func (fl *filler) absent(f *field, dst reflect.Value, null bool) {
 	case f.optional:
 	case fl.fromGob:
 		dst.Set(zeroPresent(f.node))
-	case null && fl.nullTime && f.node.kind == kindTime:
+	case null && fl.nullIsZeroTime(f.node):
 		setTime(dst, time.Time{})
 	case null:
 		fl.fail("present", "is null")
@@ -492,10 +492,11 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 		out := reflect.MakeSlice(n.plain, len(s), len(s))
 		for i, e := range s {
 			mark := fl.pushIndex(i)
-			if e == nil {
-				fl.fail("present", "is null")
-			} else {
+			switch {
+			case e != nil:
 				fl.mapValue(n.elem, e, out.Index(i))
+			case !fl.nullIsZeroTime(n.elem):
+				fl.fail("present", "is null")
 			}
 			fl.pop(mark)
 		}
@@ -511,10 +512,11 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 		for _, k := range sortedKeys(m) {
 			mark := fl.pushKey(k)
 			e.SetZero()
-			if m[k] == nil {
-				fl.fail("present", "is null")
-			} else {
+			switch {
+			case m[k] != nil:
 				fl.mapValue(n.elem, m[k], e)
+			case !fl.nullIsZeroTime(n.elem):
+				fl.fail("present", "is null")
 			}
 			out.SetMapIndex(reflect.ValueOf(k), e)
 			fl.pop(mark)
@@ -623,6 +625,12 @@ func toFloat(x any) (float64, bool) {
 	return float64(i), ok
 }
 
+// nullIsZeroTime reports whether a null where a value of n belongs is
+// the zero time, as CBOR writes it; the zero value is that time.
+func (fl *filler) nullIsZeroTime(n *node) bool {
+	return fl.nullTime && n.kind == kindTime
+}
+
 // NullDefaults checks data, a record of this version in plain form as any
 // decoder makes it, for null on fields that are not optional but have a
 // default: a default fills in a field that is left out, and the decoders
@@ -649,7 +657,7 @@ func (fl *filler) nullDefaults(n *node, x any) {
 			switch {
 			case val != nil:
 				fl.nullDefaults(f.node, val)
-			case !f.optional && f.hasDefault && !(fl.nullTime && f.node.kind == kindTime):
+			case !f.optional && f.hasDefault && !fl.nullIsZeroTime(f.node):
 				fl.fail("present", "is null")
 			}
 			fl.pop(mark)
