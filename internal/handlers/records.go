@@ -262,7 +262,7 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 			countDecodeFailure(m, in.Name(), err)
 			return nil, err
 		}
-		if mayHoldNull(in.Name(), body) {
+		if v.HasDefaults() && mayHoldNull(in.Name(), body) {
 			// Decoded into a record struct, a null field looks left out.
 			var plain any
 			if err := in.Decode(body, &plain); err == nil {

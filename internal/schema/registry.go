@@ -89,6 +89,9 @@ type compiled struct {
 	// params maps cross-field rule parameters in Go names back to the
 	// schema names, for error reports.
 	params map[string]string
+	// defaulted says some field that is not optional has a default, at
+	// any depth: only then can a null be one (see NullDefaults).
+	defaulted bool
 }
 
 // NewRegistry returns an empty registry persisting to st. Call Load to
@@ -342,7 +345,7 @@ func (r *Registry) compile(def *Definition) (*compiled, []string) {
 	if len(cc.errs) > 0 {
 		return nil, cc.errs
 	}
-	comp := &compiled{root: root, params: cc.params}
+	comp := &compiled{root: root, params: cc.params, defaulted: hasDefaulted(root)}
 	r.types[sum] = comp
 	return comp, nil
 }

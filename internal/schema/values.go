@@ -625,6 +625,27 @@ func toFloat(x any) (float64, bool) {
 	return float64(i), ok
 }
 
+// HasDefaults reports whether some field of the version that is not
+// optional has a default, at any depth: only then can NullDefaults find
+// anything.
+func (v *Version) HasDefaults() bool { return v.c.defaulted }
+
+// hasDefaulted reports whether a field of n or below is not optional and
+// has a default.
+func hasDefaulted(n *node) bool {
+	switch n.kind {
+	case kindObject:
+		for _, f := range n.fields {
+			if !f.optional && f.hasDefault || hasDefaulted(f.node) {
+				return true
+			}
+		}
+	case kindArray, kindMap:
+		return hasDefaulted(n.elem)
+	}
+	return false
+}
+
 // nullIsZeroTime reports whether a null where a value of n belongs is
 // the zero time, as CBOR writes it; the zero value is that time.
 func (fl *filler) nullIsZeroTime(n *node) bool {
@@ -639,6 +660,9 @@ func (fl *filler) nullIsZeroTime(n *node) bool {
 // nil. With nullTime set, a null time field is the zero time, as CBOR
 // bodies write it, and no failure.
 func (v *Version) NullDefaults(data any, nullTime bool) error {
+	if !v.c.defaulted {
+		return nil
+	}
 	fl := filler{nullTime: nullTime}
 	fl.nullDefaults(v.c.root, data)
 	return v.failed(fl.missing, 0)
