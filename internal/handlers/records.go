@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/records"
 	"github.com/ferry-dev/ferry/internal/repcache"
 	"github.com/ferry-dev/ferry/internal/schema"
+	"github.com/ferry-dev/ferry/internal/wire"
 )
 
 // recordDeps is what the record handlers share.
@@ -276,17 +277,18 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 	return decoded, nil
 }
 
-// mayHoldNull reports whether a body of the named format may hold a null:
-// whether it has the bytes of one anywhere. gob has no null.
+// mayHoldNull reports whether a body of the named format may hold a null.
+// A byte that may be one is common inside other MessagePack and CBOR
+// values, so there a walk of the body's structure settles it. gob has no
+// null.
 func mayHoldNull(format string, body []byte) bool {
 	switch format {
 	case "json":
 		return bytes.Contains(body, []byte("null"))
 	case "msgpack":
-		return bytes.IndexByte(body, 0xc0) >= 0
+		return bytes.IndexByte(body, 0xc0) >= 0 && wire.MsgpackHasNil(body)
 	case "cbor":
-		// null and undefined
-		return bytes.IndexByte(body, 0xf6) >= 0 || bytes.IndexByte(body, 0xf7) >= 0
+		return bytes.IndexByte(body, 0xf6) >= 0 && wire.CBORHasNull(body)
 	}
 	return false
 }

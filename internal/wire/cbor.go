@@ -27,6 +27,13 @@ func CheckCBOR(data []byte) error {
 	return nil
 }
 
+// CBORHasNull reports whether a CBOR data item that CheckCBOR accepts
+// holds a null anywhere. It is false for data CheckCBOR refuses.
+func CBORHasNull(data []byte) bool {
+	c := cborChecker{scanner{data: data, format: "cbor"}}
+	return c.value(0) == nil && c.nulls > 0
+}
+
 // NextCBOR returns the length of the first CBOR data item in data, which
 // may hold more items after it, as in a CBOR sequence (RFC 8742). It checks
 // that item as [CheckCBOR] does. If data ends inside the item, including
@@ -433,7 +440,10 @@ func (c *cborChecker) text(start int, buf []byte) []byte {
 // are accepted.
 func (c *cborChecker) simple(start int, ai byte, arg uint64) error {
 	switch ai {
-	case 20, 21, 22: // false, true, null
+	case 20, 21: // false, true
+		return nil
+	case 22: // null
+		c.nulls++
 		return nil
 	case 24:
 		if arg < 32 {

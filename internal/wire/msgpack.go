@@ -21,6 +21,14 @@ func CheckMsgpack(data []byte) error {
 	return nil
 }
 
+// MsgpackHasNil reports whether a MessagePack value that CheckMsgpack
+// accepts holds a nil anywhere: as itself, an array element or a map value.
+// It is false for data CheckMsgpack refuses.
+func MsgpackHasNil(data []byte) bool {
+	c := msgpackChecker{scanner{data: data, format: "msgpack"}}
+	return c.value(0) == nil && c.nulls > 0
+}
+
 // NextMsgpack returns the length of the first MessagePack value in data,
 // which may hold more values after it, as in a MessagePack sequence. It
 // checks that value as [CheckMsgpack] does. If data ends inside the value,
@@ -67,7 +75,11 @@ func (c *msgpackChecker) value(level int) error {
 		return c.str(start, uint64(b&0x1f))
 	}
 	switch b {
-	case 0xc0, 0xc2, 0xc3: // nil, false, true
+	case 0xc0: // nil
+		c.nulls++
+		c.pos++
+		return nil
+	case 0xc2, 0xc3: // false, true
 		c.pos++
 		return nil
 	case 0xc4, 0xc5, 0xc6: // bin 8, 16, 32

@@ -260,3 +260,30 @@ func TestNextMsgpackSequence(t *testing.T) {
 		t.Fatalf("lengths of the values of %s: got %v, want %v", shortHex(seq), got, want)
 	}
 }
+
+func TestHasNull(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		msgpack    []byte
+		cbor       []byte
+		wantOfBoth bool
+	}{
+		{"nil alone", []byte{0xc0}, []byte{0xf6}, true},
+		{"nil as a map value", []byte{0x81, 0xa1, 'a', 0xc0}, []byte{0xa1, 0x61, 'a', 0xf6}, true},
+		{"nil in an array", []byte{0x92, 0x01, 0xc0}, []byte{0x82, 0x01, 0xf6}, true},
+		// The byte of a null inside a string or a float is no null.
+		{"null byte in a string", []byte{0xa1, 0xc0}, []byte{0x41, 0xf6}, false},
+		{"null byte in a float", []byte{0xcb, 0xc0, 0, 0, 0, 0, 0, 0, 0}, []byte{0xfb, 0xf6, 0, 0, 0, 0, 0, 0, 0}, false},
+		{"no null", []byte{0x81, 0xa1, 'a', 0x01}, []byte{0xa1, 0x61, 'a', 0x01}, false},
+		{"malformed", []byte{0x81, 0xc0}, []byte{0xa1, 0xf6}, false},
+	}
+	for _, tt := range tests {
+		if got := MsgpackHasNil(tt.msgpack); got != tt.wantOfBoth {
+			t.Errorf("%s: MsgpackHasNil(% x) = %v, want %v", tt.name, tt.msgpack, got, tt.wantOfBoth)
+		}
+		if got := CBORHasNull(tt.cbor); got != tt.wantOfBoth {
+			t.Errorf("%s: CBORHasNull(% x) = %v, want %v", tt.name, tt.cbor, got, tt.wantOfBoth)
+		}
+	}
+}

@@ -75,6 +75,8 @@ func truncated(offset int, format string, args ...any) error {
 type scanner struct {
 	data []byte
 	pos  int
+	// nulls counts the nulls (MessagePack's nil) met.
+	nulls int
 	// seq is set when checking the first value of a sequence: data may
 	// stop anywhere, so a declared length that runs past its end means
 	// that more data is needed rather than that the value is malformed.
