@@ -366,3 +366,48 @@ func FuzzDecodeDoc(f *testing.F) {
 		}
 	})
 }
+
+// TestDefaultOfAMiddleVersion checks that a record passing through a
+// version that gives a field a default arrives with the default, going up
+// and going down, where the versions on either side leave the field
+// optional and require it.
+func TestDefaultOfAMiddleVersion(t *testing.T) {
+	t.Parallel()
+	up := []string{
+		`{"name":"on","version":1,"fields":{"a":{"type":"string","optional":true},"b":{"type":"int"},
+			"o":{"type":"object","fields":{"c":{"type":"int","optional":true}}}}}`,
+		`{"name":"on","version":2,"fields":{"a":{"type":"string","default":"D"},"b":{"type":"int"},
+			"o":{"type":"object","fields":{"c":{"type":"int","default":7}}}}}`,
+		`{"name":"on","version":3,"fields":{"a":{"type":"string"},"b":{"type":"int"},
+			"o":{"type":"object","fields":{"c":{"type":"int"}}}}}`,
+	}
+	_, s := mustRegister(t, up...)
+	d := mustWrite(t, s, recordAt(t, s, 1, `{"b":1,"o":{}}`), 1, nil)
+	if d.Data["a"] != "D" || d.Data["o"].(map[string]any)["c"] != int64(7) {
+		t.Errorf("a version-1 record written through version 2 = %v, want a D and o.c 7", d.Data)
+	}
+	old := &Doc{Version: 1, Data: map[string]any{"b": int64(1), "o": map[string]any{}}}
+	if _, err := s.View(old, 3); err != nil {
+		t.Errorf("a document stored at version 1 viewed at 3: %v", err)
+	}
+	if u, err := s.Upgrade(old); err != nil || u.Data["a"] != "D" {
+		t.Errorf("Upgrade of a version-1 document = %v, %v; want a D", u, err)
+	}
+
+	down := []string{
+		`{"name":"fw","version":1,"compatibility":"FORWARD","fields":{"a":{"type":"string"},"b":{"type":"int"}}}`,
+		`{"name":"fw","version":2,"fields":{"a":{"type":"string","default":"D"},"b":{"type":"int"}}}`,
+		`{"name":"fw","version":3,"fields":{"a":{"type":"string","optional":true},"b":{"type":"int"}}}`,
+	}
+	_, s = mustRegister(t, down...)
+	d = mustWrite(t, s, recordAt(t, s, 3, `{"b":1}`), 3, nil)
+	v, err := s.View(d, 1)
+	if err != nil {
+		t.Fatalf("a version-3 record without a viewed at 1: %v", err)
+	}
+	if m, err := s.Version(1); err != nil {
+		t.Fatal(err)
+	} else if got, _ := m.ToMap(v); got["a"] != "D" {
+		t.Errorf("at version 1: %v, want a D from version 2's default", got)
+	}
+}
