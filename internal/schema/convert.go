@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -207,8 +208,12 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 	latest := len(s.versions)
 	if from == latest && (prev == nil || prev.Version == latest) {
 		d := &Doc{Version: latest, Data: data}
-		if prev != nil {
-			d.Kept = prev.Kept
+		if prev != nil && len(prev.Kept) > 0 {
+			d.Kept = maps.Clone(prev.Kept)
+			s.dropStaleRetypes(d.Kept, latest, prev, data)
+			if len(d.Kept) == 0 {
+				d.Kept = nil
+			}
 		}
 		return d, nil
 	}
@@ -240,6 +245,9 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 			return nil, err
 		}
 	}
+	if prev != nil {
+		s.dropStaleRetypes(kept, from, prev, data)
+	}
 	if err := s.checkLatest(data); err != nil {
 		return nil, err
 	}
@@ -247,6 +255,57 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 		kept = nil
 	}
 	return &Doc{Version: latest, Data: data, Kept: kept}, nil
+}
+
+// dropStaleRetypes removes from kept, the values a write at version from
+// keeps, the original of each lossy retype of a version up to from whose
+// field the write changed: going down, a kept original comes back when it
+// widens to the value the data holds, and a new value that a client wrote
+// could do that by chance. prev is the stored record and data the
+// written one, both at the latest version.
+func (s *Schema) dropStaleRetypes(kept map[string]any, from int, prev *Doc, data map[string]any) {
+	for k := range kept {
+		v := keyVersion(k)
+		if v < 1 || v > from {
+			continue
+		}
+		st := s.versions[v-1].stepByKey(k)
+		if st == nil || st.op != OpRetype {
+			continue
+		}
+		before, ok1 := s.valueAt(prev.Data, prev.Kept, v, st.path)
+		after, ok2 := s.valueAt(data, kept, v, st.path)
+		if ok1 != ok2 || !reflect.DeepEqual(before, after) {
+			delete(kept, k)
+		}
+	}
+}
+
+// valueAt returns the value at path of data, a document at the latest
+// version, as seen at version v; ok is false when it has none there.
+func (s *Schema) valueAt(data, kept map[string]any, v int, path []string) (x any, ok bool) {
+	view := deepCopy(data).(map[string]any)
+	for n := len(s.versions); n > v; n-- {
+		if err := s.stepDown(view, n, kept); err != nil {
+			return nil, false
+		}
+	}
+	p, found := parentOf(view, path)
+	if !found {
+		return nil, false
+	}
+	x, ok = p[last(path)]
+	return x, ok
+}
+
+// stepByKey returns the step of the version that keeps values under key.
+func (v *Version) stepByKey(key string) *step {
+	for _, st := range v.steps {
+		if st.key == key {
+			return st
+		}
+	}
+	return nil
 }
 
 // checkLatest validates upgraded data at the latest version.

@@ -120,6 +120,17 @@ func TestRetype(t *testing.T) {
 	if got, want := viewJSON(t, s, d2, 1), `{"at":"2024-01-02T02:04:05.000000001Z","f":0.1,"qty":5}`; got != want {
 		t.Errorf("v1 view after a v2 write = %s, want %s", got, want)
 	}
+	// Nor does it when a later write sets the float the kept int widens
+	// to: that is the value the client wrote now.
+	d3 := mustWrite(t, s, recordAt(t, s, 2, `{"qty":9007199254740992,"at":"2024-01-02T02:04:05.000000001Z","f":"0.1"}`), 2, d2)
+	if got, want := viewJSON(t, s, d3, 1), `{"at":"2024-01-02T02:04:05.000000001Z","f":0.1,"qty":9007199254740992}`; got != want {
+		t.Errorf("v1 view after two v2 writes = %s, want %s", got, want)
+	}
+	// A v2 write that leaves the float as it was keeps the int exactly.
+	d4 := mustWrite(t, s, recordAt(t, s, 2, `{"qty":9007199254740992,"at":"2024-01-02T02:04:05.000000001Z","f":"0.5"}`), 2, d)
+	if got, want := viewJSON(t, s, d4, 1), `{"at":"2024-01-02T02:04:05.000000001Z","f":0.5,"qty":9007199254740993}`; got != want {
+		t.Errorf("v1 view after a v2 write of other fields = %s, want %s", got, want)
+	}
 
 	tests := []struct {
 		name, body string
