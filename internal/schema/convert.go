@@ -241,8 +241,10 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 		if views != nil {
 			ctx = views[n-from-1]
 		}
-		if err := s.stepUp(data, n, ctx, kept); err != nil {
-			return nil, err
+		for _, st := range s.versions[n-1].steps {
+			if err := st.up(data, ctx, kept); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if prev != nil {
@@ -347,61 +349,7 @@ func (s *Schema) stepDown(data map[string]any, n int, kept map[string]any) error
 			return err
 		}
 	}
-	fillDefaults(s.versions[n-2].c.root, data)
 	return nil
-}
-
-// stepUp converts data in place from version n-1 to n. ctx is the stored
-// record as seen at version n (nil when there is none); kept receives
-// what the data cannot hold.
-func (s *Schema) stepUp(data map[string]any, n int, ctx, kept map[string]any) error {
-	for _, st := range s.versions[n-1].steps {
-		if err := st.up(data, ctx, kept); err != nil {
-			return err
-		}
-	}
-	fillDefaults(s.versions[n-1].c.root, data)
-	return nil
-}
-
-// fillDefaults gives each field of n that data lacks its default, at any
-// depth, as a record of that version would have it: a version may give a
-// field a default that the one before left optional, and the one after
-// require it, and a record passing through must arrive with the value.
-func fillDefaults(n *node, data map[string]any) {
-	for _, f := range n.fields {
-		x, has := data[f.name]
-		switch {
-		case !has && f.hasDefault && !f.optional:
-			data[f.name] = deepCopy(f.dflt)
-		case has && x != nil:
-			fillDefaultsIn(f.node, x)
-		}
-	}
-}
-
-// fillDefaultsIn fills the defaults of the objects inside x, a value of n.
-func fillDefaultsIn(n *node, x any) {
-	switch n.kind {
-	case kindObject:
-		if m, ok := x.(map[string]any); ok {
-			fillDefaults(n, m)
-		}
-	case kindArray:
-		if n.elem.kind == kindObject || n.elem.kind == kindArray || n.elem.kind == kindMap {
-			s, _ := x.([]any)
-			for _, e := range s {
-				fillDefaultsIn(n.elem, e)
-			}
-		}
-	case kindMap:
-		if n.elem.kind == kindObject || n.elem.kind == kindArray || n.elem.kind == kindMap {
-			m, _ := x.(map[string]any)
-			for _, e := range m {
-				fillDefaultsIn(n.elem, e)
-			}
-		}
-	}
 }
 
 func keyVersion(key string) int {
@@ -438,8 +386,10 @@ func (s *Schema) View(d *Doc, to int) (any, error) {
 		}
 	}
 	for n := d.Version + 1; n <= to; n++ {
-		if err := s.stepUp(data, n, nil, map[string]any{}); err != nil {
-			return nil, err
+		for _, st := range s.versions[n-1].steps {
+			if err := st.up(data, nil, map[string]any{}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	rec := reflect.New(v.c.root.plain)
@@ -475,8 +425,10 @@ func (s *Schema) upgrade(d *Doc, validate bool) (*Doc, error) {
 		kept[k] = x
 	}
 	for n := d.Version + 1; n <= latest; n++ {
-		if err := s.stepUp(data, n, nil, kept); err != nil {
-			return nil, err
+		for _, st := range s.versions[n-1].steps {
+			if err := st.up(data, nil, kept); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if validate {
