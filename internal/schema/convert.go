@@ -71,7 +71,9 @@ func (d *Doc) UnmarshalBinary(b []byte) error {
 // WriteStored is Write with the stored document given encoded (nil when
 // there is none). A record written at the latest version over one stored
 // at the latest version needs only what the stored document kept, so its
-// data is not decoded: the most common write skips a whole decode.
+// data is not decoded: the most common write skips a whole decode. The
+// original of a lossy retype is the exception: whether it still holds
+// depends on the stored value.
 func (s *Schema) WriteStored(body any, from int, stored []byte) (*Doc, error) {
 	if stored == nil {
 		return s.Write(body, from, nil)
@@ -82,7 +84,7 @@ func (s *Schema) WriteStored(body any, from int, stored []byte) (*Doc, error) {
 		if err != nil {
 			return nil, err
 		}
-		if head.Version == latest {
+		if head.Version == latest && !s.keepsRetype(head.Kept) {
 			return s.Write(body, from, head)
 		}
 	}
@@ -275,8 +277,13 @@ func (s *Schema) dropStaleRetypes(kept map[string]any, from int, prev *Doc, data
 		if st == nil || st.op != OpRetype {
 			continue
 		}
-		before, ok1 := s.valueAt(prev.Data, prev.Kept, v, st.path)
-		after, ok2 := s.valueAt(data, kept, v, st.path)
+		before, ok1, err1 := s.valueAt(prev.Data, prev.Kept, v, st.path)
+		after, ok2, err2 := s.valueAt(data, kept, v, st.path)
+		if err1 != nil || err2 != nil {
+			// Another field cannot be seen at that version: that says
+			// nothing of this one, whose original stays.
+			continue
+		}
 		if ok1 != ok2 || !reflect.DeepEqual(before, after) {
 			delete(kept, k)
 		}
@@ -284,20 +291,34 @@ func (s *Schema) dropStaleRetypes(kept map[string]any, from int, prev *Doc, data
 }
 
 // valueAt returns the value at path of data, a document at the latest
-// version, as seen at version v; ok is false when it has none there.
-func (s *Schema) valueAt(data, kept map[string]any, v int, path []string) (x any, ok bool) {
+// version, as seen at version v; ok is false when it has none there, and
+// err is set when data cannot be seen at v at all.
+func (s *Schema) valueAt(data, kept map[string]any, v int, path []string) (x any, ok bool, err error) {
 	view := deepCopy(data).(map[string]any)
 	for n := len(s.versions); n > v; n-- {
 		if err := s.stepDown(view, n, kept); err != nil {
-			return nil, false
+			return nil, false, err
 		}
 	}
 	p, found := parentOf(view, path)
 	if !found {
-		return nil, false
+		return nil, false, nil
 	}
 	x, ok = p[last(path)]
-	return x, ok
+	return x, ok, nil
+}
+
+// keepsRetype reports whether kept holds the original of a lossy retype,
+// which a write can only carry on with the stored data at hand.
+func (s *Schema) keepsRetype(kept map[string]any) bool {
+	for k := range kept {
+		if v := keyVersion(k); v >= 1 && v <= len(s.versions) {
+			if st := s.versions[v-1].stepByKey(k); st != nil && st.op == OpRetype {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stepByKey returns the step of the version that keeps values under key.

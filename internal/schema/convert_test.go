@@ -131,6 +131,30 @@ func TestRetype(t *testing.T) {
 	if got, want := viewJSON(t, s, d4, 1), `{"at":"2024-01-02T02:04:05.000000001Z","f":0.5,"qty":9007199254740993}`; got != want {
 		t.Errorf("v1 view after a v2 write of other fields = %s, want %s", got, want)
 	}
+	// The same write over the stored bytes, as a PUT makes it.
+	stored, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d5, err := s.WriteStored(recordAt(t, s, 2, `{"qty":9007199254740992,"at":"2024-01-02T02:04:05.000000001Z","f":"0.5"}`), 2, stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := viewJSON(t, s, d5, 1), `{"at":"2024-01-02T02:04:05.000000001Z","f":0.5,"qty":9007199254740993}`; got != want {
+		t.Errorf("v1 view after a stored v2 write of other fields = %s, want %s", got, want)
+	}
+
+	// A field of a later version that cannot go down says nothing of q.
+	_, s3 := mustRegister(t,
+		`{"name":"q","version":1,"fields":{"q":{"type":"int"},"f":{"type":"float"}}}`,
+		`{"name":"q","version":2,"fields":{"q":{"type":"float"},"f":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`,
+		`{"name":"q","version":3,"fields":{"q":{"type":"float"},"f":{"type":"string"}},"migrate":[{"op":"retype","field":"f","to":"string"}]}`)
+	q1 := mustWrite(t, s3, recordAt(t, s3, 1, `{"q":9007199254740993,"f":1.5}`), 1, nil)
+	q2 := mustWrite(t, s3, recordAt(t, s3, 3, `{"q":9007199254740992,"f":"n/a"}`), 3, q1)
+	q3 := mustWrite(t, s3, recordAt(t, s3, 3, `{"q":9007199254740992,"f":"0.5"}`), 3, q2)
+	if got, want := viewJSON(t, s3, q3, 1), `{"f":0.5,"q":9007199254740993}`; got != want {
+		t.Errorf("v1 view after a write another field could not go down from = %s, want %s", got, want)
+	}
 
 	tests := []struct {
 		name, body string
