@@ -393,3 +393,28 @@ func TestTimeOutsideRFC3339Years(t *testing.T) {
 	// The list of the schema still works: nothing unshowable was stored.
 	s.Get(t, "/v1/records/item").MustStatus(t, 200)
 }
+
+// TestPercentEncodedPath checks that a path with percent-encoded
+// characters that need none routes as its decoded form. (The contract
+// check of Do would match the encoded path against the document.)
+func TestPercentEncodedPath(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "p01", sample("p01", 1))
+	for path, want := range map[string]int{
+		"/v1/records/item/%5Fexport":  200,
+		"/v1/records/item/%5Fchanges": 200,
+		"/v1/records/it%65m/p%301":    200,
+		// An encoded slash is not a separator: no such record id.
+		"/v1/records/item/p01%2F_history": 400,
+	} {
+		res, err := s.Client.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s: status %d, want %d", path, res.StatusCode, want)
+		}
+	}
+}

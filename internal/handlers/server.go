@@ -70,13 +70,27 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(observe(d.Logger, d.Metrics, newRequestIDs()), validQuery)
+	r.Use(observe(d.Logger, d.Metrics, newRequestIDs()), decodedPath, validQuery)
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, problem.New(problem.NotFound, "no resource at %s", req.URL.Path))
 	})
 	r.MethodNotAllowed(methodNotAllowed(r))
 	addRoutes(r, d, docs)
 	return r, nil
+}
+
+// decodedPath routes a request by its decoded path, as net/url gives it,
+// unless the raw path encodes a slash, which decoding would turn into a
+// separator: /v1/records/thing/%5Fexport is the export, as RFC 3986
+// §6.2.2.2 has it, where the router would otherwise match its encoded form
+// as a record id.
+func decodedPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if raw := r.URL.RawPath; raw != "" && !strings.Contains(raw, "%2F") && !strings.Contains(raw, "%2f") {
+			r.URL.RawPath = ""
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // validQuery answers 400 to a query string that does not parse, such as
