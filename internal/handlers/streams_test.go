@@ -1176,3 +1176,40 @@ func TestImportIntegerOutOfRange(t *testing.T) {
 	}
 	s.Send(t, http.MethodPut, "/v1/records/item/big", []byte(`{"name":"big","qty":9223372036854775808}`), "Content-Type", "application/json").Problem(t, 422)
 }
+
+// TestAtomicImportListsEveryRejection checks that an atomic import refused
+// for one envelope still lists every other bad one, in a gob stream too,
+// whose envelopes are validated only when they are about to be written.
+func TestAtomicImportListsEveryRejection(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	var buf bytes.Buffer
+	enc := gob.NewEncoder(&buf)
+	for _, e := range []gobEnvelope{
+		{Id: "g0", Data: gobItem{Name: "", Qty: 1}},      // 0: name required
+		{Id: "bad id", Data: gobItem{Name: "x", Qty: 1}}, // 1: id
+		{Id: "g2", Data: gobItem{Name: "ok", Qty: 1}},
+		{Id: "g3", Data: gobItem{Name: "y", Qty: -1}}, // 3: qty min=1
+	} {
+		if err := enc.Encode(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{"?atomic=true", ""} {
+		r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import" + q, Body: buf.Bytes(),
+			Header: hdr("Content-Type", "application/gob-stream"), Lax: true})
+		var m map[string]any
+		if q != "" {
+			m = r.Problem(t, 422)
+		} else {
+			m = r.MustStatus(t, 200).JSON(t)
+		}
+		var idx []int64
+		for _, e := range objects(m, "errors") {
+			idx = append(idx, num(t, e, "index"))
+		}
+		if !slices.Equal(idx, []int64{0, 1, 3}) || num(t, m, "rejected") != 3 {
+			t.Errorf("import%s: rejected %v at %v, want 3 at [0 1 3]", q, m["rejected"], idx)
+		}
+	}
+}

@@ -280,9 +280,8 @@ func (imp *importer) accept(p prepared, r store.Result) {
 // finishAtomic writes every envelope in one commit, or none.
 func (imp *importer) finishAtomic(ctx context.Context) (*ImportSummary, error) {
 	for attempt := 0; ; attempt++ {
-		if imp.sum.Rejected > 0 {
-			return nil, imp.atomicRefusal()
-		}
+		// Every envelope is checked, even when one was already rejected,
+		// so that the refusal lists them all.
 		ready, err := imp.prepare(ctx)
 		if err != nil {
 			return nil, err
