@@ -58,6 +58,10 @@ type rangeMatch struct {
 	spec    int // -1 when no range matched
 	quality int
 	version int
+	// anySpec and anyQuality are the same for the ranges without a
+	// version, which stand when the most specific range excludes its
+	// version (q=0) only: the others are still acceptable through them.
+	anySpec, anyQuality int
 }
 
 // Choose picks the offer that best satisfies an Accept header value.
@@ -125,7 +129,7 @@ func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (C
 		matches = make([]rangeMatch, names)
 	}
 	for i := range matches {
-		matches[i].spec = -1
+		matches[i].spec, matches[i].anySpec = -1, -1
 	}
 
 	ranges := 0
@@ -173,6 +177,12 @@ func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (C
 		for ni := 0; ni <= len(o.Aliases); ni++ {
 			m := matches[k]
 			k++
+			if m.quality == 0 && m.version != 0 && m.anySpec >= 0 {
+				// Only that version is excluded; the latest (or the pin)
+				// is what a range without a version asks for.
+				m = rangeMatch{spec: m.anySpec, quality: m.anyQuality}
+				matches[k-1] = m
+			}
 			if m.spec < 0 || m.quality == 0 {
 				continue
 			}
@@ -206,8 +216,14 @@ func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (C
 // what matched before.
 func (mr *mediaRange) apply(name string, m *rangeMatch) {
 	spec, ok := mr.match(name)
-	if ok && (spec > m.spec || (spec == m.spec && mr.quality > m.quality)) {
-		*m = rangeMatch{spec: spec, quality: mr.quality, version: mr.version}
+	if !ok {
+		return
+	}
+	if spec > m.spec || (spec == m.spec && mr.quality > m.quality) {
+		m.spec, m.quality, m.version = spec, mr.quality, mr.version
+	}
+	if mr.version == 0 && (spec > m.anySpec || (spec == m.anySpec && mr.quality > m.anyQuality)) {
+		m.anySpec, m.anyQuality = spec, mr.quality
 	}
 }
 
