@@ -631,3 +631,17 @@ func TestDatePreconditions(t *testing.T) {
 		s.SendJSON(t, http.MethodPut, "/v1/records/item/dp-new", sample("n", 1), "If-Unmodified-Since", time.Now().Add(-time.Hour).Format(http.TimeFormat)).MustStatus(t, 201)
 	})
 }
+
+// TestUnknownFieldInPlainDataListsFieldErrors checks that a record given
+// as plain data (a merge patch's result, an import envelope) lists what
+// does not fit as field errors, as API.md §5 shapes "errors".
+func TestUnknownFieldInPlainDataListsFieldErrors(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "u1", sample("u1", 1))
+	p := s.Send(t, http.MethodPatch, "/v1/records/item/u1", []byte(`{"colour":"red"}`), "Content-Type", "application/merge-patch+json").Problem(t, 400)
+	errs := objects(p, "errors")
+	if len(errs) != 1 || str(errs[0], "field") != "colour" || str(errs[0], "rule") != "unknown_field" || str(errs[0], "message") == "" {
+		t.Errorf("PATCH with an unknown field: errors %v, want one field error for colour", p["errors"])
+	}
+}

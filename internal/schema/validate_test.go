@@ -263,7 +263,10 @@ func TestFromMap(t *testing.T) {
 			var got []string
 			got = append(got, problemLists(err)...)
 			for _, f := range problemFields(err) {
-				got = append(got, f.Field)
+				got = append(got, f.Field, f.Message)
+				if tc.kind == problem.Invalid && f.Rule == "" {
+					t.Errorf("FromMap(%v): field error %+v has no rule", tc.patch, f)
+				}
 			}
 			if !containsAll(got, tc.want) {
 				t.Fatalf("FromMap(%v) reports %q, want one containing %q", tc.patch, got, tc.want)

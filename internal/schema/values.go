@@ -26,8 +26,10 @@ type filler struct {
 	nullTime bool
 	// missing holds 422 failures: absent fields and non-finite floats.
 	missing []problem.FieldError
-	// malformed are 400 failures of a plain map: unknown fields, wrong types.
-	malformed []string
+	// malformed are 400 failures of a plain map: unknown fields, wrong
+	// types; malformedFields are the same as field errors.
+	malformed       []string
+	malformedFields []problem.FieldError
 	// segs is the path to the value at hand, rendered only for a failure;
 	// buf spares the allocation for records of ordinary depth.
 	segs []pathSeg
@@ -78,8 +80,11 @@ func (fl *filler) fail(rule, msg string) {
 	fl.missing = append(fl.missing, problem.FieldError{Field: p, Rule: rule, Message: p + " " + msg})
 }
 
-func (fl *filler) malformedf(format string, args ...any) {
-	fl.malformed = append(fl.malformed, "field '"+fl.path()+"': "+fmt.Sprintf(format, args...))
+func (fl *filler) malformedf(rule, format string, args ...any) {
+	p := fl.path()
+	msg := "field '" + p + "': " + fmt.Sprintf(format, args...)
+	fl.malformed = append(fl.malformed, msg)
+	fl.malformedFields = append(fl.malformedFields, problem.FieldError{Field: p, Rule: rule, Message: msg})
 }
 
 // absent handles a field that the input lacks, or has as null when null
@@ -383,7 +388,7 @@ func plainValue(n *node, x any) reflect.Value {
 func (fl *filler) mapObject(n *node, x any, p reflect.Value) {
 	m, ok := x.(map[string]any)
 	if !ok {
-		fl.malformedf("want an object, got %s", describeValue(x))
+		fl.malformedf("type", "want an object, got %s", describeValue(x))
 		return
 	}
 	// Sorting the keys only to find none unknown is most of the cost of a
@@ -400,7 +405,7 @@ func (fl *filler) mapObject(n *node, x any, p reflect.Value) {
 		for _, key := range sortedKeys(m) {
 			if _, ok := n.byName[key]; !ok {
 				mark := fl.push(key)
-				fl.malformedf("unknown field")
+				fl.malformedf("unknown_field", "unknown field")
 				fl.pop(mark)
 			}
 		}
@@ -543,7 +548,7 @@ func (fl *filler) wrongType(n *node, x any) {
 	default:
 		want = "a " + want
 	}
-	fl.malformedf("want %s, got %s", want, describeValue(x))
+	fl.malformedf("type", "want %s, got %s", want, describeValue(x))
 }
 
 func describeValue(x any) string {
