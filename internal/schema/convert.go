@@ -338,7 +338,7 @@ func (s *Schema) checkLatest(data map[string]any) error {
 	var fl filler
 	fl.mapObject(v.c.root, data, rec.Elem())
 	for _, m := range fl.malformed {
-		fl.missing = append(fl.missing, problem.FieldError{Rule: "type", Message: m})
+		fl.missing = append(fl.missing, problem.FieldError{Rule: "type", Message: m.Message})
 	}
 	return v.check(rec, fl.missing, v.number)
 }
@@ -417,7 +417,7 @@ func (s *Schema) View(d *Doc, to int) (any, error) {
 	var fl filler
 	fl.mapObject(v.c.root, data, rec.Elem())
 	if len(fl.malformed) > 0 {
-		return nil, fmt.Errorf("schema: view %s v%d: stored data does not fit: %s", s.name, to, strings.Join(fl.malformed, "; "))
+		return nil, fmt.Errorf("schema: view %s v%d: stored data does not fit: %s", s.name, to, fl.malformedText())
 	}
 	if len(fl.missing) > 0 {
 		return nil, problem.New(problem.NotAcceptable, "the record cannot be shown at %s version %d: %s", s.name, to, fl.missing[0].Message).

@@ -281,9 +281,9 @@ func (v *Version) FromMap(m map[string]any, nullTime bool) (any, error) {
 	fl := filler{nullTime: nullTime}
 	fl.mapObject(v.c.root, m, rec.Elem())
 	if len(fl.malformed) > 0 {
-		detail := "the record does not fit " + v.name + " version " + fmt.Sprint(v.number) + ": " + fl.malformed[0]
+		detail := "the record does not fit " + v.name + " version " + fmt.Sprint(v.number) + ": " + fl.malformed[0].Message
 		p := problem.New(problem.Invalid, "%s", detail).WithReason("schema")
-		p.Fields = fl.malformedFields
+		p.Fields = fl.malformed
 		return nil, p
 	}
 	if err := v.check(rec, fl.missing, 0); err != nil {

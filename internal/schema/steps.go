@@ -360,7 +360,7 @@ func decodeDefault(n *node, raw jsontext.Value) (any, string) {
 	var fl filler
 	fl.mapValue(n, x, v)
 	if len(fl.malformed) > 0 {
-		return nil, "does not fit: " + strings.Join(fl.malformed, "; ")
+		return nil, "does not fit: " + fl.malformedText()
 	}
 	if len(fl.missing) > 0 {
 		var msgs []string

@@ -26,10 +26,9 @@ type filler struct {
 	nullTime bool
 	// missing holds 422 failures: absent fields and non-finite floats.
 	missing []problem.FieldError
-	// malformed are 400 failures of a plain map: unknown fields, wrong
-	// types; malformedFields are the same as field errors.
-	malformed       []string
-	malformedFields []problem.FieldError
+	// malformed holds 400 failures of a plain map: unknown fields, wrong
+	// types.
+	malformed []problem.FieldError
 	// segs is the path to the value at hand, rendered only for a failure;
 	// buf spares the allocation for records of ordinary depth.
 	segs []pathSeg
@@ -82,9 +81,16 @@ func (fl *filler) fail(rule, msg string) {
 
 func (fl *filler) malformedf(rule, format string, args ...any) {
 	p := fl.path()
-	msg := "field '" + p + "': " + fmt.Sprintf(format, args...)
-	fl.malformed = append(fl.malformed, msg)
-	fl.malformedFields = append(fl.malformedFields, problem.FieldError{Field: p, Rule: rule, Message: msg})
+	fl.malformed = append(fl.malformed, problem.FieldError{Field: p, Rule: rule, Message: "field '" + p + "': " + fmt.Sprintf(format, args...)})
+}
+
+// malformedText joins the messages of the malformed failures.
+func (fl *filler) malformedText() string {
+	msgs := make([]string, len(fl.malformed))
+	for i, f := range fl.malformed {
+		msgs[i] = f.Message
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // absent handles a field that the input lacks, or has as null when null
@@ -376,7 +382,7 @@ func plainValue(n *node, x any) reflect.Value {
 	var fl filler
 	fl.mapValue(n, x, v)
 	if len(fl.malformed) > 0 || len(fl.missing) > 0 {
-		panic(fmt.Sprintf("schema: compiled default does not fit its field: %v %v", fl.malformed, fl.missing))
+		panic(fmt.Sprintf("schema: compiled default does not fit its field: %s %v", fl.malformedText(), fl.missing))
 	}
 	return v
 }
