@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,8 +92,15 @@ func setContentDigest(h http.Header, r *http.Request, body []byte) {
 	alg := wantedDigest(want)
 	if d := newDigestHash(alg); d != nil {
 		d.Write(body)
-		h["Content-Digest"] = []string{alg + "=:" + base64.StdEncoding.EncodeToString(d.Sum(nil)) + ":"}
+		h["Content-Digest"] = []string{digestField(alg, d)}
 	}
+}
+
+// digestField is the Content-Digest field value of the bytes written to
+// d, a hash of algorithm alg (RFC 9530: a dictionary member whose value
+// is a byte sequence).
+func digestField(alg string, d hash.Hash) string {
+	return alg + "=:" + base64.StdEncoding.EncodeToString(d.Sum(nil)) + ":"
 }
 
 // withContentDigest serves h, and when the request asks for a

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/base64"
 	"hash"
 	"io"
 	"net/http"
@@ -117,7 +116,7 @@ func (s *streamBody) Close() error {
 		}
 	}
 	if s.digest != nil {
-		s.w.Header().Set("Content-Digest", s.alg+"=:"+base64.StdEncoding.EncodeToString(s.digest.Sum(nil))+":")
+		s.w.Header().Set("Content-Digest", digestField(s.alg, s.digest))
 	}
 	return nil
 }
