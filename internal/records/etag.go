@@ -75,7 +75,14 @@ func (v Validator) matches(etag string) bool {
 
 // MatchesAny reports whether any of the entity tags, or "*", names the
 // revision v stands for, in any representation (strong comparison).
-func (v Validator) MatchesAny(tags []string) bool { return anyMatch(v, tags) }
+func (v Validator) MatchesAny(tags []string) bool {
+	for _, t := range tags {
+		if t == "*" || v.matches(t) {
+			return true
+		}
+	}
+	return false
+}
 
 // SplitETags splits an If-Match or If-None-Match header value into its
 // entity tags; "*" comes back as itself. Commas inside quoted tags are

@@ -337,7 +337,7 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 		if !live {
 			return failed("If-Match: the record does not exist")
 		}
-		if !anyMatch(v, cond.IfMatch) {
+		if !v.MatchesAny(cond.IfMatch) {
 			return failed("If-Match: the record has changed; it is at revision %d", cur.Revision)
 		}
 	} else if live && ModifiedSince(cur.UpdatedAt, cond.IfUnmodifiedSince) {
@@ -349,7 +349,7 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 				return failed("If-None-Match: *: the record exists")
 			}
 		}
-		if anyMatch(v, cond.IfNoneMatch) {
+		if v.MatchesAny(cond.IfNoneMatch) {
 			return failed("If-None-Match: the record is at that revision")
 		}
 	}
@@ -367,15 +367,6 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 // since is no condition.
 func ModifiedSince(modified, since time.Time) bool {
 	return !since.IsZero() && modified.Truncate(time.Second).After(since)
-}
-
-func anyMatch(v Validator, tags []string) bool {
-	for _, t := range tags {
-		if t == "*" || v.matches(t) {
-			return true
-		}
-	}
-	return false
 }
 
 func sha256Hex(b []byte) string {
