@@ -96,12 +96,10 @@ func readPrecondition(r *http.Request, rec *records.Record, etag string) (notMod
 	// The names are canonical: every read asks, and few carry any.
 	if v := r.Header["If-Match"]; len(v) > 0 {
 		if !rec.Validator.MatchesAny(records.SplitETags(strings.Join(v, ","))) {
-			return false, problem.New(problem.PreconditionFailed, "If-Match: the record has changed; it is at revision %d", rec.Revision).
-				With("current_revision", rec.Revision).With("current_etag", etag)
+			return false, records.PreconditionFailed(rec.Revision, etag, "If-Match: the record has changed; it is at revision %d", rec.Revision)
 		}
 	} else if records.ModifiedSince(rec.UpdatedAt, headerTime(r, "If-Unmodified-Since")) {
-		return false, problem.New(problem.PreconditionFailed, "If-Unmodified-Since: the record was modified at %s", httpDate(rec.UpdatedAt)).
-			With("current_revision", rec.Revision).With("current_etag", etag)
+		return false, records.PreconditionFailed(rec.Revision, etag, "If-Unmodified-Since: the record was modified at %s", httpDate(rec.UpdatedAt))
 	}
 	if len(r.Header["If-None-Match"]) > 0 {
 		return notModified(r, etag), nil

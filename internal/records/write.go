@@ -322,16 +322,11 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error {
 	v := cur.Validator
 	failed := func(format string, args ...any) error {
-		p := problem.New(problem.PreconditionFailed, format, args...)
-		p.With("current_revision", cur.Revision)
-		// A record that does not exist, or is deleted, has no ETag: the
-		// member is there, null.
-		var etag any
+		etag := ""
 		if live {
 			etag = v.ETag(cond.Repr)
 		}
-		p.With("current_etag", etag)
-		return p
+		return PreconditionFailed(cur.Revision, etag, format, args...)
 	}
 	if cond.IfMatch != nil {
 		if !live {
@@ -360,6 +355,19 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 			"this service requires If-Match on updates and deletes; read the record for its ETag first")
 	}
 	return nil
+}
+
+// PreconditionFailed is the 412 of a request whose precondition failed
+// on a record now at revision, whose entity tag in the representation the
+// client asked for is etag: "" for a record that does not exist or is
+// deleted, which has none, and then the member is null.
+func PreconditionFailed(revision int64, etag string, format string, args ...any) *problem.Error {
+	var current any
+	if etag != "" {
+		current = etag
+	}
+	return problem.New(problem.PreconditionFailed, format, args...).
+		With("current_revision", revision).With("current_etag", current)
 }
 
 // ModifiedSince reports whether a record last modified at modified has
