@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"github.com/ferry-dev/ferry/internal/records"
 	"github.com/ferry-dev/ferry/internal/repcache"
 	"github.com/ferry-dev/ferry/internal/schema"
-	"github.com/ferry-dev/ferry/internal/wire"
 )
 
 // recordDeps is what the record handlers share.
@@ -261,7 +259,7 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 			countDecodeFailure(m, in.Name(), err)
 			return nil, err
 		}
-		if v.HasDefaults() && mayHoldNull(in.Name(), body) {
+		if v.HasDefaults() && negotiate.MayHoldNull(in.Name(), body) {
 			// Decoded into a record struct, a null field looks left out.
 			var plain any
 			if err := in.Decode(body, &plain); err == nil {
@@ -273,22 +271,6 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 	}
 	m.ObserveCodec("decode", in.Name(), time.Since(start))
 	return decoded, nil
-}
-
-// mayHoldNull reports whether a body of the named format may hold a null.
-// A byte that may be one is common inside other MessagePack and CBOR
-// values, so there a walk of the body's structure settles it. gob has no
-// null.
-func mayHoldNull(format string, body []byte) bool {
-	switch format {
-	case "json":
-		return bytes.Contains(body, []byte("null"))
-	case "msgpack":
-		return bytes.IndexByte(body, 0xc0) >= 0 && wire.MsgpackHasNil(body)
-	case "cbor":
-		return bytes.IndexByte(body, 0xf6) >= 0 && wire.CBORHasNull(body)
-	}
-	return false
 }
 
 // putRecord serves PUT (create or replace at a given id) and POST (create
