@@ -148,7 +148,7 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 			if err != nil {
 				return nil, err
 			}
-			view, err := sc.View(stored, p.Version)
+			view, err := sc.MergeBase(stored, p.Version)
 			if err != nil {
 				return nil, err
 			}
@@ -298,7 +298,9 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 		}
 		if ok {
 			if w.viewVersion > 0 {
-				view = w.latest
+				if view, err = w.latestView(body); err != nil {
+					return nil, nil, nil, err
+				}
 			}
 			return nil, body, view, nil
 		}
@@ -315,6 +317,22 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 		return nil, nil, nil, fmt.Errorf("records: encode %s/%s: %w", w.sc.Name(), w.id, err)
 	}
 	return doc, body, view, nil
+}
+
+// latestView is the view at the latest version of a write encoded
+// directly as body: the record as written, unless the version has an
+// optional array or map, which View shows empty where the record has
+// none.
+func (w *writeOp) latestView(body []byte) (any, error) {
+	latest := w.sc.Latest()
+	if !latest.ShowsOptionalContainers() {
+		return w.latest, nil
+	}
+	var doc schema.Doc
+	if err := doc.UnmarshalBinary(body); err != nil {
+		return nil, fmt.Errorf("records: decode %s/%s as encoded: %w", w.sc.Name(), w.id, err)
+	}
+	return w.sc.View(&doc, latest.Number())
 }
 
 // checkConditions evaluates If-Match, If-None-Match and the If-Match

@@ -389,7 +389,17 @@ func keyVersion(key string) int {
 // else the error is a problem.NotAcceptable naming the field and the step.
 // A field the target version requires that the record has no value for
 // (and no default) is a problem.NotAcceptable too.
-func (s *Schema) View(d *Doc, to int) (any, error) {
+//
+// Arrays and maps are never null in what View returns: an optional one
+// that the record lacks is empty. MergeBase leaves it absent.
+func (s *Schema) View(d *Doc, to int) (any, error) { return s.view(d, to, true) }
+
+// MergeBase is View for a merge patch to apply to: an optional array or
+// map that the record lacks stays absent, so that a patch of another
+// field does not make it present.
+func (s *Schema) MergeBase(d *Doc, to int) (any, error) { return s.view(d, to, false) }
+
+func (s *Schema) view(d *Doc, to int, shown bool) (any, error) {
 	v, err := s.Version(to)
 	if err != nil {
 		return nil, err
@@ -414,7 +424,7 @@ func (s *Schema) View(d *Doc, to int) (any, error) {
 		}
 	}
 	rec := reflect.New(v.c.root.plain)
-	var fl filler
+	fl := filler{shown: shown}
 	fl.mapObject(v.c.root, data, rec.Elem())
 	if len(fl.malformed) > 0 {
 		return nil, fmt.Errorf("schema: view %s v%d: stored data does not fit: %s", s.name, to, fl.malformedText())

@@ -168,7 +168,7 @@ func (t *jsonTranscoder) object(dst []byte, n *node, depth int) ([]byte, error) 
 		// Field names (^[a-z][a-z0-9_]*$) need no escaping.
 		dst = append(append(append(dst, '"'), f.name...), '"', ':')
 		if !spans[i].set || spans[i].null {
-			dst = append(dst, "null"...)
+			dst = append(dst, absentJSON(f.node.kind)...)
 			continue
 		}
 		dst = append(dst, dst[spans[i].from:spans[i].to]...)
@@ -176,6 +176,18 @@ func (t *jsonTranscoder) object(dst []byte, n *node, depth int) ([]byte, error) 
 	dst = append(dst, '}')
 	moved := copy(dst[start:], dst[out:])
 	return dst[:start+moved], nil
+}
+
+// absentJSON is how an optional field of kind k that the record lacks is
+// shown: arrays and maps are never null.
+func absentJSON(k kind) string {
+	switch k {
+	case kindArray:
+		return "[]"
+	case kindMap:
+		return "{}"
+	}
+	return "null"
 }
 
 // valueSpan is where object wrote one field's value: dst[from:to], or

@@ -92,6 +92,9 @@ type compiled struct {
 	// defaulted says some field that is not optional has a default, at
 	// any depth: only then can a null be one (see NullDefaults).
 	defaulted bool
+	// optionalContainers says some optional field is an array or a map,
+	// at any depth: only then does View fill in empty ones.
+	optionalContainers bool
 }
 
 // NewRegistry returns an empty registry persisting to st. Call Load to
@@ -345,7 +348,7 @@ func (r *Registry) compile(def *Definition) (*compiled, []string) {
 	if len(cc.errs) > 0 {
 		return nil, cc.errs
 	}
-	comp := &compiled{root: root, params: cc.params, defaulted: hasDefaulted(root)}
+	comp := &compiled{root: root, params: cc.params, defaulted: hasDefaulted(root), optionalContainers: hasOptionalContainers(root)}
 	r.types[sum] = comp
 	return comp, nil
 }

@@ -24,6 +24,9 @@ type filler struct {
 	// nullTime makes null on a time field its zero time, as CBOR bodies
 	// write it.
 	nullTime bool
+	// shown makes an absent optional array or map an empty one, as a
+	// record is shown: arrays and maps are never null on output.
+	shown bool
 	// missing holds 422 failures: absent fields and non-finite floats.
 	missing []problem.FieldError
 	// malformed holds 400 failures of a plain map: unknown fields, wrong
@@ -99,6 +102,11 @@ func (fl *filler) malformedText() string {
 func (fl *filler) absent(f *field, dst reflect.Value, null bool) {
 	switch {
 	case f.optional:
+		if fl.shown && (f.node.kind == kindArray || f.node.kind == kindMap) {
+			empty := reflect.New(f.node.plain)
+			fillEmpty(f.node, empty.Elem())
+			dst.Set(empty)
+		}
 	case fl.fromGob:
 		dst.Set(zeroPresent(f.node))
 	case null && fl.nullIsZeroTime(f.node):
@@ -656,6 +664,27 @@ func hasDefaulted(n *node) bool {
 	}
 	return false
 }
+
+// hasOptionalContainers reports whether n has an optional array or map
+// field at any depth.
+func hasOptionalContainers(n *node) bool {
+	switch n.kind {
+	case kindObject:
+		for _, f := range n.fields {
+			if f.optional && (f.node.kind == kindArray || f.node.kind == kindMap) || hasOptionalContainers(f.node) {
+				return true
+			}
+		}
+	case kindArray, kindMap:
+		return hasOptionalContainers(n.elem)
+	}
+	return false
+}
+
+// ShowsOptionalContainers reports whether the version has an optional
+// array or map field at any depth, which View shows empty when the
+// record lacks it and a record as written may hold as nil.
+func (v *Version) ShowsOptionalContainers() bool { return v.c.optionalContainers }
 
 // nullIsZeroTime reports whether a null where a value of n belongs is
 // the zero time, as CBOR writes it; the zero value is that time.
