@@ -782,8 +782,36 @@ func TestSmoke(t *testing.T) {
 			t.Fatalf("reading the answer to %d bytes of headers: %v", req.Len(), err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-			t.Errorf("GET /healthz with %d bytes of headers: status %d, want 431", req.Len(), resp.StatusCode)
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("GET /healthz with %d bytes of headers: status %d, %s; want a 431 problem", req.Len(), resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	})
+
+	t.Run("requests net/http refuses", func(t *testing.T) {
+		t.Parallel()
+		for name, raw := range map[string]string{
+			"no Host":                 "GET /healthz HTTP/1.1\r\n\r\n",
+			"not HTTP":                "GARBAGE\r\n\r\n",
+			"unknown transfer coding": "POST /v1/schemas HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\n\r\n",
+		} {
+			conn, err := net.DialTimeout("tcp", s.addr, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetDeadline(time.Now().Add(requestTimeout))
+			if _, err := conn.Write([]byte(raw)); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("%s: reading the answer: %v", name, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			conn.Close()
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/problem+json" || !json.Valid(body) {
+				t.Errorf("%s: status %d, %s, %q; want a 400 problem", name, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
 		}
 	})
 

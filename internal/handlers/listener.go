@@ -1,0 +1,140 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+)
+
+// ProblemListener wraps ln so that the few answers net/http writes itself,
+// before any handler runs, are application/problem+json like every other
+// error: headers over the server's cap (431), a request it cannot parse
+// (400) and a transfer coding it does not know (which it answers 501 and
+// Ferry 400, as the fault is the client's). net/http writes each of them
+// in one call, as plain text, and closes the connection.
+func ProblemListener(ln net.Listener) net.Listener { return problemListener{ln} }
+
+type problemListener struct{ net.Listener }
+
+func (l problemListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &problemConn{Conn: c}, nil
+}
+
+// stdErrorHeaders is what net/http writes between the status line and the
+// text of an answer of its own, and nowhere else.
+const stdErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+// maxStdError bounds the answers looked at: net/http's own are a status
+// line and a sentence.
+const maxStdError = 1 << 10
+
+// problemConn rewrites net/http's own plain-text answers as problems.
+type problemConn struct{ net.Conn }
+
+func (c *problemConn) Write(b []byte) (int, error) {
+	if doc, ok := problemForStdError(b); ok {
+		if _, err := c.Conn.Write(doc); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
+}
+
+// CloseWrite lets net/http half-close the connection after a 431, as it
+// does on a bare TCP connection, so that the client reads the answer
+// before the reset that unread request bytes would cause.
+func (c *problemConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// ReadFrom keeps the connection's own ReadFrom (sendfile, splice) for
+// bodies copied from a file or a socket; those never hold an answer of
+// net/http's own.
+func (c *problemConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// problemForStdError recognises one of net/http's own answers in b
+// ("HTTP/1.1 431 Request Header Fields Too Large" + stdErrorHeaders +
+// text) and returns the same answer as a problem.
+func problemForStdError(b []byte) ([]byte, bool) {
+	const proto = "HTTP/1.1 "
+	if len(b) > maxStdError || len(b) < len(proto)+3 || !bytes.HasPrefix(b, []byte(proto)) || (b[len(proto)] != '4' && b[len(proto)] != '5') {
+		return nil, false
+	}
+	_, text, ok := bytes.Cut(b, []byte(stdErrorHeaders))
+	if !ok {
+		return nil, false
+	}
+	status, err := strconv.Atoi(string(b[len(proto) : len(proto)+3]))
+	if err != nil || http.StatusText(status) == "" {
+		return nil, false
+	}
+	// The text repeats the status ("400 Bad Request: missing required
+	// Host header"); what follows it, if anything, is the detail.
+	detail := string(text)
+	if rest, found := bytes.CutPrefix(text, []byte(strconv.Itoa(status)+" "+http.StatusText(status))); found {
+		detail = string(bytes.TrimPrefix(rest, []byte(": ")))
+	}
+	if status == http.StatusNotImplemented {
+		// A transfer coding net/http does not know: the request is at
+		// fault, not the service.
+		status = http.StatusBadRequest
+	}
+	if detail == "" {
+		detail = stdErrorDetail(status)
+	}
+	body, err := json.Marshal(map[string]any{
+		"type":   "/problems/" + stdErrorSlug(status),
+		"title":  http.StatusText(status),
+		"status": status,
+		"detail": validText(detail),
+	})
+	if err != nil {
+		return nil, false
+	}
+	var out bytes.Buffer
+	out.Grow(len(body) + 200)
+	out.WriteString(proto + strconv.Itoa(status) + " " + http.StatusText(status))
+	out.WriteString("\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: ")
+	out.WriteString(strconv.Itoa(len(body)))
+	out.WriteString("\r\n\r\n")
+	out.Write(body)
+	return out.Bytes(), true
+}
+
+// stdErrorSlug names the problem type of a status net/http answers itself.
+func stdErrorSlug(status int) string {
+	switch status {
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return "header-too-large"
+	case http.StatusBadRequest:
+		return "invalid"
+	}
+	return "http"
+}
+
+// stdErrorDetail says what a bare status of net/http's means.
+func stdErrorDetail(status int) string {
+	switch status {
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return "the request's header fields are larger than the limit"
+	case http.StatusBadRequest:
+		return "the request is not well-formed HTTP/1.1"
+	}
+	return http.StatusText(status)
+}
