@@ -16,6 +16,9 @@ func TestNullElementsRefused(t *testing.T) {
 		"words":  map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 		"counts": map[string]any{"type": "map", "values": map[string]any{"type": "int"}},
 		"times":  map[string]any{"type": "array", "items": map[string]any{"type": "time"}},
+		"nested": map[string]any{"type": "array", "optional": true, "items": map[string]any{"type": "array", "items": map[string]any{"type": "int"}}},
+		"groups": map[string]any{"type": "map", "optional": true, "values": map[string]any{"type": "array", "items": map[string]any{"type": "int"}}},
+		"blobs":  map[string]any{"type": "array", "optional": true, "items": map[string]any{"type": "bytes"}},
 	}}).MustStatus(t, 201)
 	bodies := map[string]map[string]any{
 		"/v1/records/item/null line":       {"name": "a", "qty": 1, "lines": []any{map[string]any{"sku": "s", "qty": 1}, nil}},
@@ -23,6 +26,9 @@ func TestNullElementsRefused(t *testing.T) {
 		"/v1/records/lists/null word":      {"words": []any{"a", nil}},
 		"/v1/records/lists/null count":     {"counts": map[string]any{"a": 1, "b": nil}},
 		"/v1/records/lists/null time":      {"times": []any{nil}},
+		"/v1/records/lists/null inner":     {"words": []any{}, "counts": map[string]any{}, "times": []any{}, "nested": []any{nil}},
+		"/v1/records/lists/null group":     {"words": []any{}, "counts": map[string]any{}, "times": []any{}, "groups": map[string]any{"g": nil}},
+		"/v1/records/lists/null blob":      {"words": []any{}, "counts": map[string]any{}, "times": []any{}, "blobs": []any{nil}},
 	}
 	// CBOR writes the zero time as null (see the README's known limits),
 	// so it reads null as the zero time too.
@@ -137,6 +143,36 @@ func TestCBORZeroTimeRoundTrip(t *testing.T) {
 	m2, _ := got["m"].(map[string]any)
 	if str(got, "at") != zero || str(got, "due") != zero || len(ts) != 2 || ts[0] != zero || m2["k"] != zero {
 		t.Errorf("after the round trip: %v, want every zero time kept", got)
+	}
+}
+
+// TestEmptyElementsKept sends empty arrays, maps and bytes as array
+// elements and map values in every format: they are empty, not null, and
+// come back as sent.
+func TestEmptyElementsKept(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"e","version":1,"fields":{
+	  "nested":{"type":"array","items":{"type":"array","items":{"type":"int"}}},
+	  "groups":{"type":"map","values":{"type":"map","values":{"type":"int"}}},
+	  "blobs":{"type":"array","items":{"type":"bytes"}}}}`)
+	body := map[string]any{"nested": []any{[]any{}}, "groups": map[string]any{"g": map[string]any{}}, "blobs": []any{[]byte{}}}
+	want := `{"blobs":[""],"groups":{"g":{}},"nested":[[]]}`
+	for _, f := range []struct {
+		contentType string
+		encode      func(testing.TB, any) []byte
+	}{
+		{"application/json", func(tb testing.TB, v any) []byte {
+			return []byte(`{"nested":[[]],"groups":{"g":{}},"blobs":[""]}`)
+		}},
+		{"application/vnd.msgpack", mustMsgpack},
+		{"application/cbor", mustCBOR},
+	} {
+		path := "/v1/records/e/" + strings.ReplaceAll(f.contentType, "/", "-")
+		s.Send(t, http.MethodPut, path, f.encode(t, body), "Content-Type", f.contentType).MustStatus(t, http.StatusCreated)
+		if got := string(s.Get(t, path).MustStatus(t, http.StatusOK).Body); got != want {
+			t.Errorf("%s: read back %s, want %s", f.contentType, got, want)
+		}
 	}
 }
 

@@ -63,6 +63,7 @@ func NewJSONCodec() *JSONCodec {
 		json.FormatNilMapAsNull(false),
 		json.WithMarshalers(json.MarshalToFunc(writeJSONTime)),
 	)
+	exactTimes := json.UnmarshalFromFunc(readJSONTime)
 	c := &JSONCodec{
 		opts: base,
 		decOpts: json.JoinOptions(
@@ -70,12 +71,14 @@ func NewJSONCodec() *JSONCodec {
 			json.MatchCaseInsensitiveNames(false),
 			jsontext.AllowDuplicateNames(false),
 			jsontext.AllowInvalidUTF8(false),
+			json.WithUnmarshalers(exactTimes),
 		),
 		bufs: bufs,
 	}
+	// The unmarshalers replace decOpts' own, which they therefore repeat.
 	c.nullOpts = json.JoinOptions(c.decOpts, json.WithUnmarshalers(json.JoinUnmarshalers(
 		refuseNull[string](), refuseNull[bool](), refuseNull[int64](),
-		refuseNull[float64](), refuseNull[time.Time](),
+		refuseNull[float64](), refuseNull[time.Time](), exactTimes,
 	)))
 	c.pretty = &JSONCodec{
 		indent:   true,
@@ -299,6 +302,33 @@ func refuseNull[T any]() *json.Unmarshalers {
 		}
 		return errors.ErrUnsupported
 	})
+}
+
+// readJSONTime reads a time as the RFC 3339 text that every format
+// takes: the library's own parser also takes more than nine fractional
+// digits and drops the rest, which would store a time other than the one
+// sent.
+func readJSONTime(dec *jsontext.Decoder, t *time.Time) error {
+	if dec.PeekKind() != '"' {
+		return errors.ErrUnsupported
+	}
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	text, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return err
+	}
+	if !wire.ValidRFC3339(text) {
+		return fmt.Errorf("%q is not an RFC 3339 date-time (at most nine fractional digits, years 0000 to 9999)", truncate(string(text), 40))
+	}
+	parsed, err := time.Parse(time.RFC3339Nano, string(text))
+	if err != nil {
+		return fmt.Errorf("%q is not an RFC 3339 date-time: %w", truncate(string(text), 40), err)
+	}
+	*t = parsed
+	return nil
 }
 
 // topLevelNull reports whether a body that is null is being decoded into a

@@ -458,3 +458,35 @@ func TestGobCodec(t *testing.T) {
 		}
 	})
 }
+
+// TestJSONTimesExact checks that a JSON time is read exactly or refused:
+// the library's own parser would drop fractional digits past the ninth.
+func TestJSONTimesExact(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		text string
+		want time.Time // zero: refused
+	}{
+		{"2024-02-29T23:59:58.123456789Z", time.Date(2024, 2, 29, 23, 59, 58, 123456789, time.UTC)},
+		{"2024-02-29T23:59:58.5+01:00", time.Date(2024, 2, 29, 22, 59, 58, 500000000, time.UTC)},
+		{`2024-02-29T23:59:58\u002e5Z`, time.Date(2024, 2, 29, 23, 59, 58, 500000000, time.UTC)},
+		{"2024-02-29T23:59:58.1234567891Z", time.Time{}},
+		{"2024-02-29T23:59:58.Z", time.Time{}},
+		{"2024-02-30T00:00:00Z", time.Time{}},
+		{"2024-02-29t23:59:58z", time.Time{}},
+	}
+	for _, c := range []Codec{NewJSONCodec(), NewJSONCodec().Pretty()} {
+		for _, tc := range tests {
+			for _, body := range []string{`{"created_at":"` + tc.text + `"}`, `{"created_at":"` + tc.text + `","note":null}`} {
+				var v testOrder
+				err := c.Decode([]byte(body), &v)
+				switch {
+				case tc.want.IsZero() && !problem.Is(err, problem.Invalid):
+					t.Errorf("Decode(%s) = %v, %v; want it refused", body, v.CreatedAt, err)
+				case !tc.want.IsZero() && (err != nil || !v.CreatedAt.Equal(tc.want)):
+					t.Errorf("Decode(%s) = %v, %v; want %v", body, v.CreatedAt, err, tc.want)
+				}
+			}
+		}
+	}
+}

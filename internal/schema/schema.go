@@ -170,10 +170,25 @@ func (v *Version) Validate(decoded any, fromGob bool) (any, error) {
 	default:
 		return nil, fmt.Errorf("schema: validate %s v%d: %T is not a record of this version", v.name, v.number, decoded)
 	}
+	if err := v.malformed(&fl); err != nil {
+		return nil, err
+	}
 	if err := v.check(rec, fl.missing, 0); err != nil {
 		return nil, err
 	}
 	return rec.Interface(), nil
+}
+
+// malformed is the error of values of the wrong type that fl found (a
+// problem.Invalid listing them), or nil when it found none.
+func (v *Version) malformed(fl *filler) error {
+	if len(fl.malformed) == 0 {
+		return nil
+	}
+	detail := "the record does not fit " + v.name + " version " + fmt.Sprint(v.number) + ": " + fl.malformed[0].Message
+	p := problem.New(problem.Invalid, "%s", detail).WithReason("schema")
+	p.Fields = fl.malformed
+	return p
 }
 
 // check runs the rules on the record struct rec and reports them with
@@ -280,11 +295,8 @@ func (v *Version) FromMap(m map[string]any, nullTime bool) (any, error) {
 	rec := reflect.New(v.c.root.plain)
 	fl := filler{nullTime: nullTime}
 	fl.mapObject(v.c.root, m, rec.Elem())
-	if len(fl.malformed) > 0 {
-		detail := "the record does not fit " + v.name + " version " + fmt.Sprint(v.number) + ": " + fl.malformed[0].Message
-		p := problem.New(problem.Invalid, "%s", detail).WithReason("schema")
-		p.Fields = fl.malformed
-		return nil, p
+	if err := v.malformed(&fl); err != nil {
+		return nil, err
 	}
 	if err := v.check(rec, fl.missing, 0); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -300,15 +301,26 @@ func TestRuleMessages(t *testing.T) {
 }
 
 // TestValidateNestedEmpty checks that containers inside containers come
-// out empty rather than nil, as fields do, so that no encoder writes null.
+// out empty rather than nil, as fields do, so that no encoder writes null;
+// and that null sent for one is refused, as for a scalar element, except
+// from gob, which cannot tell null from empty.
 func TestValidateNestedEmpty(t *testing.T) {
 	t.Parallel()
 	// n makes the wire struct differ from the record struct.
 	_, s := mustRegister(t, fields(`"n":{"type":"int"},"l":{"type":"array","items":{"type":"array","items":{"type":"int"}}},"b":{"type":"map","values":{"type":"bytes"}}`))
 	v := s.Latest()
-	for _, fromGob := range []bool{false, true} {
+	w := v.New()
+	if err := json.Unmarshal([]byte(`{"n":1,"l":[null,[1]],"b":{"k":null}}`), w); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.Validate(w, false)
+	if p, ok := problem.As(err); !ok || p.Kind != problem.Invalid || len(p.Fields) != 2 || p.Fields[0].Field != "b[k]" || p.Fields[1].Field != "l[0]" {
+		t.Errorf("Validate of null elements = %v %v, want a problem.Invalid naming l[0] and b[k]", err, problemLists(err))
+	}
+	for _, body := range []string{`{"n":1,"l":[[],[1]],"b":{"k":""}}`, `{"n":1,"l":[null,[1]],"b":{"k":null}}`} {
+		fromGob := strings.Contains(body, "null")
 		w := v.New()
-		if err := json.Unmarshal([]byte(`{"n":1,"l":[null,[1]],"b":{"k":null}}`), w); err != nil {
+		if err := json.Unmarshal([]byte(body), w); err != nil {
 			t.Fatal(err)
 		}
 		rec, err := v.Validate(w, fromGob)

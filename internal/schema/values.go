@@ -222,7 +222,7 @@ func (fl *filler) wireValue(n *node, w, dst reflect.Value) {
 		s := reflect.MakeSlice(n.plain, w.Len(), w.Len())
 		for i := range w.Len() {
 			mark := fl.pushIndex(i)
-			fl.wireValue(n.elem, w.Index(i), s.Index(i))
+			fl.wireElement(n.elem, w.Index(i), s.Index(i))
 			fl.pop(mark)
 		}
 		dst.Set(s)
@@ -238,7 +238,7 @@ func (fl *filler) wireValue(n *node, w, dst reflect.Value) {
 		for iter.Next() {
 			mark := fl.pushKey(iter.Key().String())
 			e.SetZero()
-			fl.wireValue(n.elem, iter.Value(), e)
+			fl.wireElement(n.elem, iter.Value(), e)
 			m.SetMapIndex(iter.Key(), e)
 			fl.pop(mark)
 		}
@@ -247,6 +247,22 @@ func (fl *filler) wireValue(n *node, w, dst reflect.Value) {
 		dst.Set(w)
 		fillEmpty(n, dst)
 	}
+}
+
+// wireElement sets dst from w, an array element or a map value, where
+// null has no meaning. The decoders leave a null array, map or bytes
+// value nil and make an empty one for [], {} or empty bytes, so nil is a
+// null sent (gob aside, which cannot tell the two apart): it is refused,
+// as null is for a scalar, rather than made empty.
+func (fl *filler) wireElement(n *node, w, dst reflect.Value) {
+	switch n.kind {
+	case kindArray, kindMap, kindBytes:
+		if !fl.fromGob && w.IsNil() {
+			fl.wrongType(n, nil)
+			return
+		}
+	}
+	fl.wireValue(n, w, dst)
 }
 
 // setTime sets an addressable time.Time without boxing it.
