@@ -296,6 +296,12 @@ func TestPatchMergesAndValidates(t *testing.T) {
 				t.Errorf("after attrs merge: %v, want k and k2", attrs)
 			}
 		}},
+		{"a whole float for an int field, as PUT refuses it", `{"qty": 5.0}`, 400, func(t *testing.T, _, p map[string]any) {
+			if !strings.Contains(str(p, "detail"), "qty") {
+				t.Errorf("after {qty:5.0}: %v, want a problem naming qty", p)
+			}
+		}},
+		{"an exponent for an int field", `{"qty": 1e2}`, 400, nil},
 		{"null on a required field", `{"name": null}`, 422, func(t *testing.T, _, p map[string]any) {
 			if !hasFieldError(p, "name", "present") {
 				t.Errorf("{name:null}: errors %v, want name/present", p["errors"])

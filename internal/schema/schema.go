@@ -284,7 +284,8 @@ func (v *Version) ToMap(rec any) (map[string]any, error) {
 }
 
 // FromMap builds a record of this version from plain form (ToMap's, or
-// what a JSON decoder makes of a record: float64 or json.Number for
+// what a JSON decoder makes of a record: exact integers (int64 or an
+// integer json.Number) for int fields, float64 or json.Number for
 // numbers, RFC 3339 strings for times, standard base64 strings for bytes)
 // and validates it as Validate does a wire struct. Unknown fields and
 // values of the wrong type are a problem.Invalid error listing "errors";

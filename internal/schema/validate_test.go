@@ -1,6 +1,7 @@
 package schema
 
 import (
+	stdjson "encoding/json"
 	"math"
 	"reflect"
 	"slices"
@@ -221,7 +222,9 @@ func TestFromMap(t *testing.T) {
 	_, s := mustRegister(t, validateSchema)
 	v := s.Latest()
 	var base map[string]any
-	if err := json.Unmarshal([]byte(validBody), &base); err != nil {
+	dec := stdjson.NewDecoder(strings.NewReader(validBody))
+	dec.UseNumber()
+	if err := dec.Decode(&base); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -234,6 +237,8 @@ func TestFromMap(t *testing.T) {
 		{"unknown field", map[string]any{"extra": 1}, problem.Invalid, "field 'extra': unknown field"},
 		{"wrong type", map[string]any{"qty": "2"}, problem.Invalid, "field 'qty': want an integer, got a string"},
 		{"fraction for int", map[string]any{"qty": 2.5}, problem.Invalid, "field 'qty'"},
+		{"whole float for int", map[string]any{"qty": 2.0}, problem.Invalid, "field 'qty': want an integer, got a number"},
+		{"exponent for int", map[string]any{"qty": stdjson.Number("2e0")}, problem.Invalid, "field 'qty'"},
 		{"bad time", map[string]any{"at": "tomorrow"}, problem.Invalid, "field 'at'"},
 		{"bad bytes", map[string]any{"raw": "***"}, problem.Invalid, "field 'raw'"},
 		{"nested wrong type", map[string]any{"items": []any{map[string]any{"sku": 1, "qty": 1}}}, problem.Invalid, "field 'items[0].sku'"},

@@ -414,7 +414,8 @@ func plainValue(n *node, x any) reflect.Value {
 // mapObject fills the plain struct p from the plain map x. It accepts the
 // plain form of toPlain and also what a JSON decoder makes of a record
 // (float64 or json.Number for numbers, strings for times and base64
-// bytes), refusing unknown fields and wrong types.
+// bytes), refusing unknown fields and wrong types; an int field takes
+// only an integer, never a float, even a whole one.
 func (fl *filler) mapObject(n *node, x any, p reflect.Value) {
 	m, ok := x.(map[string]any)
 	if !ok {
@@ -632,12 +633,12 @@ func toInt(x any) (int64, bool) {
 		return int64(x), true
 	case uint8:
 		return int64(x), true
-	case float64:
-		return int64(x), x == math.Trunc(x) && math.Abs(x) <= 1<<53
 	case json.Number:
 		i, err := strconv.ParseInt(string(x), 10, 64)
 		return i, err == nil
 	}
+	// A float is not an integer even when its value is whole (1.0, 1e2):
+	// the typed decoders of every format refuse it for an int field.
 	return 0, false
 }
 
