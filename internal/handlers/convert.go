@@ -136,7 +136,7 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err != nil {
 			return withAcceptPost(w, r, codecs, err)
 		}
-		v, err := bodyVersion(sc, ctVersion)
+		v, err := bodyVersion(sc, r.Header.Get("Content-Type"), ctVersion)
 		if err != nil {
 			return withAcceptPost(w, r, codecs, err)
 		}

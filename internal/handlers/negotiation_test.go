@@ -269,6 +269,10 @@ func TestUnsupportedContentType(t *testing.T) {
 		{"POST unknown version", http.MethodPost, "/v1/records/item", "application/cbor; version=2", 415, "Accept-Post", "", true},
 		{"PUT version zero", http.MethodPut, "/v1/records/item/a1", "application/json; version=0", 415, "", "", true},
 		{"PUT version not a number", http.MethodPut, "/v1/records/item/a1", "application/json; version=abc", 415, "", "", true},
+		{"PUT another schema", http.MethodPut, "/v1/records/item/a1", "application/json; schema=order", 415, "", "", false},
+		{"PATCH another schema", http.MethodPatch, "/v1/records/item/a1", "application/merge-patch+json; schema=order", 415, "Accept-Patch", "", false},
+		{"import another schema", http.MethodPost, "/v1/records/item/_import", "application/jsonl; schema=order", 415, "Accept-Post", "", false},
+		{"convert to another schema", http.MethodPost, "/v1/convert?schema=item", "application/json; schema=order", 415, "Accept-Post", "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -604,4 +608,26 @@ func TestContentDigest(t *testing.T) {
 			t.Errorf("Content-Digest %q sent unasked", r.Header.Get("Content-Digest"))
 		}
 	})
+}
+
+// TestSchemaParameter checks the schema parameter of media types: a
+// client may echo back the Content-Type of a response, and one naming
+// another schema is not this resource's representation.
+func TestSchemaParameter(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	put := s.SendJSON(t, http.MethodPut, "/v1/records/item/s1", sample("widget", 3)).MustStatus(t, http.StatusCreated)
+	echoed := put.Header.Get("Content-Type")
+	if !strings.Contains(echoed, "schema=item") {
+		t.Fatalf("Content-Type %q names no schema", echoed)
+	}
+	s.Send(t, http.MethodPut, "/v1/records/item/s1", put.Body, "Content-Type", echoed).MustStatus(t, http.StatusOK)
+	s.Get(t, "/v1/records/item/s1", "Accept", echoed).MustStatus(t, http.StatusOK)
+	r := s.Get(t, "/v1/records/item/s1", "Accept", "application/json; schema=order, application/cbor; schema=item").MustStatus(t, http.StatusOK)
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/cbor") {
+		t.Errorf("Accept naming another schema for JSON: Content-Type %q, want CBOR", ct)
+	}
+	s.Get(t, "/v1/records/item/s1", "Accept", "application/json; schema=order").Problem(t, http.StatusNotAcceptable)
+	s.Get(t, "/v1/records/item/s1", "Accept", "application/json; schema=order; version=1").Problem(t, http.StatusNotAcceptable)
+	s.Get(t, "/v1/records/item/_export", "Accept", "application/jsonl; schema=order").Problem(t, http.StatusNotAcceptable)
 }

@@ -57,7 +57,7 @@ func (f recordFormat) contentType(schemaName string) string {
 // format and version from Accept, else fallbackVersion. A version the
 // schema lacks is a 406 listing the versions it has.
 func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate(acceptHeader(r), sc.Has)
+	codec, choice, err := codecs.Negotiate(acceptHeader(r), sc)
 	if err != nil {
 		return recordFormat{}, err
 	}
@@ -110,8 +110,13 @@ func jsonFormat(codecs *negotiate.Registry, sc *schema.Schema, version int) (rec
 
 // bodyVersion resolves the schema version of a request body: the
 // Content-Type version, else the latest. A version the schema lacks is a
-// 415 listing the versions it has.
-func bodyVersion(sc *schema.Schema, ctVersion int) (*schema.Version, error) {
+// 415 listing the versions it has; so is a Content-Type whose schema
+// parameter names another schema (the body is not of this one).
+func bodyVersion(sc *schema.Schema, contentType string, ctVersion int) (*schema.Version, error) {
+	if name := negotiate.ContentTypeSchema(contentType); name != "" && name != sc.Name() {
+		return nil, problem.New(problem.UnsupportedMedia, "the content-type says the body is of schema %q, not %q", name, sc.Name()).
+			WithReason("content_type")
+	}
 	if ctVersion == 0 {
 		return sc.Latest(), nil
 	}

@@ -285,7 +285,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
 		}
-		v, err := bodyVersion(t.schema, ctVersion)
+		v, err := bodyVersion(t.schema, r.Header.Get("Content-Type"), ctVersion)
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
 		}
@@ -455,7 +455,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 			}
 			return err
 		}
-		v, err := bodyVersion(t.schema, mt.Version)
+		v, err := bodyVersion(t.schema, r.Header.Get("Content-Type"), mt.Version)
 		if err != nil {
 			w.Header().Set("Accept-Patch", "application/merge-patch+json")
 			return err

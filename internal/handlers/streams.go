@@ -80,7 +80,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r), t.schema.Has)
+		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r), t.schema)
 		if err != nil {
 			return err
 		}
@@ -175,7 +175,7 @@ func (d *recordDeps) importRecords() http.Handler {
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, withStreamSupported(err, d.codecs))
 		}
-		defaultVersion, err := bodyVersion(t.schema, ctVersion)
+		defaultVersion, err := bodyVersion(t.schema, r.Header.Get("Content-Type"), ctVersion)
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, withStreamSupported(err, d.codecs))
 		}

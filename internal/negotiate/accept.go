@@ -46,6 +46,8 @@ type mediaRange struct {
 	typ, sub string
 	quality  int // in thousandths
 	version  int
+	// schema is the schema parameter, or empty.
+	schema string
 	// params is set when the range carries parameters other than q.
 	params bool
 	// unmatchable is set when the range carries a parameter that no Ferry
@@ -77,7 +79,8 @@ type rangeMatch struct {
 // The parameters version (the schema version), charset and schema are
 // understood; a range with any other parameter before q matches nothing,
 // since no Ferry representation carries one. Parameters after q are accept
-// extensions and are ignored.
+// extensions and are ignored. Choose is for representations of no schema,
+// which every schema parameter fits.
 //
 // A malformed header is a problem.Invalid error; a header that no offer
 // satisfies is a problem.NotAcceptable error listing the acceptable media
@@ -86,14 +89,31 @@ func Choose(accept string, offers []Offer) (Choice, error) {
 	return ChooseVersion(accept, offers, nil)
 }
 
-// ChooseVersion is Choose for representations that also come in versions:
-// a media range whose version parameter names a version that has reports
-// false for matches nothing, as it asks for a representation there is
-// not. When only such ranges match, the best of them is chosen all the
-// same, its Version one has refuses, so that the caller answers with the
-// versions there are rather than with the media types. A nil has accepts
-// every version.
-func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (Choice, error) {
+// A Resource is what versioned representations are of: a schema, with
+// its name and the versions it has.
+type Resource interface {
+	Name() string
+	Has(version int) bool
+}
+
+// ChooseVersion is Choose for representations of res, which also come in
+// versions: a media range whose version parameter names a version that
+// res lacks matches nothing, as it asks for a representation there is
+// not, and so does one whose schema parameter names another schema. When
+// only ranges naming a missing version match, the best of them is chosen
+// all the same, its Version one res lacks, so that the caller answers
+// with the versions there are rather than with the media types. A nil
+// res accepts every version and schema.
+func ChooseVersion(accept string, offers []Offer, res Resource) (Choice, error) {
+	if res == nil {
+		return choose(accept, offers, "", nil)
+	}
+	return choose(accept, offers, res.Name(), res.Has)
+}
+
+// choose is ChooseVersion for a schema named schema ("": any) with the
+// versions has reports true for (nil: any).
+func choose(accept string, offers []Offer, schema string, has func(version int) bool) (Choice, error) {
 	if len(offers) == 0 {
 		return Choice{}, notAcceptable(offers)
 	}
@@ -148,7 +168,7 @@ func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (C
 			return Choice{}, err
 		}
 		ranges++
-		if !mr.unmatchable && (mr.version == 0 || has == nil || has(mr.version)) {
+		if !mr.unmatchable && (mr.schema == "" || schema == "" || mr.schema == schema) && (mr.version == 0 || has == nil || has(mr.version)) {
 			k := 0
 			for _, o := range offers {
 				mr.apply(o.MediaType, &matches[k])
@@ -202,7 +222,7 @@ func ChooseVersion(accept string, offers []Offer, has func(version int) bool) (C
 	}
 	if bestName < 0 {
 		if has != nil {
-			if ch, err := ChooseVersion(accept, offers, nil); err == nil && ch.Version != 0 {
+			if ch, err := choose(accept, offers, schema, nil); err == nil && ch.Version != 0 {
 				return ch, nil
 			}
 		}
@@ -315,9 +335,13 @@ func parseMediaRange(s string, i int) (mediaRange, int, error) {
 			mr.params = true
 		case seenQ:
 			// An accept extension: it does not qualify the media type.
-		case strings.EqualFold(name, "charset"), strings.EqualFold(name, "schema"):
-			// Ferry's text is always UTF-8 and the schema is named by the
-			// URL; responses carry schema=, and clients echo it back.
+		case strings.EqualFold(name, "schema"):
+			// Responses carry schema=, and clients echo it back; one
+			// naming another schema than the resource's matches nothing.
+			mr.schema = value
+			mr.params = true
+		case strings.EqualFold(name, "charset"):
+			// Ferry's text is always UTF-8.
 			mr.params = true
 		default:
 			mr.params = true

@@ -345,9 +345,18 @@ func FuzzParseAccept(f *testing.F) {
 	})
 }
 
+// testResource is a schema named name with versions 1 to latest.
+type testResource struct {
+	name   string
+	latest int
+}
+
+func (r testResource) Name() string   { return r.name }
+func (r testResource) Has(v int) bool { return v >= 1 && v <= r.latest }
+
 func TestChooseVersion(t *testing.T) {
 	t.Parallel()
-	has := func(v int) bool { return v >= 1 && v <= 2 }
+	res := testResource{name: "order", latest: 2}
 	tests := []struct {
 		accept      string
 		wantType    string
@@ -362,9 +371,15 @@ func TestChooseVersion(t *testing.T) {
 		{"text/html", "", 0, true},
 		{"application/json;version=abc, application/cbor", "application/cbor", 0, false},
 		{"*/*;version=1", "application/json", 1, false},
+		{"application/json;schema=order;version=2", "application/json", 2, false},
+		{"application/json;schema=other, application/cbor;schema=order", "application/cbor", 0, false},
+		{"application/json;schema=other;version=1, application/cbor;q=0.5", "application/cbor", 0, false},
+		{"application/json;schema=other;version=1", "", 0, true},
+		{"application/json;schema=other", "", 0, true},
+		{"application/json;schema=Order", "", 0, true},
 	}
 	for _, tc := range tests {
-		got, err := ChooseVersion(tc.accept, recordOffers, has)
+		got, err := ChooseVersion(tc.accept, recordOffers, res)
 		if tc.fails {
 			if !problem.Is(err, problem.NotAcceptable) {
 				t.Errorf("ChooseVersion(%q) = %+v, %v; want not acceptable", tc.accept, got, err)
@@ -373,6 +388,22 @@ func TestChooseVersion(t *testing.T) {
 		}
 		if err != nil || got.MediaType != tc.wantType || got.Version != tc.wantVersion {
 			t.Errorf("ChooseVersion(%q) = %+v, %v; want %s version %d", tc.accept, got, err, tc.wantType, tc.wantVersion)
+		}
+	}
+}
+
+func TestContentTypeSchema(t *testing.T) {
+	t.Parallel()
+	for ct, want := range map[string]string{
+		"application/json":                          "",
+		"application/json; version=2":               "",
+		"application/json; schema=order; version=2": "order",
+		`application/cbor;schema="order"`:           "order",
+		"application/json; schema=":                 "",
+		"application/json;;":                        "",
+	} {
+		if got := ContentTypeSchema(ct); got != want {
+			t.Errorf("ContentTypeSchema(%q) = %q, want %q", ct, got, want)
 		}
 	}
 }

@@ -45,3 +45,17 @@ func ParseContentType(contentType string) (MediaType, error) {
 	}
 	return mt, nil
 }
+
+// ContentTypeSchema returns the schema parameter of a Content-Type header
+// value, or "" when it has none or does not parse (which the codec lookup
+// reports).
+func ContentTypeSchema(contentType string) string {
+	if !strings.Contains(contentType, ";") {
+		return ""
+	}
+	mt, err := ParseContentType(contentType)
+	if err != nil {
+		return ""
+	}
+	return mt.Params["schema"]
+}

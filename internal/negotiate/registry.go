@@ -148,10 +148,9 @@ func (r *Registry) StreamForContentType(contentType string) (StreamCodec, int, e
 }
 
 // Negotiate chooses the codec for a response from an Accept header value,
-// for a resource that has the versions has reports true for (nil: any);
-// see ChooseVersion.
-func (r *Registry) Negotiate(accept string, has func(version int) bool) (Codec, Choice, error) {
-	ch, err := ChooseVersion(accept, r.offers, has)
+// for a representation of res (nil: of no schema); see ChooseVersion.
+func (r *Registry) Negotiate(accept string, res Resource) (Codec, Choice, error) {
+	ch, err := ChooseVersion(accept, r.offers, res)
 	if err != nil {
 		return nil, Choice{}, err
 	}
@@ -159,10 +158,10 @@ func (r *Registry) Negotiate(accept string, has func(version int) bool) (Codec, 
 }
 
 // NegotiateStream chooses the stream codec for a response from an Accept
-// header value, for a resource that has the versions has reports true for
-// (nil: any); see ChooseVersion.
-func (r *Registry) NegotiateStream(accept string, has func(version int) bool) (StreamCodec, Choice, error) {
-	ch, err := ChooseVersion(accept, r.streamOffers, has)
+// header value, for representations of res (nil: of no schema); see
+// ChooseVersion.
+func (r *Registry) NegotiateStream(accept string, res Resource) (StreamCodec, Choice, error) {
+	ch, err := ChooseVersion(accept, r.streamOffers, res)
 	if err != nil {
 		return nil, Choice{}, err
 	}
