@@ -306,7 +306,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
 		write := records.Write{
 			Schema: t.name, ID: t.id, Version: v.Number(), Body: body, FromGob: in.Name() == "gob",
-			Cond: conditions(r, f), ViewVersion: viewVersion(r, f),
+			Cond: conditions(r, f), ViewVersion: viewVersion(r, t.schema, f),
 		}
 		var written *records.Written
 		if create {
@@ -374,9 +374,12 @@ func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t targe
 }
 
 // viewVersion is the version a write's response shows the record at, or 0
-// when the client asked for no body, so nothing needs to be shown.
-func viewVersion(r *http.Request, f recordFormat) int {
-	if preferMinimal(r) {
+// when the client asked for no body at the latest version, where every
+// record can be shown. At an older version the record is viewed even
+// for no body: its ETag names that representation, and a write whose
+// record cannot be shown there is refused (406) before it is stored.
+func viewVersion(r *http.Request, sc *schema.Schema, f recordFormat) int {
+	if preferMinimal(r) && f.version == sc.Latest().Number() {
 		return 0
 	}
 	return f.version
@@ -482,7 +485,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		info.formatIn, info.formatOut = "json", f.codec.Name()
 		written, err := d.svc.Patch(r.Context(), records.Patch{
 			Schema: t.name, ID: t.id, Version: v.Number(), Merge: merge,
-			Cond: conditions(r, f), ViewVersion: viewVersion(r, f),
+			Cond: conditions(r, f), ViewVersion: viewVersion(r, t.schema, f),
 		})
 		if err != nil {
 			d.countValidation(t, v.Number(), err)

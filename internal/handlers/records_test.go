@@ -111,6 +111,29 @@ func TestWriteAnswersInTheAcceptedFormat(t *testing.T) {
 	}
 }
 
+// TestMinimalWriteAtAnUnshowableVersion writes, with Prefer:
+// return=minimal, a record that cannot be shown at the version Accept
+// asks for: no body is sent, yet the ETag would name that representation,
+// so the write is refused with 406 before it is stored, as without Prefer.
+func TestMinimalWriteAtAnUnshowableVersion(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"w","version":1,"fields":{"q":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"w","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`)
+	minimal := []string{"Content-Type", "application/json", "Accept", "application/json; version=1", "Prefer", "return=minimal"}
+	s.Send(t, http.MethodPut, "/v1/records/w/a", []byte(`{"q":7.5}`), minimal...).Problem(t, http.StatusNotAcceptable)
+	s.Get(t, "/v1/records/w/a").Problem(t, http.StatusNotFound)
+	r := s.Send(t, http.MethodPut, "/v1/records/w/a", []byte(`{"q":7}`), minimal...).MustStatus(t, http.StatusCreated)
+	if got := s.Get(t, "/v1/records/w/a", "Accept", "application/json; version=1").Header.Get("ETag"); got != r.Header.Get("ETag") {
+		t.Errorf("minimal PUT answered ETag %s, a read at version 1 gives %s", r.Header.Get("ETag"), got)
+	}
+	patch := []string{"Content-Type", "application/merge-patch+json", "Accept", "application/json; version=1", "Prefer", "return=minimal"}
+	s.Send(t, http.MethodPatch, "/v1/records/w/a", []byte(`{"q":7.5}`), patch...).Problem(t, http.StatusNotAcceptable)
+	if m := s.Get(t, "/v1/records/w/a").JSON(t); num(t, m, "q") != 7 {
+		t.Errorf("a minimal PATCH refused with 406 changed the record: %v", m)
+	}
+}
+
 func TestPostCreatesWithUUIDv7(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t)
