@@ -438,6 +438,25 @@ func TestRequireIfMatch(t *testing.T) {
 	etag := s.Get(t, path).Header.Get("ETag")
 	r := s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", etag).MustStatus(t, http.StatusOK)
 	s.Send(t, http.MethodDelete, path, nil, "If-Match", r.Header.Get("ETag")).MustStatus(t, http.StatusNoContent)
+
+	// An import carries no If-Match: it creates (a deleted record too)
+	// and refuses each update with a 428 of its own.
+	s.Send(t, http.MethodPut, "/v1/records/item/q2", body, "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	lines := `{"id":"q2","data":{"name":"x","qty":2}}` + "\n" + `{"id":"q3","data":{"name":"x","qty":3}}` + "\n" +
+		`{"id":"q3","data":{"name":"x","qty":4}}` + "\n" + `{"id":"q1","data":{"name":"x","qty":5}}` + "\n"
+	m := importSummary(t, s.Send(t, http.MethodPost, "/v1/records/item/_import", []byte(lines), "Content-Type", "application/jsonl"), 2, 2, 0, 2)
+	for _, e := range objects(m, "errors") {
+		if p, _ := e["problem"].(map[string]any); num(t, p, "status") != http.StatusPreconditionRequired {
+			t.Errorf("import error %v, want a 428", e)
+		}
+	}
+	if m := s.Get(t, "/v1/records/item/q2").JSON(t); num(t, m, "qty") != 1 {
+		t.Errorf("an import replaced a record without If-Match: %v", m)
+	}
+	if m := s.Get(t, "/v1/records/item/q3").JSON(t); num(t, m, "qty") != 3 {
+		t.Errorf("an import's second envelope for one id updated it without If-Match: %v", m)
+	}
+	s.Get(t, "/v1/records/item/q1").MustStatus(t, http.StatusOK)
 }
 
 func TestListPages(t *testing.T) {

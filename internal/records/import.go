@@ -174,6 +174,13 @@ func (imp *importer) prepare(ctx context.Context) ([]prepared, error) {
 				}
 			}
 		}
+		if expect > 0 && imp.s.opts.RequireIfMatch {
+			// An envelope carries no If-Match, so where updates require
+			// one, an import only creates.
+			imp.reject(p.index, p.item.ID, problem.New(problem.PreconditionRequired,
+				"this service requires If-Match on updates, which an import cannot carry: record %q exists", p.item.ID))
+			continue
+		}
 		doc, err := imp.convert(p.item, prev)
 		if err != nil {
 			if _, ok := problem.As(err); !ok {
