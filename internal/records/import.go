@@ -37,8 +37,15 @@ type ImportError struct {
 type ImportSummary struct {
 	Accepted int
 	Rejected int
-	Errors   []ImportError
+	// Errors lists the rejected envelopes of lowest index, at most
+	// MaxImportErrors of them; Rejected counts them all.
+	Errors []ImportError
 }
+
+// MaxImportErrors bounds the rejected envelopes an import lists, so that a
+// small stream of many bad envelopes (a compressed run of zero bytes is
+// millions of them) cannot make the summary outgrow memory.
+const MaxImportErrors = 1000
 
 // importChunk is how many envelopes share one store commit in a
 // non-atomic import.
@@ -130,9 +137,17 @@ type importer struct {
 // order as they come.
 func (imp *importer) reject(index int, id string, err error) {
 	imp.sum.Rejected++
+	errs := imp.sum.Errors
+	if len(errs) == MaxImportErrors && index > errs[len(errs)-1].Index {
+		return
+	}
 	e := ImportError{Index: index, ID: id, Problem: err}
-	i, _ := slices.BinarySearchFunc(imp.sum.Errors, index, func(e ImportError, index int) int { return cmp.Compare(e.Index, index) })
-	imp.sum.Errors = slices.Insert(imp.sum.Errors, i, e)
+	i, _ := slices.BinarySearchFunc(errs, index, func(e ImportError, index int) int { return cmp.Compare(e.Index, index) })
+	errs = slices.Insert(errs, i, e)
+	if len(errs) > MaxImportErrors {
+		errs = errs[:MaxImportErrors]
+	}
+	imp.sum.Errors = errs
 }
 
 // prepared is an envelope converted and ready to commit.

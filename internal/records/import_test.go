@@ -1,0 +1,62 @@
+package records
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/pebblestore"
+	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/schema"
+)
+
+// TestImportListsBoundedErrors imports more bad envelopes than a summary
+// lists, rejected both as they are read (bad ids) and as their chunk is
+// prepared (bad data): every one is counted, and the lowest indexes are
+// listed in order, MaxImportErrors of them.
+func TestImportListsBoundedErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := pebblestore.Open(ctx, t.TempDir(), pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg := schema.NewRegistry(st)
+	d, err := schema.ParseDefinition([]byte(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := reg.Register(ctx, d, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(st, reg, Options{})
+	const total = 3 * MaxImportErrors
+	i := 0
+	next := func() (*ImportItem, error) {
+		if i == total {
+			return nil, io.EOF
+		}
+		i++
+		if i%2 == 0 {
+			return &ImportItem{ID: "bad id", Version: 1}, nil
+		}
+		// An empty wire struct: n is missing, found when its chunk is
+		// prepared.
+		return &ImportItem{ID: fmt.Sprint("r", i), Version: 1, Body: v.New()}, nil
+	}
+	sum, err := svc.Import(ctx, "m", next, false, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 0 || sum.Rejected != total || len(sum.Errors) != MaxImportErrors {
+		t.Fatalf("summary: %d accepted, %d rejected, %d listed; want 0, %d, %d", sum.Accepted, sum.Rejected, len(sum.Errors), total, MaxImportErrors)
+	}
+	for k, e := range sum.Errors {
+		if e.Index != k || e.Problem == nil || problem.KindOf(e.Problem) == problem.Internal {
+			t.Fatalf("error %d: index %d, problem %v; want index %d and a problem", k, e.Index, e.Problem, k)
+		}
+	}
+}
