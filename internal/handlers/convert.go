@@ -151,11 +151,15 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 			return err
 		}
 		rec, err := v.Validate(decoded, in.Name() == "gob")
-		if err == nil && f.version != v.Number() {
+		// The record goes out as a read shows it: through View, which also
+		// shows an optional array or map the body left out as empty.
+		if err == nil && (f.version != v.Number() || v.ShowsOptionalContainers()) {
 			var doc *schema.Doc
 			if doc, err = sc.Write(rec, v.Number(), nil); err == nil {
 				rec, err = sc.View(doc, f.version)
-				m.VersionConversions.WithLabelValues(name, strconv.Itoa(v.Number()), strconv.Itoa(f.version)).Inc()
+				if f.version != v.Number() {
+					m.VersionConversions.WithLabelValues(name, strconv.Itoa(v.Number()), strconv.Itoa(f.version)).Inc()
+				}
 			}
 		}
 		if err != nil {

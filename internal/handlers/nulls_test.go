@@ -216,6 +216,10 @@ func TestOptionalContainersShownEmpty(t *testing.T) {
 			}
 		}
 	}
+	conv := s.Send(t, http.MethodPost, "/v1/convert?schema=opt", []byte(`{"lines":[{}],"inner":{}}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
+	if got := string(conv.Body); got != want {
+		t.Errorf("convert answered %s, want %s", got, want)
+	}
 	// Shown empty is not stored empty: tags stays absent through a patch
 	// of another field, so its rule (min=1), which an empty array breaks,
 	// does not start to apply.
