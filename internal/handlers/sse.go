@@ -41,9 +41,26 @@ func plainChanges(changes []records.Change, last uint64) changesJSON {
 	return out
 }
 
+// changedRecord reads the record that c, a change that is not a delete,
+// made: nil when the record has changed again since (or been deleted), as
+// a later change in the feed, with a higher seq, then carries it.
+func (d *recordDeps) changedRecord(ctx context.Context, t target, c records.Change) (*records.Record, error) {
+	rec, err := d.svc.Get(ctx, t.name, c.ID)
+	switch {
+	case problem.Is(err, problem.NotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case rec.Revision != c.Revision:
+		return nil, nil
+	}
+	return rec, nil
+}
+
 // changeEvent is the data of one change's event: the change as JSON and,
-// with data set, the record as it is now in that format, null for a
-// delete or a record deleted since.
+// with data set, the record in that format, null for a delete. A change
+// whose record has changed again since has no event (nil): its record is
+// not what it made, and the later change comes in an event of its own.
 func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change, data *recordFormat) ([]byte, error) {
 	change := changeJSON{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At}
 	if data == nil {
@@ -58,20 +75,17 @@ func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change
 		Error string `json:"error,omitempty"`
 	}{changeJSON: change, Data: json.RawMessage("null")}
 	if c.Op != "delete" {
-		rec, err := d.svc.Get(ctx, t.name, c.ID)
-		switch {
-		case problem.Is(err, problem.NotFound):
-		case err != nil:
+		rec, err := d.changedRecord(ctx, t, c)
+		if err != nil || rec == nil {
 			return nil, err
-		default:
-			body, err := d.marshalRecord(t, rec, *data, nil)
-			if p, ok := problem.As(err); ok && p.Kind != problem.Internal {
-				withData.Error = p.Detail
-			} else if err != nil {
-				return nil, err
-			} else {
-				withData.Data = body
-			}
+		}
+		body, err := d.marshalRecord(t, rec, *data, nil)
+		if p, ok := problem.As(err); ok && p.Kind != problem.Internal {
+			withData.Error = p.Detail
+		} else if err != nil {
+			return nil, err
+		} else {
+			withData.Data = body
 		}
 	}
 	return json.Marshal(withData)
@@ -124,6 +138,9 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 			if err != nil {
 				requestInfoFrom(w).logger.Warn().Err(err).Msg("change stream ended")
 				return
+			}
+			if event == nil {
+				continue
 			}
 			if _, err := w.Write([]byte("id: " + strconv.FormatUint(c.Seq, 10) + "\nevent: change\ndata: " + string(event) + "\n\n")); err != nil {
 				return

@@ -510,7 +510,9 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 }
 
 // encodeChanges encodes a change list in which each change carries the
-// record at the negotiated version (null for a delete).
+// record at the negotiated version (null for a delete). A change whose
+// record has changed again since the list was read is left out, so that
+// no change carries a record it did not make.
 func (d *recordDeps) encodeChanges(ctx context.Context, t target, f recordFormat, changes []records.Change, last uint64) ([]byte, error) {
 	v, err := t.schema.Version(f.version)
 	if err != nil {
@@ -526,16 +528,20 @@ func (d *recordDeps) encodeChanges(ctx context.Context, t target, f recordFormat
 		cv.Field(3).SetString(c.Op)
 		cv.Field(4).Set(reflect.ValueOf(c.At))
 		if c.Op != "delete" {
-			rec, err := d.svc.Get(ctx, t.name, c.ID)
-			if err == nil {
-				view, err := rec.View(t.schema, f.version)
-				if err != nil {
-					return nil, err
-				}
-				cv.Field(5).Set(reflect.ValueOf(view))
-			} else if !problem.Is(err, problem.NotFound) {
+			rec, err := d.changedRecord(ctx, t, c)
+			if err != nil {
 				return nil, err
 			}
+			if rec == nil {
+				// Changed again since the list was read: the later
+				// change, past this list, carries the record.
+				continue
+			}
+			view, err := rec.View(t.schema, f.version)
+			if err != nil {
+				return nil, err
+			}
+			cv.Field(5).Set(reflect.ValueOf(view))
 		}
 		list = reflect.Append(list, cv)
 	}

@@ -1213,3 +1213,63 @@ func TestAtomicImportListsEveryRejection(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeFeedDataIsTheChangesRecord reads the change list with records
+// while one record is written again and again: each change that carries
+// data carries the record that change made, never a later revision.
+func TestChangeFeedDataIsTheChangesRecord(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"ctr","version":1,"fields":{"n":{"type":"int"}}}`)
+	const writes = 300
+	done, stop := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-done }()
+	go func() {
+		defer close(done)
+		for i := 1; i <= writes; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// Written by one writer, revision i holds n = i.
+			req, err := http.NewRequest(http.MethodPut, s.URL+"/v1/records/ctr/c", strings.NewReader(fmt.Sprintf(`{"n":%d}`, i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Prefer", "return=minimal")
+			r, err := s.Client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			r.Body.Close()
+			if r.StatusCode >= 300 {
+				t.Errorf("PUT %d: status %d", i, r.StatusCode)
+				return
+			}
+		}
+	}()
+	checked := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		m := s.Get(t, "/v1/records/ctr/_changes?include=data").MustStatus(t, http.StatusOK).JSON(t)
+		for _, c := range objects(m, "changes") {
+			data, _ := c["data"].(map[string]any)
+			if data == nil || num(t, data, "n") != num(t, c, "revision") {
+				t.Errorf("change %v carries no record, or that of another revision", c)
+				return
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no change was checked")
+	}
+}
