@@ -42,8 +42,9 @@ func plainChanges(changes []records.Change, last uint64) changesJSON {
 }
 
 // changedRecord reads the record that c, a change that is not a delete,
-// made: nil when the record has changed again since (or been deleted), as
-// a later change in the feed, with a higher seq, then carries it.
+// made, for a change list: nil when the record has changed again since
+// (or been deleted), as a later change in the list, with a higher seq,
+// then carries it.
 func (d *recordDeps) changedRecord(ctx context.Context, t target, c records.Change) (*records.Record, error) {
 	rec, err := d.svc.Get(ctx, t.name, c.ID)
 	switch {
@@ -58,9 +59,8 @@ func (d *recordDeps) changedRecord(ctx context.Context, t target, c records.Chan
 }
 
 // changeEvent is the data of one change's event: the change as JSON and,
-// with data set, the record in that format, null for a delete. A change
-// whose record has changed again since has no event (nil): its record is
-// not what it made, and the later change comes in an event of its own.
+// with data set, the record that change made in that format (from the
+// record's history when it has changed again since), null for a delete.
 func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change, data *recordFormat) ([]byte, error) {
 	change := changeJSON{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At}
 	if data == nil {
@@ -69,23 +69,24 @@ func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change
 	withData := struct {
 		changeJSON
 		Data json.RawMessage `json:"data"`
-		// Error says why data is null for a record that exists: it
-		// cannot be shown at the asked version. The stream goes on, or
-		// a client resuming from the event before would meet it again.
+		// Error says why data is null for a change that is not a
+		// delete: the record cannot be shown at the asked version, or
+		// that revision is no longer kept. The stream goes on, or a
+		// client resuming from the event before would meet it again.
 		Error string `json:"error,omitempty"`
 	}{changeJSON: change, Data: json.RawMessage("null")}
 	if c.Op != "delete" {
-		rec, err := d.changedRecord(ctx, t, c)
-		if err != nil || rec == nil {
-			return nil, err
+		rec, err := d.svc.RecordAt(ctx, t.name, c.ID, c.Revision)
+		if err == nil {
+			var body []byte
+			if body, err = d.marshalRecord(t, rec, *data, nil); err == nil {
+				withData.Data = body
+			}
 		}
-		body, err := d.marshalRecord(t, rec, *data, nil)
 		if p, ok := problem.As(err); ok && p.Kind != problem.Internal {
 			withData.Error = p.Detail
 		} else if err != nil {
 			return nil, err
-		} else {
-			withData.Data = body
 		}
 	}
 	return json.Marshal(withData)
@@ -128,7 +129,7 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 		return
 	}
 	for {
-		changes, last, err := d.svc.Changes(ctx, t.name, since, 1000, 0)
+		changes, last, err := d.svc.ChangeEvents(ctx, t.name, since, 1000)
 		if err != nil {
 			requestInfoFrom(w).logger.Warn().Err(err).Msg("change stream ended")
 			return
@@ -138,9 +139,6 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 			if err != nil {
 				requestInfoFrom(w).logger.Warn().Err(err).Msg("change stream ended")
 				return
-			}
-			if event == nil {
-				continue
 			}
 			if _, err := w.Write([]byte("id: " + strconv.FormatUint(c.Seq, 10) + "\nevent: change\ndata: " + string(event) + "\n\n")); err != nil {
 				return

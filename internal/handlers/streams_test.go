@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1030,7 +1031,9 @@ func TestChangeFeedEventsWithData(t *testing.T) {
 			for _, want := range []struct {
 				id  string
 				qty int64
-			}{{"d1", 4}, {"d2", 0}} {
+			}{{"d1", 4}, {"d2", 5}, {"d2", 0}} {
+				// Every change, d2's create too, with the record that
+				// change made, although d2 was deleted since.
 				ev := nextEvent(t, events)
 				var m map[string]any
 				if err := json.Unmarshal([]byte(ev.data), &m); err != nil {
@@ -1271,5 +1274,63 @@ func TestChangeFeedDataIsTheChangesRecord(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no change was checked")
+	}
+}
+
+// TestChangeFeedEventsSendEveryChange writes one record from several
+// writers at once with an event stream open: the stream sends every
+// change, superseded ones included, each with the record it made.
+func TestChangeFeedEventsSendEveryChange(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"ev","version":1,"fields":{"n":{"type":"int"}}}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := openEvents(t, s, ctx, "/v1/records/ev/_changes?include=data")
+	const writers, each = 4, 40
+	var mu sync.Mutex
+	written := make(map[int64]int64) // revision → n
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				n := int64(w*each + i)
+				req, err := http.NewRequest(http.MethodPut, s.URL+"/v1/records/ev/one", strings.NewReader(fmt.Sprintf(`{"n":%d}`, n)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Prefer", "return=minimal")
+				r, err := s.Client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				r.Body.Close()
+				rev, err := strconv.ParseInt(r.Header.Get("Ferry-Revision"), 10, 64)
+				if r.StatusCode >= 300 || err != nil {
+					t.Errorf("PUT: status %d, revision %q", r.StatusCode, r.Header.Get("Ferry-Revision"))
+					return
+				}
+				mu.Lock()
+				written[rev] = n
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for want := int64(1); want <= writers*each; want++ {
+		ev := nextEvent(t, events)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(ev.data), &m); err != nil {
+			t.Fatalf("event data %q: %v", ev.data, err)
+		}
+		data, _ := m["data"].(map[string]any)
+		if num(t, m, "revision") != want || data == nil || num(t, data, "n") != written[want] {
+			t.Fatalf("event %v, want revision %d with n %d", m, want, written[want])
+		}
 	}
 }

@@ -262,7 +262,7 @@ func (s *Store) commitBatch(batch []*request) {
 		s.cache.publish(s.nextView, st.cacheWrites, s.install)
 		for name, c := range st.schemas {
 			if c.dirty {
-				s.feeds.publish(name, c.seq)
+				s.feeds.publish(name, c.seq, c.changes)
 			}
 		}
 		return
@@ -294,6 +294,8 @@ type txState struct {
 type schemaTx struct {
 	counters
 	dirty bool
+	// changes are the changes of the batch, for the feed's memory.
+	changes []Change
 }
 
 func (s *Store) newTxState() *txState {
@@ -583,6 +585,7 @@ func (st *txState) applyWrite(w *Write, body packedBody) (Result, error) {
 			return Result{}, err
 		}
 	}
+	sc.changes = append(sc.changes, Change{Seq: seq, ID: w.ID, Revision: rev, Op: op, At: at})
 	cv := encodeChange(changeValue{revision: rev, at: at, op: op, id: w.ID})
 	if err := b.Set(changeKey(w.Schema, seq), cv, nil); err != nil {
 		return Result{}, err

@@ -1,7 +1,9 @@
 package pebblestore
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -22,23 +24,44 @@ type feeds struct {
 type feed struct {
 	last    uint64
 	changed chan struct{}
+	// recent holds the schema's latest changes in seq order, superseded
+	// ones included: every change with a seq above from, at most
+	// maxRecentChanges of them.
+	recent []Change
+	from   uint64
 }
+
+// maxRecentChanges bounds the changes each schema's feed keeps in memory
+// for event streams, which send every change, where the stored feed keeps
+// only each record's newest.
+const maxRecentChanges = 4096
 
 func newFeeds() feeds {
 	return feeds{m: make(map[string]*feed), born: make(chan struct{}), done: make(chan struct{})}
 }
 
-// publish records that schema's last sequence number is seq and wakes its
-// waiters.
-func (f *feeds) publish(schema string, seq uint64) {
+// publish records that schema's last sequence number is seq, after the
+// changes made (in seq order, the last at seq; none when the store opens),
+// and wakes its waiters.
+func (f *feeds) publish(schema string, seq uint64, changes []Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fd, ok := f.m[schema]
 	if !ok {
-		fd = &feed{changed: make(chan struct{})}
+		// Every change from here on is published: the feed holds all
+		// those after the first.
+		fd = &feed{changed: make(chan struct{}), from: seq}
+		if len(changes) > 0 {
+			fd.from = changes[0].Seq - 1
+		}
 		f.m[schema] = fd
 		close(f.born)
 		f.born = make(chan struct{})
+	}
+	fd.recent = append(fd.recent, changes...)
+	if over := len(fd.recent) - maxRecentChanges; over > 0 {
+		fd.from = fd.recent[over-1].Seq
+		fd.recent = slices.Delete(fd.recent, 0, over)
 	}
 	if seq <= fd.last {
 		return
@@ -46,6 +69,29 @@ func (f *feeds) publish(schema string, seq uint64) {
 	fd.last = seq
 	close(fd.changed)
 	fd.changed = make(chan struct{})
+}
+
+// RecentChanges returns up to limit changes of schema with a seq above
+// since, in seq order, from memory: unlike Changes, every change made
+// since the store opened, a record's superseded ones included, as long as
+// the last maxRecentChanges of the schema reach back to since. ok is
+// false when they do not, and the caller reads Changes instead.
+func (s *Store) RecentChanges(schema string, since uint64, limit int) (changes []Change, ok bool) {
+	f := &s.feeds
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fd, found := f.m[schema]
+	if !found {
+		// No change since the store opened, nor stored before: there is
+		// nothing to miss.
+		return nil, true
+	}
+	if since < fd.from {
+		return nil, false
+	}
+	i, _ := slices.BinarySearchFunc(fd.recent, since, func(c Change, since uint64) int { return cmp.Compare(c.Seq, since+1) })
+	end := min(len(fd.recent), i+max(limit, 0))
+	return slices.Clone(fd.recent[i:end]), true
 }
 
 func (f *feeds) close() {

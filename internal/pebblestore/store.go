@@ -323,7 +323,7 @@ func (s *Store) loadCounters() error {
 			return fmt.Errorf("pebblestore: counters key %q: %w", it.Key(), err)
 		}
 		s.counters[string(name)] = c
-		s.feeds.publish(string(name), c.seq)
+		s.feeds.publish(string(name), c.seq, nil)
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("pebblestore: load counters: %w", err)

@@ -169,6 +169,50 @@ func (s *Service) Changes(ctx context.Context, schemaName string, since uint64, 
 	return changes, lastSeq(changes, since), err
 }
 
+// ChangeEvents returns up to limit changes of the schema after since for
+// an event stream, which sends every change: the ones a record has since
+// superseded too, while the store has them at hand, else (after a
+// restart, or for a reader far behind) each record's newest change, as
+// Changes does. It does not wait.
+func (s *Service) ChangeEvents(ctx context.Context, schemaName string, since uint64, limit int) ([]Change, uint64, error) {
+	if _, err := s.Schema(schemaName); err != nil {
+		return nil, since, err
+	}
+	rows, ok := s.store.RecentChanges(schemaName, since, limit)
+	if !ok {
+		return s.Changes(ctx, schemaName, since, limit, 0)
+	}
+	out := make([]Change, len(rows))
+	for i, c := range rows {
+		out[i] = Change{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At.UTC()}
+	}
+	return out, lastSeq(out, since), nil
+}
+
+// RecordAt returns the record as revision made it: the current record
+// when it is at that revision, else the revision from its history. It is
+// a problem.NotFound when the record has no such revision at hand (never
+// made, dropped by retention, or a delete).
+func (s *Service) RecordAt(ctx context.Context, schemaName, id string, revision int64) (*Record, error) {
+	rec, err := s.Get(ctx, schemaName, id)
+	if err == nil && rec.Revision == revision {
+		return rec, nil
+	}
+	if err != nil && !problem.Is(err, problem.NotFound) {
+		return nil, err
+	}
+	revs, err := s.History(ctx, schemaName, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revs {
+		if r.Revision == revision && r.Record != nil {
+			return r.Record, nil
+		}
+	}
+	return nil, problem.New(problem.NotFound, "record %q of schema %q has no revision %d at hand", id, schemaName, revision)
+}
+
 // WaitChange blocks until the schema has a change after since or ctx ends.
 func (s *Service) WaitChange(ctx context.Context, schemaName string, since uint64) error {
 	return s.store.WaitChange(ctx, schemaName, since)

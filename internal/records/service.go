@@ -23,6 +23,9 @@ type Store interface {
 	Count(ctx context.Context, schema string) (int64, error)
 	History(ctx context.Context, schema, id string) ([]store.HistoryEntry, error)
 	Changes(ctx context.Context, schema string, since uint64, limit int) ([]store.Change, error)
+	// RecentChanges is every change after since, superseded ones
+	// included, when the store still has them at hand (ok).
+	RecentChanges(schema string, since uint64, limit int) (changes []store.Change, ok bool)
 	LastSeq(ctx context.Context, schema string) (uint64, error)
 	WaitChange(ctx context.Context, schema string, since uint64) error
 }
