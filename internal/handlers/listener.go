@@ -76,10 +76,13 @@ func problemForStdError(b []byte) ([]byte, bool) {
 	if len(b) > maxStdError || len(b) < len(proto)+3 || !bytes.HasPrefix(b, []byte(proto)) || (b[len(proto)] != '4' && b[len(proto)] != '5') {
 		return nil, false
 	}
-	_, text, ok := bytes.Cut(b, []byte(stdErrorHeaders))
-	if !ok {
+	// net/http's own answers have these headers alone, right after the
+	// status line; every response of a handler has others (Date) first.
+	statusEnd := bytes.Index(b, []byte("\r\n"))
+	if statusEnd < 0 || !bytes.HasPrefix(b[statusEnd:], []byte(stdErrorHeaders)) {
 		return nil, false
 	}
+	text := b[statusEnd+len(stdErrorHeaders):]
 	status, err := strconv.Atoi(string(b[len(proto) : len(proto)+3]))
 	if err != nil || http.StatusText(status) == "" {
 		return nil, false

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ func TestProblemForStdError(t *testing.T) {
 		{"an error of Ferry's", "HTTP/1.1 404 Not Found\r\nContent-Type: application/problem+json\r\n\r\n{}", 0, "", ""},
 		{"a body that quotes the headers", "HTTP/1.1 400 Bad Request\r\nContent-Length: 99\r\n\r\n" + strings.Repeat("x", 1100) + headers, 0, "", ""},
 		{"too short", "HTTP/1.1 4", 0, "", ""},
+		{"a handler's error without a content type, closing", "HTTP/1.1 409 Conflict\r\nDate: Wed, 02 Dec 2026 00:00:00 GMT\r\nContent-Length: 4" + headers + "busy", 0, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,5 +60,48 @@ func TestProblemForStdError(t *testing.T) {
 				t.Errorf("problem %v, want type /problems/%s, detail %q, status %d", doc, tc.slug, tc.detail, tc.status)
 			}
 		})
+	}
+}
+
+// TestProblemListenerLeavesHandlersAlone serves through a real server on
+// the listener: a handler's own plain-text error on a closing connection
+// passes as it is, and only net/http's own answers become problems.
+func TestProblemListenerLeavesHandlersAlone(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusConflict)
+		_, _ = w.Write([]byte("busy"))
+	}), MaxHeaderBytes: 1 << 10}
+	go func() { _ = srv.Serve(ProblemListener(ln)) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	for _, tc := range []struct {
+		request     string
+		status      int
+		contentType string
+	}{
+		{"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", http.StatusConflict, "text/plain; charset=utf-8"},
+		{"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("x", 8<<10) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, "application/problem+json"},
+		{"GET / HTTP/1.1\r\n\r\n", http.StatusBadRequest, "application/problem+json"},
+	} {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write([]byte(tc.request)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("reading the answer to %.40q: %v", tc.request, err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != tc.contentType {
+			t.Errorf("%.40q: %d %q, want %d %q", tc.request, resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.contentType)
+		}
 	}
 }
