@@ -25,15 +25,16 @@ type feed struct {
 	last    uint64
 	changed chan struct{}
 	// recent holds the schema's latest changes in seq order, superseded
-	// ones included: every change with a seq above from, at most
-	// maxRecentChanges of them.
+	// ones included: every change with a seq above from, at least the
+	// last maxRecentChanges and fewer than twice as many.
 	recent []Change
 	from   uint64
 }
 
-// maxRecentChanges bounds the changes each schema's feed keeps in memory
-// for event streams, which send every change, where the stored feed keeps
-// only each record's newest.
+// maxRecentChanges is how many changes each schema's feed keeps in memory
+// at least for event streams, which send every change, where the stored
+// feed keeps only each record's newest. Once it holds twice as many, the
+// older half goes, so that a commit does not move the rest each time.
 const maxRecentChanges = 4096
 
 func newFeeds() feeds {
@@ -59,9 +60,9 @@ func (f *feeds) publish(schema string, seq uint64, changes []Change) {
 		f.born = make(chan struct{})
 	}
 	fd.recent = append(fd.recent, changes...)
-	if over := len(fd.recent) - maxRecentChanges; over > 0 {
+	if over := len(fd.recent) - maxRecentChanges; len(fd.recent) >= 2*maxRecentChanges {
 		fd.from = fd.recent[over-1].Seq
-		fd.recent = slices.Delete(fd.recent, 0, over)
+		fd.recent = slices.Clone(fd.recent[over:])
 	}
 	if seq <= fd.last {
 		return

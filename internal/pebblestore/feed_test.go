@@ -46,17 +46,20 @@ func TestRecentChanges(t *testing.T) {
 		t.Errorf("RecentChanges after the last = %v, %v; want none, ok", chs, ok)
 	}
 
-	// Past the bound, the oldest go, and a reader behind them is told so.
-	writes := make([]Write, maxRecentChanges)
+	// Past twice the bound, the oldest go, and a reader behind them is
+	// told so.
+	writes := make([]Write, 2*maxRecentChanges-5)
 	for i := range writes {
 		writes[i] = Write{Schema: "s", ID: fmt.Sprint("m", i), IfRevision: AnyRevision, Body: []byte("m")}
 	}
 	MustCommitAll(t, s, writes)
-	if _, ok := s.RecentChanges("s", 4, 10); ok {
-		t.Error("RecentChanges after 4, dropped since, is ok")
+	last := uint64(2 * maxRecentChanges)
+	oldest := last - maxRecentChanges + 1
+	if _, ok := s.RecentChanges("s", oldest-2, 10); ok {
+		t.Errorf("RecentChanges after %d, dropped since, is ok", oldest-2)
 	}
-	if chs, ok := s.RecentChanges("s", 5, 10); !ok || len(chs) != 10 || chs[0].Seq != 6 {
-		t.Errorf("RecentChanges after 5, the oldest kept = %v, %v; want seqs from 6", chs, ok)
+	if chs, ok := s.RecentChanges("s", oldest-1, 10); !ok || len(chs) != 10 || chs[0].Seq != oldest {
+		t.Errorf("RecentChanges after %d, the oldest kept = %v, %v; want seqs from %d", oldest-1, chs, ok, oldest)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -64,7 +67,6 @@ func TestRecentChanges(t *testing.T) {
 
 	// After a restart, only what comes after is at hand.
 	s = mustOpenFS(t, dir, Options{HistoryLimit: 10}, vfs.Default)
-	last := uint64(5 + maxRecentChanges)
 	if _, ok := s.RecentChanges("s", last-1, 10); ok {
 		t.Error("RecentChanges from before a restart is ok")
 	}

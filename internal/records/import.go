@@ -38,13 +38,15 @@ type ImportSummary struct {
 	Accepted int
 	Rejected int
 	// Errors lists the rejected envelopes of lowest index, at most
-	// MaxImportErrors of them; Rejected counts them all.
+	// MaxImportErrors of them, then the framing error that ended the
+	// import, if one did; Rejected counts them all.
 	Errors []ImportError
 }
 
-// MaxImportErrors bounds the rejected envelopes an import lists, so that a
-// small stream of many bad envelopes (a compressed run of zero bytes is
-// millions of them) cannot make the summary outgrow memory.
+// MaxImportErrors bounds the rejected envelopes an import lists besides
+// the framing error that ends it, so that a small stream of many bad
+// envelopes (a compressed run of zero bytes is millions of them) cannot
+// make the summary outgrow memory.
 const MaxImportErrors = 1000
 
 // importChunk is how many envelopes share one store commit in a
@@ -77,7 +79,9 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 			if _, ok := problem.As(err); !ok {
 				return nil, fmt.Errorf("records: import %s: %w", schemaName, err)
 			}
-			imp.reject(index, "", err)
+			// Listed past the bound: it is where the stream was read to.
+			imp.sum.Rejected++
+			imp.framing = &ImportError{Index: index, Problem: err}
 			break
 		}
 		if item.Err == nil {
@@ -107,12 +111,24 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 		}
 	}
 	if atomic {
-		return imp.finishAtomic(ctx)
+		sum, err := imp.finishAtomic(ctx)
+		imp.listFraming()
+		return sum, err
 	}
 	if err := imp.flush(ctx); err != nil {
 		return nil, err
 	}
+	imp.listFraming()
 	return imp.sum, nil
+}
+
+// listFraming lists the framing error that ended the import, if one did,
+// after the envelopes rejected before it.
+func (imp *importer) listFraming() {
+	if imp.framing != nil {
+		imp.sum.Errors = append(imp.sum.Errors, *imp.framing)
+		imp.framing = nil
+	}
 }
 
 type pendingItem struct {
@@ -130,6 +146,7 @@ type importer struct {
 	sum     *ImportSummary
 	written func(*Written)
 	read    int // envelopes read from the stream, framing errors included
+	framing *ImportError
 }
 
 // reject records a rejected envelope. An envelope is rejected when it is

@@ -3,7 +3,6 @@ package records
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/pebblestore"
@@ -13,8 +12,9 @@ import (
 
 // TestImportListsBoundedErrors imports more bad envelopes than a summary
 // lists, rejected both as they are read (bad ids) and as their chunk is
-// prepared (bad data): every one is counted, and the lowest indexes are
-// listed in order, MaxImportErrors of them.
+// prepared (bad data), then a framing error: every one is counted, the
+// lowest indexes are listed in order, MaxImportErrors of them, and the
+// framing error after them.
 func TestImportListsBoundedErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -36,8 +36,12 @@ func TestImportListsBoundedErrors(t *testing.T) {
 	const total = 3 * MaxImportErrors
 	i := 0
 	next := func() (*ImportItem, error) {
-		if i == total {
-			return nil, io.EOF
+		switch i {
+		case total:
+			i++
+			return nil, problem.New(problem.Invalid, "not a value of the stream")
+		case total + 1:
+			t.Fatal("the import read on past a framing error")
 		}
 		i++
 		if i%2 == 0 {
@@ -51,12 +55,16 @@ func TestImportListsBoundedErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Accepted != 0 || sum.Rejected != total || len(sum.Errors) != MaxImportErrors {
-		t.Fatalf("summary: %d accepted, %d rejected, %d listed; want 0, %d, %d", sum.Accepted, sum.Rejected, len(sum.Errors), total, MaxImportErrors)
+	if sum.Accepted != 0 || sum.Rejected != total+1 || len(sum.Errors) != MaxImportErrors+1 {
+		t.Fatalf("summary: %d accepted, %d rejected, %d listed; want 0, %d, %d", sum.Accepted, sum.Rejected, len(sum.Errors), total+1, MaxImportErrors+1)
 	}
 	for k, e := range sum.Errors {
-		if e.Index != k || e.Problem == nil || problem.KindOf(e.Problem) == problem.Internal {
-			t.Fatalf("error %d: index %d, problem %v; want index %d and a problem", k, e.Index, e.Problem, k)
+		want := k
+		if k == MaxImportErrors {
+			want = total // the framing error, listed past the bound
+		}
+		if e.Index != want || e.Problem == nil || problem.KindOf(e.Problem) == problem.Internal {
+			t.Fatalf("error %d: index %d, problem %v; want index %d and a problem", k, e.Index, e.Problem, want)
 		}
 	}
 }
