@@ -217,9 +217,15 @@ func (d *jsonDecoder) field(f *field, p unsafe.Pointer) bool {
 	if !f.optional {
 		return d.value(f.node, p)
 	}
-	v := reflect.New(f.node.plain).UnsafePointer()
-	*(*unsafe.Pointer)(p) = v
-	return d.value(f.node, v)
+	v := reflect.New(f.node.plain)
+	if !d.value(f.node, v.UnsafePointer()) {
+		return false
+	}
+	// An empty optional array or map reads as absent (see emptyContainer).
+	if !emptyContainer(f, v.Elem()) {
+		*(*unsafe.Pointer)(p) = v.UnsafePointer()
+	}
+	return true
 }
 
 // value reads a value of n into p, which points to n's plain type.

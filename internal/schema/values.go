@@ -120,6 +120,14 @@ func (fl *filler) absent(f *field, dst reflect.Value, null bool) {
 	}
 }
 
+// emptyContainer reports whether v, the present value of an optional
+// field, is an empty array or map. Such a field reads as absent: Ferry
+// shows an absent optional array or map as empty, so a client that writes
+// back what it read sends it empty, and must write the record it read.
+func emptyContainer(f *field, v reflect.Value) bool {
+	return (f.node.kind == kindArray || f.node.kind == kindMap) && v.Len() == 0
+}
+
 // zeroPresent is the value of a field that gob left off the wire: the zero
 // value, with empty rather than nil containers all the way down.
 func zeroPresent(n *node) reflect.Value {
@@ -160,7 +168,7 @@ func (fl *filler) wireObject(n *node, w, p reflect.Value) {
 		mark := fl.push(f.name)
 		// Every wire field is a pointer, a slice or a map: nil is absent.
 		switch {
-		case wf.IsNil():
+		case wf.IsNil(), f.optional && emptyContainer(f, wf.Elem()):
 			// The libraries leave a field that is null as they leave one
 			// that is missing.
 			fl.absent(f, pf, false)
@@ -305,7 +313,11 @@ func (fl *filler) plainObject(n *node, p reflect.Value) {
 		pf := p.Field(f.index)
 		mark := fl.push(f.name)
 		if f.optional {
-			if !pf.IsNil() {
+			switch {
+			case pf.IsNil():
+			case emptyContainer(f, pf.Elem()):
+				pf.SetZero()
+			default:
 				fl.plainValue(f.node, pf.Elem())
 			}
 		} else {
@@ -451,7 +463,11 @@ func (fl *filler) mapObject(n *node, x any, p reflect.Value) {
 		case f.optional:
 			np := reflect.New(f.node.plain)
 			fl.mapValue(f.node, val, np.Elem())
-			pf.Set(np)
+			if emptyContainer(f, np.Elem()) {
+				fl.absent(f, pf, false)
+			} else {
+				pf.Set(np)
+			}
 		default:
 			fl.mapValue(f.node, val, pf)
 		}
