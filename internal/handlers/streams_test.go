@@ -1334,3 +1334,39 @@ func TestChangeFeedEventsSendEveryChange(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeFeedEventsOfRevisionsNoLongerKept opens an event stream after
+// a record was written more often than its history keeps: the changes
+// still in memory are all sent, those whose revision retention dropped
+// with data null and the reason, the others with their record.
+func TestChangeFeedEventsOfRevisionsNoLongerKept(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t, WithHistoryLimit(2))
+	s.MustRegister(t, `{"name":"hk","version":1,"fields":{"n":{"type":"int"}}}`)
+	for i := 1; i <= 5; i++ {
+		want := http.StatusOK
+		if i == 1 {
+			want = http.StatusCreated
+		}
+		s.Send(t, http.MethodPut, "/v1/records/hk/a", []byte(fmt.Sprintf(`{"n":%d}`, i)), "Content-Type", "application/json").MustStatus(t, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := openEvents(t, s, ctx, "/v1/records/hk/_changes?include=data")
+	for rev := int64(1); rev <= 5; rev++ {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(nextEvent(t, events).data), &m); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := m["data"].(map[string]any)
+		kept := rev >= 4 // the record and one revision before it
+		switch {
+		case num(t, m, "revision") != rev:
+			t.Fatalf("event %v, want revision %d", m, rev)
+		case kept && (data == nil || num(t, data, "n") != rev):
+			t.Errorf("event %v, want the record of revision %d", m, rev)
+		case !kept && (m["data"] != nil || str(m, "error") == ""):
+			t.Errorf("event %v, want data null and an error for a revision no longer kept", m)
+		}
+	}
+}

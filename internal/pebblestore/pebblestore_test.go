@@ -596,3 +596,29 @@ func TestLargeBatch(t *testing.T) {
 	s = MustOpen(t, dir, Options{})
 	check("after reopen")
 }
+
+// TestHistorySince checks that HistorySince gives the newest revisions
+// down to from, bodies rebuilt, and nothing older.
+func TestHistorySince(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t, t.TempDir(), Options{HistoryLimit: 10})
+	for i := 1; i <= 5; i++ {
+		MustCommitAll(t, s, []Write{{Schema: "s", ID: "a", IfRevision: AnyRevision, Body: []byte(fmt.Sprint("body of revision ", i))}})
+	}
+	for _, from := range []int64{-1, 1, 3, 5, 6} {
+		got, err := s.HistorySince(context.Background(), "s", "a", from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 5 - max(from, 1) + 1
+		if int64(len(got)) != want {
+			t.Fatalf("HistorySince(%d): %d entries, want %d", from, len(got), want)
+		}
+		for i, e := range got {
+			rev := int64(5 - i)
+			if e.Revision != rev || string(e.Body) != fmt.Sprint("body of revision ", rev) {
+				t.Errorf("HistorySince(%d) entry %d: revision %d %q, want revision %d", from, i, e.Revision, e.Body, rev)
+			}
+		}
+	}
+}

@@ -187,6 +187,12 @@ func (s *Store) schemaCounters(ctx context.Context, schema string) (counters, er
 // included. It returns ErrNotFound for a record that never existed. A
 // deleted record's history stays until retention drops it.
 func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry, error) {
+	return s.HistorySince(ctx, schema, id, 1)
+}
+
+// HistorySince is History without the revisions before from: it reads and
+// rebuilds only the newest ones, down to from.
+func (s *Store) HistorySince(ctx context.Context, schema, id string, from int64) ([]HistoryEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -210,9 +216,9 @@ func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry,
 		}
 		// Entries beyond the limit are left over from a higher limit until
 		// Open trims them.
-		first := int64(1)
+		first := max(1, from)
 		if s.limit > 0 {
-			first = max(1, newest.Revision-s.limit+1)
+			first = max(first, newest.Revision-s.limit+1)
 		}
 		prefix := historyPrefix(schema, id)
 		start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(first))
@@ -231,8 +237,10 @@ func (s *Store) History(ctx context.Context, schema, id string) ([]HistoryEntry,
 		if err != nil {
 			return err
 		}
-		out = append(out, newest)
-		deltas = append(deltas, nil)
+		if newest.Revision >= from {
+			out = append(out, newest)
+			deltas = append(deltas, nil)
+		}
 		return nil
 	})
 	if err != nil {

@@ -201,13 +201,15 @@ func (s *Service) RecordAt(ctx context.Context, schemaName, id string, revision 
 	if err != nil && !problem.Is(err, problem.NotFound) {
 		return nil, err
 	}
-	revs, err := s.History(ctx, schemaName, id)
-	if err != nil {
-		return nil, err
+	// Only the revisions from the one asked for up are read: an event
+	// stream asks for one a few writes behind.
+	entries, err := s.store.HistorySince(ctx, schemaName, id, revision)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("records: history %s/%s: %w", schemaName, id, err)
 	}
-	for _, r := range revs {
-		if r.Revision == revision && r.Record != nil {
-			return r.Record, nil
+	if n := len(entries); n > 0 {
+		if e := entries[n-1]; e.Revision == revision && e.Op != "delete" && e.Body != nil {
+			return recordFrom(store.Record{Schema: schemaName, ID: id, Revision: e.Revision, UpdatedAt: e.At, Body: e.Body}), nil
 		}
 	}
 	return nil, problem.New(problem.NotFound, "record %q of schema %q has no revision %d at hand", id, schemaName, revision)

@@ -22,6 +22,8 @@ type Store interface {
 	Scan(ctx context.Context, schema, after string, limit int) ([]store.Record, error)
 	Count(ctx context.Context, schema string) (int64, error)
 	History(ctx context.Context, schema, id string) ([]store.HistoryEntry, error)
+	// HistorySince is History down to revision from only.
+	HistorySince(ctx context.Context, schema, id string, from int64) ([]store.HistoryEntry, error)
 	Changes(ctx context.Context, schema string, since uint64, limit int) ([]store.Change, error)
 	// RecentChanges is every change after since, superseded ones
 	// included, when the store still has them at hand (ok).
