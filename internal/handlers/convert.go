@@ -144,6 +144,9 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err != nil {
 			return err
 		}
+		// Marked before the body is read, so that a refused conversion at
+		// a deprecated version says so too.
+		markDeprecated(w, m, sc, v.Number(), f.version)
 		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
 		decoded, err := decodeRecordBody(w, r, in, v, limits.MaxBodyBytes, m)
@@ -179,7 +182,6 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err != nil {
 			return err
 		}
-		markDeprecated(w, m, sc, v.Number(), f.version)
 		writeRepresentation(w, r, http.StatusOK, representation{body: out, contentType: f.contentType(name), encoding: enc})
 		return nil
 	})

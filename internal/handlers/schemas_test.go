@@ -198,6 +198,14 @@ func TestSchemaLifecycle(t *testing.T) {
 			r.Status = 200 // checked; the headers are what this case is about
 			return r
 		}},
+		{"refused conversion at v1", func() *Resp {
+			r := s.SendJSON(t, http.MethodPost, "/v1/convert?schema=item", sample("", 0), "Content-Type", "application/json; version=1")
+			if r.Status != 422 {
+				t.Fatalf("conversion of an invalid record at v1: status %d, want 422", r.Status)
+			}
+			r.Status = 200 // checked; the headers are what this case is about
+			return r
+		}},
 		{"import of an envelope at v1", func() *Resp {
 			return s.Send(t, http.MethodPost, "/v1/records/item/_import", importLine(t, "r4", sample("four", 4), 1),
 				"Content-Type", "application/jsonl")
