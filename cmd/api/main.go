@@ -143,7 +143,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		// A client still sending (or reading) after the grace period is
+		// cut off: the service stops on time and closes its store, and
+		// a write cut off before its commit was never acknowledged.
+		logger.Warn().Dur("after", cfg.ShutdownTimeout).Msg("closing the connections still open")
+		if err := srv.Close(); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

@@ -247,3 +247,52 @@ func TestRunRefusesBadSchemaFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownCutsOffAClientPastTheGracePeriod starts a body that never
+// finishes, then stops the service: past its grace period it closes the
+// connection and returns nil (exit 0), its store closed.
+func TestShutdownCutsOffAClientPastTheGracePeriod(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	env := map[string]string{"FERRY_ADDR": addr, "FERRY_DATA_DIR": t.TempDir(), "FERRY_SHUTDOWN_TIMEOUT": "300ms"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
+	var conn net.Conn
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn = c
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer conn.Close()
+	// Headers and two bytes of a body of 100000.
+	if _, err := fmt.Fprintf(conn, "POST /v1/schemas HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the handler is reading the body
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v, want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return within 20 s of the signal")
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("run returned after %v, before its grace period", took)
+	}
+	if !strings.Contains(stdout.String(), `"message":"stopped"`) {
+		t.Errorf("no stopped line in the log:\n%s", stdout.String())
+	}
+}
