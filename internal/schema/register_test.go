@@ -58,6 +58,10 @@ func TestRegisterInvalid(t *testing.T) {
 		{"rule with space", fields(`"x":{"type":"string","validate":"min=1, max=2"}`), []string{"unknown rule ' max'"}},
 		{"bad param int", fields(`"x":{"type":"int","validate":"min=abc"}`), []string{"field 'x'", "'min=abc'", "int"}},
 		{"bad param on bool", fields(`"x":{"type":"bool","validate":"min=1"}`), []string{"field 'x'", "'min=1'", "bool"}},
+		{"bad param after a rule every sample fails", fields(`"x":{"type":"int","validate":"gt=5,lt=x"}`), []string{"field 'x'", "'lt=x'", "int"}},
+		{"bad param after a string rule", fields(`"x":{"type":"string","validate":"min=5,max=abc"}`), []string{"field 'x'", "'max=abc'", "string"}},
+		{"bad param after isdefault", fields(`"x":{"type":"bytes","validate":"isdefault,gt=0s"}`), []string{"field 'x'", "'gt=0s'", "bytes"}},
+		{"bad param after dive and a rule", fields(`"x":{"type":"array","validate":"dive,gt=5,lt=x","items":{"type":"int"}}`), []string{"field 'x'", "'lt=x'"}},
 		{"bad param optional", fields(`"x":{"type":"int","optional":true,"validate":"max=1.5"}`), []string{"field 'x'", "'max=1.5'", "optional int"}},
 		{"bad param after dive", fields(`"x":{"type":"array","validate":"dive,len=x","items":{"type":"string"}}`), []string{"field 'x'", "len=x"}},
 		{"bad param deep in array", fields(`"x":{"type":"array","items":{"type":"object","fields":{"b":{"type":"bool","validate":"gt=1"}}}}`), []string{"field 'x[].b'", "'gt=1'", "bool"}},
@@ -126,6 +130,10 @@ func TestRegisterAcceptsRules(t *testing.T) {
 		{"time rules", `"t":{"type":"time","validate":"required"}`},
 		{"unique by field", `"l":{"type":"array","validate":"unique=sku","items":{"type":"object","fields":{"sku":{"type":"string"}}}}`},
 		{"int64 default beyond 2^53", `"n":{"type":"int","default":9007199254740993}`},
+		{"two bounds", `"n":{"type":"int","validate":"gt=5,lt=10"},"s":{"type":"string","validate":"required,min=2,max=8,alphanum"}`},
+		{"bounds on elements and the container", `"l":{"type":"array","validate":"min=1,max=100,dive,gt=5,lt=10","items":{"type":"int"}}`},
+		{"map keys and values", `"m":{"type":"map","validate":"max=3,dive,keys,min=1,max=5,endkeys,required,min=2","values":{"type":"string"}}`},
+		{"omitempty then bounds", `"s":{"type":"string","optional":true,"validate":"omitempty,min=3,max=5"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -313,7 +313,45 @@ func (c *compiler) probe(n *node, path string) {
 				return
 			}
 		}
+		// The validator stops at a field's first failing rule, so a rule
+		// after one that every sample fails (lt=x after gt=5) is tried
+		// alone too, in its place among the structural ones.
+		tokens := strings.Split(rule, ",")
+		for i, tok := range tokens {
+			if structuralRules[tok] {
+				continue
+			}
+			alone := isolateRule(tokens, i)
+			for variant := range sampleVariants {
+				if msg := c.rules.panics(sampleField(f, variant), alone); msg != "" {
+					c.errorf("field '%s': rule '%s' cannot be applied to %s: %s", fp, tok, describeType(f), msg)
+					return
+				}
+			}
+		}
 	})
+}
+
+// isolateRule returns the rule list tokens with token i as its only rule
+// that is not structural: the structural ones (dive, keys, omitempty, …)
+// stay, so that it applies where it did; a dive left with nothing after it
+// and a keys section left empty go.
+func isolateRule(tokens []string, i int) string {
+	var out []string
+	for j, tok := range tokens {
+		if j != i && !structuralRules[tok] {
+			continue
+		}
+		if tok == "endkeys" && len(out) > 0 && out[len(out)-1] == "keys" {
+			out = out[:len(out)-1]
+			continue
+		}
+		out = append(out, tok)
+	}
+	for len(out) > 0 && out[len(out)-1] == "dive" {
+		out = out[:len(out)-1]
+	}
+	return strings.Join(out, ",")
 }
 
 // exercise validates sample records of the whole type, the net under the
