@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ferry-dev/ferry/internal/negotiate"
 	"github.com/ferry-dev/ferry/internal/problem"
@@ -85,9 +86,15 @@ func (d *schemaDeps) versionParam(r *http.Request, sc *schema.Schema) (*schema.V
 // definitionDoc is a version's definition as served: as registered, plus
 // its deprecation when it has one.
 func definitionDoc(v *schema.Version) map[string]any {
-	var doc map[string]any
-	_ = json.Unmarshal(v.DefinitionJSON(), &doc)
-	if doc == nil {
+	// Members stay as the registered JSON has them: a default of
+	// 2^53 + 1 read into an any would come out rounded.
+	var members map[string]jsontext.Value
+	_ = json.Unmarshal(v.DefinitionJSON(), &members)
+	doc := make(map[string]any, len(members)+3)
+	for k, m := range members {
+		doc[k] = m
+	}
+	if len(doc) == 0 {
 		doc = map[string]any{"name": v.Schema(), "version": v.Number()}
 	}
 	if at, ok := v.Deprecated(); ok {

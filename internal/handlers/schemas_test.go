@@ -457,3 +457,23 @@ func TestMigrateHistory(t *testing.T) {
 		t.Errorf("history after the migration = %v, want a replace at version 2 over the create at 1", revs)
 	}
 }
+
+// TestDefinitionKeepsExactDefaults registers int defaults beyond 2^53:
+// the definition comes back with them exact, as registered, so that it
+// can be registered (or loaded from a file) again as the same.
+func TestDefinitionKeepsExactDefaults(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	def := `{"name":"big","version":1,"fields":{"a":{"type":"int","default":9007199254740993},"b":{"type":"int","default":-9223372036854775808}}}`
+	reg := s.Send(t, http.MethodPost, "/v1/schemas", []byte(def), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	for _, r := range []*Resp{reg, s.Get(t, "/v1/schemas/big/versions/1"), s.Get(t, "/v1/schemas/big")} {
+		for _, want := range []string{`"default":9007199254740993`, `"default":-9223372036854775808`} {
+			if !strings.Contains(string(r.Body), want) {
+				t.Errorf("definition %s lacks %s", r.Body, want)
+			}
+		}
+	}
+	// What was served registers again as the next version.
+	again := strings.Replace(string(s.Get(t, "/v1/schemas/big/versions/1").Body), `"version":1`, `"version":2`, 1)
+	s.Send(t, http.MethodPost, "/v1/schemas?dry_run=true", []byte(again), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
+}
