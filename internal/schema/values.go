@@ -548,7 +548,9 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 			case e != nil:
 				fl.mapValue(n.elem, e, out.Index(i))
 			case !fl.nullIsZeroTime(n.elem):
-				fl.fail("present", "is null")
+				// An element has no null: the same 400 as the typed
+				// decoders give.
+				fl.wrongType(n.elem, nil)
 			}
 			fl.pop(mark)
 		}
@@ -568,7 +570,7 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 			case m[k] != nil:
 				fl.mapValue(n.elem, m[k], e)
 			case !fl.nullIsZeroTime(n.elem):
-				fl.fail("present", "is null")
+				fl.wrongType(n.elem, nil)
 			}
 			out.SetMapIndex(reflect.ValueOf(k), e)
 			fl.pop(mark)
