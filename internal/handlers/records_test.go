@@ -325,6 +325,7 @@ func TestPatchMergesAndValidates(t *testing.T) {
 			}
 		}},
 		{"an exponent for an int field", `{"qty": 1e2}`, 400, nil},
+		{"a time finer than nanoseconds", `{"placed_at": "2024-01-02T03:04:05.1234567891Z"}`, 400, nil},
 		{"null on a required field", `{"name": null}`, 422, func(t *testing.T, _, p map[string]any) {
 			if !hasFieldError(p, "name", "present") {
 				t.Errorf("{name:null}: errors %v, want name/present", p["errors"])

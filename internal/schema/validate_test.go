@@ -240,6 +240,7 @@ func TestFromMap(t *testing.T) {
 		{"whole float for int", map[string]any{"qty": 2.0}, problem.Invalid, "field 'qty': want an integer, got a number"},
 		{"exponent for int", map[string]any{"qty": stdjson.Number("2e0")}, problem.Invalid, "field 'qty'"},
 		{"bad time", map[string]any{"at": "tomorrow"}, problem.Invalid, "field 'at'"},
+		{"time finer than nanoseconds", map[string]any{"at": "2026-01-01T00:00:00.1234567891Z"}, problem.Invalid, "field 'at'"},
 		{"bad bytes", map[string]any{"raw": "***"}, problem.Invalid, "field 'raw'"},
 		{"nested wrong type", map[string]any{"items": []any{map[string]any{"sku": 1, "qty": 1}}}, problem.Invalid, "field 'items[0].sku'"},
 		{"null on a required field", map[string]any{"customer": nil}, problem.Unprocessable, "customer"},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/wire"
 )
 
 // A filler turns a decoded value (a wire struct or a plain map) into a
@@ -517,6 +518,12 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 			setTime(dst, fl.checkTime(t.UTC()))
 			return
 		case string:
+			// The parser alone takes more than nine fractional digits
+			// and drops the rest: the text is checked first, as every
+			// typed decoder checks it.
+			if !wire.ValidRFC3339([]byte(t)) {
+				break
+			}
 			if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
 				setTime(dst, fl.checkTime(pt.UTC()))
 				return
