@@ -16,6 +16,10 @@ import (
 // proxies and clients know it is alive.
 const ssePing = 15 * time.Second
 
+// maxSeq is the highest change sequence number a client may name
+// (since, Last-Event-ID): more than any feed reaches.
+const maxSeq = 1 << 62
+
 // eventStream is the media type of server-sent events.
 const eventStream = "text/event-stream"
 
@@ -99,18 +103,28 @@ func mergeDone(ctx, other context.Context) (context.Context, context.CancelFunc)
 	return merged, func() { stop(); cancel() }
 }
 
+// lastEventID returns the seq a reconnecting event stream resumes after:
+// its Last-Event-ID, which wins over since, or since when it sends none.
+// An id no stream sends (not a seq, or past any a feed reaches, as since
+// is) is a 400.
+func lastEventID(r *http.Request, since uint64) (uint64, error) {
+	id := r.Header.Get("Last-Event-ID")
+	if id == "" {
+		return since, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64)
+	if err != nil || n > maxSeq {
+		return 0, problem.New(problem.Invalid, "Last-Event-ID %q is not a change seq from 0 to %d", id, uint64(maxSeq)).WithReason("header")
+	}
+	return n, nil
+}
+
 // streamChanges sends the change feed as server-sent events: first what
-// happened after since (or Last-Event-ID, which wins), then each change as
+// happened after since, then each change as
 // it happens, with a ping comment when idle. With data set, each event
 // carries the record in that format (null for a delete). It ends cleanly
 // when the client goes or the server shuts down.
 func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t target, since uint64, data *recordFormat, shutdown context.Context) {
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		n, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64)
-		if err == nil {
-			since = n
-		}
-	}
 	ctx, cancel := mergeDone(r.Context(), shutdown)
 	defer cancel()
 	rc := http.NewResponseController(w)

@@ -434,7 +434,7 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		if err != nil {
 			return err
 		}
-		since, err := queryInt(r, "since", 0, 0, 1<<62)
+		since, err := queryInt(r, "since", 0, 0, maxSeq)
 		if err != nil {
 			return err
 		}
@@ -470,7 +470,11 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 				d.markDeprecated(w, t.schema, f.version)
 				data = &f
 			}
-			d.streamChanges(w, r, t, uint64(since), data, shutdown)
+			from, err := lastEventID(r, uint64(since))
+			if err != nil {
+				return err
+			}
+			d.streamChanges(w, r, t, from, data, shutdown)
 			return nil
 		}
 		var f recordFormat

@@ -825,6 +825,11 @@ func TestChangeFeedEvents(t *testing.T) {
 	if c.ID != "e3" || ev.id != seen[2].id {
 		t.Errorf("resumed after %s: first event %+v (%s), want e3 with id %s", seen[1].id, c, ev.id, seen[2].id)
 	}
+	// An id no stream sends is refused, like a since out of range.
+	for _, id := range []string{"18446744073709551615", "4611686018427387905", "-1", "abc"} {
+		s.Get(t, "/v1/records/item/_changes", "Accept", "text/event-stream", "Last-Event-ID", id).Problem(t, http.StatusBadRequest)
+	}
+	s.Get(t, "/v1/records/item/_changes?since=4611686018427387905").Problem(t, http.StatusBadRequest)
 }
 
 // TestExportJSONMatchesGet holds the JSON export and GET, which copy stored

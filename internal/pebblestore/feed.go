@@ -35,7 +35,7 @@ type feed struct {
 // at least for event streams, which send every change, where the stored
 // feed keeps only each record's newest. Once it holds twice as many, the
 // older half goes, so that a commit does not move the rest each time.
-const maxRecentChanges = 4096
+const maxRecentChanges = 16384
 
 func newFeeds() feeds {
 	return feeds{m: make(map[string]*feed), born: make(chan struct{}), done: make(chan struct{})}
@@ -89,6 +89,9 @@ func (s *Store) RecentChanges(schema string, since uint64, limit int) (changes [
 	}
 	if since < fd.from {
 		return nil, false
+	}
+	if since >= fd.last {
+		return nil, true
 	}
 	i, _ := slices.BinarySearchFunc(fd.recent, since, func(c Change, since uint64) int { return cmp.Compare(c.Seq, since+1) })
 	end := min(len(fd.recent), i+max(limit, 0))

@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/cockroachdb/pebble/vfs"
@@ -42,8 +43,10 @@ func TestRecentChanges(t *testing.T) {
 	if chs, ok := s.RecentChanges("s", 3, 1); !ok || len(chs) != 1 || chs[0].Seq != 4 {
 		t.Errorf("RecentChanges after 3, limit 1 = %v, %v; want seq 4", chs, ok)
 	}
-	if chs, ok := s.RecentChanges("s", 5, 10); !ok || len(chs) != 0 {
-		t.Errorf("RecentChanges after the last = %v, %v; want none, ok", chs, ok)
+	for _, since := range []uint64{5, 6, math.MaxUint64} {
+		if chs, ok := s.RecentChanges("s", since, 10); !ok || len(chs) != 0 {
+			t.Errorf("RecentChanges after %d, past the last = %v, %v; want none, ok", since, chs, ok)
+		}
 	}
 
 	// Past twice the bound, the oldest go, and a reader behind them is
