@@ -630,4 +630,7 @@ func TestSchemaParameter(t *testing.T) {
 	s.Get(t, "/v1/records/item/s1", "Accept", "application/json; schema=order").Problem(t, http.StatusNotAcceptable)
 	s.Get(t, "/v1/records/item/s1", "Accept", "application/json; schema=order; version=1").Problem(t, http.StatusNotAcceptable)
 	s.Get(t, "/v1/records/item/_export", "Accept", "application/jsonl; schema=order").Problem(t, http.StatusNotAcceptable)
+	s.Get(t, "/v1/records/item/s1/_history?include=data", "Accept", "application/json; schema=order").Problem(t, http.StatusNotAcceptable)
+	s.Get(t, "/v1/records/item/_changes?include=data", "Accept", "text/event-stream; schema=order").Problem(t, http.StatusNotAcceptable)
+	s.Get(t, "/v1/records/item/s1/_history?include=data", "Accept", "application/json; schema=item").MustStatus(t, http.StatusOK)
 }

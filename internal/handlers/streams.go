@@ -379,7 +379,7 @@ func (d *recordDeps) recordHistory() http.Handler {
 			return err
 		}
 		if withData {
-			ch, err := negotiate.Choose(acceptHeader(r), jsonOnly)
+			ch, err := negotiate.ChooseVersion(acceptHeader(r), jsonOnly, t.schema)
 			if err != nil {
 				return err
 			}
@@ -454,7 +454,12 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		if withData {
 			offered = offers
 		}
-		choice, err := negotiate.Choose(acceptHeader(r), offered)
+		var res negotiate.Resource
+		if withData {
+			// Records go out: a range naming another schema matches none.
+			res = t.schema
+		}
+		choice, err := negotiate.ChooseVersion(acceptHeader(r), offered, res)
 		if err != nil {
 			return err
 		}
