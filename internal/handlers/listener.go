@@ -12,8 +12,9 @@ import (
 // ProblemListener wraps ln so that the few answers net/http writes itself,
 // before any handler runs, are application/problem+json like every other
 // error: headers over the server's cap (431), a request it cannot parse
-// (400) and a transfer coding it does not know (which it answers 501 and
-// Ferry 400, as the fault is the client's). net/http writes each of them
+// (400), a transfer coding it does not know (which it answers 501 and
+// Ferry 400, as the fault is the client's) and an Expect other than
+// 100-continue (417). net/http writes each of them
 // in one call, as plain text, and closes the connection.
 func ProblemListener(ln net.Listener) net.Listener { return problemListener{ln} }
 
@@ -30,6 +31,10 @@ func (l problemListener) Accept() (net.Conn, error) {
 // stdErrorHeaders is what net/http writes between the status line and the
 // text of an answer of its own, and nowhere else.
 const stdErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+// expectationFailed is the status line of net/http's answer to an Expect
+// header it does not know.
+const expectationFailed = "HTTP/1.1 417 Expectation Failed\r\n"
 
 // maxStdError bounds the answers looked at: net/http's own are a status
 // line and a sentence.
@@ -76,13 +81,24 @@ func problemForStdError(b []byte) ([]byte, bool) {
 	if len(b) > maxStdError || len(b) < len(proto)+3 || !bytes.HasPrefix(b, []byte(proto)) || (b[len(proto)] != '4' && b[len(proto)] != '5') {
 		return nil, false
 	}
-	// net/http's own answers have these headers alone, right after the
-	// status line; every response of a handler has others (Date) first.
 	statusEnd := bytes.Index(b, []byte("\r\n"))
-	if statusEnd < 0 || !bytes.HasPrefix(b[statusEnd:], []byte(stdErrorHeaders)) {
+	if statusEnd < 0 {
 		return nil, false
 	}
-	text := b[statusEnd+len(stdErrorHeaders):]
+	var text []byte
+	switch {
+	case bytes.HasPrefix(b[statusEnd:], []byte(stdErrorHeaders)):
+		// net/http's own answers have these headers alone, right after
+		// the status line; every response of a handler has others
+		// (Date) first.
+		text = b[statusEnd+len(stdErrorHeaders):]
+	case bytes.HasPrefix(b, []byte(expectationFailed)) && bytes.HasSuffix(b, []byte("\r\nContent-Length: 0\r\n\r\n")):
+		// The empty 417 net/http sends for an Expect other than
+		// 100-continue; Ferry itself never answers 417.
+		text = []byte("the Expect header asks for an expectation this server does not meet (it meets 100-continue only)")
+	default:
+		return nil, false
+	}
 	status, err := strconv.Atoi(string(b[len(proto) : len(proto)+3]))
 	if err != nil || http.StatusText(status) == "" {
 		return nil, false
@@ -127,6 +143,8 @@ func stdErrorSlug(status int) string {
 		return "header-too-large"
 	case http.StatusBadRequest:
 		return "invalid"
+	case http.StatusExpectationFailed:
+		return "expectation-failed"
 	}
 	return "http"
 }
