@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -633,4 +634,19 @@ func TestSchemaParameter(t *testing.T) {
 	s.Get(t, "/v1/records/item/s1/_history?include=data", "Accept", "application/json; schema=order").Problem(t, http.StatusNotAcceptable)
 	s.Get(t, "/v1/records/item/_changes?include=data", "Accept", "text/event-stream; schema=order").Problem(t, http.StatusNotAcceptable)
 	s.Get(t, "/v1/records/item/s1/_history?include=data", "Accept", "application/json; schema=item").MustStatus(t, http.StatusOK)
+}
+
+// TestNoRouteIsNotFound sends methods to a request target no route
+// has: a 404 problem, never a 405 allowing nothing.
+func TestNoRouteIsNotFound(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	for _, method := range []string{"PRI", http.MethodGet, http.MethodPut} {
+		req := httptest.NewRequest(method, "*", nil)
+		rec := httptest.NewRecorder()
+		s.HTTP.Config.Handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s *: %d %q, want a 404 problem", method, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
 }

@@ -124,13 +124,18 @@ func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 		if !reserved {
 			allowed = allowedMethods(routes, r.URL.Path)
 		}
-		if len(allowed) > 0 {
-			// The path has a route, only not for this method: label the
-			// request with it rather than as unmatched.
-			rctx := chi.NewRouteContext()
-			if routes.Match(rctx, allowed[0], r.URL.Path) {
-				requestInfoFrom(w).route = rctx.RoutePattern()
-			}
+		if len(allowed) == 0 {
+			// No method at all routes there (chi answers a path such as
+			// "*" this way): no resource, rather than a 405 allowing
+			// nothing.
+			writeProblem(w, r, problem.New(problem.NotFound, "no resource at %s", r.URL.Path))
+			return
+		}
+		// The path has a route, only not for this method: label the
+		// request with it rather than as unmatched.
+		rctx := chi.NewRouteContext()
+		if routes.Match(rctx, allowed[0], r.URL.Path) {
+			requestInfoFrom(w).route = rctx.RoutePattern()
 		}
 		writeNotAllowed(w, r, allowed)
 	}
