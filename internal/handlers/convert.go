@@ -93,6 +93,10 @@ func withAcceptPost(w http.ResponseWriter, r *http.Request, codecs *negotiate.Re
 		supported := codecs.Supported()
 		if s, ok := p.Extra["supported"].([]string); ok {
 			supported = s
+		} else {
+			// Every 415 lists what is supported, one for a version or
+			// schema the body cannot be of too.
+			p.With("supported", supported)
 		}
 		list := strings.Join(supported, ", ")
 		switch r.Method {

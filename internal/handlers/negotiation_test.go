@@ -266,14 +266,14 @@ func TestUnsupportedContentType(t *testing.T) {
 		{"import json", http.MethodPost, "/v1/records/item/_import", "application/json", 415, "Accept-Post", "application/jsonl", false},
 		{"import unknown version", http.MethodPost, "/v1/records/item/_import", "application/jsonl; version=5", 415, "Accept-Post", "application/jsonl", true},
 		{"register schema cbor", http.MethodPost, "/v1/schemas", "application/cbor", 415, "Accept-Post", "application/json", false},
-		{"PUT unknown version", http.MethodPut, "/v1/records/item/a1", "application/json; version=7", 415, "", "", true},
+		{"PUT unknown version", http.MethodPut, "/v1/records/item/a1", "application/json; version=7", 415, "", "application/json", true},
 		{"POST unknown version", http.MethodPost, "/v1/records/item", "application/cbor; version=2", 415, "Accept-Post", "", true},
 		{"PUT version zero", http.MethodPut, "/v1/records/item/a1", "application/json; version=0", 415, "", "", true},
 		{"PUT version not a number", http.MethodPut, "/v1/records/item/a1", "application/json; version=abc", 415, "", "", true},
-		{"PUT another schema", http.MethodPut, "/v1/records/item/a1", "application/json; schema=order", 415, "", "", false},
-		{"PATCH another schema", http.MethodPatch, "/v1/records/item/a1", "application/merge-patch+json; schema=order", 415, "Accept-Patch", "", false},
-		{"import another schema", http.MethodPost, "/v1/records/item/_import", "application/jsonl; schema=order", 415, "Accept-Post", "", false},
-		{"convert to another schema", http.MethodPost, "/v1/convert?schema=item", "application/json; schema=order", 415, "Accept-Post", "", false},
+		{"PUT another schema", http.MethodPut, "/v1/records/item/a1", "application/json; schema=order", 415, "", "application/json", false},
+		{"PATCH another schema", http.MethodPatch, "/v1/records/item/a1", "application/merge-patch+json; schema=order", 415, "Accept-Patch", "application/merge-patch+json", false},
+		{"import another schema", http.MethodPost, "/v1/records/item/_import", "application/jsonl; schema=order", 415, "Accept-Post", "application/jsonl", false},
+		{"convert to another schema", http.MethodPost, "/v1/convert?schema=item", "application/json; schema=order", 415, "Accept-Post", "application/cbor", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

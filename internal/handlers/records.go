@@ -476,6 +476,9 @@ func (d *recordDeps) patchRecord() http.Handler {
 		v, err := bodyVersion(t.schema, r.Header.Get("Content-Type"), mt.Version)
 		if err != nil {
 			w.Header().Set("Accept-Patch", "application/merge-patch+json")
+			if p, ok := problem.As(err); ok && p.Kind == problem.UnsupportedMedia {
+				p.With("supported", []string{"application/merge-patch+json"})
+			}
 			return err
 		}
 		f, err := negotiateRecord(r, d.codecs, t.schema, v.Number())
