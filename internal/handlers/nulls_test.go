@@ -249,8 +249,12 @@ func TestCBORZeroTimeRoundTrips(t *testing.T) {
 	s := MustServer(t)
 	s.MustRegister(t, `{"name":"zt","version":1,"fields":{
 	  "t":{"type":"time"},"ts":{"type":"array","items":{"type":"time"}},
-	  "note":{"type":"string","optional":true},"n":{"type":"int"}}}`)
-	body := `{"n":1,"note":null,"t":"0001-01-01T00:00:00Z","ts":["0001-01-01T00:00:00Z","2024-01-02T03:04:05Z"]}`
+	  "note":{"type":"string","optional":true},"n":{"type":"int"},
+	  "lines":{"type":"array","items":{"type":"object","fields":{"at":{"type":"time"}}}},
+	  "byk":{"type":"map","values":{"type":"object","fields":{"at":{"type":"time"}}}},
+	  "o":{"type":"object","optional":true,"fields":{"at":{"type":"time","default":"2020-01-01T00:00:00Z"}}}}}`)
+	body := `{"byk":{"k":{"at":"0001-01-01T00:00:00Z"}},"lines":[{"at":"2024-01-02T03:04:05Z"},{"at":"0001-01-01T00:00:00Z"}],` +
+		`"n":1,"note":null,"o":{"at":"0001-01-01T00:00:00Z"},"t":"0001-01-01T00:00:00Z","ts":["0001-01-01T00:00:00Z","2024-01-02T03:04:05Z"]}`
 	s.Send(t, http.MethodPut, "/v1/records/zt/a", []byte(body), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
 	read := s.Get(t, "/v1/records/zt/a", "Accept", "application/cbor").MustStatus(t, http.StatusOK)
 	s.Send(t, http.MethodPut, "/v1/records/zt/a", read.Body, "Content-Type", "application/cbor").MustStatus(t, http.StatusOK)
@@ -260,6 +264,18 @@ func TestCBORZeroTimeRoundTrips(t *testing.T) {
 	}
 	// A field left out is still missing, and a null where no time is
 	// goes on being refused.
-	s.Send(t, http.MethodPut, "/v1/records/zt/b", mustCBOR(t, map[string]any{"n": 1, "ts": []any{}}), "Content-Type", "application/cbor").Problem(t, http.StatusUnprocessableEntity)
-	s.Send(t, http.MethodPut, "/v1/records/zt/b", mustCBOR(t, map[string]any{"n": nil, "t": nil, "ts": []any{}}), "Content-Type", "application/cbor").Problem(t, http.StatusUnprocessableEntity)
+	empty := map[string]any{"ts": []any{}, "lines": []any{}, "byk": map[string]any{}}
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for k, v := range empty {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	s.Send(t, http.MethodPut, "/v1/records/zt/b", mustCBOR(t, with("n", 1)), "Content-Type", "application/cbor").Problem(t, http.StatusUnprocessableEntity)
+	s.Send(t, http.MethodPut, "/v1/records/zt/b", mustCBOR(t, with("n", nil, "t", nil)), "Content-Type", "application/cbor").Problem(t, http.StatusUnprocessableEntity)
+	s.Send(t, http.MethodPut, "/v1/records/zt/b", mustCBOR(t, with("n", 1, "t", nil, "b", "AAEC")), "Content-Type", "application/cbor").Problem(t, http.StatusBadRequest)
 }

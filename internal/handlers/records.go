@@ -253,33 +253,24 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 		// else, failures included, is the codec's to read and report.
 		decoded, ok = v.DecodeJSON(body)
 	}
-	if !ok && in.Name() == "cbor" && negotiate.MayHoldNull(in.Name(), body) {
-		// CBOR writes the zero time as null, which a record struct cannot
-		// tell from a field left out: a CBOR body with a null is read as
-		// plain data, where null on a time field is the zero time, as an
-		// import of a CBOR export reads it.
-		var plain any
-		if err := in.Decode(body, &plain); err != nil {
-			countDecodeFailure(m, in.Name(), err)
-			return nil, err
-		}
-		if fields, isMap := plain.(map[string]any); isMap {
-			m.ObserveCodec("decode", in.Name(), time.Since(start))
-			return v.FromMap(fields, true)
-		}
-	}
 	if !ok {
 		decoded = v.New()
 		if err := in.Decode(body, decoded); err != nil {
 			countDecodeFailure(m, in.Name(), err)
 			return nil, err
 		}
-		if v.HasDefaults() && negotiate.MayHoldNull(in.Name(), body) {
-			// Decoded into a record struct, a null field looks left out.
+		cbor := in.Name() == "cbor"
+		if (v.HasDefaults() || cbor && v.HasTimes()) && negotiate.MayHoldNull(in.Name(), body) {
+			// Decoded into a record struct, a null field looks left out:
+			// the body is read as plain data too, to tell them apart.
 			var plain any
 			if err := in.Decode(body, &plain); err == nil {
-				if err := v.NullDefaults(plain, in.Name() == "cbor"); err != nil {
+				if err := v.NullDefaults(plain, cbor); err != nil {
 					return nil, err
+				}
+				if cbor {
+					// CBOR writes the zero time as null.
+					v.NullTimes(decoded, plain)
 				}
 			}
 		}

@@ -95,6 +95,9 @@ type compiled struct {
 	// optionalContainers says some optional field is an array or a map,
 	// at any depth: only then does View fill in empty ones.
 	optionalContainers bool
+	// times says some time field is not optional, at any depth: only then
+	// can a CBOR null stand for the zero time (see NullTimes).
+	times bool
 }
 
 // NewRegistry returns an empty registry persisting to st. Call Load to
@@ -348,7 +351,7 @@ func (r *Registry) compile(def *Definition) (*compiled, []string) {
 	if len(cc.errs) > 0 {
 		return nil, cc.errs
 	}
-	comp := &compiled{root: root, params: cc.params, defaulted: hasDefaulted(root), optionalContainers: hasOptionalContainers(root)}
+	comp := &compiled{root: root, params: cc.params, defaulted: hasDefaulted(root), optionalContainers: hasOptionalContainers(root), times: hasTimes(root)}
 	r.types[sum] = comp
 	return comp, nil
 }

@@ -686,6 +686,88 @@ func toFloat(x any) (float64, bool) {
 	return float64(i), ok
 }
 
+// HasTimes reports whether the version has a time field that is not
+// optional, at any depth: only then can NullTimes find anything.
+func (v *Version) HasTimes() bool { return v.c.times }
+
+// hasTimes reports whether n has a time field that is not optional, at
+// any depth.
+func hasTimes(n *node) bool {
+	switch n.kind {
+	case kindObject:
+		for _, f := range n.fields {
+			if !f.optional && f.node.kind == kindTime || hasTimes(f.node) {
+				return true
+			}
+		}
+	case kindArray, kindMap:
+		return hasTimes(n.elem)
+	}
+	return false
+}
+
+// NullTimes sets each time field that is not optional and that plain (the
+// same body decoded as plain data) holds as null to the zero time in
+// decoded, a pointer to a wire struct from New. CBOR writes the zero time
+// as null, which a wire struct cannot tell from a field left out; an
+// optional field's null stays absence.
+func (v *Version) NullTimes(decoded, plain any) {
+	rv := reflect.ValueOf(decoded)
+	if !v.c.times || rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Type() != v.c.root.wire {
+		return
+	}
+	nullTimes(v.c.root, rv.Elem(), plain)
+}
+
+// nullTimes walks the wire value w of node n along x, its plain form.
+func nullTimes(n *node, w reflect.Value, x any) {
+	if w.Kind() == reflect.Pointer {
+		if w.IsNil() {
+			return
+		}
+		w = w.Elem()
+	}
+	switch n.kind {
+	case kindObject:
+		m, _ := x.(map[string]any)
+		for _, f := range n.fields {
+			val, ok := m[f.name]
+			switch {
+			case !ok:
+			case val == nil:
+				if wf := w.Field(f.index); f.node.kind == kindTime && !f.optional && wf.IsNil() {
+					wf.Set(reflect.ValueOf(&time.Time{}))
+				}
+			default:
+				nullTimes(f.node, w.Field(f.index), val)
+			}
+		}
+	case kindArray:
+		s, _ := x.([]any)
+		for i := 0; i < w.Len() && i < len(s); i++ {
+			nullTimes(n.elem, w.Index(i), s[i])
+		}
+	case kindMap:
+		m, _ := x.(map[string]any)
+		if n.elem.kind != kindObject && n.elem.kind != kindArray && n.elem.kind != kindMap {
+			return
+		}
+		iter := w.MapRange()
+		for iter.Next() {
+			val, ok := m[iter.Key().String()]
+			if !ok || val == nil {
+				continue
+			}
+			// Map values are not addressable: a copy is changed and put
+			// back (a slice or pointer inside shares what it holds).
+			e := reflect.New(iter.Value().Type()).Elem()
+			e.Set(iter.Value())
+			nullTimes(n.elem, e, val)
+			w.SetMapIndex(iter.Key(), e)
+		}
+	}
+}
+
 // HasDefaults reports whether some field of the version that is not
 // optional has a default, at any depth: only then can NullDefaults find
 // anything.
