@@ -53,7 +53,7 @@ func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Met
 		info.formatIn, info.formatOut = in.Name(), out.Name()
 		body, err := readBody(w, r, limits.MaxBodyBytes)
 		if err != nil {
-			return err
+			return withAcceptPost(w, r, codecs, err)
 		}
 		m.ObservePayload("in", in.Name(), len(body))
 		var v any
@@ -93,9 +93,10 @@ func withAcceptPost(w http.ResponseWriter, r *http.Request, codecs *negotiate.Re
 		supported := codecs.Supported()
 		if s, ok := p.Extra["supported"].([]string); ok {
 			supported = s
-		} else {
-			// Every 415 lists what is supported, one for a version or
-			// schema the body cannot be of too.
+		} else if _, encoding := p.Extra["accept_encoding"]; !encoding {
+			// A 415 for the media type lists those supported, one for a
+			// version or schema the body cannot be of too; one for the
+			// content coding lists the codings instead.
 			p.With("supported", supported)
 		}
 		list := strings.Join(supported, ", ")
@@ -155,7 +156,7 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
 		decoded, err := decodeRecordBody(w, r, in, v, limits.MaxBodyBytes, m)
 		if err != nil {
-			return err
+			return withAcceptPost(w, r, codecs, err)
 		}
 		rec, err := v.Validate(decoded, in.Name() == "gob")
 		// The record goes out as a read shows it: through View, which also

@@ -32,9 +32,9 @@ func (l problemListener) Accept() (net.Conn, error) {
 // text of an answer of its own, and nowhere else.
 const stdErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
-// expectationFailed is the status line of net/http's answer to an Expect
+// expectationFailed is the status of net/http's answer to an Expect
 // header it does not know.
-const expectationFailed = "HTTP/1.1 417 Expectation Failed\r\n"
+const expectationFailed = "417 Expectation Failed\r\n"
 
 // maxStdError bounds the answers looked at: net/http's own are a status
 // line and a sentence.
@@ -77,10 +77,13 @@ func (c *problemConn) ReadFrom(r io.Reader) (int64, error) {
 // ("HTTP/1.1 431 Request Header Fields Too Large" + stdErrorHeaders +
 // text) and returns the same answer as a problem.
 func problemForStdError(b []byte) ([]byte, bool) {
-	const proto = "HTTP/1.1 "
-	if len(b) > maxStdError || len(b) < len(proto)+3 || !bytes.HasPrefix(b, []byte(proto)) || (b[len(proto)] != '4' && b[len(proto)] != '5') {
+	// net/http answers a request in its own version, HTTP/1.0 or 1.1.
+	const protoLen = len("HTTP/1.1 ")
+	if len(b) > maxStdError || len(b) < protoLen+3 || !bytes.HasPrefix(b, []byte("HTTP/1.1 ")) && !bytes.HasPrefix(b, []byte("HTTP/1.0 ")) ||
+		(b[protoLen] != '4' && b[protoLen] != '5') {
 		return nil, false
 	}
+	proto := string(b[:protoLen])
 	statusEnd := bytes.Index(b, []byte("\r\n"))
 	if statusEnd < 0 {
 		return nil, false
@@ -92,14 +95,14 @@ func problemForStdError(b []byte) ([]byte, bool) {
 		// the status line; every response of a handler has others
 		// (Date) first.
 		text = b[statusEnd+len(stdErrorHeaders):]
-	case bytes.HasPrefix(b, []byte(expectationFailed)) && bytes.HasSuffix(b, []byte("\r\nContent-Length: 0\r\n\r\n")):
+	case bytes.HasPrefix(b[protoLen:], []byte(expectationFailed)) && bytes.HasSuffix(b, []byte("\r\nContent-Length: 0\r\n\r\n")):
 		// The empty 417 net/http sends for an Expect other than
 		// 100-continue; Ferry itself never answers 417.
 		text = []byte("the Expect header asks for an expectation this server does not meet (it meets 100-continue only)")
 	default:
 		return nil, false
 	}
-	status, err := strconv.Atoi(string(b[len(proto) : len(proto)+3]))
+	status, err := strconv.Atoi(string(b[protoLen : protoLen+3]))
 	if err != nil || http.StatusText(status) == "" {
 		return nil, false
 	}

@@ -87,6 +87,7 @@ func TestProblemListenerLeavesHandlersAlone(t *testing.T) {
 		{"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("x", 8<<10) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, "application/problem+json"},
 		{"GET / HTTP/1.1\r\n\r\n", http.StatusBadRequest, "application/problem+json"},
 		{"POST / HTTP/1.1\r\nHost: x\r\nExpect: weird\r\nContent-Length: 2\r\n\r\n{}", http.StatusExpectationFailed, "application/problem+json"},
+		{"GET / HTTP/1.0\r\nExpect: weird\r\n\r\n", http.StatusExpectationFailed, "application/problem+json"},
 	} {
 		conn, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {

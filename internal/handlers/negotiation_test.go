@@ -473,6 +473,16 @@ func TestRequestContentEncoding(t *testing.T) {
 			}
 		})
 	}
+	// A coding's 415 lists codings, not media types, wherever it comes;
+	// a POST's carries Accept-Post as every 415 of a POST does.
+	for _, path := range []string{"/v1/convert", "/v1/convert?schema=item", "/v1/schemas"} {
+		r := s.Send(t, http.MethodPost, path, body, "Content-Type", "application/json", "Content-Encoding", "br")
+		p := r.Problem(t, http.StatusUnsupportedMediaType)
+		if r.Header.Get("Accept-Encoding") == "" || r.Header.Get("Accept-Post") == "" || p["supported"] != nil {
+			t.Errorf("POST %s with br: Accept-Encoding %q, Accept-Post %q, supported %v; want both headers and no media types",
+				path, r.Header.Get("Accept-Encoding"), r.Header.Get("Accept-Post"), p["supported"])
+		}
+	}
 }
 
 func TestContentDigest(t *testing.T) {

@@ -626,6 +626,8 @@ func describeValue(x any) string {
 		return "an array"
 	case map[string]any:
 		return "an object"
+	case map[any]any:
+		return "a map with keys that are not all strings"
 	case time.Time:
 		return "a time"
 	case []byte:
