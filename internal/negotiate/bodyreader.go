@@ -20,36 +20,53 @@ func NewBodyReader(r io.Reader, contentEncoding string, limit int64) (io.ReadClo
 	if err != nil {
 		return nil, err
 	}
+	// The source is watched so that a failure of the connection is told
+	// from compressed data that does not decode.
+	src := &sourceReader{r: r}
 	switch coding {
 	case EncodingGzip:
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
 		if zr == nil {
 			zr = new(gzip.Reader)
 		}
-		if err := zr.Reset(r); err != nil {
+		if err := zr.Reset(src); err != nil {
 			gzipReaders.Put(zr)
 			return &limitedBody{err: decodeFailed(coding, err)}, nil
 		}
-		return &limitedBody{r: zr, left: limit, limit: limit, close: func() { gzipReaders.Put(zr) }}, nil
+		return &limitedBody{r: zr, src: src, coding: coding, left: limit, limit: limit, close: func() { gzipReaders.Put(zr) }}, nil
 	case EncodingZstd:
 		zr := zstdReaders.Get().(*zstd.Decoder)
-		if err := zr.Reset(r); err != nil {
+		if err := zr.Reset(src); err != nil {
 			zr.Reset(nil)
 			zstdReaders.Put(zr)
 			return &limitedBody{err: decodeFailed(coding, err)}, nil
 		}
-		return &limitedBody{r: zr, left: limit, limit: limit, close: func() { zr.Reset(nil); zstdReaders.Put(zr) }}, nil
+		return &limitedBody{r: zr, src: src, coding: coding, left: limit, limit: limit, close: func() { zr.Reset(nil); zstdReaders.Put(zr) }}, nil
 	}
 	return &limitedBody{r: r, left: limit, limit: limit}, nil
 }
 
 // A limitedBody fails with TooLarge once more than limit bytes come.
 type limitedBody struct {
-	r     io.Reader
-	left  int64
-	limit int64
-	err   error
-	close func()
+	r      io.Reader
+	src    *sourceReader // under a decompressor, else nil
+	coding string
+	left   int64
+	limit  int64
+	err    error
+	close  func()
+}
+
+// fail keeps err as the body's error: as it is when it comes from the
+// source (a *http.MaxBytesError must stay recognisable as the stream
+// being too large), else, from a decompressor, as a problem.Invalid saying
+// that the body does not decode.
+func (b *limitedBody) fail(err error) error {
+	if _, ok := problem.As(err); !ok && b.src != nil && b.src.err == nil {
+		err = decodeFailed(b.coding, err)
+	}
+	b.err = err
+	return err
 }
 
 // Read reads from the decoded stream.
@@ -67,7 +84,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		case err == nil || err == io.EOF:
 			return 0, io.EOF
 		default:
-			b.err = err
+			return 0, b.fail(err)
 		}
 		return 0, b.err
 	}
@@ -77,9 +94,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.left -= int64(n)
 	if err != nil && err != io.EOF {
-		// Kept as it is: a *http.MaxBytesError from below must still be
-		// recognisable as the stream being too large.
-		b.err = err
+		return n, b.fail(err)
 	}
 	return n, err
 }

@@ -93,6 +93,50 @@ func TestNewBodyReader(t *testing.T) {
 			t.Fatalf("corrupt gzip: %v, want invalid", err)
 		}
 	})
+	// Compressed data that stops decoding partway, or is not of its
+	// coding at all past its header: a problem.Invalid, not a bare error
+	// that would be taken for the service's fault.
+	for _, enc := range []string{"gzip", "zstd"} {
+		t.Run("corrupt "+enc+" past its start", func(t *testing.T) {
+			t.Parallel()
+			whole := compressed(t, enc, plain)
+			for _, data := range [][]byte{whole[:len(whole)/2], append(bytes.Clone(whole[:len(whole)/2]), bytes.Repeat([]byte{0x55}, 64)...)} {
+				r, err := NewBodyReader(bytes.NewReader(data), enc, int64(len(plain)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = io.ReadAll(r)
+				r.Close()
+				if !problem.Is(err, problem.Invalid) {
+					t.Fatalf("cut %s stream: %v, want invalid", enc, err)
+				}
+			}
+		})
+	}
+	t.Run("not zstd", func(t *testing.T) {
+		t.Parallel()
+		r, err := NewBodyReader(bytes.NewReader([]byte{0x97}), "zstd", 100)
+		if err == nil {
+			_, err = io.ReadAll(r)
+			r.Close()
+		}
+		if !problem.Is(err, problem.Invalid) {
+			t.Fatalf("one byte that is not zstd: %v, want invalid", err)
+		}
+	})
+	t.Run("errors from below a decompressor pass through", func(t *testing.T) {
+		t.Parallel()
+		boom := errors.New("connection reset")
+		whole := compressed(t, "gzip", plain)
+		r, err := NewBodyReader(io.MultiReader(bytes.NewReader(whole[:len(whole)/2]), errReader{boom}), "gzip", int64(len(plain)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if _, err := io.ReadAll(r); !errors.Is(err, boom) || problem.Is(err, problem.Invalid) {
+			t.Fatalf("read error = %v, want %v as it is", err, boom)
+		}
+	})
 	t.Run("errors from below pass through", func(t *testing.T) {
 		t.Parallel()
 		boom := errors.New("connection reset")

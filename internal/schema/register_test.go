@@ -431,3 +431,37 @@ func TestStepDefaultKeepsRule(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoveAfterRetypeDefault registers a version that retypes a field
+// and then removes it, with a default: the default is checked against the
+// rule the field had, read as the type it had, and never makes
+// registration fail with anything but a problem.
+func TestRemoveAfterRetypeDefault(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, v1, v2 string
+		ok           bool
+	}{
+		{"no rule, a whole default", `"n":{"type":"int"}`, `{"op":"retype","field":"n","to":"float"},{"op":"remove","field":"n","default":3}`, true},
+		{"no rule, a fraction", `"n":{"type":"int"}`, `{"op":"retype","field":"n","to":"float"},{"op":"remove","field":"n","default":1.5}`, true},
+		{"a rule the default keeps", `"n":{"type":"int","validate":"min=1"}`, `{"op":"retype","field":"n","to":"float"},{"op":"remove","field":"n","default":3}`, true},
+		{"a rule the default breaks", `"n":{"type":"int","validate":"min=5"}`, `{"op":"retype","field":"n","to":"float"},{"op":"remove","field":"n","default":3}`, false},
+		{"a rule, a default of another type", `"n":{"type":"int","validate":"min=1"}`, `{"op":"retype","field":"n","to":"string"},{"op":"remove","field":"n","default":"x"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewRegistry(newMemStore())
+			if _, err := r.Register(context.Background(), mustParse(t, `{"name":"rr","version":1,"fields":{`+tc.v1+`,"k":{"type":"int"}}}`), false); err != nil {
+				t.Fatal(err)
+			}
+			_, err := r.Register(context.Background(), mustParse(t, `{"name":"rr","version":2,"compatibility":"BACKWARD","fields":{"k":{"type":"int"}},"migrate":[`+tc.v2+`]}`), false)
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("Register = %v %q, want success", err, problemLists(err))
+			case !tc.ok && (err == nil || problem.KindOf(err) == problem.Internal):
+				t.Fatalf("Register = %v, want a problem", err)
+			}
+		})
+	}
+}

@@ -337,7 +337,20 @@ func (sc *stepChecker) defaultKeepsRule(st *step, rs Step, f *field, where strin
 	if !st.hasDefault || sc.c.rules == nil {
 		return true
 	}
-	if rule := sc.c.failedRule(f, st.dflt); rule != "" {
+	if withoutCrossField(f.rule) == "" {
+		return true
+	}
+	x := st.dflt
+	if f.node != st.node {
+		// The field had another type in that version (a retype came
+		// before the step): the default is read again as that type.
+		var err string
+		if x, err = decodeDefault(f.node, rs.Default); err != "" {
+			sc.errorf("%s: the default %s does not fit field '%s' as version %d has it: %s", where, compactRaw(rs.Default), joinPath(st.path), version, err)
+			return false
+		}
+	}
+	if rule := sc.c.failedRule(f, x); rule != "" {
 		sc.errorf("%s: the default %s fails the rule '%s' of field '%s' in version %d", where, compactRaw(rs.Default), rule, joinPath(st.path), version)
 		return false
 	}
