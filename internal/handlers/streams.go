@@ -300,8 +300,13 @@ func (d *recordDeps) importItems(sc *schema.Schema, stream negotiate.StreamCodec
 			}
 			e := ptr.Elem()
 			item := &records.ImportItem{ID: e.Field(0).String(), Version: def.Number(), Body: e.Field(4).Interface(), FromGob: true}
-			if v := e.Field(2).Int(); v != 0 && int(v) != def.Number() {
+			switch v := e.Field(2).Int(); {
+			case v != 0 && int(v) != def.Number():
 				item.Err = problem.New(problem.Invalid, "a gob stream carries one version (%d); this envelope says %d", def.Number(), v)
+			case e.Field(4).Kind() == reflect.Pointer && e.Field(4).IsNil():
+				// Gob leaves a nil Data, or one the sender's type lacks,
+				// off the wire.
+				item.Err = problem.New(problem.Invalid, "the envelope has no Data").WithReason("envelope")
 			}
 			return item, nil
 		}

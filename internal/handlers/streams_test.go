@@ -1375,3 +1375,21 @@ func TestChangeFeedEventsOfRevisionsNoLongerKept(t *testing.T) {
 		}
 	}
 }
+
+// TestImportGobEnvelopeWithoutData imports a gob stream whose envelopes
+// carry no Data (left nil, or a type without it): each is rejected at its
+// index, and the import answers 200.
+func TestImportGobEnvelopeWithoutData(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	var buf bytes.Buffer
+	enc := gob.NewEncoder(&buf)
+	type bare struct{ Id string }
+	for _, id := range []string{"x1", "x2"} {
+		if err := enc.Encode(bare{Id: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := s.Send(t, http.MethodPost, "/v1/records/item/_import", buf.Bytes(), "Content-Type", "application/gob-stream")
+	importSummary(t, r, 0, 2, 0, 1)
+}
