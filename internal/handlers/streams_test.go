@@ -1222,6 +1222,27 @@ func TestAtomicImportListsEveryRejection(t *testing.T) {
 	}
 }
 
+// putN writes {"n": n} to path with Prefer: return=minimal from any
+// goroutine, returning the revision written.
+func putN(s *Server, path string, n int64) (int64, error) {
+	req, err := http.NewRequest(http.MethodPut, s.URL+path, strings.NewReader(fmt.Sprintf(`{"n":%d}`, n)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Prefer", "return=minimal")
+	r, err := s.Client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	r.Body.Close()
+	rev, err := strconv.ParseInt(r.Header.Get("Ferry-Revision"), 10, 64)
+	if r.StatusCode >= 300 || err != nil {
+		return 0, fmt.Errorf("PUT %s: status %d, revision %q", path, r.StatusCode, r.Header.Get("Ferry-Revision"))
+	}
+	return rev, nil
+}
+
 // TestChangeFeedDataIsTheChangesRecord reads the change list with records
 // while one record is written again and again: each change that carries
 // data carries the record that change made, never a later revision.
@@ -1241,21 +1262,8 @@ func TestChangeFeedDataIsTheChangesRecord(t *testing.T) {
 			default:
 			}
 			// Written by one writer, revision i holds n = i.
-			req, err := http.NewRequest(http.MethodPut, s.URL+"/v1/records/ctr/c", strings.NewReader(fmt.Sprintf(`{"n":%d}`, i)))
-			if err != nil {
+			if _, err := putN(s, "/v1/records/ctr/c", int64(i)); err != nil {
 				t.Error(err)
-				return
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Prefer", "return=minimal")
-			r, err := s.Client.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			r.Body.Close()
-			if r.StatusCode >= 300 {
-				t.Errorf("PUT %d: status %d", i, r.StatusCode)
 				return
 			}
 		}
@@ -1302,22 +1310,9 @@ func TestChangeFeedEventsSendEveryChange(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				n := int64(w*each + i)
-				req, err := http.NewRequest(http.MethodPut, s.URL+"/v1/records/ev/one", strings.NewReader(fmt.Sprintf(`{"n":%d}`, n)))
+				rev, err := putN(s, "/v1/records/ev/one", n)
 				if err != nil {
 					t.Error(err)
-					return
-				}
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Prefer", "return=minimal")
-				r, err := s.Client.Do(req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				r.Body.Close()
-				rev, err := strconv.ParseInt(r.Header.Get("Ferry-Revision"), 10, 64)
-				if r.StatusCode >= 300 || err != nil {
-					t.Errorf("PUT: status %d, revision %q", r.StatusCode, r.Header.Get("Ferry-Revision"))
 					return
 				}
 				mu.Lock()

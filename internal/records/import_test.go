@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/ferry-dev/ferry/internal/pebblestore"
 	"github.com/ferry-dev/ferry/internal/problem"
-	"github.com/ferry-dev/ferry/internal/schema"
 )
 
 // TestImportListsBoundedErrors imports more bad envelopes than a summary
@@ -18,21 +16,8 @@ import (
 func TestImportListsBoundedErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := pebblestore.Open(ctx, t.TempDir(), pebblestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	reg := schema.NewRegistry(st)
-	d, err := schema.ParseDefinition([]byte(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := reg.Register(ctx, d, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := New(st, reg, Options{})
+	_, svc, register := testService(t)
+	v := register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
 	const total = 3 * MaxImportErrors
 	i := 0
 	next := func() (*ImportItem, error) {

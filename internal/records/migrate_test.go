@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/ferry-dev/ferry/internal/pebblestore"
-	"github.com/ferry-dev/ferry/internal/schema"
 )
 
 // TestMigrationResumes checks where a migration that was stopped goes on:
@@ -40,25 +37,9 @@ func TestMigrationResumes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			st, err := pebblestore.Open(ctx, t.TempDir(), pebblestore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			reg := schema.NewRegistry(st)
-			register := func(def string) {
-				t.Helper()
-				d, err := schema.ParseDefinition([]byte(def), false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := reg.Register(ctx, d, false); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st, svc, register := testService(t)
 			register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
-			svc := New(st, reg, Options{})
-			sc, err := reg.Schema("m")
+			sc, err := svc.Schema("m")
 			if err != nil {
 				t.Fatal(err)
 			}
