@@ -182,10 +182,7 @@ func (s *Service) ChangeEvents(ctx context.Context, schemaName string, since uin
 	if !ok {
 		return s.Changes(ctx, schemaName, since, limit, 0)
 	}
-	out := make([]Change, len(rows))
-	for i, c := range rows {
-		out[i] = Change{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At.UTC()}
-	}
+	out := changesOf(rows)
 	return out, lastSeq(out, since), nil
 }
 
@@ -225,11 +222,16 @@ func (s *Service) changesAfter(ctx context.Context, schemaName string, since uin
 	if err != nil {
 		return nil, fmt.Errorf("records: changes %s: %w", schemaName, err)
 	}
+	return changesOf(rows), nil
+}
+
+// changesOf turns the store's change entries into the feed's.
+func changesOf(rows []store.Change) []Change {
 	out := make([]Change, len(rows))
 	for i, c := range rows {
 		out[i] = Change{Seq: c.Seq, ID: c.ID, Revision: c.Revision, Op: c.Op, At: c.At.UTC()}
 	}
-	return out, nil
+	return out
 }
 
 func lastSeq(changes []Change, since uint64) uint64 {
