@@ -97,8 +97,9 @@ func problemForStdError(b []byte) ([]byte, bool) {
 		text = b[statusEnd+len(stdErrorHeaders):]
 	case bytes.HasPrefix(b[protoLen:], []byte(expectationFailed)) && bytes.HasSuffix(b, []byte("\r\nContent-Length: 0\r\n\r\n")):
 		// The empty 417 net/http sends for an Expect other than
-		// 100-continue; Ferry itself never answers 417.
-		text = []byte("the Expect header asks for an expectation this server does not meet (it meets 100-continue only)")
+		// 100-continue; Ferry itself never answers 417. Its detail is
+		// the table's.
+		text = nil
 	default:
 		return nil, false
 	}
@@ -117,11 +118,15 @@ func problemForStdError(b []byte) ([]byte, bool) {
 		// fault, not the service.
 		status = http.StatusBadRequest
 	}
+	known, ok := stdAnswers[status]
+	if !ok {
+		known = stdAnswer{slug: "http", detail: http.StatusText(status)}
+	}
 	if detail == "" {
-		detail = stdErrorDetail(status)
+		detail = known.detail
 	}
 	body, err := json.Marshal(map[string]any{
-		"type":   "/problems/" + stdErrorSlug(status),
+		"type":   "/problems/" + known.slug,
 		"title":  http.StatusText(status),
 		"status": status,
 		"detail": validText(detail),
@@ -139,26 +144,12 @@ func problemForStdError(b []byte) ([]byte, bool) {
 	return out.Bytes(), true
 }
 
-// stdErrorSlug names the problem type of a status net/http answers itself.
-func stdErrorSlug(status int) string {
-	switch status {
-	case http.StatusRequestHeaderFieldsTooLarge:
-		return "header-too-large"
-	case http.StatusBadRequest:
-		return "invalid"
-	case http.StatusExpectationFailed:
-		return "expectation-failed"
-	}
-	return "http"
-}
+// A stdAnswer is the problem type and the detail, when net/http gives
+// none, of a status net/http answers itself.
+type stdAnswer struct{ slug, detail string }
 
-// stdErrorDetail says what a bare status of net/http's means.
-func stdErrorDetail(status int) string {
-	switch status {
-	case http.StatusRequestHeaderFieldsTooLarge:
-		return "the request's header fields are larger than the limit"
-	case http.StatusBadRequest:
-		return "the request is not well-formed HTTP/1.1"
-	}
-	return http.StatusText(status)
+var stdAnswers = map[int]stdAnswer{
+	http.StatusRequestHeaderFieldsTooLarge: {"header-too-large", "the request's header fields are larger than the limit"},
+	http.StatusBadRequest:                  {"invalid", "the request is not well-formed HTTP/1.1"},
+	http.StatusExpectationFailed:           {"expectation-failed", "the Expect header asks for an expectation this server does not meet (it meets 100-continue only)"},
 }
