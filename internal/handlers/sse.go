@@ -45,23 +45,6 @@ func plainChanges(changes []records.Change, last uint64) changesJSON {
 	return out
 }
 
-// changedRecord reads the record that c, a change that is not a delete,
-// made, for a change list: nil when the record has changed again since
-// (or been deleted), as a later change in the list, with a higher seq,
-// then carries it.
-func (d *recordDeps) changedRecord(ctx context.Context, t target, c records.Change) (*records.Record, error) {
-	rec, err := d.svc.Get(ctx, t.name, c.ID)
-	switch {
-	case problem.Is(err, problem.NotFound):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	case rec.Revision != c.Revision:
-		return nil, nil
-	}
-	return rec, nil
-}
-
 // changeEvent is the data of one change's event: the change as JSON and,
 // with data set, the record that change made in that format (from the
 // record's history when it has changed again since), null for a delete.

@@ -523,6 +523,23 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 	})
 }
 
+// changedRecord reads the record that c, a change that is not a delete,
+// made, for a change list: nil when the record has changed again since
+// (or been deleted), as a later change in the list, with a higher seq,
+// then carries it.
+func (d *recordDeps) changedRecord(ctx context.Context, t target, c records.Change) (*records.Record, error) {
+	rec, err := d.svc.Get(ctx, t.name, c.ID)
+	switch {
+	case problem.Is(err, problem.NotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case rec.Revision != c.Revision:
+		return nil, nil
+	}
+	return rec, nil
+}
+
 // encodeChanges encodes a change list in which each change carries the
 // record at the negotiated version (null for a delete). A change whose
 // record has changed again since the list was read is left out, so that
