@@ -695,17 +695,7 @@ func (v *Version) HasTimes() bool { return v.c.times }
 // hasTimes reports whether n has a time field that is not optional, at
 // any depth.
 func hasTimes(n *node) bool {
-	switch n.kind {
-	case kindObject:
-		for _, f := range n.fields {
-			if !f.optional && f.node.kind == kindTime || hasTimes(f.node) {
-				return true
-			}
-		}
-	case kindArray, kindMap:
-		return hasTimes(n.elem)
-	}
-	return false
+	return anyField(n, func(f *field) bool { return !f.optional && f.node.kind == kindTime })
 }
 
 // NullTimes sets each time field that is not optional and that plain (the
@@ -778,15 +768,21 @@ func (v *Version) HasDefaults() bool { return v.c.defaulted }
 // hasDefaulted reports whether a field of n or below is not optional and
 // has a default.
 func hasDefaulted(n *node) bool {
+	return anyField(n, func(f *field) bool { return !f.optional && f.hasDefault })
+}
+
+// anyField reports whether some field of n, at any depth (inside arrays
+// and maps too), satisfies is.
+func anyField(n *node, is func(*field) bool) bool {
 	switch n.kind {
 	case kindObject:
 		for _, f := range n.fields {
-			if !f.optional && f.hasDefault || hasDefaulted(f.node) {
+			if is(f) || anyField(f.node, is) {
 				return true
 			}
 		}
 	case kindArray, kindMap:
-		return hasDefaulted(n.elem)
+		return anyField(n.elem, is)
 	}
 	return false
 }
@@ -794,17 +790,7 @@ func hasDefaulted(n *node) bool {
 // hasOptionalContainers reports whether n has an optional array or map
 // field at any depth.
 func hasOptionalContainers(n *node) bool {
-	switch n.kind {
-	case kindObject:
-		for _, f := range n.fields {
-			if f.optional && (f.node.kind == kindArray || f.node.kind == kindMap) || hasOptionalContainers(f.node) {
-				return true
-			}
-		}
-	case kindArray, kindMap:
-		return hasOptionalContainers(n.elem)
-	}
-	return false
+	return anyField(n, func(f *field) bool { return f.optional && (f.node.kind == kindArray || f.node.kind == kindMap) })
 }
 
 // ShowsOptionalContainers reports whether the version has an optional
