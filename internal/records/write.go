@@ -290,17 +290,19 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 // w.viewVersion when that is set. doc is the document built on the way, or
 // nil when the record was encoded directly.
 func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, err error) {
-	latest := w.sc.Latest().Number()
-	if w.latest != nil && (w.viewVersion == 0 || w.viewVersion == latest) {
-		body, ok, err := w.sc.EncodeLatest(w.latest, latest, prev.storedBody())
+	latest := w.sc.Latest()
+	// The record as written is its own view at the latest version, unless
+	// the version has an optional array or map, which a view shows empty
+	// where the record has none: that view is taken from the document.
+	asWritten := w.viewVersion == 0 || w.viewVersion == latest.Number() && !latest.ShowsOptionalContainers()
+	if w.latest != nil && asWritten {
+		body, ok, err := w.sc.EncodeLatest(w.latest, latest.Number(), prev.storedBody())
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		if ok {
 			if w.viewVersion > 0 {
-				if view, err = w.latestView(body); err != nil {
-					return nil, nil, nil, err
-				}
+				view = w.latest
 			}
 			return nil, body, view, nil
 		}
@@ -317,22 +319,6 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 		return nil, nil, nil, fmt.Errorf("records: encode %s/%s: %w", w.sc.Name(), w.id, err)
 	}
 	return doc, body, view, nil
-}
-
-// latestView is the view at the latest version of a write encoded
-// directly as body: the record as written, unless the version has an
-// optional array or map, which View shows empty where the record has
-// none.
-func (w *writeOp) latestView(body []byte) (any, error) {
-	latest := w.sc.Latest()
-	if !latest.ShowsOptionalContainers() {
-		return w.latest, nil
-	}
-	var doc schema.Doc
-	if err := doc.UnmarshalBinary(body); err != nil {
-		return nil, fmt.Errorf("records: decode %s/%s as encoded: %w", w.sc.Name(), w.id, err)
-	}
-	return w.sc.View(&doc, latest.Number())
 }
 
 // checkConditions evaluates If-Match, If-None-Match and the If-Match
