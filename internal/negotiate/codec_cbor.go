@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -104,10 +103,7 @@ func (c *CBORCodec) Encode(w io.Writer, v any) error {
 
 // Marshal returns v as CBOR.
 func (c *CBORCodec) Marshal(v any) ([]byte, error) {
-	if hasZeroTime(v) {
-		v = tagZeroTimes(v)
-	}
-	b, err := c.enc.Marshal(v)
+	b, err := c.enc.Marshal(c.withZeroTimes(v))
 	if err == nil {
 		return b, nil
 	}
@@ -199,56 +195,65 @@ func cborDecodeError(err error) error {
 	return problem.New(problem.Invalid, "cbor: %s", msg).WithReason("syntax")
 }
 
-// The library writes the zero time.Time as null, which suits an unset
-// struct field but would turn the schemaless instant 0001-01-01T00:00:00Z
-// into null. hasZeroTime finds such times in a schemaless value, and
-// tagZeroTimes returns a copy of it that has them as explicit tag 0 items.
-func hasZeroTime(v any) bool {
-	switch x := v.(type) {
-	case time.Time:
-		return x.IsZero()
-	case []any:
-		return slices.ContainsFunc(x, hasZeroTime)
-	case map[string]any:
-		for _, el := range x {
-			if hasZeroTime(el) {
-				return true
-			}
-		}
-	case map[any]any:
-		for k, el := range x {
-			if hasZeroTime(k) || hasZeroTime(el) {
-				return true
-			}
-		}
+// The library writes every zero time.Time as null, tag or no tag
+// required, so the instant 0001-01-01T00:00:00Z would come back as null:
+// no time at all for an optional field, and a null where the format says
+// tag 0 for any other. withZeroTimes returns v as it is when it holds no
+// zero time, else a schemaless copy of it that has them as explicit tag 0
+// items. The copy encodes as v would: structs become maps keyed by the
+// names the library gives their fields, and core deterministic encoding
+// sorts struct fields and map keys alike.
+func (c *CBORCodec) withZeroTimes(v any) any {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return v
 	}
-	return false
+	p := c.times.planOf(rv.Type())
+	if p == nil || !c.times.holdsZeroTime(rv, p) {
+		return v
+	}
+	return c.tagZeroTimes(rv)
 }
 
-func tagZeroTimes(v any) any {
-	switch x := v.(type) {
-	case time.Time:
-		if x.IsZero() {
-			return cbor.Tag{Number: 0, Content: x.UTC().Format(time.RFC3339Nano)}
+// tagZeroTimes returns v as schemaless data, its zero times as tag 0.
+func (c *CBORCodec) tagZeroTimes(v reflect.Value) any {
+	if v.Type() == timeType {
+		if t := v.Interface().(time.Time); t.IsZero() {
+			return cbor.Tag{Number: 0, Content: t.UTC().Format(time.RFC3339Nano)}
 		}
-	case []any:
-		out := make([]any, len(x))
-		for i, el := range x {
-			out[i] = tagZeroTimes(el)
+		return v.Interface()
+	}
+	switch v.Kind() {
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return c.tagZeroTimes(v.Elem())
+	case reflect.Struct:
+		out := make(map[string]any, v.NumField())
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			if !f.IsExported() || f.Tag.Get("cbor") == "-" {
+				continue
+			}
+			out[c.times.fieldName(f)] = c.tagZeroTimes(v.Field(i))
 		}
 		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, el := range x {
-			out[k] = tagZeroTimes(el)
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return v.Interface() // a byte string
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = c.tagZeroTimes(v.Index(i))
 		}
 		return out
-	case map[any]any:
-		out := make(map[any]any, len(x))
-		for k, el := range x {
-			out[tagZeroTimes(k)] = tagZeroTimes(el)
+	case reflect.Map:
+		out := make(map[any]any, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out[c.tagZeroTimes(it.Key())] = c.tagZeroTimes(it.Value())
 		}
 		return out
 	}
-	return v
+	return v.Interface()
 }

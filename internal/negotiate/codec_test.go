@@ -412,6 +412,61 @@ func TestEncodedForms(t *testing.T) {
 	}
 }
 
+// cborTimes is a record with times at every depth a schema can put them.
+type cborTimes struct {
+	At    time.Time            `cbor:"at"`
+	Opt   *time.Time           `cbor:"opt"`
+	Unset *time.Time           `cbor:"unset"`
+	Name  string               `cbor:"name"`
+	Raw   []byte               `cbor:"raw"`
+	Items []cborTimesItem      `cbor:"items"`
+	Empty []string             `cbor:"empty"`
+	Times map[string]time.Time `cbor:"times"`
+	Price float64              `cbor:"price"`
+}
+
+type cborTimesItem struct {
+	When *time.Time `cbor:"when"`
+	Qty  int64      `cbor:"qty"`
+}
+
+func TestCBORZeroTimeInStruct(t *testing.T) {
+	t.Parallel()
+	c := NewCBORCodec()
+	record := func(at time.Time) cborTimes {
+		return cborTimes{At: at, Opt: &at, Name: "n", Raw: []byte{1, 2},
+			Items: []cborTimesItem{{When: &at, Qty: 3}, {Qty: 4}}, Times: map[string]time.Time{"k": at}, Price: 1.5}
+	}
+
+	// The schemaless copy that carries zero times encodes as the library
+	// encodes the struct itself.
+	set := record(time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC))
+	direct, err := c.enc.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaCopy, err := c.enc.Marshal(c.tagZeroTimes(reflect.ValueOf(set)))
+	if err != nil || !bytes.Equal(viaCopy, direct) {
+		t.Fatalf("copy of %+v encodes as %x, %v; want the struct's own %x", set, viaCopy, err, direct)
+	}
+
+	zero := time.Time{}
+	data, err := c.Marshal(record(zero))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got any
+	if err := c.Decode(data, &got); err != nil {
+		t.Fatalf("Decode(%x): %v", data, err)
+	}
+	want := map[string]any{"at": zero, "opt": zero, "unset": nil, "name": "n", "raw": []byte{1, 2},
+		"items": []any{map[string]any{"when": zero, "qty": int64(3)}, map[string]any{"when": nil, "qty": int64(4)}},
+		"empty": []any{}, "times": map[string]any{"k": zero}, "price": 1.5}
+	if !equalModel(want, got) {
+		t.Errorf("zero times encoded as %x, read back as %#v; want tag 0 times: %#v", data, got, want)
+	}
+}
+
 func TestZeroTime(t *testing.T) {
 	t.Parallel()
 	zero := time.Time{}

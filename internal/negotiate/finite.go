@@ -181,6 +181,43 @@ func (c *rangeChecker) walk(v reflect.Value, p *rangePlan) error {
 	return nil
 }
 
+// holdsZeroTime reports whether v, of a type whose plan is p, holds a
+// zero time.Time.
+func (c *rangeChecker) holdsZeroTime(v reflect.Value, p *rangePlan) bool {
+	switch p.kind {
+	case planTime:
+		return v.Interface().(time.Time).IsZero()
+	case planInterface:
+		if v.IsNil() {
+			return false
+		}
+		ep := c.planOf(v.Elem().Type())
+		return ep != nil && c.holdsZeroTime(v.Elem(), ep)
+	case planPointer:
+		return !v.IsNil() && c.holdsZeroTime(v.Elem(), p.elem)
+	case planStruct:
+		for _, f := range p.fields {
+			if c.holdsZeroTime(v.Field(f.index), f.plan) {
+				return true
+			}
+		}
+	case planList:
+		for i := range v.Len() {
+			if c.holdsZeroTime(v.Index(i), p.elem) {
+				return true
+			}
+		}
+	case planMap:
+		for it := v.MapRange(); it.Next(); {
+			if p.key != nil && c.holdsZeroTime(it.Key(), p.key) ||
+				p.elem != nil && c.holdsZeroTime(it.Value(), p.elem) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (c *rangeChecker) fieldName(f reflect.StructField) string {
 	for _, tag := range c.tags {
 		if v, ok := f.Tag.Lookup(tag); ok {
