@@ -407,6 +407,35 @@ func TestImportReportsEachEnvelope(t *testing.T) {
 		importSummary(t, r, 1, 1, 1)
 		s.Get(t, "/v1/records/item/cf-0").MustStatus(t, 200)
 	})
+	t.Run("refused values in cbor-seq and msgpack-seq are rejected alone", func(t *testing.T) {
+		// Each refused envelope is one well-formed value: a NaN, a foreign
+		// tag or extension, a repeated key.
+		for _, tc := range []struct {
+			contentType, prefix string
+			refused             [][]byte
+		}{
+			{"application/cbor-seq", "rc", [][]byte{
+				[]byte("\xa2\x62id\x64rc-1\x64data\xa2\x64name\x61x\x63qty\xf9\x7e\x00"),
+				[]byte("\xa2\x62id\x64rc-2\x64data\xd9\xd9\xf7\xa2\x64name\x61x\x63qty\x01"),
+				[]byte("\xa2\x62id\x64rc-3\x62id\x64rc-3"),
+			}},
+			{"application/vnd.msgpack-seq", "rm", [][]byte{
+				[]byte("\x82\xa2id\xa4rm-1\xa4data\x82\xa4name\xa1x\xa3qty\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00"),
+				[]byte("\x82\xa2id\xa4rm-2\xa4data\x82\xa4name\xa1x\xa3qty\xd4\x05\x00"),
+				[]byte("\x82\xa2id\xa4rm-3\xa2id\xa4rm-3"),
+			}},
+		} {
+			body := encodeStream(t, tc.contentType, []map[string]any{envelope(tc.prefix+"-0", 1)})
+			for _, r := range tc.refused {
+				body = append(body, r...)
+			}
+			body = append(body, encodeStream(t, tc.contentType, []map[string]any{envelope(tc.prefix+"-4", 1)})...)
+			r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: body,
+				Header: hdr("Content-Type", tc.contentType), Lax: true})
+			importSummary(t, r, 2, 3, 1, 2, 3)
+			s.Get(t, "/v1/records/item/"+tc.prefix+"-4").MustStatus(t, 200)
+		}
+	})
 	t.Run("envelope at an older version", func(t *testing.T) {
 		s2 := newItemServer(t)
 		s2.MustRegister(t, itemV2)

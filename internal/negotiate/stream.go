@@ -110,7 +110,7 @@ func NewJSONSeqCodec(json *JSONCodec) StreamCodec {
 func NewCBORSeqCodec(cbor *CBORCodec) StreamCodec {
 	return &framedCodec{
 		name: "cbor-seq", mediaTypes: []string{MediaTypeCBORSeq},
-		codec: cbor, framing: framingSelfDelimited, next: wire.NextCBOR,
+		codec: cbor, framing: framingSelfDelimited, next: wire.NextCBOR, extent: wire.CBORExtent,
 	}
 }
 
@@ -119,7 +119,7 @@ func NewCBORSeqCodec(cbor *CBORCodec) StreamCodec {
 func NewMsgpackSeqCodec(msgpack *MsgpackCodec) StreamCodec {
 	return &framedCodec{
 		name: "msgpack-seq", mediaTypes: []string{MediaTypeMsgpackSeq},
-		codec: msgpack, framing: framingSelfDelimited, next: wire.NextMsgpack,
+		codec: msgpack, framing: framingSelfDelimited, next: wire.NextMsgpack, extent: wire.MsgpackExtent,
 	}
 }
 
@@ -140,8 +140,10 @@ type framedCodec struct {
 	codec          Codec
 	prefix, suffix []byte
 	framing        framing
-	// next measures the first value of self-delimited data.
-	next func(data []byte) (int, error)
+	// next checks and measures the first value of self-delimited data;
+	// extent measures a well-formed one that next refuses for what it
+	// holds.
+	next, extent func(data []byte) (int, error)
 }
 
 // Name returns the stream format's short name.
@@ -300,9 +302,8 @@ func (d *framedDecoder) Decode(v any) error {
 // the bytes that break the syntax. The syntax check stops at 10,000 levels
 // of nesting, so a value nested deeper, which decoding refuses past 32
 // levels anyway, is taken for a broken one. A CBOR or MessagePack value
-// was checked whole (well-formed, UTF-8, no duplicate keys) to find its
-// extent, which is a framing error when it fails, so what decoding finds
-// after that is the value's own.
+// reaches decoding only once it is known to be well-formed, so what
+// decoding finds is the value's own.
 func (d *framedDecoder) valueError(value []byte, err error) error {
 	p, ok := err.(*problem.Error)
 	if !ok {
@@ -311,6 +312,15 @@ func (d *framedDecoder) valueError(value []byte, err error) error {
 	if d.c.framing != framingSelfDelimited && !jsontext.Value(value).IsValid(jsontext.AllowDuplicateNames(true)) {
 		d.err = p
 		return p
+	}
+	return skipped(p)
+}
+
+// skipped marks the error of one value as one the stream goes on after.
+func skipped(err error) error {
+	p, ok := err.(*problem.Error)
+	if !ok {
+		return err
 	}
 	p.Err = errors.Join(p.Err, ErrSkipped)
 	return p
@@ -449,7 +459,20 @@ func (d *framedDecoder) selfDelimited() (value []byte, ok bool, err error) {
 				return data[:n], true, nil
 			}
 			if !errors.Is(err, wire.ErrTruncated) {
-				return nil, false, atIndex(err, d.index)
+				// A well-formed value refused for what it holds (a
+				// NaN, a foreign tag, a repeated key) is rejected
+				// alone; only a malformed one hides where the next
+				// value starts.
+				m, merr := d.c.extent(data)
+				switch {
+				case merr == nil && m <= d.limit:
+					d.win.consume(m)
+					return nil, false, skipped(atIndex(err, d.index))
+				case merr == nil:
+					return nil, false, d.tooLarge(nil)
+				case !errors.Is(merr, wire.ErrTruncated):
+					return nil, false, atIndex(err, d.index)
+				}
 			}
 			if len(data) >= d.limit {
 				return nil, false, d.tooLarge(nil)

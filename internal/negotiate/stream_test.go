@@ -3,6 +3,7 @@ package negotiate
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"reflect"
@@ -117,10 +118,9 @@ func TestStreamFraming(t *testing.T) {
 		{"json-seq", "\x1e1\n\x1e2", 1, problem.Invalid},
 		{"cbor-seq", "\x01\x02\xff\x03", 2, problem.Invalid},
 		{"cbor-seq", "\x01\x82\x01", 1, problem.Invalid},
-		{"cbor-seq", "\x01\xa2\x61a\x01\x61a\x02", 1, problem.Invalid},
 		{"msgpack-seq", "\x01\x02\xc1\x03", 2, problem.Invalid},
 		{"msgpack-seq", "\x01\x92\x01", 1, problem.Invalid},
-		{"msgpack-seq", "\x01\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 1, problem.Unprocessable},
+		{"cbor-seq", "\x01\x1c\x03", 1, problem.Invalid},
 	}
 	byName := map[string]StreamCodec{}
 	for _, s := range streamCodecs() {
@@ -141,6 +141,59 @@ func TestStreamFraming(t *testing.T) {
 			p, ok := problem.As(err)
 			if !ok || p.Kind != tc.kind || p.Extra["index"] != tc.good {
 				t.Fatalf("%s %q: value %d = %#v, %v; want a %v problem with index %d", tc.stream, tc.data, tc.good, v, err, tc.kind, tc.good)
+			}
+		})
+	}
+}
+
+func TestStreamRefusedValueKeepsStream(t *testing.T) {
+	t.Parallel()
+	// A well-formed value refused for what it holds is reported with its
+	// index, and the values after it still read.
+	deep := func(b byte) string { return strings.Repeat(string([]byte{b}), 40) + "\x01" }
+	tests := []struct {
+		stream, refused string
+		kind            problem.Kind
+	}{
+		{"cbor-seq", "\xa2\x61a\x01\x61a\x02", problem.Invalid},          // a repeated key
+		{"cbor-seq", "\x61\xff", problem.Invalid},                        // invalid UTF-8
+		{"cbor-seq", deep(0x81), problem.Invalid},                        // nested too deep
+		{"cbor-seq", "\xf9\x7e\x00", problem.Unprocessable},              // NaN
+		{"cbor-seq", "\xd9\xd9\xf7\xa1\x61a\x01", problem.Unprocessable}, // a foreign tag
+		{"cbor-seq", "\xc2\x41\x01", problem.Unprocessable},              // a bignum
+		{"cbor-seq", "\xa1\x61a\xf7", problem.Unprocessable},             // undefined
+		{"cbor-seq", "\x3b\xff\xff\xff\xff\xff\xff\xff\xff", problem.Unprocessable},
+		{"cbor-seq", "\xc0\x63abc", problem.Unprocessable}, // tag 0 on text that is no time
+		{"msgpack-seq", "\x82\xa1a\x01\xa1a\x02", problem.Invalid},
+		{"msgpack-seq", "\xa1\xff", problem.Invalid},
+		{"msgpack-seq", deep(0x91), problem.Invalid},
+		{"msgpack-seq", "\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", problem.Unprocessable},
+		{"msgpack-seq", "\xd4\x05\x00", problem.Unprocessable},
+	}
+	byName := map[string]StreamCodec{}
+	for _, s := range streamCodecs() {
+		byName[s.Name()] = s
+	}
+	for _, tc := range tests {
+		t.Run(tc.stream+"/"+fmt.Sprintf("%x", tc.refused), func(t *testing.T) {
+			t.Parallel()
+			data := "\x01" + tc.refused + "\x03"
+			dec := byName[tc.stream].NewDecoder(strings.NewReader(data), 1024)
+			var v any
+			if err := dec.Decode(&v); err != nil || !equalModel(int64(1), v) {
+				t.Fatalf("%x: value 0 = %#v, %v; want 1", data, v, err)
+			}
+			err := dec.Decode(&v)
+			p, ok := problem.As(err)
+			if !ok || p.Kind != tc.kind || p.Extra["index"] != 1 || !errors.Is(err, ErrSkipped) {
+				t.Fatalf("%x: value 1 error = %v; want a %v problem at index 1 that the stream goes on after", data, err, tc.kind)
+			}
+			v = nil
+			if err := dec.Decode(&v); err != nil || !equalModel(int64(3), v) {
+				t.Fatalf("%x: value 2 = %#v, %v; want 3", data, v, err)
+			}
+			if err := dec.Decode(&v); err != io.EOF {
+				t.Errorf("%x: Decode at the end = %v; want io.EOF", data, err)
 			}
 		})
 	}
