@@ -71,9 +71,10 @@ type rangeMatch struct {
 // The weight of each offered name is set by the most specific media range
 // that matches it (type/subtype with parameters, then type/subtype, then
 // type/*, then */*); among equally specific ranges the highest q counts. A
-// name whose weight is q=0 is excluded. The highest weight wins; on a tie a
-// name matched by a more specific range wins over one matched by a wildcard,
-// and after that the order of offers (and of names within an offer) decides.
+// name whose weight is q=0 is excluded. The highest weight wins; on a tie
+// the order of offers (and of names within an offer) decides, however
+// specifically each was named: `*/*, application/cbor` chooses the first
+// offer, JSON in Ferry's order.
 // An empty header means */*.
 //
 // The parameters version (the schema version), charset and schema are
@@ -208,7 +209,7 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 			}
 			if bestName >= 0 {
 				b := matches[bestName]
-				if m.quality < b.quality || (m.quality == b.quality && m.spec <= b.spec) {
+				if m.quality <= b.quality {
 					continue
 				}
 			}
