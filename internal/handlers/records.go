@@ -62,7 +62,12 @@ func (d *recordDeps) target(r *http.Request, withID bool) (target, error) {
 func conditions(r *http.Request, f recordFormat) records.Conditions {
 	c := records.Conditions{Repr: f.repr()}
 	if v := r.Header.Values("If-Match"); len(v) > 0 {
+		// An If-Match with no entity tag (a client's empty variable)
+		// names no revision, so it holds for none: it is not absent.
 		c.IfMatch = records.SplitETags(strings.Join(v, ","))
+		if c.IfMatch == nil {
+			c.IfMatch = []string{}
+		}
 	}
 	if v := r.Header.Values("If-None-Match"); len(v) > 0 {
 		c.IfNoneMatch = records.SplitETags(strings.Join(v, ","))

@@ -233,6 +233,18 @@ func TestETagsAndPreconditions(t *testing.T) {
 	}
 	s.Send(t, http.MethodPut, "/v1/records/item/fresh", body, "Content-Type", "application/json", "If-None-Match", "*").MustStatus(t, http.StatusCreated)
 
+	// If-None-Match compares weakly on writes as on reads; an If-Match
+	// with no tag in it (an empty variable) holds for no revision.
+	cur = s.Get(t, path).Header.Get("ETag")
+	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-None-Match", "W/"+cur).Problem(t, 412)
+	for _, empty := range []string{"", " , "} {
+		s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", empty).Problem(t, 412)
+		s.Send(t, http.MethodDelete, path, nil, "If-Match", empty).Problem(t, 412)
+	}
+	if got := s.Get(t, path).Header.Get("ETag"); got != cur {
+		t.Errorf("writes whose preconditions failed changed the record: ETag %s, want %s", got, cur)
+	}
+
 	// PATCH and DELETE honour If-Match.
 	patch := []byte(`{"qty": 9}`)
 	s.Send(t, http.MethodPatch, path, patch, "Content-Type", "application/merge-patch+json", "If-Match", reps["application/json"]).Problem(t, 412)

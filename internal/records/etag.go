@@ -84,6 +84,19 @@ func (v Validator) MatchesAny(tags []string) bool {
 	return false
 }
 
+// NoneMatch reports whether none of the entity tags of an If-None-Match
+// names the revision v stands for: "*" names any, and a weak tag names
+// the revision as its strong form does (weak comparison, RFC 9110
+// §13.1.2).
+func (v Validator) NoneMatch(tags []string) bool {
+	for _, t := range tags {
+		if t == "*" || v.matches(strings.TrimPrefix(strings.TrimSpace(t), "W/")) {
+			return false
+		}
+	}
+	return true
+}
+
 // SplitETags splits an If-Match or If-None-Match header value into its
 // entity tags; "*" comes back as itself. Commas inside quoted tags are
 // kept.

@@ -348,7 +348,7 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 				return failed("If-None-Match: *: the record exists")
 			}
 		}
-		if v.MatchesAny(cond.IfNoneMatch) {
+		if !v.NoneMatch(cond.IfNoneMatch) {
 			return failed("If-None-Match: the record is at that revision")
 		}
 	}
