@@ -244,6 +244,25 @@ func TestMethodNotAllowedListsAllow(t *testing.T) {
 	}
 }
 
+func TestReservedNameAsHistoryID(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	// A reserved name in the place of an id is an invalid id: the
+	// router's own route for the name must not answer. A method history
+	// does not have is still a 405 listing those it has.
+	for _, name := range []string{"_changes", "_export", "_import"} {
+		path := "/v1/records/item/" + name + "/_history"
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			if r := s.Send(t, method, path, nil); r.Status != http.StatusBadRequest || r.Header.Get("Allow") != "" {
+				t.Errorf("%s %s: status %d, Allow %q; want 400 for the id, no Allow", method, path, r.Status, r.Header.Get("Allow"))
+			}
+		}
+		if r := s.Send(t, http.MethodPut, path, nil); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("PUT %s: status %d, Allow %q; want 405 allowing GET, HEAD", path, r.Status, r.Header.Get("Allow"))
+		}
+	}
+}
+
 func TestUnsupportedContentType(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/ferry-dev/ferry/internal/metrics"
 	"github.com/ferry-dev/ferry/internal/negotiate"
 	"github.com/ferry-dev/ferry/internal/problem"
@@ -48,7 +50,10 @@ func (d *recordDeps) target(r *http.Request, withID bool) (target, error) {
 		if t.id, err = pathParam(r, "id"); err != nil {
 			return target{}, err
 		}
-		if allowed, reserved := reservedAllow[t.id]; reserved {
+		// The record routes also take a reserved name for an id, for the
+		// methods its own route lacks: that is a 405 of the name's
+		// resource. Below it (its _history), the name is a bad id.
+		if allowed, reserved := reservedAllow[t.id]; reserved && isRecordRoute(r) {
 			return target{}, &notAllowedError{allowed: allowed}
 		}
 		if err := records.CheckID(t.id); err != nil {
@@ -56,6 +61,13 @@ func (d *recordDeps) target(r *http.Request, withID bool) (target, error) {
 		}
 	}
 	return t, nil
+}
+
+// isRecordRoute reports whether r was routed to a record itself, not to
+// one of its sub-resources.
+func isRecordRoute(r *http.Request) bool {
+	rctx := chi.RouteContext(r.Context())
+	return rctx != nil && strings.HasSuffix(rctx.RoutePattern(), "/{id}")
 }
 
 // conditions reads the precondition headers of a write.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -124,6 +125,10 @@ func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 		if !reserved {
 			allowed = allowedMethods(routes, r.URL.Path)
 		}
+		if err := reservedAsID(r.URL.Path); err != nil && slices.Contains(allowed, r.Method) {
+			writeProblem(w, r, err)
+			return
+		}
 		if len(allowed) == 0 {
 			// No method at all routes there (chi answers a path such as
 			// "*" this way): no resource, rather than a 405 allowing
@@ -179,6 +184,24 @@ func reservedMethods(path string) ([]string, bool) {
 	}
 	allowed, reserved := reservedAllow[name]
 	return allowed, reserved
+}
+
+// reservedAsID returns the error of a path that puts a reserved name where
+// a record's id goes, below it (/v1/records/{schema}/_changes/_history).
+// For a method such a path routes, the router takes the name for its own
+// route and finds no method there, but the request is about a record,
+// whose id is invalid.
+func reservedAsID(path string) error {
+	rest, ok := strings.CutPrefix(path, "/v1/records/")
+	if !ok {
+		return nil
+	}
+	_, rest, _ = strings.Cut(rest, "/")
+	name, below, ok := strings.Cut(rest, "/")
+	if _, reserved := reservedAllow[name]; !ok || below == "" || !reserved {
+		return nil
+	}
+	return records.CheckID(name)
 }
 
 // allowedMethods lists the methods routed for path.
