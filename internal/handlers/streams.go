@@ -502,14 +502,14 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 			ctx, cancel = mergeDone(ctx, shutdown)
 			defer cancel()
 		}
-		changes, last, err := d.svc.Changes(ctx, t.name, uint64(since), int(limit), time.Duration(wait)*time.Second)
-		if err != nil {
-			return err
-		}
 		if !withData {
+			changes, last, err := d.svc.Changes(ctx, t.name, uint64(since), int(limit), time.Duration(wait)*time.Second)
+			if err != nil {
+				return err
+			}
 			return writeJSON(w, r, http.StatusOK, plainChanges(changes, last))
 		}
-		body, err := d.encodeChanges(r.Context(), t, f, changes, last)
+		body, err := d.changesWithData(ctx, t, f, uint64(since), int(limit), time.Now().Add(time.Duration(wait)*time.Second))
 		if err != nil {
 			return err
 		}
@@ -540,17 +540,48 @@ func (d *recordDeps) changedRecord(ctx context.Context, t target, c records.Chan
 	return rec, nil
 }
 
-// encodeChanges encodes a change list in which each change carries the
-// record at the negotiated version (null for a delete). A change whose
+// changesWithData encodes the change list after since in which each change
+// carries the record at the negotiated version (null for a delete),
+// waiting until deadline for a change when there is none. A change whose
 // record has changed again since the list was read is left out, so that
-// no change carries a record it did not make.
-func (d *recordDeps) encodeChanges(ctx context.Context, t target, f recordFormat, changes []records.Change, last uint64) ([]byte, error) {
+// no change carries a record it did not make; the later change, with a
+// higher seq, carries it. When every change read was left out, the list
+// reads on after them, so that an empty list always means that nothing
+// has changed, and last_seq is always the seq of the last change listed,
+// else since.
+func (d *recordDeps) changesWithData(ctx context.Context, t target, f recordFormat, since uint64, limit int, deadline time.Time) ([]byte, error) {
 	v, err := t.schema.Version(f.version)
 	if err != nil {
 		return nil, err
 	}
 	change := d.types.changeOf(reflect.PointerTo(v.Type()))
-	list := reflect.MakeSlice(reflect.SliceOf(change), 0, len(changes))
+	list := reflect.MakeSlice(reflect.SliceOf(change), 0, limit)
+	last := since
+	for from := since; list.Len() == 0; {
+		changes, scanned, err := d.svc.Changes(ctx, t.name, from, limit, max(0, time.Until(deadline)))
+		if err != nil {
+			return nil, err
+		}
+		if len(changes) == 0 {
+			break
+		}
+		if list, err = d.appendChanges(ctx, t, f, change, list, changes); err != nil {
+			return nil, err
+		}
+		if list.Len() > 0 {
+			last = list.Index(list.Len() - 1).Field(0).Uint()
+		}
+		from = scanned
+	}
+	out := reflect.New(d.types.changesOf(change)).Elem()
+	out.Field(0).Set(list)
+	out.Field(1).SetUint(last)
+	return f.codec.Marshal(out.Addr().Interface())
+}
+
+// appendChanges appends to list, a slice of change (the struct of a change
+// carrying a record), those of changes whose records are as they made them.
+func (d *recordDeps) appendChanges(ctx context.Context, t target, f recordFormat, change reflect.Type, list reflect.Value, changes []records.Change) (reflect.Value, error) {
 	for _, c := range changes {
 		cv := reflect.New(change).Elem()
 		cv.Field(0).SetUint(c.Seq)
@@ -561,23 +592,20 @@ func (d *recordDeps) encodeChanges(ctx context.Context, t target, f recordFormat
 		if c.Op != "delete" {
 			rec, err := d.changedRecord(ctx, t, c)
 			if err != nil {
-				return nil, err
+				return list, err
 			}
 			if rec == nil {
 				// Changed again since the list was read: the later
-				// change, past this list, carries the record.
+				// change carries the record.
 				continue
 			}
 			view, err := rec.View(t.schema, f.version)
 			if err != nil {
-				return nil, err
+				return list, err
 			}
 			cv.Field(5).Set(reflect.ValueOf(view))
 		}
 		list = reflect.Append(list, cv)
 	}
-	out := reflect.New(d.types.changesOf(change)).Elem()
-	out.Field(0).Set(list)
-	out.Field(1).SetUint(last)
-	return f.codec.Marshal(out.Addr().Interface())
+	return list, nil
 }
