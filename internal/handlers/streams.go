@@ -383,17 +383,17 @@ func (d *recordDeps) recordHistory() http.Handler {
 		if err := acceptJSON(r); err != nil {
 			return err
 		}
-		if withData {
-			ch, err := negotiate.ChooseVersion(acceptHeader(r), jsonOnly, t.schema)
-			if err != nil {
+		// A version the schema lacks is refused even without data: the
+		// client asked for a representation there is not.
+		ch, err := negotiate.ChooseVersion(acceptHeader(r), jsonOnly, t.schema)
+		if err != nil {
+			return err
+		}
+		if ch.Version != 0 {
+			if err := acceptableVersion(t.schema, ch.Version); err != nil {
 				return err
 			}
-			if ch.Version != 0 {
-				if err := acceptableVersion(t.schema, ch.Version); err != nil {
-					return err
-				}
-				version = ch.Version
-			}
+			version = ch.Version
 		}
 		revs, err := d.svc.History(r.Context(), t.name, t.id)
 		if err != nil {
@@ -459,14 +459,16 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		if withData {
 			offered = offers
 		}
-		var res negotiate.Resource
-		if withData {
-			// Records go out: a range naming another schema matches none.
-			res = t.schema
-		}
-		choice, err := negotiate.ChooseVersion(acceptHeader(r), offered, res)
+		// A range naming another schema, or a version this one lacks,
+		// matches none, with records or without.
+		choice, err := negotiate.ChooseVersion(acceptHeader(r), offered, t.schema)
 		if err != nil {
 			return err
+		}
+		if choice.Version != 0 {
+			if err := acceptableVersion(t.schema, choice.Version); err != nil {
+				return err
+			}
 		}
 		if choice.Offer == len(offered)-1 {
 			// Records in events are JSON, at the version the event

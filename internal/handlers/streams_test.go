@@ -941,6 +941,18 @@ func TestChangeFeedNegotiation(t *testing.T) {
 		{"application/json, text/event-stream;q=0", 200, "application/json"},
 		{"text/html", 406, ""},
 	}
+	// A version the schema lacks is refused with or without records.
+	for _, tc := range []struct{ path, accept string }{
+		{"/v1/records/item/_changes", "application/json; version=9"},
+		{"/v1/records/item/_changes", "text/event-stream; version=9"},
+		{"/v1/records/item/_changes?include=data", "application/json; version=9"},
+		{"/v1/records/item/n1/_history", "application/json; version=9"},
+	} {
+		p := s.Get(t, tc.path, "Accept", tc.accept).Problem(t, 406)
+		if got := p["versions"]; got == nil {
+			t.Errorf("GET %s Accept %q: %v, want the versions listed", tc.path, tc.accept, p)
+		}
+	}
 	// With records, a change list comes in any record format.
 	if mt, _ := mediaType(t, s.Get(t, "/v1/records/item/_changes?include=data", "Accept", "application/cbor").MustStatus(t, 200).Header.Get("Content-Type")); mt != "application/cbor" {
 		t.Errorf("_changes?include=data as CBOR: Content-Type %q", mt)
