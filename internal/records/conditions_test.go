@@ -79,3 +79,21 @@ func TestCheckConditions(t *testing.T) {
 		})
 	}
 }
+
+func TestWrittenSha256(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		stored []byte
+		want   string
+	}{
+		{"a delete, which stores nothing", nil, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"a record", []byte("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	}
+	for _, tc := range tests {
+		w := &Written{Record: &Record{Stored: tc.stored}}
+		if got := w.Sha256(); got != tc.want {
+			t.Errorf("%s: Sha256() = %s, want %s, as its history entry has it", tc.name, got, tc.want)
+		}
+	}
+}

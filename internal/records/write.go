@@ -62,11 +62,9 @@ type Written struct {
 }
 
 // Sha256 returns the hex SHA-256 of the stored bytes, computed when asked:
-// only an audit line needs it. A delete stores nothing and has none.
+// only an audit line needs it. A delete stores no bytes, so its sum is
+// that of none, as its history entry has it.
 func (w *Written) Sha256() string {
-	if w.Record.Stored == nil {
-		return ""
-	}
 	return sha256Hex(w.Record.Stored)
 }
 
