@@ -336,6 +336,9 @@ func TestUnparsableQuery(t *testing.T) {
 		{http.MethodGet, "/v1/records/item?limit=%zz", ""},
 		{http.MethodGet, "/v1/records/item/_changes?since=%zz", ""},
 		{http.MethodGet, "/v1/records/item/q1?a=1;b=2", ""},
+		// A repeated parameter is no better: which one was meant?
+		{http.MethodPost, "/v1/records/item/_import?atomic=true&atomic=false", "application/jsonl"},
+		{http.MethodGet, "/v1/records/item?limit=1&limit=2000", ""},
 	} {
 		call := Call{Method: c.method, Path: c.path, Lax: true}
 		if c.contentType != "" {
@@ -345,6 +348,21 @@ func TestUnparsableQuery(t *testing.T) {
 		s.Do(t, call).Problem(t, 400)
 	}
 	s.Get(t, "/v1/records/item/q2").Problem(t, 404)
+
+	// A bad value is quoted in part, however long it is.
+	long := strings.Repeat("9", 5000)
+	for _, c := range []struct{ path, header string }{
+		{"/v1/records/item/_changes?since=x" + long, ""},
+		{"/v1/records/item/_changes", "x" + long},
+	} {
+		call := Call{Method: http.MethodGet, Path: c.path}
+		if c.header != "" {
+			call.Header = hdr("Accept", "text/event-stream", "Last-Event-ID", c.header)
+		}
+		if p := s.Do(t, call).Problem(t, 400); len(str(p, "detail")) > 200 {
+			t.Errorf("GET %.60s…: detail of %d bytes, want the value quoted in part", c.path, len(str(p, "detail")))
+		}
+	}
 }
 
 func TestProblemQuotesInvalidUTF8(t *testing.T) {

@@ -184,6 +184,9 @@ func pathParam(r *http.Request, name string) (string, error) {
 
 // queryInt reads an integer query parameter within [min, max], or def
 // when it is absent.
+// maxEcho is how much of a bad value from a request a detail quotes.
+const maxEcho = 64
+
 func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) {
 	raw := r.URL.Query().Get(name)
 	if raw == "" {
@@ -194,7 +197,7 @@ func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) 
 	}
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || n < min || n > max {
-		return 0, problem.New(problem.Invalid, "query parameter %s must be an integer from %d to %d, got %q", name, min, max, raw).WithReason("query")
+		return 0, problem.New(problem.Invalid, "query parameter %s must be an integer from %d to %d, got %q", name, min, max, problem.Excerpt(raw, maxEcho)).WithReason("query")
 	}
 	return n, nil
 }
@@ -210,7 +213,7 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	}
 	v, err := strconv.ParseBool(raw)
 	if err != nil {
-		return false, problem.New(problem.Invalid, "query parameter %s must be true or false, got %q", name, raw).WithReason("query")
+		return false, problem.New(problem.Invalid, "query parameter %s must be true or false, got %q", name, problem.Excerpt(raw, maxEcho)).WithReason("query")
 	}
 	return v, nil
 }

@@ -101,9 +101,18 @@ func decodedPath(next http.Handler) http.Handler {
 func validQuery(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery != "" {
-			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			q, err := url.ParseQuery(r.URL.RawQuery)
+			if err != nil {
 				writeProblem(w, r, problem.Wrap(problem.Invalid, err, "the query string is not valid: %v", err).WithReason("query"))
 				return
+			}
+			// Every parameter Ferry reads has one value; of two, taking
+			// either would be a guess.
+			for name, values := range q {
+				if len(values) > 1 {
+					writeProblem(w, r, problem.New(problem.Invalid, "query parameter %q is given %d times; give it once", problem.Excerpt(name, maxEcho), len(values)).WithReason("query"))
+					return
+				}
 			}
 		}
 		next.ServeHTTP(w, r)

@@ -97,7 +97,7 @@ func lastEventID(r *http.Request, since uint64) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(id), 10, 64)
 	if err != nil || n > maxSeq {
-		return 0, problem.New(problem.Invalid, "Last-Event-ID %q is not a change seq from 0 to %d", id, uint64(maxSeq)).WithReason("header")
+		return 0, problem.New(problem.Invalid, "Last-Event-ID %q is not a change seq from 0 to %d", problem.Excerpt(id, maxEcho), uint64(maxSeq)).WithReason("header")
 	}
 	return n, nil
 }

@@ -321,11 +321,11 @@ func readJSONTime(dec *jsontext.Decoder, t *time.Time) error {
 		return err
 	}
 	if !wire.ValidRFC3339(text) {
-		return fmt.Errorf("%q is not an RFC 3339 date-time (at most nine fractional digits, years 0000 to 9999)", truncate(string(text), 40))
+		return fmt.Errorf("%q is not an RFC 3339 date-time (at most nine fractional digits, years 0000 to 9999)", problem.Excerpt(string(text), 40))
 	}
 	parsed, err := time.Parse(time.RFC3339Nano, string(text))
 	if err != nil {
-		return fmt.Errorf("%q is not an RFC 3339 date-time: %w", truncate(string(text), 40), err)
+		return fmt.Errorf("%q is not an RFC 3339 date-time: %w", problem.Excerpt(string(text), 40), err)
 	}
 	*t = parsed
 	return nil

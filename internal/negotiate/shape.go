@@ -260,7 +260,7 @@ func (c *shapeChecker) item(it *item, s *shape, depth int) error {
 		if c.untaggedTimes && it.kind == itemString {
 			if _, err := time.Parse(time.RFC3339Nano, string(it.raw)); err != nil {
 				return &fieldError{kind: problem.Invalid, reason: "type", off: it.off,
-					msg: fmt.Sprintf("%q is not an RFC 3339 time", truncate(string(it.raw), 40))}
+					msg: fmt.Sprintf("%q is not an RFC 3339 time", problem.Excerpt(string(it.raw), 40))}
 			}
 			ok = true
 		}
@@ -390,14 +390,6 @@ func newUnknownField(name string, off int, known []string) *fieldError {
 		}
 	}
 	return &fieldError{kind: problem.Invalid, reason: "unknown_field", off: off, msg: msg, rev: []string{keySegment(name)}}
-}
-
-// truncate shortens s for a detail.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // A fieldError is a decode failure inside a body, located by the path of

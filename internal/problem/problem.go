@@ -147,3 +147,12 @@ func KindOf(err error) Kind {
 func Is(err error, kind Kind) bool {
 	return err != nil && KindOf(err) == kind
 }
+
+// Excerpt returns s cut to its first n bytes, marked with an ellipsis when
+// cut, for quoting a client's value in a detail without echoing all of it.
+func Excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

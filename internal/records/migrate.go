@@ -126,7 +126,7 @@ func (j *Jobs) Resume(ctx context.Context, ids []string) error {
 func (j *Jobs) Get(ctx context.Context, id string) (*Job, error) {
 	raw, err := j.store.Job(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, problem.New(problem.NotFound, "no job %q", truncate(id, 64))
+		return nil, problem.New(problem.NotFound, "no job %q", problem.Excerpt(id, 64))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("records: job %s: %w", id, err)

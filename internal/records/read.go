@@ -88,7 +88,7 @@ func decodeCursor(c string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || CheckID(string(b)) != nil {
-		return "", problem.New(problem.Invalid, "cursor %q is not one this service issued", truncate(c, 64)).WithReason("query")
+		return "", problem.New(problem.Invalid, "cursor %q is not one this service issued", problem.Excerpt(c, 64)).WithReason("query")
 	}
 	return string(b), nil
 }

@@ -70,7 +70,7 @@ const maxAttempts = 64
 func CheckID(id string) error {
 	if !validID(id) {
 		return problem.New(problem.Invalid,
-			"id %q does not match ^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$", truncate(id, 140)).WithReason("id")
+			"id %q does not match ^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$", problem.Excerpt(id, 140)).WithReason("id")
 	}
 	return nil
 }
@@ -196,11 +196,4 @@ func (s *Service) current(ctx context.Context, schemaName, id string) (store.Rec
 		return store.Record{}, fmt.Errorf("records: get %s/%s: %w", schemaName, id, err)
 	}
 	return sr, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
