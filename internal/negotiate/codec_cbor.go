@@ -205,11 +205,7 @@ func cborDecodeError(err error) error {
 // sorts struct fields and map keys alike.
 func (c *CBORCodec) withZeroTimes(v any) any {
 	rv := reflect.ValueOf(v)
-	if !rv.IsValid() {
-		return v
-	}
-	p := c.times.planOf(rv.Type())
-	if p == nil || !c.times.holdsZeroTime(rv, p) {
+	if !c.times.holdsZeroTime(rv) {
 		return v
 	}
 	return c.tagZeroTimes(rv)

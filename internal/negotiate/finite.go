@@ -1,6 +1,7 @@
 package negotiate
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -59,6 +60,21 @@ type planField struct {
 
 // check returns a *valueError locating the first value out of range in v.
 func (c *rangeChecker) check(v reflect.Value) error {
+	return c.visit(v, inRange)
+}
+
+// holdsZeroTime reports whether v holds a zero time.Time.
+func (c *rangeChecker) holdsZeroTime(v reflect.Value) bool {
+	return errors.Is(c.visit(v, isZeroTime), errZeroTime)
+}
+
+// A leafFunc looks at a float or time found in a value in format.
+type leafFunc func(format string, v reflect.Value, kind planKind) error
+
+// visit calls leaf on each float (when the checker looks at floats) and
+// each time in v, where its plan says they can be, and returns the first
+// error leaf returns, located by its path when it is a *valueError.
+func (c *rangeChecker) visit(v reflect.Value, leaf leafFunc) error {
 	if !v.IsValid() {
 		return nil
 	}
@@ -66,7 +82,32 @@ func (c *rangeChecker) check(v reflect.Value) error {
 	if p == nil {
 		return nil
 	}
-	return c.walk(v, p)
+	return c.walk(v, p, leaf)
+}
+
+// inRange is the leaf of check.
+func inRange(format string, v reflect.Value, kind planKind) error {
+	if kind == planFloat {
+		if f := v.Float(); !isFinite(f) {
+			return nonFinite(format, f)
+		}
+		return nil
+	}
+	if t := v.Interface().(time.Time); !timeInRange(t) {
+		return timeOutOfRange(format, t)
+	}
+	return nil
+}
+
+// errZeroTime stops a visit at a zero time.
+var errZeroTime = errors.New("negotiate: zero time")
+
+// isZeroTime is the leaf of holdsZeroTime.
+func isZeroTime(_ string, v reflect.Value, kind planKind) error {
+	if kind == planTime && v.Interface().(time.Time).IsZero() {
+		return errZeroTime
+	}
+	return nil
 }
 
 func (c *rangeChecker) planOf(t reflect.Type) *rangePlan {
@@ -134,88 +175,45 @@ func (c *rangeChecker) build(t reflect.Type, seen map[reflect.Type]*rangePlan) *
 	return p
 }
 
-func (c *rangeChecker) walk(v reflect.Value, p *rangePlan) error {
+func (c *rangeChecker) walk(v reflect.Value, p *rangePlan, leaf leafFunc) error {
 	switch p.kind {
-	case planFloat:
-		if f := v.Float(); !isFinite(f) {
-			return nonFinite(c.format, f)
-		}
-	case planTime:
-		if t := v.Interface().(time.Time); !timeInRange(t) {
-			return timeOutOfRange(c.format, t)
-		}
+	case planFloat, planTime:
+		return leaf(c.format, v, p.kind)
 	case planInterface:
 		if !v.IsNil() {
-			return c.check(v.Elem())
+			return c.visit(v.Elem(), leaf)
 		}
 	case planPointer:
 		if !v.IsNil() {
-			return c.walk(v.Elem(), p.elem)
+			return c.walk(v.Elem(), p.elem, leaf)
 		}
 	case planStruct:
 		for _, f := range p.fields {
-			if err := c.walk(v.Field(f.index), f.plan); err != nil {
+			if err := c.walk(v.Field(f.index), f.plan, leaf); err != nil {
 				return atPath(err, "."+f.name)
 			}
 		}
 	case planList:
 		for i := range v.Len() {
-			if err := c.walk(v.Index(i), p.elem); err != nil {
+			if err := c.walk(v.Index(i), p.elem, leaf); err != nil {
 				return atPath(err, indexSegment(i))
 			}
 		}
 	case planMap:
 		for it := v.MapRange(); it.Next(); {
 			if p.key != nil {
-				if err := c.walk(it.Key(), p.key); err != nil {
+				if err := c.walk(it.Key(), p.key, leaf); err != nil {
 					return err
 				}
 			}
 			if p.elem != nil {
-				if err := c.walk(it.Value(), p.elem); err != nil {
+				if err := c.walk(it.Value(), p.elem, leaf); err != nil {
 					return atPath(err, keySegment(it.Key().Interface()))
 				}
 			}
 		}
 	}
 	return nil
-}
-
-// holdsZeroTime reports whether v, of a type whose plan is p, holds a
-// zero time.Time.
-func (c *rangeChecker) holdsZeroTime(v reflect.Value, p *rangePlan) bool {
-	switch p.kind {
-	case planTime:
-		return v.Interface().(time.Time).IsZero()
-	case planInterface:
-		if v.IsNil() {
-			return false
-		}
-		ep := c.planOf(v.Elem().Type())
-		return ep != nil && c.holdsZeroTime(v.Elem(), ep)
-	case planPointer:
-		return !v.IsNil() && c.holdsZeroTime(v.Elem(), p.elem)
-	case planStruct:
-		for _, f := range p.fields {
-			if c.holdsZeroTime(v.Field(f.index), f.plan) {
-				return true
-			}
-		}
-	case planList:
-		for i := range v.Len() {
-			if c.holdsZeroTime(v.Index(i), p.elem) {
-				return true
-			}
-		}
-	case planMap:
-		for it := v.MapRange(); it.Next(); {
-			if p.key != nil && c.holdsZeroTime(it.Key(), p.key) ||
-				p.elem != nil && c.holdsZeroTime(it.Value(), p.elem) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (c *rangeChecker) fieldName(f reflect.StructField) string {
