@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"encoding/binary"
 	"math"
 
 	"github.com/ferry-dev/ferry/internal/problem"
@@ -97,16 +96,7 @@ func (c *cborChecker) argument(start int, ai byte) (uint64, error) {
 			return 0, c.cutShort(what, start)
 		}
 		c.pos = start + 1 + size
-		p := c.data[start+1 : c.pos]
-		switch size {
-		case 1:
-			return uint64(p[0]), nil
-		case 2:
-			return uint64(binary.BigEndian.Uint16(p)), nil
-		case 4:
-			return uint64(binary.BigEndian.Uint32(p)), nil
-		}
-		return binary.BigEndian.Uint64(p), nil
+		return readBigEndian(c.data[start+1 : c.pos]), nil
 	case ai == cborIndefinite:
 		c.pos = start + 1
 		return 0, nil
@@ -480,16 +470,11 @@ func (c *cborChecker) simple(start int, ai byte, arg uint64) error {
 // length of the head. An indefinite length gives 0.
 func cborArgument(data []byte, start int) (arg uint64, headLen int) {
 	ai := data[start] & 0x1f
-	switch ai {
-	case 24:
-		return uint64(data[start+1]), 2
-	case 25:
-		return uint64(binary.BigEndian.Uint16(data[start+1:])), 3
-	case 26:
-		return uint64(binary.BigEndian.Uint32(data[start+1:])), 5
-	case 27:
-		return binary.BigEndian.Uint64(data[start+1:]), 9
-	case cborIndefinite:
+	switch {
+	case ai >= 24 && ai <= 27:
+		size := 1 << (ai - 24)
+		return readBigEndian(data[start+1 : start+1+size]), 1 + size
+	case ai == cborIndefinite:
 		return 0, 1
 	}
 	return uint64(ai), 1

@@ -154,15 +154,7 @@ func (c *msgpackChecker) length(start, size int) (uint64, error) {
 	if err := c.fixed(start, size); err != nil {
 		return 0, err
 	}
-	p := c.data[start+1 : start+1+size]
-	switch size {
-	case 1:
-		return uint64(p[0]), nil
-	case 2:
-		return uint64(binary.BigEndian.Uint16(p)), nil
-	default:
-		return uint64(binary.BigEndian.Uint32(p)), nil
-	}
+	return readBigEndian(c.data[start+1 : start+1+size]), nil
 }
 
 // skip moves past n bytes of payload belonging to the value at start.

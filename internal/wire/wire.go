@@ -179,3 +179,16 @@ func validUTF8(b []byte) bool {
 	}
 	return true
 }
+
+// readBigEndian reads an unsigned integer of 1, 2, 4 or 8 bytes.
+func readBigEndian(p []byte) uint64 {
+	switch len(p) {
+	case 1:
+		return uint64(p[0])
+	case 2:
+		return uint64(binary.BigEndian.Uint16(p))
+	case 4:
+		return uint64(binary.BigEndian.Uint32(p))
+	}
+	return binary.BigEndian.Uint64(p)
+}
