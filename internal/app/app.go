@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -43,7 +44,10 @@ type Config struct {
 	CacheBytes     int
 	RequireIfMatch bool
 	Limits         handlers.Limits
-	Logger         zerolog.Logger
+	// EventPing is how often a change event stream pings; zero is every
+	// 15 seconds.
+	EventPing time.Duration
+	Logger    zerolog.Logger
 	// Version is the build's version, for ferry_build_info.
 	Version string
 }
@@ -97,17 +101,18 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return metrics.StoreStats{Commits: s.Commits, Writes: s.Writes, Syncs: s.Syncs}
 	})
 	a.Handler, err = handlers.NewServer(handlers.Deps{
-		Logger:   cfg.Logger,
-		Metrics:  m,
-		Codecs:   negotiate.NewDefaultRegistry(negotiate.Options{Gob: gobcheck.NewVetter(gobcheck.Limits{})}),
-		Store:    st,
-		Schemas:  registry,
-		Records:  recs,
-		Jobs:     a.jobs,
-		Cache:    repcache.New(cfg.CacheBytes - cfg.CacheBytes/2),
-		Limits:   cfg.Limits,
-		OpenAPI:  api.OpenAPIYAML,
-		Shutdown: shutdown,
+		Logger:    cfg.Logger,
+		Metrics:   m,
+		Codecs:    negotiate.NewDefaultRegistry(negotiate.Options{Gob: gobcheck.NewVetter(gobcheck.Limits{})}),
+		Store:     st,
+		Schemas:   registry,
+		Records:   recs,
+		Jobs:      a.jobs,
+		Cache:     repcache.New(cfg.CacheBytes - cfg.CacheBytes/2),
+		Limits:    cfg.Limits,
+		OpenAPI:   api.OpenAPIYAML,
+		Shutdown:  shutdown,
+		EventPing: cfg.EventPing,
 	})
 	if err != nil {
 		return nil, err

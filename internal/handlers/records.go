@@ -27,6 +27,8 @@ type recordDeps struct {
 	metrics *metrics.Metrics
 	limits  Limits
 	types   *envelopeTypes
+	// eventPing is how often an event stream pings.
+	eventPing time.Duration
 }
 
 // target is the schema and id a record request names.

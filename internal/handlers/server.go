@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
@@ -53,6 +54,9 @@ type Deps struct {
 	// Shutdown ends when the server shuts down, so that long-polls and
 	// event streams can answer and close instead of holding it up.
 	Shutdown context.Context
+	// EventPing is how often an event stream sends a ping comment; zero
+	// means every 15 seconds.
+	EventPing time.Duration
 }
 
 // NewServer builds the router with its middleware and every route.
@@ -65,6 +69,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	if d.Shutdown == nil {
 		d.Shutdown = context.Background()
+	}
+	if d.EventPing <= 0 {
+		d.EventPing = defaultEventPing
 	}
 	docs, err := newAPIDocs(d.OpenAPI)
 	if err != nil {

@@ -31,10 +31,14 @@ type serverConfig struct {
 	requireIfMatch bool
 	historyLimit   int
 	cacheBytes     int
+	eventPing      time.Duration
 }
 
 // A ServerOption changes the configuration of a test server.
 type ServerOption func(*serverConfig)
+
+// WithEventPing sets how often event streams ping.
+func WithEventPing(d time.Duration) ServerOption { return func(c *serverConfig) { c.eventPing = d } }
 
 // WithMaxBody sets FERRY_MAX_BODY_BYTES.
 func WithMaxBody(n int64) ServerOption { return func(c *serverConfig) { c.maxBody = n } }
@@ -73,6 +77,7 @@ func MustServer(tb testing.TB, opts ...ServerOption) *Server {
 		HistoryLimit:   cfg.historyLimit,
 		CacheBytes:     cfg.cacheBytes,
 		RequireIfMatch: cfg.requireIfMatch,
+		EventPing:      cfg.eventPing,
 		Limits:         handlers.Limits{MaxBodyBytes: cfg.maxBody, MaxImportBytes: cfg.maxImport},
 		Logger:         zerolog.Nop(),
 		Version:        "test",

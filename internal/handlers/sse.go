@@ -12,9 +12,9 @@ import (
 	"github.com/ferry-dev/ferry/internal/records"
 )
 
-// ssePing is how often an event stream sends a comment, so that proxies
-// and clients know it is alive, whether events flow or not.
-const ssePing = 15 * time.Second
+// defaultEventPing is how often an event stream sends a comment, so that
+// proxies and clients know it is alive, whether events flow or not.
+const defaultEventPing = 15 * time.Second
 
 // maxSeq is the highest change sequence number a client may name
 // (since, Last-Event-ID): more than any feed reaches.
@@ -104,7 +104,7 @@ func lastEventID(r *http.Request, since uint64) (uint64, error) {
 
 // streamChanges sends the change feed as server-sent events: first what
 // happened after since, then each change as
-// it happens, with a ping comment every ssePing. With data set, each event
+// it happens, with a ping comment every d.eventPing. With data set, each event
 // carries the record in that format (null for a delete). It ends cleanly
 // when the client goes or the server shuts down.
 func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t target, since uint64, data *recordFormat, shutdown context.Context) {
@@ -125,8 +125,8 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 	if err := rc.Flush(); err != nil {
 		return
 	}
-	// Pings go every ssePing, whether events flow or not.
-	nextPing := time.Now().Add(ssePing)
+	// Pings go every d.eventPing, whether events flow or not.
+	nextPing := time.Now().Add(d.eventPing)
 	for {
 		changes, last, err := d.svc.ChangeEvents(ctx, t.name, since, 1000)
 		if err != nil {
@@ -149,7 +149,7 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
 				return
 			}
-			nextPing = time.Now().Add(ssePing)
+			nextPing = time.Now().Add(d.eventPing)
 		}
 		if len(changes) > 0 || pinged {
 			if err := rc.Flush(); err != nil {

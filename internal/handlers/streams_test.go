@@ -1442,3 +1442,41 @@ func TestImportGobEnvelopeWithoutData(t *testing.T) {
 	r := s.Send(t, http.MethodPost, "/v1/records/item/_import", buf.Bytes(), "Content-Type", "application/gob-stream")
 	importSummary(t, r, 0, 2, 0, 1)
 }
+
+// TestChangeFeedEventsPingWhileChangesFlow keeps a change coming more
+// often than the ping interval: the stream pings all the same, on time.
+func TestChangeFeedEventsPingWhileChangesFlow(t *testing.T) {
+	t.Parallel()
+	const ping = 300 * time.Millisecond
+	s := MustServer(t, WithEventPing(ping))
+	s.MustRegister(t, `{"name":"pg","version":1,"fields":{"n":{"type":"int"}}}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*ping)
+	defer cancel()
+	res := s.Open(ctx, t, Call{Method: http.MethodGet, Path: "/v1/records/pg/_changes", Header: hdr("Accept", "text/event-stream")})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("SSE: status %d", res.StatusCode)
+	}
+	go func() {
+		for i := int64(1); ctx.Err() == nil; i++ {
+			if _, err := putN(s, "/v1/records/pg/p", i); err != nil && ctx.Err() == nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(ping / 3)
+		}
+	}()
+	var pings, events int
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		switch line := sc.Text(); {
+		case line == ": ping":
+			pings++
+		case strings.HasPrefix(line, "id:"):
+			events++
+		}
+	}
+	res.Body.Close()
+	if events < 5 || pings < 2 {
+		t.Errorf("over %v: %d events and %d pings; want events flowing and a ping every %v all the same", 5*ping, events, pings, ping)
+	}
+}
