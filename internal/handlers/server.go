@@ -185,21 +185,32 @@ var reservedAllow = map[string][]string{
 	"_changes": {http.MethodGet, http.MethodHead},
 }
 
+// reservedName returns the reserved name that path puts right under
+// /v1/records/{schema}/, and whether the path goes on below it.
+func reservedName(path string) (name string, below, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/v1/records/")
+	if !ok {
+		return "", false, false
+	}
+	schema, rest, ok := strings.Cut(rest, "/")
+	if !ok || schema == "" {
+		return "", false, false
+	}
+	name, _, below = strings.Cut(rest, "/")
+	_, ok = reservedAllow[name]
+	return name, below, ok
+}
+
 // reservedMethods returns the methods of path when it names one of the
 // reserved sub-resources of a schema's records. The router matches the
 // record routes there too, taking the name for an id, so asking it would
 // list their methods as well.
 func reservedMethods(path string) ([]string, bool) {
-	rest, ok := strings.CutPrefix(path, "/v1/records/")
-	if !ok {
+	name, below, ok := reservedName(path)
+	if !ok || below {
 		return nil, false
 	}
-	schema, name, ok := strings.Cut(rest, "/")
-	if !ok || schema == "" {
-		return nil, false
-	}
-	allowed, reserved := reservedAllow[name]
-	return allowed, reserved
+	return reservedAllow[name], true
 }
 
 // reservedAsID returns the error of a path that puts a reserved name where
@@ -208,13 +219,8 @@ func reservedMethods(path string) ([]string, bool) {
 // route and finds no method there, but the request is about a record,
 // whose id is invalid.
 func reservedAsID(path string) error {
-	rest, ok := strings.CutPrefix(path, "/v1/records/")
-	if !ok {
-		return nil
-	}
-	_, rest, _ = strings.Cut(rest, "/")
-	name, below, ok := strings.Cut(rest, "/")
-	if _, reserved := reservedAllow[name]; !ok || below == "" || !reserved {
+	name, below, ok := reservedName(path)
+	if !ok || !below {
 		return nil
 	}
 	return records.CheckID(name)
