@@ -323,6 +323,13 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		// Marked before the write, so that a refused write at a
 		// deprecated version says so too.
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
+		cond := conditions(r, f)
+		if !create {
+			// Preconditions come before the body (RFC 9110 §13.2.1).
+			if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond); err != nil {
+				return d.currentETag(r.Context(), t, f, err)
+			}
+		}
 		body, err := d.decodeBody(w, r, in, v)
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
@@ -331,7 +338,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
 		write := records.Write{
 			Schema: t.name, ID: t.id, Version: v.Number(), Body: body, FromGob: in.Name() == "gob",
-			Cond: conditions(r, f), ViewVersion: viewVersion(r, t.schema, f),
+			Cond: cond, ViewVersion: viewVersion(r, t.schema, f),
 		}
 		var written *records.Written
 		if create {

@@ -237,6 +237,10 @@ func TestETagsAndPreconditions(t *testing.T) {
 	// with no tag in it (an empty variable) holds for no revision.
 	cur = s.Get(t, path).Header.Get("ETag")
 	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-None-Match", "W/"+cur).Problem(t, 412)
+	// Preconditions are weighed before the body (RFC 9110 §13.2.1): a
+	// stale tag with a body that fails validation is a 412, not a 422.
+	s.Send(t, http.MethodPut, path, []byte(`{"name":"x","qty":0}`), "Content-Type", "application/json", "If-Match", reps["application/json"]).Problem(t, 412)
+	s.Send(t, http.MethodPut, path, []byte(`{"name":`), "Content-Type", "application/json", "If-None-Match", "*").Problem(t, 412)
 	for _, empty := range []string{"", " , "} {
 		s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json", "If-Match", empty).Problem(t, 412)
 		s.Send(t, http.MethodDelete, path, nil, "If-Match", empty).Problem(t, 412)
@@ -446,6 +450,8 @@ func TestRequireIfMatch(t *testing.T) {
 	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
 	s.Send(t, http.MethodPost, "/v1/records/item", body, "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
 	s.Send(t, http.MethodPut, path, body, "Content-Type", "application/json").Problem(t, http.StatusPreconditionRequired)
+	// The precondition comes before the body: a bad body is a 428 too.
+	s.Send(t, http.MethodPut, path, []byte(`{"name":"x","qty":0}`), "Content-Type", "application/json").Problem(t, http.StatusPreconditionRequired)
 	s.Send(t, http.MethodPatch, path, []byte(`{"qty":2}`), "Content-Type", "application/merge-patch+json").Problem(t, http.StatusPreconditionRequired)
 	s.Send(t, http.MethodDelete, path, nil).Problem(t, http.StatusPreconditionRequired)
 	etag := s.Get(t, path).Header.Get("ETag")

@@ -319,6 +319,22 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 	return doc, body, view, nil
 }
 
+// CheckConditions weighs the preconditions of a write of (schemaName, id)
+// against the record as it is now, so that a write can be refused before
+// its body is read: RFC 9110 §13.2.1 evaluates preconditions before the
+// request's content, so a stale If-Match is a 412 even with a body that
+// would fail validation. The write weighs them again as it commits.
+func (s *Service) CheckConditions(ctx context.Context, schemaName, id string, cond Conditions) error {
+	if cond.IfMatch == nil && cond.IfNoneMatch == nil && cond.IfUnmodifiedSince.IsZero() && !s.opts.RequireIfMatch {
+		return nil
+	}
+	cur, err := s.current(ctx, schemaName, id)
+	if err != nil {
+		return err
+	}
+	return s.checkConditions(recordFrom(cur), cond, cur.Revision > 0 && !cur.Deleted)
+}
+
 // checkConditions evaluates If-Match, If-None-Match and the If-Match
 // requirement against the record's present state.
 func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error {
