@@ -142,11 +142,23 @@ func (d *contentDigest) verify() error {
 	return nil
 }
 
-// spoolDigested copies a request body whose Content-Digest must be checked
-// before any of it is used into an unnamed temporary file, checks the
-// digest, and returns the file to read the body from; closing it frees the
-// file. It is for streams too large to hold in memory.
-func spoolDigested(body io.Reader, digest *contentDigest, limit int64) (io.ReadCloser, error) {
+// spoolStream reads a request stream whole, before any of it is used,
+// into an unnamed temporary file, and returns the stream to read instead:
+// the file, decoded from the content coding, then the error that ended
+// the decoding, if one did. It checks the stream against limit, after
+// decoding, and against digest (nil: none), over the bytes received, so
+// that a stream over the limit or one that does not match its digest is
+// refused with nothing taken from it. Closing the stream frees the file.
+// It is for streams too large to hold in memory.
+func spoolStream(body io.Reader, contentEncoding string, digest *contentDigest, limit int64) (io.ReadCloser, error) {
+	if digest != nil {
+		body = io.TeeReader(body, digest)
+	}
+	decoded, err := negotiate.NewBodyReader(body, contentEncoding, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer decoded.Close()
 	f, err := os.CreateTemp("", "ferry-body-*")
 	if err != nil {
 		return nil, fmt.Errorf("handlers: spool a request body: %w", err)
@@ -157,19 +169,48 @@ func spoolDigested(body io.Reader, digest *contentDigest, limit int64) (io.ReadC
 		_ = f.Close()
 		return nil, fmt.Errorf("handlers: spool a request body: %w", err)
 	}
-	_, err = io.Copy(io.MultiWriter(f, digest), body)
-	if err == nil {
-		err = digest.verify()
-	}
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
-	if err != nil {
+	fail := func(err error) (io.ReadCloser, error) {
 		_ = f.Close()
 		return nil, tooLargeProblem(err, limit)
 	}
-	return f, nil
+	_, decodeErr := io.Copy(f, decoded)
+	if problem.Is(decodeErr, problem.TooLarge) || errors.As(decodeErr, new(*http.MaxBytesError)) {
+		return fail(decodeErr)
+	}
+	if digest != nil {
+		// The digest covers every byte received, after any the coding
+		// could not decode.
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return fail(err)
+		}
+		if err := digest.verify(); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	if decodeErr == nil {
+		return f, nil
+	}
+	// Data that stops decoding ends the stream there, as it would have
+	// unspooled: what came before it is read first.
+	return spooled{Reader: io.MultiReader(f, errorReader{decodeErr}), f: f}, nil
 }
+
+// spooled reads a spooled stream and frees its file on Close.
+type spooled struct {
+	io.Reader
+	f *os.File
+}
+
+// Close frees the file.
+func (s spooled) Close() error { return s.f.Close() }
+
+// errorReader fails every read with err.
+type errorReader struct{ err error }
+
+func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
 
 // pathParam returns a URL parameter decoded; chi leaves them
 // percent-encoded.

@@ -118,6 +118,8 @@ type Call struct {
 	// headers and the response are still checked): a bulk load repeats a
 	// body shape that smaller requests check in full.
 	Bulk bool
+	// Chunked sends the body without a Content-Length.
+	Chunked bool
 }
 
 // hdr builds a header from key, value pairs.
@@ -191,6 +193,10 @@ func (s *Server) NewRequest(tb testing.TB, ctx context.Context, c Call) *http.Re
 	}
 	for k, v := range c.Header {
 		req.Header[k] = slices.Clone(v)
+	}
+	if c.Chunked {
+		req.ContentLength, req.GetBody = -1, nil
+		req.Body = io.NopCloser(io.MultiReader(body))
 	}
 	return req
 }

@@ -189,18 +189,21 @@ func (d *recordDeps) importRecords() http.Handler {
 			return err
 		}
 		var body io.Reader = http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
-		if digest != nil {
-			// Envelopes are stored as they are read: a stream whose digest
-			// is to be checked is read whole first, so that a mismatch
-			// stores nothing.
-			spooled, err := spoolDigested(body, digest, d.limits.MaxImportBytes)
+		coding := r.Header.Get("Content-Encoding")
+		if digest != nil || !atomic && (r.ContentLength < 0 || coding != "") {
+			// Envelopes are stored as they are read. A stream whose
+			// digest is to be checked, or whose size is known only once
+			// read (chunked or compressed), is read whole first, so that
+			// a mismatch, or a stream over the limit, stores nothing. An
+			// atomic import stores nothing on either anyway.
+			spooled, err := spoolStream(body, coding, digest, d.limits.MaxImportBytes)
 			if err != nil {
-				return err
+				return withAcceptPost(w, r, d.codecs, err)
 			}
 			defer spooled.Close()
-			body = spooled
+			body, coding = spooled, ""
 		}
-		raw, err := negotiate.NewBodyReader(body, r.Header.Get("Content-Encoding"), d.limits.MaxImportBytes)
+		raw, err := negotiate.NewBodyReader(body, coding, d.limits.MaxImportBytes)
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
 		}
