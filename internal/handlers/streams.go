@@ -209,8 +209,12 @@ func (d *recordDeps) importRecords() http.Handler {
 		}
 		defer raw.Close()
 		watch := &limitWatch{r: raw}
-		dec := sc.NewDecoder(watch, d.limits.MaxBodyBytes)
-		items := d.importItems(t.schema, sc, dec, defaultVersion)
+		var items func() (*records.ImportItem, error)
+		if sc.Name() == "gob-stream" {
+			items = d.gobItems(t.schema, sc, watch, defaultVersion, ctVersion != 0)
+		} else {
+			items = importItems(t.schema, sc, sc.NewDecoder(watch, d.limits.MaxBodyBytes), defaultVersion)
+		}
 		versions := map[int]bool{} // the versions envelopes were written at
 		next := func() (*records.ImportItem, error) {
 			item, err := items()
@@ -292,28 +296,8 @@ func importErrors(w http.ResponseWriter, s *records.ImportSummary) []map[string]
 
 // importItems adapts a stream decoder to the records importer: each
 // envelope is read as plain data, then its data member is built at the
-// envelope's version. A gob stream carries typed envelopes of one version.
-func (d *recordDeps) importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.StreamDecoder, def *schema.Version) func() (*records.ImportItem, error) {
-	if stream.Name() == "gob-stream" {
-		env := d.types.of(reflect.TypeOf(def.New()))
-		return func() (*records.ImportItem, error) {
-			ptr := reflect.New(env)
-			if err := dec.Decode(ptr.Interface()); err != nil {
-				return nil, err
-			}
-			e := ptr.Elem()
-			item := &records.ImportItem{ID: e.Field(0).String(), Version: def.Number(), Body: e.Field(4).Interface(), FromGob: true}
-			switch v := e.Field(2).Int(); {
-			case v != 0 && int(v) != def.Number():
-				item.Err = problem.New(problem.Invalid, "a gob stream carries one version (%d); this envelope says %d", def.Number(), v)
-			case e.Field(4).Kind() == reflect.Pointer && e.Field(4).IsNil():
-				// Gob leaves a nil Data, or one the sender's type lacks,
-				// off the wire.
-				item.Err = problem.New(problem.Invalid, "the envelope has no Data").WithReason("envelope")
-			}
-			return item, nil
-		}
-	}
+// envelope's version.
+func importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.StreamDecoder, def *schema.Version) func() (*records.ImportItem, error) {
 	return func() (*records.ImportItem, error) {
 		var raw any
 		err := dec.Decode(&raw)
@@ -327,6 +311,120 @@ func (d *recordDeps) importItems(sc *schema.Schema, stream negotiate.StreamCodec
 		return envelopeItem(sc, raw, def, stream.Name() == "cbor-seq"), nil
 	}
 }
+
+// gobItems adapts a gob stream to the records importer. A gob stream has
+// one Go type for all its envelopes, that of one version: the one the
+// Content-Type names (named), else the one gobFirst finds.
+func (d *recordDeps) gobItems(sc *schema.Schema, stream negotiate.StreamCodec, r io.Reader, def *schema.Version, named bool) func() (*records.ImportItem, error) {
+	var dec negotiate.StreamDecoder
+	if named {
+		dec = stream.NewDecoder(r, d.limits.MaxBodyBytes)
+	}
+	return func() (*records.ImportItem, error) {
+		if dec == nil {
+			var first reflect.Value
+			var err error
+			if dec, def, first, err = d.gobFirst(sc, stream, r, def); err != nil {
+				return nil, err
+			}
+			return gobItem(first, def), nil
+		}
+		ptr := reflect.New(d.types.of(reflect.TypeOf(def.New())))
+		if err := dec.Decode(ptr.Interface()); err != nil {
+			return nil, err
+		}
+		return gobItem(ptr.Elem(), def), nil
+	}
+}
+
+// gobFirst reads the first envelope of a gob stream whose version no
+// Content-Type names, and returns the decoder for the rest at the version
+// that reads it: the stream is read again from its start (kept in memory
+// up to that envelope) at each version tried, the latest first, until one
+// takes the envelope's fields and, when it gives one, its Version. When
+// none does, the error is the latest version's.
+func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r io.Reader, latest *schema.Version) (negotiate.StreamDecoder, *schema.Version, reflect.Value, error) {
+	replay := &replayReader{r: r, recording: true}
+	defer replay.stop()
+	tried := map[int]bool{}
+	versions := sc.Versions()
+	var latestErr error
+	for v := latest; ; {
+		tried[v.Number()] = true
+		replay.rewind()
+		dec := stream.NewDecoder(replay, d.limits.MaxBodyBytes)
+		ptr := reflect.New(d.types.of(reflect.TypeOf(v.New())))
+		err := dec.Decode(ptr.Interface())
+		if err == nil {
+			said := int(ptr.Elem().Field(2).Int())
+			if said == 0 || said == v.Number() || tried[said] || !sc.Has(said) {
+				return dec, v, ptr.Elem(), nil
+			}
+			v, _ = sc.Version(said)
+			continue
+		}
+		if _, ok := problem.As(err); !ok {
+			return nil, nil, reflect.Value{}, err
+		}
+		if latestErr == nil {
+			latestErr = err
+		}
+		v = nil
+		for i := len(versions) - 1; i >= 0 && v == nil; i-- {
+			if !tried[versions[i]] {
+				v, _ = sc.Version(versions[i])
+			}
+		}
+		if v == nil {
+			return nil, nil, reflect.Value{}, latestErr
+		}
+	}
+}
+
+// gobItem reads e, a gob envelope decoded at version def.
+func gobItem(e reflect.Value, def *schema.Version) *records.ImportItem {
+	item := &records.ImportItem{ID: e.Field(0).String(), Version: def.Number(), Body: e.Field(4).Interface(), FromGob: true}
+	switch v := e.Field(2).Int(); {
+	case v != 0 && int(v) != def.Number():
+		item.Err = problem.New(problem.Invalid, "a gob stream carries one version (%d); this envelope says %d", def.Number(), v)
+	case e.Field(4).Kind() == reflect.Pointer && e.Field(4).IsNil():
+		// Gob leaves a nil Data, or one the sender's type lacks, off the
+		// wire.
+		item.Err = problem.New(problem.Invalid, "the envelope has no Data").WithReason("envelope")
+	}
+	return item
+}
+
+// A replayReader reads r and keeps what it read while recording, so that
+// rewind can read it again from the start; once stopped, it serves what
+// it kept and not yet read again, then r.
+type replayReader struct {
+	r         io.Reader
+	kept      []byte
+	pos       int
+	recording bool
+}
+
+// Read reads what was kept first, then r.
+func (p *replayReader) Read(b []byte) (int, error) {
+	if p.pos < len(p.kept) {
+		n := copy(b, p.kept[p.pos:])
+		p.pos += n
+		return n, nil
+	}
+	n, err := p.r.Read(b)
+	if p.recording {
+		p.kept = append(p.kept, b[:n]...)
+		p.pos = len(p.kept)
+	}
+	return n, err
+}
+
+// rewind reads again from the start.
+func (p *replayReader) rewind() { p.pos = 0 }
+
+// stop keeps nothing more.
+func (p *replayReader) stop() { p.recording = false }
 
 // envelopeItem reads an envelope decoded as plain data.
 func envelopeItem(sc *schema.Schema, raw any, def *schema.Version, nullTime bool) *records.ImportItem {

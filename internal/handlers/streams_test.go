@@ -453,6 +453,18 @@ func TestImportReportsEachEnvelope(t *testing.T) {
 		if m := s2.Get(t, "/v1/records/item/ct-v1").JSON(t); num(t, m, "quantity") != 6 {
 			t.Errorf("envelope read at the Content-Type version 1 stored as %v", m)
 		}
+		// A gob stream exported at version 1 imports back as it is: its
+		// first envelope shows which version its type is.
+		export := s2.Get(t, "/v1/records/item/_export", "Accept", "application/gob-stream; version=1").MustStatus(t, 200).Body
+		s3 := newItemServer(t)
+		s3.MustRegister(t, itemV2)
+		importSummary(t, s3.Send(t, http.MethodPost, "/v1/records/item/_import", export, "Content-Type", "application/gob-stream"), 3, 0)
+		for _, id := range []string{"old", "new", "ct-v1"} {
+			want := s2.Get(t, "/v1/records/item/"+id, "Accept", "application/json; version=1").MustStatus(t, 200).Body
+			if got := s3.Get(t, "/v1/records/item/"+id, "Accept", "application/json; version=1").MustStatus(t, 200).Body; !bytes.Equal(got, want) {
+				t.Errorf("%s after a version-1 gob round trip: %s, want %s", id, got, want)
+			}
+		}
 	})
 }
 
