@@ -200,56 +200,147 @@ func cborDecodeError(err error) error {
 // no time at all for an optional field, and a null where the format says
 // tag 0 for any other. withZeroTimes returns v as it is when it holds no
 // zero time, else a schemaless copy of it that has them as explicit tag 0
-// items. The copy encodes as v would: structs become maps keyed by the
-// names the library gives their fields, and core deterministic encoding
-// sorts struct fields and map keys alike.
+// items. The copy encodes as v would: structs become maps keyed and
+// pruned as the library names and omits their fields, and core
+// deterministic encoding sorts struct fields and map keys alike. A value
+// the copy cannot mirror (an embedded struct, a field option other than
+// omitempty and omitzero) is left to the library, nulls and all.
 func (c *CBORCodec) withZeroTimes(v any) any {
 	rv := reflect.ValueOf(v)
 	if !c.times.holdsZeroTime(rv) {
 		return v
 	}
-	return c.tagZeroTimes(rv)
+	if out, ok := tagZeroTimes(rv); ok {
+		return out
+	}
+	return v
 }
 
-// tagZeroTimes returns v as schemaless data, its zero times as tag 0.
-func (c *CBORCodec) tagZeroTimes(v reflect.Value) any {
+// tagZeroTimes returns v as schemaless data, its zero times as tag 0, or
+// false when the copy would not encode as v does.
+func tagZeroTimes(v reflect.Value) (any, bool) {
 	if v.Type() == timeType {
 		if t := v.Interface().(time.Time); t.IsZero() {
-			return cbor.Tag{Number: 0, Content: t.UTC().Format(time.RFC3339Nano)}
+			return cbor.Tag{Number: 0, Content: t.UTC().Format(time.RFC3339Nano)}, true
 		}
-		return v.Interface()
+		return v.Interface(), true
 	}
 	switch v.Kind() {
 	case reflect.Interface, reflect.Pointer:
 		if v.IsNil() {
-			return nil
+			return nil, true
 		}
-		return c.tagZeroTimes(v.Elem())
+		return tagZeroTimes(v.Elem())
 	case reflect.Struct:
 		out := make(map[string]any, v.NumField())
 		for i := range v.NumField() {
 			f := v.Type().Field(i)
-			if !f.IsExported() || f.Tag.Get("cbor") == "-" {
+			if f.Name == "_" && strings.Contains(f.Tag.Get("cbor"), "toarray") {
+				return nil, false // the library writes the struct as an array
+			}
+			if !f.IsExported() {
 				continue
 			}
-			out[c.times.fieldName(f)] = c.tagZeroTimes(v.Field(i))
+			name, omit, ok := cborField(f, v.Field(i))
+			if !ok {
+				return nil, false
+			}
+			if omit {
+				continue
+			}
+			x, ok := tagZeroTimes(v.Field(i))
+			if !ok {
+				return nil, false
+			}
+			out[name] = x
 		}
-		return out
+		return out, true
 	case reflect.Slice, reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return v.Interface() // a byte string
+			return v.Interface(), true // a byte string
 		}
 		out := make([]any, v.Len())
 		for i := range out {
-			out[i] = c.tagZeroTimes(v.Index(i))
+			x, ok := tagZeroTimes(v.Index(i))
+			if !ok {
+				return nil, false
+			}
+			out[i] = x
 		}
-		return out
+		return out, true
 	case reflect.Map:
 		out := make(map[any]any, v.Len())
 		for it := v.MapRange(); it.Next(); {
-			out[c.tagZeroTimes(it.Key())] = c.tagZeroTimes(it.Value())
+			key, ok := tagZeroTimes(it.Key())
+			if !ok || !isScalarKey(key) {
+				return nil, false
+			}
+			x, ok := tagZeroTimes(it.Value())
+			if !ok {
+				return nil, false
+			}
+			out[key] = x
 		}
-		return out
+		return out, true
 	}
-	return v.Interface()
+	return v.Interface(), true
+}
+
+// cborField returns the key the library writes struct field f under and
+// whether it leaves the field, holding v, out: its cbor tag, else its
+// json tag, names it, "-" drops it, omitempty and omitzero drop it when
+// empty or zero. It reports false for what the copy does not mirror: an
+// embedded struct, another option, omitempty on a struct.
+func cborField(f reflect.StructField, v reflect.Value) (name string, omit, ok bool) {
+	if f.Anonymous {
+		return "", false, false
+	}
+	tag, tagged := f.Tag.Lookup("cbor")
+	if !tagged {
+		tag = f.Tag.Get("json")
+	}
+	if tag == "-" {
+		return "", true, true
+	}
+	name, opts, _ := strings.Cut(tag, ",")
+	if name == "" {
+		name = f.Name
+	}
+	for opts != "" {
+		var opt string
+		opt, opts, _ = strings.Cut(opts, ",")
+		switch {
+		case opt == "omitzero":
+			omit = omit || v.IsZero()
+		case opt == "omitempty" && v.Kind() != reflect.Struct:
+			omit = omit || isEmpty(v)
+		default:
+			return "", false, false
+		}
+	}
+	return name, omit, true
+}
+
+// isScalarKey reports whether key, from the copy of a map key, is a
+// scalar or a tag of one, which hashes as the library's own key would.
+func isScalarKey(key any) bool {
+	switch k := key.(type) {
+	case nil, string, bool, time.Time:
+		return true
+	case cbor.Tag:
+		return isScalarKey(k.Content)
+	}
+	return isNumberKind(reflect.TypeOf(key).Kind())
+}
+
+// isEmpty reports whether omitempty leaves v out: false, 0, "", nil, or
+// an empty array, slice or map.
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Interface, reflect.Pointer:
+		return v.IsNil()
+	}
+	return v.IsZero()
 }

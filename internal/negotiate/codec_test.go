@@ -423,6 +423,14 @@ type cborTimes struct {
 	Empty []string             `cbor:"empty"`
 	Times map[string]time.Time `cbor:"times"`
 	Price float64              `cbor:"price"`
+	// Tag options the copy must mirror.
+	Cursor  string `cbor:"cursor,omitempty"`
+	Count   int64  `cbor:"count,omitzero"`
+	Skipped string `cbor:"-"`
+	Dash    string `cbor:"-,"`
+	ByJSON  string `json:"by_json"`
+	Untaged bool
+	hidden  int
 }
 
 type cborTimesItem struct {
@@ -441,13 +449,20 @@ func TestCBORZeroTimeInStruct(t *testing.T) {
 	// The schemaless copy that carries zero times encodes as the library
 	// encodes the struct itself.
 	set := record(time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC))
-	direct, err := c.enc.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	viaCopy, err := c.enc.Marshal(c.tagZeroTimes(reflect.ValueOf(set)))
-	if err != nil || !bytes.Equal(viaCopy, direct) {
-		t.Fatalf("copy of %+v encodes as %x, %v; want the struct's own %x", set, viaCopy, err, direct)
+	for _, rec := range []cborTimes{set, func() cborTimes {
+		r := set
+		r.Cursor, r.Count, r.Skipped, r.Dash, r.ByJSON, r.Untaged, r.hidden = "c", 2, "s", "d", "j", true, 1
+		return r
+	}()} {
+		direct, err := c.enc.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, ok := tagZeroTimes(reflect.ValueOf(rec))
+		viaCopy, err := c.enc.Marshal(cp)
+		if !ok || err != nil || !bytes.Equal(viaCopy, direct) {
+			t.Fatalf("copy of %+v (%v) encodes as %x, %v; want the struct's own %x", rec, ok, viaCopy, err, direct)
+		}
 	}
 
 	zero := time.Time{}
@@ -461,9 +476,25 @@ func TestCBORZeroTimeInStruct(t *testing.T) {
 	}
 	want := map[string]any{"at": zero, "opt": zero, "unset": nil, "name": "n", "raw": []byte{1, 2},
 		"items": []any{map[string]any{"when": zero, "qty": int64(3)}, map[string]any{"when": nil, "qty": int64(4)}},
-		"empty": []any{}, "times": map[string]any{"k": zero}, "price": 1.5}
+		"empty": []any{}, "times": map[string]any{"k": zero}, "price": 1.5, "-": "", "by_json": "", "Untaged": false}
 	if !equalModel(want, got) {
 		t.Errorf("zero times encoded as %x, read back as %#v; want tag 0 times: %#v", data, got, want)
+	}
+
+	// What the copy cannot mirror is left to the library as it is.
+	type embedded struct{ cborTimesItem }
+	type asArray struct {
+		_  struct{}  `cbor:",toarray"`
+		At time.Time `cbor:"at"`
+	}
+	for _, v := range []any{embedded{cborTimesItem{When: &zero}}, asArray{At: zero}} {
+		want, err := c.enc.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.Marshal(v); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("Marshal(%+v) = %x, %v; want the library's own %x", v, got, err, want)
+		}
 	}
 }
 
