@@ -41,7 +41,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		_, err = io.Copy(io.Discard, raw)
 	}
 	if err != nil {
-		return nil, tooLargeProblem(err, limit)
+		return nil, bodyError(err, limit)
 	}
 	info := requestInfoFrom(w)
 	info.bytesIn = int64(len(body))
@@ -51,14 +51,18 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// tooLargeProblem turns the error of a body cut off at limit bytes into a
-// 413 problem, and returns any other error as it is.
-func tooLargeProblem(err error, limit int64) error {
+// bodyError turns the error of reading a request body into the client's
+// problem: 413 for a body cut off at limit bytes, 400 for one whose bytes
+// could not be read. A problem comes back as it is.
+func bodyError(err error, limit int64) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return problem.New(problem.TooLarge, "request body is larger than %d bytes", limit).WithReason("too_large")
 	}
-	return err
+	if _, ok := problem.As(err); ok {
+		return err
+	}
+	return negotiate.ReadFailed(err)
 }
 
 // A contentDigest is the Content-Digest of a request (RFC 9530): the
@@ -147,9 +151,10 @@ func (d *contentDigest) verify() error {
 // the file, decoded from the content coding, then the error that ended
 // the decoding, if one did. It checks the stream against limit, after
 // decoding, and against digest (nil: none), over the bytes received, so
-// that a stream over the limit or one that does not match its digest is
-// refused with nothing taken from it. Closing the stream frees the file.
-// It is for streams too large to hold in memory.
+// that a stream over the limit, one that does not match its digest, or
+// one that did not arrive whole is refused with nothing taken from it.
+// Closing the stream frees the file. It is for streams too large to hold
+// in memory.
 func spoolStream(body io.Reader, contentEncoding string, digest *contentDigest, limit int64) (io.ReadCloser, error) {
 	if digest != nil {
 		body = io.TeeReader(body, digest)
@@ -171,24 +176,32 @@ func spoolStream(body io.Reader, contentEncoding string, digest *contentDigest, 
 	}
 	fail := func(err error) (io.ReadCloser, error) {
 		_ = f.Close()
-		return nil, tooLargeProblem(err, limit)
+		return nil, err
 	}
-	_, decodeErr := io.Copy(f, decoded)
-	if problem.Is(decodeErr, problem.TooLarge) || errors.As(decodeErr, new(*http.MaxBytesError)) {
-		return fail(decodeErr)
+	spool := &fileWriter{f: f}
+	_, decodeErr := io.Copy(spool, decoded)
+	if spool.err != nil {
+		// The server's own failure (a full disk): nothing is stored,
+		// and it is no fault of the client's.
+		return fail(fmt.Errorf("handlers: spool a request body: %w", spool.err))
+	}
+	if _, decodeFailed := problem.As(decodeErr); decodeErr != nil && (!decodeFailed || problem.Is(decodeErr, problem.TooLarge)) {
+		// Over the limit, or the bytes did not all arrive (a broken
+		// chunked body): refused whole.
+		return fail(bodyError(decodeErr, limit))
 	}
 	if digest != nil {
 		// The digest covers every byte received, after any the coding
 		// could not decode.
 		if _, err := io.Copy(io.Discard, body); err != nil {
-			return fail(err)
+			return fail(bodyError(err, limit))
 		}
 		if err := digest.verify(); err != nil {
 			return fail(err)
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("handlers: spool a request body: %w", err))
 	}
 	if decodeErr == nil {
 		return f, nil
@@ -196,6 +209,22 @@ func spoolStream(body io.Reader, contentEncoding string, digest *contentDigest, 
 	// Data that stops decoding ends the stream there, as it would have
 	// unspooled: what came before it is read first.
 	return spooled{Reader: io.MultiReader(f, errorReader{decodeErr}), f: f}, nil
+}
+
+// A fileWriter writes to f and keeps the first error, to tell a failure
+// to write the spool from one to read the request.
+type fileWriter struct {
+	f   *os.File
+	err error
+}
+
+// Write writes to the file.
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
 }
 
 // spooled reads a spooled stream and frees its file on Close.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -1512,5 +1513,41 @@ func TestChangeFeedEventsPingWhileChangesFlow(t *testing.T) {
 	res.Body.Close()
 	if events < 5 || pings < 2 {
 		t.Errorf("over %v: %d events and %d pings; want events flowing and a ping every %v all the same", 5*ping, events, pings, ping)
+	}
+}
+
+// TestImportOfABrokenBody sends imports whose chunked framing breaks after
+// a whole envelope: the body did not arrive, so it is a 400 that stores
+// nothing, in every stream type, with a Content-Digest or without.
+func TestImportOfABrokenBody(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	for i, tc := range []struct{ contentType, extra string }{
+		{"application/jsonl", ""},
+		{"application/cbor-seq", ""},
+		{"application/gob-stream", ""},
+		{"application/jsonl", "Content-Digest: sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:\r\n"},
+	} {
+		id := fmt.Sprintf("broken-%d", i)
+		first := encodeStream(t, tc.contentType, []map[string]any{envelope(id, 1)})
+		req := "POST /v1/records/item/_import HTTP/1.1\r\nHost: ferry\r\nContent-Type: " + tc.contentType + "\r\n" + tc.extra +
+			"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\nzz\r\n", len(first), first)
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		conn.Close()
+		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %q import with a broken chunk: %d %s\n%s, want a 400 problem", tc.contentType, tc.extra, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+		s.Get(t, "/v1/records/item/"+id).Problem(t, http.StatusNotFound)
 	}
 }

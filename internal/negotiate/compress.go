@@ -223,7 +223,7 @@ func ReadSizedBody(r io.Reader, contentEncoding string, size, limit int64) ([]by
 		src := &sourceReader{r: r}
 		body, err := readLimited(src, limit, size)
 		if err != nil && src.err != nil {
-			return nil, readFailed(src.err)
+			return nil, ReadFailed(src.err)
 		}
 		return body, err
 	}
@@ -258,7 +258,7 @@ func ReadSizedBody(r io.Reader, contentEncoding string, size, limit int64) ([]by
 	case src.n > limit:
 		return nil, tooLarge(limit)
 	case src.err != nil:
-		return nil, readFailed(src.err)
+		return nil, ReadFailed(src.err)
 	}
 	return nil, problem.Wrap(problem.Invalid, err, "the request body is not valid %s data", coding).WithReason("encoding")
 }
@@ -297,7 +297,9 @@ func tooLarge(limit int64) *problem.Error {
 		WithReason("size").With("limit", limit)
 }
 
-func readFailed(err error) *problem.Error {
+// ReadFailed is the client's problem (400) of a request body whose bytes
+// could not be read, such as a chunked body cut off or malformed.
+func ReadFailed(err error) *problem.Error {
 	return problem.Wrap(problem.Invalid, err, "the request body could not be read").WithReason("read")
 }
 

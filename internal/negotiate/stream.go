@@ -577,7 +577,7 @@ func (w *window) fill() error {
 				// Already a client's fault, such as a body over a limit.
 				w.err = p
 			default:
-				w.err = problem.Wrap(problem.Invalid, err, "the request body could not be read").WithReason("read")
+				w.err = ReadFailed(err)
 			}
 			break
 		}
@@ -736,9 +736,16 @@ func (d *gobStreamDecoder) fill() error {
 	}
 	n, err := d.r.Read(d.pending[len(d.pending) : len(d.pending)+int(chunk)])
 	d.pending = d.pending[:len(d.pending)+n]
-	if err == io.EOF {
+	var p *problem.Error
+	switch {
+	case err == nil:
+		return nil
+	case err == io.EOF:
 		d.eof = true
 		return nil
+	case errors.As(err, &p):
+		// Already a client's fault, such as a body over a limit.
+		return p
 	}
-	return err
+	return ReadFailed(err)
 }
