@@ -349,6 +349,14 @@ func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r
 	tried := map[int]bool{}
 	versions := sc.Versions()
 	var latestErr error
+	// fits is the first version whose type took the envelope, kept for
+	// when the version its Version names does not.
+	var fits struct {
+		dec negotiate.StreamDecoder
+		v   *schema.Version
+		env reflect.Value
+		pos int // where in the stream that decoder stopped reading
+	}
 	for v := latest; ; {
 		tried[v.Number()] = true
 		replay.rewind()
@@ -360,8 +368,18 @@ func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r
 			if said == 0 || said == v.Number() || tried[said] || !sc.Has(said) {
 				return dec, v, ptr.Elem(), nil
 			}
+			if fits.dec == nil {
+				fits.dec, fits.v, fits.env, fits.pos = dec, v, ptr.Elem(), replay.pos
+			}
 			v, _ = sc.Version(said)
 			continue
+		}
+		if fits.dec != nil {
+			// The version the envelope names does not read it; the one
+			// that did reads the stream, and the envelope is refused
+			// for naming another.
+			replay.pos = fits.pos
+			return fits.dec, fits.v, fits.env, nil
 		}
 		if _, ok := problem.As(err); !ok {
 			return nil, nil, reflect.Value{}, err

@@ -454,13 +454,34 @@ func TestImportReportsEachEnvelope(t *testing.T) {
 		if m := s2.Get(t, "/v1/records/item/ct-v1").JSON(t); num(t, m, "quantity") != 6 {
 			t.Errorf("envelope read at the Content-Type version 1 stored as %v", m)
 		}
+		// A gob stream at version 2 whose first envelope says version 1,
+		// which cannot read it: that envelope is refused alone.
+		type v2Data struct {
+			Name     string
+			Quantity int64
+			Sku      string
+		}
+		type v2Envelope struct {
+			Id      string
+			Version int64
+			Data    v2Data
+		}
+		var stream bytes.Buffer
+		enc := gob.NewEncoder(&stream)
+		for i, said := range []int64{1, 2, 0} {
+			if err := enc.Encode(v2Envelope{Id: fmt.Sprintf("says-%d", i), Version: said, Data: v2Data{Name: "x", Quantity: 2, Sku: "s"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		importSummary(t, s2.Send(t, http.MethodPost, "/v1/records/item/_import", stream.Bytes(), "Content-Type", "application/gob-stream"), 2, 1, 0)
+		s2.Get(t, "/v1/records/item/says-2").MustStatus(t, 200)
 		// A gob stream exported at version 1 imports back as it is: its
 		// first envelope shows which version its type is.
 		export := s2.Get(t, "/v1/records/item/_export", "Accept", "application/gob-stream; version=1").MustStatus(t, 200).Body
 		s3 := newItemServer(t)
 		s3.MustRegister(t, itemV2)
-		importSummary(t, s3.Send(t, http.MethodPost, "/v1/records/item/_import", export, "Content-Type", "application/gob-stream"), 3, 0)
-		for _, id := range []string{"old", "new", "ct-v1"} {
+		importSummary(t, s3.Send(t, http.MethodPost, "/v1/records/item/_import", export, "Content-Type", "application/gob-stream"), 5, 0)
+		for _, id := range []string{"old", "new", "ct-v1", "says-1", "says-2"} {
 			want := s2.Get(t, "/v1/records/item/"+id, "Accept", "application/json; version=1").MustStatus(t, 200).Body
 			if got := s3.Get(t, "/v1/records/item/"+id, "Accept", "application/json; version=1").MustStatus(t, 200).Body; !bytes.Equal(got, want) {
 				t.Errorf("%s after a version-1 gob round trip: %s, want %s", id, got, want)
