@@ -72,9 +72,11 @@ type rangeMatch struct {
 // that matches it (type/subtype with parameters, then type/subtype, then
 // type/*, then */*); among equally specific ranges the highest q counts. A
 // name whose weight is q=0 is excluded. The highest weight wins; on a tie
-// the order of offers (and of names within an offer) decides, however
-// specifically each was named: `*/*, application/cbor` chooses the first
-// offer, JSON in Ferry's order.
+// the order of offers decides, however specifically each was named:
+// `*/*, application/cbor` chooses the first offer, JSON in Ferry's order.
+// Within an offer, a tie goes to the name matched most specifically, then
+// to the first name: `application/x-msgpack, */*` with JSON excluded
+// chooses the alias the client named.
 // An empty header means */*.
 //
 // The parameters version (the schema version), charset and schema are
@@ -209,7 +211,10 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 			}
 			if bestName >= 0 {
 				b := matches[bestName]
-				if m.quality <= b.quality {
+				// A tie goes to the earlier offer; within one offer, to
+				// the name the client named most specifically (the
+				// alias it asked for by name, over a wildcard).
+				if m.quality < b.quality || m.quality == b.quality && (oi != best.Offer || m.spec <= b.spec) {
 					continue
 				}
 			}

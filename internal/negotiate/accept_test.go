@@ -61,6 +61,8 @@ func TestChoose(t *testing.T) {
 		{"alias preferred by q", "application/vnd.msgpack;q=0.5, application/x-msgpack", recordOffers, "application/x-msgpack", 0},
 		{"a tie with a wildcard goes to the server's order", "application/x-msgpack;q=0.5, */*;q=0.5", recordOffers, "application/json", 0},
 		{"a named alias above a wildcard", "application/x-msgpack;q=0.6, */*;q=0.5", recordOffers, "application/x-msgpack", 0},
+		{"within an offer, the alias named wins a tie", "application/json;q=0, application/x-msgpack, */*", recordOffers, "application/x-msgpack", 0},
+		{"within an offer, the alias named wins a tie with type/*", "application/x-msgpack, application/*, application/json;q=0.5", recordOffers, "application/x-msgpack", 0},
 		{"type wildcard", "application/*", recordOffers, "application/json", 0},
 		{"type wildcard misses", "text/*, application/cbor;q=0.1", recordOffers, "application/cbor", 0},
 		{"q=0 excludes json", "application/json;q=0, */*", recordOffers, "application/vnd.msgpack", 0},
