@@ -160,9 +160,15 @@ func (d *recordDeps) streamChanges(w http.ResponseWriter, r *http.Request, t tar
 			continue
 		}
 		waitCtx, cancelWait := context.WithDeadline(ctx, nextPing)
-		_ = d.svc.WaitChange(waitCtx, t.name, since) // a change, or time to ping
+		err = d.svc.WaitChange(waitCtx, t.name, since) // a change, or time to ping
+		waited := waitCtx.Err()
 		cancelWait()
 		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && waited == nil {
+			// Not the time to ping: the store could not wait.
+			requestInfoFrom(w).logger.Warn().Err(err).Msg("change stream ended")
 			return
 		}
 	}

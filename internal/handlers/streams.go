@@ -630,7 +630,7 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 			}
 			return writeJSON(w, r, http.StatusOK, plainChanges(changes, last))
 		}
-		body, err := d.changesWithData(ctx, t, f, uint64(since), int(limit), time.Now().Add(time.Duration(wait)*time.Second))
+		body, err := d.changesWithData(r.Context(), ctx, t, f, uint64(since), int(limit), time.Now().Add(time.Duration(wait)*time.Second))
 		if err != nil {
 			return err
 		}
@@ -669,8 +669,9 @@ func (d *recordDeps) changedRecord(ctx context.Context, t target, c records.Chan
 // higher seq, carries it. When every change read was left out, the list
 // reads on after them, so that an empty list always means that nothing
 // has changed, and last_seq is always the seq of the last change listed,
-// else since.
-func (d *recordDeps) changesWithData(ctx context.Context, t target, f recordFormat, since uint64, limit int, deadline time.Time) ([]byte, error) {
+// else since. It waits under waitCtx, which a shutdown ends so that a
+// long-poll answers with what it has, and reads records under ctx.
+func (d *recordDeps) changesWithData(ctx, waitCtx context.Context, t target, f recordFormat, since uint64, limit int, deadline time.Time) ([]byte, error) {
 	v, err := t.schema.Version(f.version)
 	if err != nil {
 		return nil, err
@@ -679,7 +680,11 @@ func (d *recordDeps) changesWithData(ctx context.Context, t target, f recordForm
 	list := reflect.MakeSlice(reflect.SliceOf(change), 0, limit)
 	last := since
 	for from := since; list.Len() == 0; {
-		changes, scanned, err := d.svc.Changes(ctx, t.name, from, limit, max(0, time.Until(deadline)))
+		listCtx, wait := waitCtx, max(0, time.Until(deadline))
+		if waitCtx.Err() != nil {
+			listCtx, wait = ctx, 0 // shutting down: no more waiting
+		}
+		changes, scanned, err := d.svc.Changes(listCtx, t.name, from, limit, wait)
 		if err != nil {
 			return nil, err
 		}

@@ -165,7 +165,9 @@ func (s *Service) Changes(ctx context.Context, schemaName string, since uint64, 
 		// The wait ran out or the server is shutting down: an empty answer.
 		return nil, since, nil
 	}
-	changes, err = s.changesAfter(ctx, schemaName, since, limit)
+	// The changes came: they are read even if ctx, which may end the
+	// wait at a shutdown, ends now.
+	changes, err = s.changesAfter(context.WithoutCancel(ctx), schemaName, since, limit)
 	return changes, lastSeq(changes, since), err
 }
 
