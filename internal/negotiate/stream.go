@@ -471,7 +471,9 @@ func (d *framedDecoder) selfDelimited() (value []byte, ok bool, err error) {
 				case merr == nil:
 					return nil, false, d.tooLarge(nil)
 				case !errors.Is(merr, wire.ErrTruncated):
-					return nil, false, atIndex(err, d.index)
+					// Malformed, or nested past what the walk follows:
+					// where the next value starts is not known.
+					return nil, false, atIndex(merr, d.index)
 				}
 			}
 			if len(data) >= d.limit {
