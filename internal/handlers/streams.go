@@ -188,7 +188,8 @@ func (d *recordDeps) importRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		var body io.Reader = http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
+		reqBody := http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
+		var body io.Reader = reqBody
 		coding := r.Header.Get("Content-Encoding")
 		if digest != nil || !atomic && (r.ContentLength < 0 || coding != "") {
 			// Envelopes are stored as they are read. A stream whose
@@ -225,6 +226,11 @@ func (d *recordDeps) importRecords() http.Handler {
 		}
 		audit := func(written *records.Written) { d.audit(w, t.name, written) }
 		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "", audit)
+		// An import that stopped early (a framing error) leaves the rest
+		// of the body unread; net/http would close the connection on a
+		// client still sending it, which then never sees the summary.
+		// The body is within the limit, so it is read to its end.
+		_, _ = io.Copy(io.Discard, reqBody)
 		d.markDeprecated(w, t.schema, slices.Sorted(maps.Keys(versions))...)
 		if watch.over {
 			// The stream broke the import limit: that is the answer, even
