@@ -99,8 +99,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	if fs.NArg() > 0 {
-		// Ferry has no subcommands: a word it does not know must not
-		// start a server as if it had not been given.
+		// A word the server does not take must not start it as if it
+		// had not been given.
 		return c, fmt.Errorf("config: unexpected argument %q; Ferry takes only flags", fs.Arg(0))
 	}
 	return c, c.validate()

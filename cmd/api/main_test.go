@@ -118,7 +118,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "open on a public address, insisted", env: map[string]string{"FERRY_ADDR": "0.0.0.0:8080", "FERRY_INSECURE_OPEN": "true"}},
 		{name: "localhost is loopback", env: map[string]string{"FERRY_ADDR": "localhost:9000"}},
 		{name: "unknown flag", args: []string{"-fsync=false"}, wantErr: "not defined"},
-		{name: "a word after the flags", args: []string{"-history-limit", "7", "keygen"}, wantErr: `unexpected argument "keygen"`},
+		{name: "a word after the flags", args: []string{"-history-limit", "7", "extra"}, wantErr: `unexpected argument "extra"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

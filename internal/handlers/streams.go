@@ -347,8 +347,9 @@ func (d *recordDeps) gobItems(sc *schema.Schema, stream negotiate.StreamCodec, r
 // Content-Type names, and returns the decoder for the rest at the version
 // that reads it: the stream is read again from its start (kept in memory
 // up to that envelope) at each version tried, the latest first, until one
-// takes the envelope's fields and, when it gives one, its Version. When
-// none does, the error is the latest version's.
+// takes the envelope's fields and, when it gives one, its Version; when
+// the version it names cannot read it, the first that could reads the
+// stream. When none does, the error is the latest version's.
 func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r io.Reader, latest *schema.Version) (negotiate.StreamDecoder, *schema.Version, reflect.Value, error) {
 	replay := &replayReader{r: r, recording: true}
 	defer replay.stop()
