@@ -1,9 +1,8 @@
 package pebblestore
 
 import (
-	"cmp"
 	"context"
-	"slices"
+	"sort"
 	"sync"
 )
 
@@ -24,18 +23,38 @@ type feeds struct {
 type feed struct {
 	last    uint64
 	changed chan struct{}
-	// recent holds the schema's latest changes in seq order, superseded
-	// ones included: every change with a seq above from, at least the
-	// last maxRecentChanges and fewer than twice as many.
+	// recent holds the schema's latest changes, superseded ones included:
+	// every change with a seq above from, the last maxRecentChanges at
+	// most. It grows to that size and then becomes a ring, whose oldest
+	// change is at start, so that a commit neither moves nor allocates.
 	recent []Change
+	start  int
 	from   uint64
 }
 
 // maxRecentChanges is how many changes each schema's feed keeps in memory
-// at least for event streams, which send every change, where the stored
-// feed keeps only each record's newest. Once it holds twice as many, the
-// older half goes, so that a commit does not move the rest each time.
+// for event streams, which send every change, where the stored feed keeps
+// only each record's newest.
 const maxRecentChanges = 16384
+
+// add appends changes, in seq order, dropping the oldest beyond
+// maxRecentChanges.
+func (fd *feed) add(changes []Change) {
+	for _, c := range changes {
+		if len(fd.recent) < maxRecentChanges {
+			fd.recent = append(fd.recent, c)
+			continue
+		}
+		fd.from = fd.recent[fd.start].Seq
+		fd.recent[fd.start] = c
+		fd.start = (fd.start + 1) % len(fd.recent)
+	}
+}
+
+// at returns the i-th oldest of the recent changes.
+func (fd *feed) at(i int) Change {
+	return fd.recent[(fd.start+i)%len(fd.recent)]
+}
 
 func newFeeds() feeds {
 	return feeds{m: make(map[string]*feed), born: make(chan struct{}), done: make(chan struct{})}
@@ -59,11 +78,7 @@ func (f *feeds) publish(schema string, seq uint64, changes []Change) {
 		close(f.born)
 		f.born = make(chan struct{})
 	}
-	fd.recent = append(fd.recent, changes...)
-	if over := len(fd.recent) - maxRecentChanges; len(fd.recent) >= 2*maxRecentChanges {
-		fd.from = fd.recent[over-1].Seq
-		fd.recent = slices.Clone(fd.recent[over:])
-	}
+	fd.add(changes)
 	if seq <= fd.last {
 		return
 	}
@@ -93,9 +108,13 @@ func (s *Store) RecentChanges(schema string, since uint64, limit int) (changes [
 	if since >= fd.last {
 		return nil, true
 	}
-	i, _ := slices.BinarySearchFunc(fd.recent, since, func(c Change, since uint64) int { return cmp.Compare(c.Seq, since+1) })
-	end := min(len(fd.recent), i+max(limit, 0))
-	return slices.Clone(fd.recent[i:end]), true
+	n := len(fd.recent)
+	i := sort.Search(n, func(i int) bool { return fd.at(i).Seq > since })
+	changes = make([]Change, 0, min(n-i, max(limit, 0)))
+	for ; i < n && len(changes) < cap(changes); i++ {
+		changes = append(changes, fd.at(i))
+	}
+	return changes, true
 }
 
 func (f *feeds) close() {

@@ -49,20 +49,31 @@ func TestRecentChanges(t *testing.T) {
 		}
 	}
 
-	// Past twice the bound, the oldest go, and a reader behind them is
-	// told so.
-	writes := make([]Write, 2*maxRecentChanges-5)
+	// Past the bound, the oldest go, and a reader behind them is told so.
+	// The count leaves the oldest kept change in the middle of the ring,
+	// so that reads cross its end.
+	writes := make([]Write, 2*maxRecentChanges+2)
 	for i := range writes {
 		writes[i] = Write{Schema: "s", ID: fmt.Sprint("m", i), IfRevision: AnyRevision, Body: []byte("m")}
 	}
 	MustCommitAll(t, s, writes)
-	last := uint64(2 * maxRecentChanges)
+	last := uint64(2*maxRecentChanges + 7)
 	oldest := last - maxRecentChanges + 1
 	if _, ok := s.RecentChanges("s", oldest-2, 10); ok {
 		t.Errorf("RecentChanges after %d, dropped since, is ok", oldest-2)
 	}
-	if chs, ok := s.RecentChanges("s", oldest-1, 10); !ok || len(chs) != 10 || chs[0].Seq != oldest {
-		t.Errorf("RecentChanges after %d, the oldest kept = %v, %v; want seqs from %d", oldest-1, chs, ok, oldest)
+	for _, since := range []uint64{oldest - 1, oldest + maxRecentChanges/2, last - 12, last - 3} {
+		chs, ok := s.RecentChanges("s", since, 10)
+		if !ok || len(chs) != int(min(10, last-since)) {
+			t.Errorf("RecentChanges after %d = %d changes, %v; want %d, ok", since, len(chs), ok, min(10, last-since))
+			continue
+		}
+		for i, c := range chs {
+			if c.Seq != since+1+uint64(i) {
+				t.Errorf("RecentChanges after %d: change %d has seq %d, want %d", since, i, c.Seq, since+1+uint64(i))
+				break
+			}
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
