@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,29 @@ func TestMetricsCountTheWork(t *testing.T) {
 	}
 	if strings.Contains(body, `route="/v1/records/pet/rex"`) {
 		t.Error("/metrics labels a route with a raw path")
+	}
+}
+
+// A request whose client went away before its answer is counted as 499,
+// not as a 503 of the service.
+func TestMetricsCountClientGoneAs499(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"pet","version":1,"fields":{"name":{"type":"string"}}}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "PUT", "/v1/records/pet/rex", strings.NewReader(`{"name":"Rex"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	s.HTTP.Config.Handler.ServeHTTP(rec, req)
+	if rec.Code != 503 {
+		t.Fatalf("PUT with its client gone = %d, want the 503 nobody reads", rec.Code)
+	}
+	body := string(s.Get(t, "/metrics").MustStatus(t, 200).Body)
+	if want := `ferry_http_requests_total{code="499",method="PUT",route="/v1/records/{schema}/{id}"} 1`; !strings.Contains(body, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	if strings.Contains(body, `code="503"`) {
+		t.Error("/metrics counts the client's departure as a 503")
 	}
 }

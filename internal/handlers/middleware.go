@@ -103,6 +103,12 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(ht
 				if status == 0 {
 					status = http.StatusOK
 				}
+				if info.failure == reasonCancelled && r.Context().Err() != nil {
+					// The client closed the connection before the answer,
+					// which nobody reads: counted as its own doing, not as
+					// the service's 503.
+					status = statusClientClosed
+				}
 				route := routePattern(r)
 				if route == "unmatched" && info.route != "" {
 					route = info.route

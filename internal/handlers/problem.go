@@ -28,6 +28,15 @@ var statusOf = map[problem.Kind]int{
 	problem.Unavailable:          http.StatusServiceUnavailable,
 }
 
+// reasonCancelled is the reason of the problem answered to a request
+// cancelled before its work was done.
+const reasonCancelled = "cancelled"
+
+// statusClientClosed is the status that logs and metrics give a request
+// whose client closed its connection before the answer, after the
+// convention of nginx; no client ever receives it.
+const statusClientClosed = 499
+
 // classify turns any error into a problem and its status. Errors that are
 // not classified become a bare 500.
 func classify(err error) (*problem.Error, int) {
@@ -38,7 +47,7 @@ func classify(err error) (*problem.Error, int) {
 	case !ok && errors.Is(err, context.Canceled):
 		// The client went away (or the server is stopping) before the work
 		// was done: not a fault of the service, and nobody reads the answer.
-		p = problem.Wrap(problem.Unavailable, err, "the request was cancelled before it finished").WithReason("cancelled")
+		p = problem.Wrap(problem.Unavailable, err, "the request was cancelled before it finished").WithReason(reasonCancelled)
 	case !ok:
 		p = &problem.Error{Kind: problem.Internal, Err: err}
 	}
