@@ -19,6 +19,7 @@ type config struct {
 	SchemaDir       string
 	MaxBodyBytes    int64
 	MaxImportBytes  int64
+	MaxAtomicBytes  int64
 	HistoryLimit    int
 	CacheBytes      int
 	RequireIfMatch  bool
@@ -51,6 +52,9 @@ func settings(c *config) []setting {
 		}},
 		{"FERRY_MAX_IMPORT_BYTES", "largest import stream", func(fs *flag.FlagSet, n, u string) {
 			fs.Int64Var(&c.MaxImportBytes, n, 1<<30, u)
+		}},
+		{"FERRY_MAX_ATOMIC_IMPORT_BYTES", "largest atomic import stream, which is held in memory", func(fs *flag.FlagSet, n, u string) {
+			fs.Int64Var(&c.MaxAtomicBytes, n, 32<<20, u)
 		}},
 		{"FERRY_HISTORY_LIMIT", "revisions kept per record (0 keeps all)", func(fs *flag.FlagSet, n, u string) {
 			fs.IntVar(&c.HistoryLimit, n, 100, u)
@@ -113,6 +117,9 @@ func (c config) validate() error {
 	}
 	if c.MaxImportBytes < c.MaxBodyBytes {
 		errs = append(errs, errors.New("config: FERRY_MAX_IMPORT_BYTES must be at least FERRY_MAX_BODY_BYTES"))
+	}
+	if c.MaxAtomicBytes < c.MaxBodyBytes {
+		errs = append(errs, errors.New("config: FERRY_MAX_ATOMIC_IMPORT_BYTES must be at least FERRY_MAX_BODY_BYTES"))
 	}
 	if c.HistoryLimit < 0 {
 		errs = append(errs, errors.New("config: FERRY_HISTORY_LIMIT must be 0 or more"))

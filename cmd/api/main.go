@@ -93,6 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Limits: handlers.Limits{
 			MaxBodyBytes:   cfg.MaxBodyBytes,
 			MaxImportBytes: cfg.MaxImportBytes,
+			MaxAtomicBytes: cfg.MaxAtomicBytes,
 		},
 		Logger:  logger,
 		Version: version,

@@ -94,7 +94,7 @@ func TestParseConfig(t *testing.T) {
 		check   func(t *testing.T, c config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c config) {
-			if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.MaxBodyBytes != 1<<20 || c.MaxImportBytes != 1<<30 {
+			if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.MaxBodyBytes != 1<<20 || c.MaxImportBytes != 1<<30 || c.MaxAtomicBytes != 32<<20 {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
@@ -114,6 +114,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad number", env: map[string]string{"FERRY_MAX_BODY_BYTES": "lots"}, wantErr: "FERRY_MAX_BODY_BYTES"},
 		{name: "zero body limit", env: map[string]string{"FERRY_MAX_BODY_BYTES": "0"}, wantErr: "must be positive"},
 		{name: "import limit below body limit", env: map[string]string{"FERRY_MAX_IMPORT_BYTES": "10"}, wantErr: "at least"},
+		{name: "atomic import limit below body limit", env: map[string]string{"FERRY_MAX_ATOMIC_IMPORT_BYTES": "10"}, wantErr: "FERRY_MAX_ATOMIC_IMPORT_BYTES must be at least"},
 		{name: "open on a public address", env: map[string]string{"FERRY_ADDR": "0.0.0.0:8080"}, wantErr: "refusing"},
 		{name: "open on a public address, insisted", env: map[string]string{"FERRY_ADDR": "0.0.0.0:8080", "FERRY_INSECURE_OPEN": "true"}},
 		{name: "localhost is loopback", env: map[string]string{"FERRY_ADDR": "localhost:9000"}},

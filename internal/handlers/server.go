@@ -30,6 +30,9 @@ type Limits struct {
 	MaxBodyBytes int64
 	// MaxImportBytes caps a whole import stream.
 	MaxImportBytes int64
+	// MaxAtomicBytes caps an atomic import stream, below MaxImportBytes:
+	// an atomic import holds every envelope in memory until it commits.
+	MaxAtomicBytes int64
 }
 
 // Pinger reports whether the store answers.
@@ -66,6 +69,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	}
 	if d.Limits.MaxImportBytes <= 0 {
 		d.Limits.MaxImportBytes = 1 << 30
+	}
+	if d.Limits.MaxAtomicBytes <= 0 {
+		d.Limits.MaxAtomicBytes = 32 << 20
 	}
 	if d.Shutdown == nil {
 		d.Shutdown = context.Background()

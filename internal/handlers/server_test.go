@@ -28,6 +28,7 @@ import (
 type serverConfig struct {
 	maxBody        int64
 	maxImport      int64
+	maxAtomic      int64
 	requireIfMatch bool
 	historyLimit   int
 	cacheBytes     int
@@ -45,6 +46,9 @@ func WithMaxBody(n int64) ServerOption { return func(c *serverConfig) { c.maxBod
 
 // WithMaxImport sets FERRY_MAX_IMPORT_BYTES.
 func WithMaxImport(n int64) ServerOption { return func(c *serverConfig) { c.maxImport = n } }
+
+// WithMaxAtomic sets FERRY_MAX_ATOMIC_IMPORT_BYTES.
+func WithMaxAtomic(n int64) ServerOption { return func(c *serverConfig) { c.maxAtomic = n } }
 
 // WithRequireIfMatch sets FERRY_REQUIRE_IF_MATCH=true.
 func WithRequireIfMatch() ServerOption { return func(c *serverConfig) { c.requireIfMatch = true } }
@@ -78,7 +82,7 @@ func MustServer(tb testing.TB, opts ...ServerOption) *Server {
 		CacheBytes:     cfg.cacheBytes,
 		RequireIfMatch: cfg.requireIfMatch,
 		EventPing:      cfg.eventPing,
-		Limits:         handlers.Limits{MaxBodyBytes: cfg.maxBody, MaxImportBytes: cfg.maxImport},
+		Limits:         handlers.Limits{MaxBodyBytes: cfg.maxBody, MaxImportBytes: cfg.maxImport, MaxAtomicBytes: cfg.maxAtomic},
 		Logger:         zerolog.Nop(),
 		Version:        "test",
 	})

@@ -180,15 +180,16 @@ func (d *recordDeps) importRecords() http.Handler {
 			return withAcceptPost(w, r, d.codecs, withStreamSupported(err, d.codecs))
 		}
 		requestInfoFrom(w).formatIn = sc.Name()
-		if r.ContentLength > d.limits.MaxImportBytes {
+		limit := d.limits.importLimit(atomic)
+		if r.ContentLength > limit {
 			// Refused before anything is read, so nothing is stored.
-			return problem.New(problem.TooLarge, "the import stream of %d bytes is larger than %d bytes", r.ContentLength, d.limits.MaxImportBytes).WithReason("too_large")
+			return importTooLarge(limit, atomic)
 		}
 		digest, err := parseDigest(r.Header.Get("Content-Digest"))
 		if err != nil {
 			return err
 		}
-		reqBody := http.MaxBytesReader(w, r.Body, d.limits.MaxImportBytes)
+		reqBody := http.MaxBytesReader(w, r.Body, limit)
 		var body io.Reader = reqBody
 		coding := r.Header.Get("Content-Encoding")
 		if digest != nil || !atomic && (r.ContentLength < 0 || coding != "") {
@@ -197,14 +198,14 @@ func (d *recordDeps) importRecords() http.Handler {
 			// read (chunked or compressed), is read whole first, so that
 			// a mismatch, or a stream over the limit, stores nothing. An
 			// atomic import stores nothing on either anyway.
-			spooled, err := spoolStream(body, coding, digest, d.limits.MaxImportBytes)
+			spooled, err := spoolStream(body, coding, digest, limit)
 			if err != nil {
 				return withAcceptPost(w, r, d.codecs, err)
 			}
 			defer spooled.Close()
 			body, coding = spooled, ""
 		}
-		raw, err := negotiate.NewBodyReader(body, coding, d.limits.MaxImportBytes)
+		raw, err := negotiate.NewBodyReader(body, coding, limit)
 		if err != nil {
 			return withAcceptPost(w, r, d.codecs, err)
 		}
@@ -236,7 +237,7 @@ func (d *recordDeps) importRecords() http.Handler {
 			// The stream broke the import limit: that is the answer, even
 			// though the envelopes before the limit (without atomic) are
 			// stored and say so in the problem.
-			p := problem.New(problem.TooLarge, "the import stream is larger than %d bytes", d.limits.MaxImportBytes).WithReason("too_large")
+			p := importTooLarge(limit, atomic)
 			if summary != nil {
 				p.With("accepted", summary.Accepted).With("rejected", summary.Rejected).With("errors", importErrors(w, summary))
 			}
@@ -257,6 +258,24 @@ func (d *recordDeps) importRecords() http.Handler {
 			"errors":   importErrors(w, summary),
 		})
 	})
+}
+
+// importLimit is the largest import stream: an atomic one is held in
+// memory until it commits, so it has a lower limit of its own.
+func (l Limits) importLimit(atomic bool) int64 {
+	if atomic {
+		return min(l.MaxImportBytes, l.MaxAtomicBytes)
+	}
+	return l.MaxImportBytes
+}
+
+// importTooLarge is the problem of an import stream over limit.
+func importTooLarge(limit int64, atomic bool) *problem.Error {
+	if atomic {
+		return problem.New(problem.TooLarge, "an atomic import stream may have at most %d bytes; send a larger one without atomic=true", limit).
+			WithReason("too_large").With("limit", limit)
+	}
+	return problem.New(problem.TooLarge, "the import stream is larger than %d bytes", limit).WithReason("too_large").With("limit", limit)
 }
 
 // A limitWatch notes whether reading a request stream ran into a size

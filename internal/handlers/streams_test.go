@@ -548,6 +548,25 @@ func TestImportLimits(t *testing.T) {
 			Header: hdr("Content-Type", "application/jsonl"), Chunked: true}
 		importSummary(t, s.Do(t, c), 1, 0)
 	})
+	t.Run("atomic stream over the atomic limit", func(t *testing.T) {
+		// An atomic import is held in memory, so its limit is lower; the
+		// same stream imports without atomic.
+		s := newItemServer(t, WithMaxBody(1500), WithMaxImport(64<<10), WithMaxAtomic(8<<10))
+		for _, c := range []Call{
+			{Body: overLimit, Header: hdr("Content-Type", "application/jsonl")},
+			{Body: overLimit, Header: hdr("Content-Type", "application/jsonl"), Chunked: true},
+			{Body: gzipBytes(t, overLimit), Header: hdr("Content-Type", "application/jsonl", "Content-Encoding", "gzip")},
+		} {
+			c.Method, c.Path = http.MethodPost, "/v1/records/item/_import?atomic=true"
+			p := s.Do(t, c).Problem(t, http.StatusRequestEntityTooLarge)
+			if !strings.Contains(str(p, "detail"), "atomic") || num(t, p, "limit") != 8<<10 {
+				t.Errorf("atomic import over its limit: %v, want a detail naming the atomic limit and limit 8192", p)
+			}
+			s.Get(t, "/v1/records/item/big-000").Problem(t, 404)
+		}
+		r := s.Send(t, http.MethodPost, "/v1/records/item/_import", overLimit, "Content-Type", "application/jsonl")
+		importSummary(t, r, len(envs), 0)
+	})
 	t.Run("envelope over the body limit", func(t *testing.T) {
 		huge := envelope("huge", 1)
 		huge["data"].(map[string]any)["note"] = strings.Repeat("n", 2000)
