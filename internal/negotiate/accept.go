@@ -55,28 +55,24 @@ type mediaRange struct {
 	unmatchable bool
 }
 
-// A rangeMatch is the most specific media range matching one offered name.
-type rangeMatch struct {
-	spec    int // -1 when no range matched
-	quality int
-	version int
-	// anySpec and anyQuality are the same for the ranges without a
-	// version, which stand when the most specific range excludes its
-	// version (q=0) only: the others are still acceptable through them.
-	anySpec, anyQuality int
-}
-
 // Choose picks the offer that best satisfies an Accept header value.
 //
-// The weight of each offered name is set by the most specific media range
-// that matches it (type/subtype with parameters, then type/subtype, then
-// type/*, then */*); among equally specific ranges the highest q counts. A
-// name whose weight is q=0 is excluded. The highest weight wins; on a tie
-// the order of offers decides, however specifically each was named:
-// `*/*, application/cbor` chooses the first offer, JSON in Ferry's order.
-// Within an offer, a tie goes to the name matched most specifically, then
-// to the first name: `application/x-msgpack, */*` with JSON excluded
-// chooses the alias the client named.
+// A representation is an offered name at a version: the one a range
+// without a version parameter asks for, or one a range names. The weight
+// of each is set by the most specific media range that matches it
+// (type/subtype with parameters, then type/subtype, then type/*, then
+// */*), a range with a version matching that version only; among equally
+// specific ranges the highest q counts. A representation whose weight is
+// q=0 is excluded: `application/json;version=1;q=0.1, application/json`
+// weighs version 1 at 0.1 and JSON at any other version at 1.
+//
+// The highest weight wins; on a tie the order of offers decides, however
+// specifically each was named: `*/*, application/cbor` chooses the first
+// offer, JSON in Ferry's order. Within an offer, a tie goes to the
+// representation matched most specifically, then to the first name:
+// `application/x-msgpack, */*` with JSON excluded chooses the alias the
+// client named, and `application/json, application/json;version=1` the
+// version it named.
 // An empty header means */*.
 //
 // The parameters version (the schema version), charset and schema are
@@ -138,24 +134,59 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 		}
 	}
 
-	names := 0
-	for _, o := range offers {
-		names += 1 + len(o.Aliases)
-	}
-	// Room for the usual offer sets on the stack keeps Choose free of
+	// Room for the usual headers on the stack keeps Choose free of
 	// allocations on every request.
-	var stack [16]rangeMatch
-	var matches []rangeMatch
-	if names <= len(stack) {
-		matches = stack[:names]
-	} else {
-		matches = make([]rangeMatch, names)
+	var stack [16]mediaRange
+	ranges, err := parseAccept(accept, stack[:0])
+	if err != nil {
+		return Choice{}, err
 	}
-	for i := range matches {
-		matches[i].spec, matches[i].anySpec = -1, -1
+	// Ranges that name another schema, a version the schema lacks or a
+	// parameter no representation has match nothing.
+	usable, versioned := ranges[:0], false
+	for i := range ranges {
+		mr := &ranges[i]
+		if !mr.unmatchable && (mr.schema == "" || schema == "" || mr.schema == schema) && (mr.version == 0 || has == nil || has(mr.version)) {
+			usable = append(usable, *mr)
+			versioned = versioned || mr.version != 0
+		}
 	}
 
-	ranges := 0
+	// Each representation is a name at a version: the one a range
+	// without a version asks for (the latest, or the pin), and each
+	// version a range names.
+	best := candidate{offer: -1}
+	for oi, o := range offers {
+		for ni := 0; ni <= len(o.Aliases); ni++ {
+			name := o.MediaType
+			if ni > 0 {
+				name = o.Aliases[ni-1]
+			}
+			best.consider(oi, name, 0, usable)
+			if !versioned {
+				continue
+			}
+			for i := range usable {
+				mr := &usable[i]
+				if _, ok := mr.match(name); ok && mr.version != 0 {
+					best.consider(oi, name, mr.version, usable)
+				}
+			}
+		}
+	}
+	if best.offer < 0 {
+		if has != nil {
+			if ch, err := choose(accept, offers, schema, nil); err == nil && ch.Version != 0 {
+				return ch, nil
+			}
+		}
+		return Choice{}, notAcceptable(offers)
+	}
+	return Choice{Offer: best.offer, MediaType: best.name, Version: best.version}, nil
+}
+
+// parseAccept appends the media ranges of an Accept header to ranges.
+func parseAccept(accept string, ranges []mediaRange) ([]mediaRange, error) {
 	for i := 0; ; {
 		i = skipOWS(accept, i)
 		if i == len(accept) {
@@ -168,89 +199,58 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 		}
 		mr, next, err := parseMediaRange(accept, i)
 		if err != nil {
-			return Choice{}, err
+			return nil, err
 		}
-		ranges++
-		if !mr.unmatchable && (mr.schema == "" || schema == "" || mr.schema == schema) && (mr.version == 0 || has == nil || has(mr.version)) {
-			k := 0
-			for _, o := range offers {
-				mr.apply(o.MediaType, &matches[k])
-				k++
-				for _, a := range o.Aliases {
-					mr.apply(a, &matches[k])
-					k++
-				}
-			}
-		}
+		ranges = append(ranges, mr)
 		i = skipOWS(accept, next)
 		if i < len(accept) {
 			if accept[i] != ',' {
-				return Choice{}, acceptError("unexpected %q at offset %d", accept[i], i)
+				return nil, acceptError("unexpected %q at offset %d", accept[i], i)
 			}
 			i++
 		}
 	}
-	if ranges == 0 {
-		return Choice{}, acceptError("the header names no media range")
+	if len(ranges) == 0 {
+		return nil, acceptError("the header names no media range")
 	}
-
-	best, bestName := Choice{Offer: -1}, -1
-	k := 0
-	for oi, o := range offers {
-		for ni := 0; ni <= len(o.Aliases); ni++ {
-			m := matches[k]
-			k++
-			if m.quality == 0 && m.version != 0 && m.anySpec >= 0 {
-				// Only that version is excluded; the latest (or the pin)
-				// is what a range without a version asks for.
-				m = rangeMatch{spec: m.anySpec, quality: m.anyQuality}
-				matches[k-1] = m
-			}
-			if m.spec < 0 || m.quality == 0 {
-				continue
-			}
-			if bestName >= 0 {
-				b := matches[bestName]
-				// A tie goes to the earlier offer; within one offer, to
-				// the name the client named most specifically (the
-				// alias it asked for by name, over a wildcard).
-				if m.quality < b.quality || m.quality == b.quality && (oi != best.Offer || m.spec <= b.spec) {
-					continue
-				}
-			}
-			name := o.MediaType
-			if ni > 0 {
-				name = o.Aliases[ni-1]
-			}
-			best = Choice{Offer: oi, MediaType: name, Version: m.version}
-			bestName = k - 1
-		}
-	}
-	if bestName < 0 {
-		if has != nil {
-			if ch, err := choose(accept, offers, schema, nil); err == nil && ch.Version != 0 {
-				return ch, nil
-			}
-		}
-		return Choice{}, notAcceptable(offers)
-	}
-	return best, nil
+	return ranges, nil
 }
 
-// apply records mr in m, the match of an offered name, if mr matches the
-// name and is more specific (or, equally specific, of higher quality) than
-// what matched before.
-func (mr *mediaRange) apply(name string, m *rangeMatch) {
-	spec, ok := mr.match(name)
-	if !ok {
+// A candidate is the best representation found so far.
+type candidate struct {
+	offer   int // -1 while there is none
+	name    string
+	version int
+	spec    int // of the range that set its weight
+	quality int
+}
+
+// consider weighs the representation named name at version (0: the one a
+// range without a version asks for) by the most specific of ranges that
+// matches it, and keeps it if it beats c. A range with a version matches
+// only that version. A weight of 0 excludes it. A tie goes to the earlier
+// offer; within one offer, to the representation matched most
+// specifically (the alias or the version the client named, over a
+// wildcard or no version).
+func (c *candidate) consider(offer int, name string, version int, ranges []mediaRange) {
+	spec, quality := -1, 0
+	for i := range ranges {
+		mr := &ranges[i]
+		if mr.version != 0 && mr.version != version {
+			continue
+		}
+		s, ok := mr.match(name)
+		if ok && (s > spec || s == spec && mr.quality > quality) {
+			spec, quality = s, mr.quality
+		}
+	}
+	if spec < 0 || quality == 0 {
 		return
 	}
-	if spec > m.spec || (spec == m.spec && mr.quality > m.quality) {
-		m.spec, m.quality, m.version = spec, mr.quality, mr.version
+	if c.offer >= 0 && (quality < c.quality || quality == c.quality && (offer != c.offer || spec <= c.spec)) {
+		return
 	}
-	if mr.version == 0 && (spec > m.anySpec || (spec == m.anySpec && mr.quality > m.anyQuality)) {
-		m.anySpec, m.anyQuality = spec, mr.quality
-	}
+	*c = candidate{offer: offer, name: name, version: version, spec: spec, quality: quality}
 }
 
 // match reports whether mr matches the media type name and how
