@@ -103,19 +103,21 @@ func TestGetRecordNegotiatesFormat(t *testing.T) {
 			if name != "widget" || qty != 3 {
 				t.Errorf("Accept %q: name %q qty %d, want widget 3", tc.accept, name, qty)
 			}
-			family := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(mt, "application/"), "x-"), "vnd.")
-			if prev, ok := etags[family]; ok && prev != r.Header.Get("ETag") {
+			// Aliases of one format share its bytes but not its
+			// Content-Type, so each has an ETag of its own (RFC 9110
+			// §8.8.1).
+			if prev, ok := etags[mt]; ok && prev != r.Header.Get("ETag") {
 				t.Errorf("Accept %q: ETag %q differs from %q of the same representation", tc.accept, r.Header.Get("ETag"), prev)
 			}
-			etags[family] = r.Header.Get("ETag")
+			etags[mt] = r.Header.Get("ETag")
 		})
 	}
 	seen := map[string]string{}
-	for family, etag := range etags {
+	for mt, etag := range etags {
 		if other, dup := seen[etag]; dup {
-			t.Errorf("ETag %s is shared by %s and %s; each representation has its own", etag, family, other)
+			t.Errorf("ETag %s is shared by %s and %s; each representation has its own", etag, mt, other)
 		}
-		seen[etag] = family
+		seen[etag] = mt
 	}
 }
 
@@ -678,4 +680,21 @@ func TestNoRouteIsNotFound(t *testing.T) {
 			t.Errorf("%s *: %d %q, want a 404 problem", method, rec.Code, rec.Header().Get("Content-Type"))
 		}
 	}
+}
+
+// An alias's ETag names the alias's representation: a cache holding the
+// record under one MessagePack name gets no 304 for another, while
+// If-Match, which names a revision, takes any of them.
+func TestAliasesHaveTheirOwnETags(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "a1", sample("widget", 3))
+	alias := s.Get(t, "/v1/records/item/a1", "Accept", "application/x-msgpack").MustStatus(t, 200)
+	etag := alias.Header.Get("ETag")
+	s.Get(t, "/v1/records/item/a1", "Accept", "application/x-msgpack", "If-None-Match", etag).MustStatus(t, 304)
+	r := s.Get(t, "/v1/records/item/a1", "Accept", "application/vnd.msgpack", "If-None-Match", etag).MustStatus(t, 200)
+	if r.Header.Get("ETag") == etag || r.Header.Get("Content-Type") == alias.Header.Get("Content-Type") {
+		t.Errorf("vnd.msgpack answered with ETag %s and %s, like x-msgpack's", r.Header.Get("ETag"), r.Header.Get("Content-Type"))
+	}
+	s.SendJSON(t, "PUT", "/v1/records/item/a1", sample("widget", 4), "If-Match", etag).MustStatus(t, 200)
 }

@@ -25,6 +25,7 @@ type recordFormat struct {
 	encoding  string
 	pretty    bool
 	key       string // repr, worked out once
+	tag       string // tagRepr, worked out once
 }
 
 // repr names the representation for entity tags and the cache.
@@ -42,11 +43,34 @@ func (f recordFormat) repr() string {
 	return s
 }
 
+// tagRepr names the representation in entity tags: repr, and the media
+// type when it is an alias of the format's, since representations that
+// differ only in their Content-Type need entity tags of their own (RFC
+// 9110 §8.8.1), where the cache shares their bytes.
+func (f recordFormat) tagRepr() string {
+	if f.tag != "" {
+		return f.tag
+	}
+	s := f.repr()
+	if types := f.codec.MediaTypes(); f.mediaType != "" && len(types) > 0 && f.mediaType != types[0] {
+		_, subtype, _ := strings.Cut(f.mediaType, "/")
+		s += "+" + subtype
+	}
+	return s
+}
+
+// settled is f with its names worked out.
+func (f recordFormat) settled() recordFormat {
+	f.key, f.tag = "", ""
+	f.key = f.repr()
+	f.tag = f.tagRepr()
+	return f
+}
+
 // unencoded is f without its content coding.
 func (f recordFormat) unencoded() recordFormat {
-	f.encoding, f.key = "", ""
-	f.key = f.repr()
-	return f
+	f.encoding = ""
+	return f.settled()
 }
 
 func (f recordFormat) contentType(schemaName string) string {
@@ -76,8 +100,7 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 		codec = negotiate.Pretty(codec)
 	}
 	f := recordFormat{codec: codec, mediaType: choice.MediaType, version: version, encoding: responseEncoding(r), pretty: pretty}
-	f.key = f.repr()
-	return f, nil
+	return f.settled(), nil
 }
 
 // acceptHeader is the request's Accept field: several lines of it are one
@@ -104,8 +127,7 @@ func jsonFormat(codecs *negotiate.Registry, sc *schema.Schema, version int) (rec
 		return recordFormat{}, err
 	}
 	f := recordFormat{codec: codecs.Codec("json"), mediaType: negotiate.MediaTypeJSON, version: version}
-	f.key = f.repr()
-	return f, nil
+	return f.settled(), nil
 }
 
 // bodyVersion resolves the schema version of a request body: the

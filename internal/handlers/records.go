@@ -74,7 +74,7 @@ func isRecordRoute(r *http.Request) bool {
 
 // conditions reads the precondition headers of a write.
 func conditions(r *http.Request, f recordFormat) records.Conditions {
-	c := records.Conditions{Repr: f.repr()}
+	c := records.Conditions{Repr: f.tagRepr()}
 	if v := r.Header.Values("If-Match"); len(v) > 0 {
 		// An If-Match with no entity tag (a client's empty variable)
 		// names no revision, so it holds for none: it is not absent.
@@ -146,7 +146,7 @@ func notModified(r *http.Request, etag string) bool {
 // request because clients naming an alias (application/x-msgpack) share the
 // representation but get their name back.
 func recordRepresentation(t target, rec *records.Record, f recordFormat) representation {
-	return representation{etag: rec.Validator.ETag(f.repr()), lastModified: rec.UpdatedAt, contentType: f.contentType(t.name)}
+	return representation{etag: rec.Validator.ETag(f.tagRepr()), lastModified: rec.UpdatedAt, contentType: f.contentType(t.name)}
 }
 
 // encodeBody fills in the body of rep, from the cache when it holds this
@@ -174,7 +174,7 @@ func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Reco
 	}
 	rep.body, rep.encoding = e.Body, e.Encoding
 	if f.encoding != "" && e.Encoding == "" {
-		rep.etag = rec.Validator.ETag(f.unencoded().repr())
+		rep.etag = rec.Validator.ETag(f.unencoded().tagRepr())
 	}
 	return nil
 }
