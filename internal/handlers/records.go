@@ -323,12 +323,14 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		// Marked before the write, so that a refused write at a
 		// deprecated version says so too.
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
+		// Preconditions come before the body (RFC 9110 §13.2.1).
 		cond := conditions(r, f)
-		if !create {
-			// Preconditions come before the body (RFC 9110 §13.2.1).
-			if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond); err != nil {
-				return d.currentETag(r.Context(), t, f, err)
+		if create {
+			if err := records.CheckCreateConditions(cond); err != nil {
+				return err
 			}
+		} else if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond); err != nil {
+			return d.currentETag(r.Context(), t, f, err)
 		}
 		body, err := d.decodeBody(w, r, in, v)
 		if err != nil {
@@ -503,6 +505,11 @@ func (d *recordDeps) patchRecord() http.Handler {
 			return err
 		}
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
+		// Preconditions come before the body (RFC 9110 §13.2.1).
+		cond := conditions(r, f)
+		if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond); err != nil {
+			return d.currentETag(r.Context(), t, f, err)
+		}
 		body, err := readBody(w, r, d.limits.MaxBodyBytes)
 		if err != nil {
 			return err
@@ -520,7 +527,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		info.formatIn, info.formatOut = "json", f.codec.Name()
 		written, err := d.svc.Patch(r.Context(), records.Patch{
 			Schema: t.name, ID: t.id, Version: v.Number(), Merge: merge,
-			Cond: conditions(r, f), ViewVersion: viewVersion(r, t.schema, f),
+			Cond: cond, ViewVersion: viewVersion(r, t.schema, f),
 		})
 		if err != nil {
 			d.countValidation(t, v.Number(), err)

@@ -164,6 +164,19 @@ func TestPostCreatesWithUUIDv7(t *testing.T) {
 		t.Errorf("POST return=minimal: body %d bytes, Location %q, Preference-Applied %q, ETag %q", len(r.Raw),
 			r.Header.Get("Location"), r.Header.Get("Preference-Applied"), r.Header.Get("ETag"))
 	}
+	// No entity tag names a record not made yet: If-Match fails before
+	// the body is read, and nothing is made.
+	before := len(s.Get(t, "/v1/records/item").JSON(t)["items"].([]any))
+	for _, tag := range []string{`"x"`, "*", r.Header.Get("ETag")} {
+		p := s.Send(t, http.MethodPost, "/v1/records/item", body, "Content-Type", "application/json", "If-Match", tag).Problem(t, 412)
+		if num(t, p, "current_revision") != 0 || p["current_etag"] != nil {
+			t.Errorf("POST with If-Match %s: %v, want current_revision 0 and current_etag null", tag, p)
+		}
+	}
+	s.Send(t, http.MethodPost, "/v1/records/item", []byte(`{"name":`), "Content-Type", "application/json", "If-Match", "*").Problem(t, 412)
+	if after := len(s.Get(t, "/v1/records/item").JSON(t)["items"].([]any)); after != before {
+		t.Errorf("POSTs with If-Match made records: %d before, %d after", before, after)
+	}
 }
 
 func TestETagsAndPreconditions(t *testing.T) {
@@ -252,6 +265,8 @@ func TestETagsAndPreconditions(t *testing.T) {
 	// PATCH and DELETE honour If-Match.
 	patch := []byte(`{"qty": 9}`)
 	s.Send(t, http.MethodPatch, path, patch, "Content-Type", "application/merge-patch+json", "If-Match", reps["application/json"]).Problem(t, 412)
+	// A PATCH too weighs them before its body, however malformed.
+	s.Send(t, http.MethodPatch, path, []byte(`{"qty":`), "Content-Type", "application/merge-patch+json", "If-Match", reps["application/json"]).Problem(t, 412)
 	s.Send(t, http.MethodDelete, path, nil, "If-Match", reps["application/json"]).Problem(t, 412)
 	cur = s.Get(t, path, "Accept", "application/x-msgpack").Header.Get("ETag")
 	s.Send(t, http.MethodPatch, path, patch, "Content-Type", "application/merge-patch+json", "If-Match", cur).MustStatus(t, 200)

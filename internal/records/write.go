@@ -102,9 +102,22 @@ func (s *Service) Create(ctx context.Context, w Write) (*Written, error) {
 	if err != nil {
 		return nil, fmt.Errorf("records: make id: %w", err)
 	}
+	if err := CheckCreateConditions(w.Cond); err != nil {
+		return nil, err
+	}
 	w.ID = id.String()
 	w.Cond = Conditions{IfNoneMatch: []string{"*"}, Repr: w.Cond.Repr}
 	return s.Put(ctx, w)
+}
+
+// CheckCreateConditions weighs the preconditions of a Create: a record
+// about to be made has no representation an entity tag could name, so an
+// If-Match, even "*", fails (RFC 9110 §13.1.1).
+func CheckCreateConditions(cond Conditions) error {
+	if cond.IfMatch != nil {
+		return PreconditionFailed(0, "", "If-Match: the record a POST creates does not exist yet")
+	}
+	return nil
 }
 
 // A Patch is a JSON merge patch (RFC 7396) of a record as seen at a schema
