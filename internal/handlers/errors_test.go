@@ -436,3 +436,21 @@ func TestPercentEncodedPath(t *testing.T) {
 		}
 	}
 }
+
+// Two Content-Type fields are a 400, not a guess at one of them, whether
+// they agree or not; nothing is stored.
+func TestTwoContentTypes(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body := []byte(`{"name":"ct","qty":1}`)
+	for _, second := range []string{"application/cbor", "application/json"} {
+		h := http.Header{}
+		h.Add("Content-Type", "application/json")
+		h.Add("Content-Type", second)
+		p := s.Do(t, Call{Method: http.MethodPut, Path: "/v1/records/item/ct", Body: body, Header: h}).Problem(t, 400)
+		if !strings.Contains(str(p, "detail"), "Content-Type") {
+			t.Errorf("two Content-Type fields: %v, want a detail naming the field", p)
+		}
+	}
+	s.Get(t, "/v1/records/item/ct").Problem(t, 404)
+}

@@ -84,7 +84,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(observe(d.Logger, d.Metrics, newRequestIDs()), decodedPath, validQuery)
+	r.Use(observe(d.Logger, d.Metrics, newRequestIDs()), decodedPath, validQuery, oneContentType)
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, problem.New(problem.NotFound, "no resource at %s", req.URL.Path))
 	})
@@ -127,6 +127,19 @@ func validQuery(next http.Handler) http.Handler {
 					return
 				}
 			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// oneContentType answers 400 to a request with more than one Content-Type
+// field: the field holds one media type (RFC 9110 §8.3), and of two,
+// taking either would be a guess.
+func oneContentType(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := len(r.Header["Content-Type"]); n > 1 {
+			writeProblem(w, r, problem.New(problem.Invalid, "the request has %d Content-Type fields; it takes one", n).WithReason("content_type"))
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
