@@ -344,9 +344,9 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		}
 		var written *records.Written
 		if create {
-			written, err = d.svc.Create(r.Context(), write)
+			written, err = d.svc.Create(writeContext(r), write)
 		} else {
-			written, err = d.svc.Put(r.Context(), write)
+			written, err = d.svc.Put(writeContext(r), write)
 		}
 		if err != nil {
 			d.countValidation(t, v.Number(), err)
@@ -525,7 +525,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		}
 		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = "json", f.codec.Name()
-		written, err := d.svc.Patch(r.Context(), records.Patch{
+		written, err := d.svc.Patch(writeContext(r), records.Patch{
 			Schema: t.name, ID: t.id, Version: v.Number(), Merge: merge,
 			Cond: cond, ViewVersion: viewVersion(r, t.schema, f),
 		})
@@ -550,7 +550,7 @@ func (d *recordDeps) deleteRecord() http.Handler {
 			// stop it; the representation only names the 412's ETag.
 			f = recordFormat{codec: d.codecs.Codecs()[0], version: t.schema.Latest().Number()}
 		}
-		written, err := d.svc.Delete(r.Context(), t.name, t.id, conditions(r, f), "")
+		written, err := d.svc.Delete(writeContext(r), t.name, t.id, conditions(r, f), "")
 		if err != nil {
 			return d.currentETag(r.Context(), t, f, err)
 		}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
@@ -300,4 +301,14 @@ func includeData(r *http.Request) (bool, error) {
 		return false, problem.New(problem.Invalid, "query parameter include must be data, got %q", v).WithReason("query")
 	}
 	return true, nil
+}
+
+// writeContext is the context of a write's work in the store: r's values
+// without its cancellation. Once a write's request has been read, what is
+// stored depends on the request alone, not on when the client's departure
+// is noticed: net/http ends r's context when the client shuts its side of
+// the connection, which a client may do as soon as it has sent the
+// request, and one that has left learns the outcome either way.
+func writeContext(r *http.Request) context.Context {
+	return context.WithoutCancel(r.Context())
 }

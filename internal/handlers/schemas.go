@@ -258,7 +258,7 @@ func (d *schemaDeps) registerSchema() http.Handler {
 		if err != nil {
 			return err
 		}
-		v, err := d.registry.Register(r.Context(), def, dryRun)
+		v, err := d.registry.Register(writeContext(r), def, dryRun)
 		if err != nil {
 			return err
 		}
@@ -282,7 +282,7 @@ func (d *schemaDeps) setCompatibility() http.Handler {
 		if err := d.decodeJSONBody(w, r, &req, `{"compatibility": MODE}`); err != nil {
 			return err
 		}
-		if err := d.registry.SetCompatibility(r.Context(), sc.Name(), req.Compatibility); err != nil {
+		if err := d.registry.SetCompatibility(writeContext(r), sc.Name(), req.Compatibility); err != nil {
 			return err
 		}
 		sc, err = d.records.Schema(sc.Name())
@@ -320,7 +320,7 @@ func (d *schemaDeps) deprecateVersion() http.Handler {
 				req.Sunset = &sunset
 			}
 		}
-		v, err = d.registry.Deprecate(r.Context(), sc.Name(), v.Number(), *req.Deprecated, req.Sunset)
+		v, err = d.registry.Deprecate(writeContext(r), sc.Name(), v.Number(), *req.Deprecated, req.Sunset)
 		if err != nil {
 			return err
 		}
@@ -350,7 +350,7 @@ func (d *schemaDeps) migrate() http.Handler {
 		if _, err := readBody(w, r, d.limits.MaxBodyBytes); err != nil {
 			return err
 		}
-		job, err := d.jobs.StartMigration(r.Context(), sc.Name(), "")
+		job, err := d.jobs.StartMigration(writeContext(r), sc.Name(), "")
 		if err != nil {
 			return err
 		}

@@ -190,7 +190,8 @@ func (d *recordDeps) importRecords() http.Handler {
 			return err
 		}
 		reqBody := http.MaxBytesReader(w, r.Body, limit)
-		var body io.Reader = reqBody
+		broken := &breakWatch{r: reqBody}
+		var body io.Reader = broken
 		coding := r.Header.Get("Content-Encoding")
 		if digest != nil || !atomic && (r.ContentLength < 0 || coding != "") {
 			// Envelopes are stored as they are read. A stream whose
@@ -220,19 +221,33 @@ func (d *recordDeps) importRecords() http.Handler {
 		versions := map[int]bool{} // the versions envelopes were written at
 		next := func() (*records.ImportItem, error) {
 			item, err := items()
+			if broken.err != nil {
+				// Not a framing error of the stream but a body that did
+				// not arrive: the import stops, and the envelopes not
+				// yet committed are not.
+				return nil, broken.err
+			}
 			if err == nil && item.Err == nil {
 				versions[item.Version] = true
 			}
 			return item, err
 		}
-		audit := func(written *records.Written) { d.audit(w, t.name, written) }
-		summary, err := d.svc.Import(r.Context(), t.name, next, atomic, "", audit)
+		stored := 0
+		audit := func(written *records.Written) {
+			stored++
+			d.audit(w, t.name, written)
+		}
+		summary, err := d.svc.Import(writeContext(r), t.name, next, atomic, "", audit)
 		// An import that stopped early (a framing error) leaves the rest
 		// of the body unread; net/http would close the connection on a
 		// client still sending it, which then never sees the summary.
 		// The body is within the limit, so it is read to its end.
 		_, _ = io.Copy(io.Discard, reqBody)
 		d.markDeprecated(w, t.schema, slices.Sorted(maps.Keys(versions))...)
+		if broken.err != nil {
+			return problem.Wrap(problem.Invalid, broken.err, "the request body broke off after %d bytes (%v); the %d records committed before then are stored", broken.n, broken.err, stored).
+				WithReason("body").With("accepted", stored)
+		}
 		if watch.over {
 			// The stream broke the import limit: that is the answer, even
 			// though the envelopes before the limit (without atomic) are
@@ -276,6 +291,26 @@ func importTooLarge(limit int64, atomic bool) *problem.Error {
 			WithReason("too_large").With("limit", limit)
 	}
 	return problem.New(problem.TooLarge, "the import stream is larger than %d bytes", limit).WithReason("too_large").With("limit", limit)
+}
+
+// A breakWatch notes the first error reading a request body other than
+// its end or its size limit: the body broke off, shorter than the client
+// declared, or its connection failed.
+type breakWatch struct {
+	r   io.Reader
+	n   int64 // bytes read
+	err error
+}
+
+// Read reads and watches.
+func (b *breakWatch) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	var mbe *http.MaxBytesError
+	if err != nil && err != io.EOF && !errors.As(err, &mbe) && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // A limitWatch notes whether reading a request stream ran into a size

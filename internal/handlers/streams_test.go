@@ -1591,3 +1591,70 @@ func TestImportOfABrokenBody(t *testing.T) {
 		s.Get(t, "/v1/records/item/"+id).Problem(t, http.StatusNotFound)
 	}
 }
+
+// TestImportOfAShortBody sends imports over a connection the client shuts
+// for writing once it has sent its body. A body shorter than its
+// Content-Length did not arrive: a 400 that stores nothing. A whole one
+// is imported and answered, though the connection is seen to close.
+func TestImportOfAShortBody(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	for _, contentType := range []string{"application/jsonl", "application/cbor-seq"} {
+		for _, short := range []bool{true, false} {
+			id := fmt.Sprintf("short-%s-%v", strings.TrimPrefix(contentType, "application/"), short)
+			body := encodeStream(t, contentType, []map[string]any{envelope(id, 1), envelope(id+"-2", 1)})
+			declared := len(body)
+			if short {
+				declared *= 2
+			}
+			req := fmt.Sprintf("POST /v1/records/item/_import HTTP/1.1\r\nHost: ferry\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+				contentType, declared, body)
+			conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Write([]byte(req)); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, _ := io.ReadAll(res.Body)
+			conn.Close()
+			want, stored := http.StatusBadRequest, http.StatusNotFound
+			if !short {
+				want, stored = http.StatusOK, http.StatusOK
+			}
+			if res.StatusCode != want {
+				t.Errorf("%s import of %d bytes declaring %d, then a shut connection: %d\n%s, want %d", contentType, len(body), declared, res.StatusCode, answer, want)
+			}
+			s.Get(t, "/v1/records/item/"+id).MustStatus(t, stored)
+		}
+	}
+	// So is a single record's write.
+	body, _ := json.Marshal(sample("shut", 1))
+	req := fmt.Sprintf("PUT /v1/records/item/shut HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("PUT, then a shut connection: %d, want 201", res.StatusCode)
+	}
+	s.Get(t, "/v1/records/item/shut").MustStatus(t, http.StatusOK)
+}
