@@ -163,7 +163,7 @@ func acceptableVersion(sc *schema.Schema, n int) error {
 // versionLabel names version n of a media type in a problem's detail.
 func versionLabel(n int) string {
 	if n == negotiate.NoVersion {
-		return "named by a version parameter that is not a positive integer"
+		return "named by a version parameter that is not a version number (a positive integer without leading zeros, below 1000000000)"
 	}
 	return strconv.Itoa(n)
 }
