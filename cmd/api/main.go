@@ -64,8 +64,9 @@ func main() {
 }
 
 // run builds the service from its configuration, serves until ctx is done,
-// then shuts down gracefully.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// then shuts down gracefully. A store that fails to close (after a failed
+// commit, say) fails the run, so that a supervisor sees it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -102,8 +103,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer func() {
-		if err := service.Close(); err != nil {
-			logger.Error().Err(err).Msg("closing the store")
+		if cerr := service.Close(); cerr != nil {
+			logger.Error().Err(cerr).Msg("closing the store")
+			if err == nil {
+				err = fmt.Errorf("close the store: %w", cerr)
+			}
 		}
 	}()
 	if n := runtime.GOMAXPROCS(0); n < writeProcs {

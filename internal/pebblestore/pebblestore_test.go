@@ -453,6 +453,10 @@ func TestFailedSyncPoisons(t *testing.T) {
 	if err := s.PutJob(ctx, "j", []byte("x")); err == nil {
 		t.Errorf("PutJob after a failed sync = nil error, want the earlier failure")
 	}
+	// Readiness says so, for a supervisor to replace the process.
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), errDisk.Error()) {
+		t.Errorf("Ping after a failed sync = %v, want the failure naming %q", err, errDisk)
+	}
 	for _, id := range []string{"failed", "after"} {
 		if _, err := s.Get(ctx, "s", id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get(%s) after a failed sync = %v, want ErrNotFound", id, err)

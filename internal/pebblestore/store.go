@@ -455,10 +455,15 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Ping reports whether the store is open and readable.
+// Ping reports whether the store is open, readable and taking writes:
+// after a failed commit it reports that failure, as every write will
+// until the store is opened again.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if failure := s.failure.Load(); failure != nil {
+		return *failure
 	}
 	return s.read(func(r pebble.Reader) error {
 		v, err := getValue(r, keyFormat)
