@@ -12,8 +12,9 @@ import (
 // ProblemListener wraps ln so that the few answers net/http writes itself,
 // before any handler runs, are application/problem+json like every other
 // error: headers over the server's cap (431), a request it cannot parse
-// (400), a transfer coding it does not know (which it answers 501 and
-// Ferry 400, as the fault is the client's) and an Expect other than
+// (400), a transfer coding or an HTTP version it does not know (which it
+// answers 501 and 505, and Ferry 400, as the fault is the client's) and
+// an Expect other than
 // 100-continue (417). net/http writes each of them
 // in one call, as plain text, and closes the connection.
 func ProblemListener(ln net.Listener) net.Listener { return problemListener{ln} }
@@ -113,10 +114,15 @@ func problemForStdError(b []byte) ([]byte, bool) {
 	if rest, found := bytes.CutPrefix(text, []byte(strconv.Itoa(status)+" "+http.StatusText(status))); found {
 		detail = string(bytes.TrimPrefix(rest, []byte(": ")))
 	}
-	if status == http.StatusNotImplemented {
+	switch status {
+	case http.StatusNotImplemented:
 		// A transfer coding net/http does not know: the request is at
 		// fault, not the service.
 		status = http.StatusBadRequest
+	case http.StatusHTTPVersionNotSupported:
+		// A request line naming HTTP/2.0 or 0.9, say: the client's
+		// fault too.
+		status, detail = http.StatusBadRequest, "the request names an HTTP version Ferry does not speak over HTTP/1 (it speaks HTTP/1.0 and HTTP/1.1)"
 	}
 	known, ok := stdAnswers[status]
 	if !ok {

@@ -88,6 +88,8 @@ func TestProblemListenerLeavesHandlersAlone(t *testing.T) {
 		{"GET / HTTP/1.1\r\n\r\n", http.StatusBadRequest, "application/problem+json"},
 		{"POST / HTTP/1.1\r\nHost: x\r\nExpect: weird\r\nContent-Length: 2\r\n\r\n{}", http.StatusExpectationFailed, "application/problem+json"},
 		{"GET / HTTP/1.0\r\nExpect: weird\r\n\r\n", http.StatusExpectationFailed, "application/problem+json"},
+		{"GET / HTTP/2.0\r\nHost: x\r\n\r\n", http.StatusBadRequest, "application/problem+json"},
+		{"GET / HTTP/0.9\r\nHost: x\r\n\r\n", http.StatusBadRequest, "application/problem+json"},
 	} {
 		conn, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
