@@ -139,9 +139,17 @@ func (d *recordDeps) exportRecords() http.Handler {
 			return err
 		}
 		if err != nil {
-			// Headers are gone: all that is left is to cut the stream short
-			// so the client sees it is incomplete, and to log why.
-			requestInfoFrom(w).logger.Warn().Err(err).Str("schema", t.name).Msg("export ended early")
+			// Headers are gone: all that is left is to cut the stream
+			// short, after the last whole envelope, so that the client
+			// keeps what came before and sees the rest is missing (no
+			// last chunk, or a connection closed before its length),
+			// and to log why.
+			info := requestInfoFrom(w)
+			info.failure = "export_cut_short"
+			info.logger.Warn().Err(err).Str("request_id", info.id).Str("schema", t.name).Int("envelopes_sent", n).Msg("export cut short")
+			if se.Flush() == nil {
+				_ = body.Flush()
+			}
 			body.Abort()
 			panic(http.ErrAbortHandler)
 		}

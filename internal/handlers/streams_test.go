@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -1657,4 +1658,54 @@ func TestImportOfAShortBody(t *testing.T) {
 		t.Errorf("PUT, then a shut connection: %d, want 201", res.StatusCode)
 	}
 	s.Get(t, "/v1/records/item/shut").MustStatus(t, http.StatusOK)
+}
+
+// TestExportCutShortKeepsWholeEnvelopes checks an export that meets a
+// record it cannot show once the stream has started: the stream is cut
+// short, so the client sees it is incomplete, but after the last whole
+// envelope, so that what came before is all there, compressed or not.
+func TestExportCutShortKeepsWholeEnvelopes(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"},"pad":{"type":"string","optional":true}},"migrate":[{"op":"retype","field":"n","to":"float"},{"op":"add","field":"pad"}]}`)
+	const whole = 3000
+	var lines bytes.Buffer
+	for i := range whole {
+		fmt.Fprintf(&lines, `{"id":"n%05d","data":{"n":%d,"pad":%q}}`+"\n", i, i, strings.Repeat("p", 40))
+	}
+	fmt.Fprintf(&lines, `{"id":"zz-half","data":{"n":7.5}}`+"\n")
+	importSummary(t, s.Send(t, http.MethodPost, "/v1/records/num/_import", lines.Bytes(), "Content-Type", "application/jsonl"), whole+1, 0)
+	for _, enc := range []string{"identity", "gzip"} {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/v1/records/num/_export", nil)
+		req.Header.Set("Accept", "application/jsonl; version=1")
+		req.Header.Set("Accept-Encoding", enc)
+		res, err := s.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body io.Reader = res.Body
+		if res.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(res.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		}
+		got, err := io.ReadAll(body)
+		res.Body.Close()
+		if res.StatusCode != 200 || err == nil {
+			t.Errorf("%s export past a record it cannot show: %d, read error %v; want 200 cut short", enc, res.StatusCode, err)
+		}
+		sent := bytes.Split(bytes.TrimSuffix(got, []byte("\n")), []byte("\n"))
+		if len(sent) != whole {
+			t.Errorf("%s export cut short: %d lines, want the %d whole envelopes before the record it cannot show", enc, len(sent), whole)
+		}
+		for i, line := range sent {
+			if !json.Valid(line) {
+				t.Errorf("%s export cut short: line %d is not whole: %.80q", enc, i, line)
+				break
+			}
+		}
+	}
 }
