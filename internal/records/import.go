@@ -53,6 +53,13 @@ const MaxImportErrors = 1000
 // non-atomic import.
 const importChunk = 256
 
+// MaxRejectedRun is how many envelopes in a row may fail to read (not an
+// envelope of the schema: a bad id, data of the wrong shape) before the
+// import takes the stream for something else and ends there, as at a
+// framing error. Reading a bad envelope is cheap, but a few kilobytes of
+// compressed zeros are millions of them.
+const MaxRejectedRun = 10000
+
 // Import stores every envelope next yields until it returns io.EOF. Any
 // other error from next is a framing error: the import ends there, what
 // came before stays stored, and the error is reported at its index. With
@@ -69,6 +76,7 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 		written = func(*Written) {}
 	}
 	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: written, ids: make(map[string]bool)}
+	run := 0 // envelopes in a row that failed to read
 	for index := 0; ; index++ {
 		item, err := next()
 		if errors.Is(err, io.EOF) {
@@ -89,8 +97,14 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 		}
 		if item.Err != nil {
 			imp.reject(index, item.ID, item.Err)
+			if run++; run == MaxRejectedRun {
+				imp.framing = &ImportError{Index: index + 1, Problem: problem.New(problem.Invalid,
+					"the %d envelopes before this one all failed to read; the stream is taken for something else and the import ends here, unread", run).WithReason("stream")}
+				break
+			}
 			continue
 		}
+		run = 0
 		if !atomic && imp.ids[item.ID] {
 			// A commit holds one write per record, so that a write that
 			// loses a race with another writer cannot take the next

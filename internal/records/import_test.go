@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/problem"
@@ -51,5 +52,63 @@ func TestImportListsBoundedErrors(t *testing.T) {
 		if e.Index != want || e.Problem == nil || problem.KindOf(e.Problem) == problem.Internal {
 			t.Fatalf("error %d: index %d, problem %v; want index %d and a problem", k, e.Index, e.Problem, want)
 		}
+	}
+}
+
+// TestImportEndsAfterARunOfUnreadableEnvelopes checks that MaxRejectedRun
+// envelopes in a row that fail to read end the import there, as a
+// framing error does, while a run one shorter, broken by a good
+// envelope, does not.
+func TestImportEndsAfterARunOfUnreadableEnvelopes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, svc, register := testService(t)
+	v := register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
+	good := func(i int) *ImportItem {
+		body, err := v.FromMap(map[string]any{"n": int64(i)}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &ImportItem{ID: fmt.Sprint("g", i), Version: 1, Body: body}
+	}
+	stream := func(items []*ImportItem) func() (*ImportItem, error) {
+		return func() (*ImportItem, error) {
+			if len(items) == 0 {
+				return nil, io.EOF
+			}
+			item := items[0]
+			items = items[1:]
+			return item, nil
+		}
+	}
+	bad := &ImportItem{ID: "bad id", Version: 1}
+
+	var broken []*ImportItem
+	for range MaxRejectedRun - 1 {
+		broken = append(broken, bad)
+	}
+	broken = append(broken, good(1))
+	for range MaxRejectedRun - 1 {
+		broken = append(broken, bad)
+	}
+	broken = append(broken, good(2))
+	sum, err := svc.Import(ctx, "m", stream(broken), false, "", nil)
+	if err != nil || sum.Accepted != 2 || sum.Rejected != 2*(MaxRejectedRun-1) {
+		t.Fatalf("runs of %d bad envelopes broken by good ones: %+v, %v; want both good ones accepted", MaxRejectedRun-1, sum, err)
+	}
+
+	var run []*ImportItem
+	for range MaxRejectedRun {
+		run = append(run, bad)
+	}
+	run = append(run, good(3))
+	sum, err = svc.Import(ctx, "m", stream(run), false, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := sum.Errors[len(sum.Errors)-1]
+	if sum.Accepted != 0 || sum.Rejected != MaxRejectedRun || last.Index != MaxRejectedRun || problem.KindOf(last.Problem) != problem.Invalid {
+		t.Errorf("a run of %d bad envelopes, then a good one: %d accepted, %d rejected, last error %+v; want the import ended at index %d",
+			MaxRejectedRun, sum.Accepted, sum.Rejected, last, MaxRejectedRun)
 	}
 }
