@@ -227,8 +227,13 @@ func (d *recordDeps) importRecords() http.Handler {
 			items = importItems(t.schema, sc, sc.NewDecoder(watch, d.limits.MaxBodyBytes), defaultVersion)
 		}
 		versions := map[int]bool{} // the versions envelopes were written at
+		read := int64(0)           // the stream's bytes read before the envelope
 		next := func() (*records.ImportItem, error) {
 			item, err := items()
+			if item != nil {
+				item.Size = watch.n - read
+			}
+			read = watch.n
 			if broken.err != nil {
 				// Not a framing error of the stream but a body that did
 				// not arrive: the import stops, and the envelopes not
@@ -325,12 +330,14 @@ func (b *breakWatch) Read(p []byte) (int, error) {
 // limit, compressed (http.MaxBytesReader) or decompressed.
 type limitWatch struct {
 	r    io.Reader
+	n    int64 // bytes read
 	over bool
 }
 
 // Read reads and watches.
 func (l *limitWatch) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
+	l.n += int64(n)
 	if err != nil && err != io.EOF {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -21,6 +21,10 @@ type ImportItem struct {
 	// version's wire struct or record struct.
 	Body    any
 	FromGob bool
+	// Size is about how many bytes of the stream the envelope took (what
+	// reading it consumed), which bounds what a non-atomic import holds
+	// before it commits; 0 when unknown.
+	Size int64
 	// Err is set when the envelope was read but cannot be imported (bad id,
 	// bad data); the import goes on with the next one.
 	Err error
@@ -49,9 +53,13 @@ type ImportSummary struct {
 // make the summary outgrow memory.
 const MaxImportErrors = 1000
 
-// importChunk is how many envelopes share one store commit in a
-// non-atomic import.
-const importChunk = 256
+// importChunk and importChunkBytes bound the envelopes that share one
+// store commit in a non-atomic import, in number and in the bytes they
+// took in the stream: decoded, an envelope can take twenty times those.
+const (
+	importChunk      = 256
+	importChunkBytes = 1 << 20
+)
 
 // MaxRejectedRun is how many envelopes in a row may fail to read (not an
 // envelope of the schema: a bad id, data of the wrong shape) before the
@@ -115,10 +123,11 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 			}
 		}
 		imp.pending = append(imp.pending, pendingItem{index: index, item: item})
+		imp.pendingBytes += item.Size
 		if !atomic {
 			imp.ids[item.ID] = true
 		}
-		if !atomic && len(imp.pending) >= importChunk {
+		if !atomic && (len(imp.pending) >= importChunk || imp.pendingBytes >= importChunkBytes) {
 			if err := imp.flush(ctx); err != nil {
 				return nil, err
 			}
@@ -156,11 +165,13 @@ type importer struct {
 	schema  string
 	by      string
 	pending []pendingItem
-	ids     map[string]bool // the ids of pending, in a non-atomic import
-	sum     *ImportSummary
-	written func(*Written)
-	read    int // envelopes read from the stream, framing errors included
-	framing *ImportError
+	// pendingBytes is the sum of the pending envelopes' sizes.
+	pendingBytes int64
+	ids          map[string]bool // the ids of pending, in a non-atomic import
+	sum          *ImportSummary
+	written      func(*Written)
+	read         int // envelopes read from the stream, framing errors included
+	framing      *ImportError
 }
 
 // reject records a rejected envelope. An envelope is rejected when it is
@@ -272,7 +283,7 @@ func (imp *importer) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	imp.pending = imp.pending[:0]
+	imp.pending, imp.pendingBytes = imp.pending[:0], 0
 	clear(imp.ids)
 	results, err := imp.s.store.Commit(ctx, writesOf(ready), false)
 	if err != nil {

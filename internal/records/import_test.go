@@ -112,3 +112,32 @@ func TestImportEndsAfterARunOfUnreadableEnvelopes(t *testing.T) {
 			MaxRejectedRun, sum.Accepted, sum.Rejected, last, MaxRejectedRun)
 	}
 }
+
+// TestImportCommitsLargeEnvelopesSooner checks that a non-atomic import
+// commits once its pending envelopes took importChunkBytes of the stream,
+// before it has importChunk of them.
+func TestImportCommitsLargeEnvelopesSooner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, svc, register := testService(t)
+	v := register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
+	written, i := 0, 0
+	next := func() (*ImportItem, error) {
+		if i == 2 && written != 2 {
+			t.Errorf("after two envelopes of half importChunkBytes each, %d are committed, want 2", written)
+		}
+		if i == 4 {
+			return nil, io.EOF
+		}
+		i++
+		body, err := v.FromMap(map[string]any{"n": int64(i)}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &ImportItem{ID: fmt.Sprint("big", i), Version: 1, Body: body, Size: importChunkBytes / 2}, nil
+	}
+	sum, err := svc.Import(ctx, "m", next, false, "", func(*Written) { written++ })
+	if err != nil || sum.Accepted != 4 {
+		t.Fatalf("import of 4 large envelopes: %+v, %v; want 4 accepted", sum, err)
+	}
+}
