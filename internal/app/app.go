@@ -47,7 +47,10 @@ type Config struct {
 	// EventPing is how often a change event stream pings; zero is every
 	// 15 seconds.
 	EventPing time.Duration
-	Logger    zerolog.Logger
+	// BodyIdle is how long a request body may send nothing before it is
+	// answered 408; zero is a minute.
+	BodyIdle time.Duration
+	Logger   zerolog.Logger
 	// Version is the build's version, for ferry_build_info.
 	Version string
 }
@@ -113,6 +116,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		OpenAPI:   api.OpenAPIYAML,
 		Shutdown:  shutdown,
 		EventPing: cfg.EventPing,
+		BodyIdle:  cfg.BodyIdle,
 	})
 	if err != nil {
 		return nil, err

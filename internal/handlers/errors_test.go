@@ -1,9 +1,12 @@
 package handlers_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -453,4 +456,37 @@ func TestTwoContentTypes(t *testing.T) {
 		}
 	}
 	s.Get(t, "/v1/records/item/ct").Problem(t, 404)
+}
+
+// TestStalledBody sends bodies that stop short of their Content-Length
+// and then send nothing: after the idle time each is a 408 that stores
+// nothing, a record's and an import's alike.
+func TestStalledBody(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t, WithBodyIdle(300*time.Millisecond))
+	for _, c := range []struct{ method, path, contentType, body string }{
+		{http.MethodPut, "/v1/records/item/stalled", "application/json", `{"name":"stalled",`},
+		{http.MethodPost, "/v1/records/item/_import", "application/jsonl", `{"id":"stalled","data":{"name":"stalled","qty":1}}` + "\n"},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: ferry\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+			c.method, c.path, c.contentType, len(c.body)+100, c.body)
+		if _, err := conn.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s %s with a stalled body: %v, want an answer", c.method, c.path, err)
+		}
+		answer, _ := io.ReadAll(res.Body)
+		conn.Close()
+		if res.StatusCode != http.StatusRequestTimeout || res.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s with a stalled body: %d %s\n%s, want a 408 problem", c.method, c.path, res.StatusCode, res.Header.Get("Content-Type"), answer)
+		}
+	}
+	s.Get(t, "/v1/records/item/stalled").Problem(t, http.StatusNotFound)
 }

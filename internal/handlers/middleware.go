@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ferry-dev/ferry/internal/metrics"
+	"github.com/ferry-dev/ferry/internal/problem"
 )
 
 // requestInfo collects what the access log and the problem writer need to
@@ -73,7 +75,7 @@ func (g *requestIDs) make() string {
 // observe is the outermost middleware: it gives the request an id, recovers
 // panics into a 500 problem, and writes the access log line and the
 // request metrics once the handler returns.
-func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(http.Handler) http.Handler {
+func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs, bodyIdle time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -81,7 +83,7 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs) func(ht
 			obs := &observation{
 				info:   requestInfo{id: ids.make(), logger: &logger},
 				writer: observedWriter{ResponseWriter: w},
-				body:   countingBody{ReadCloser: r.Body},
+				body:   countingBody{ReadCloser: r.Body, w: w, idle: bodyIdle},
 			}
 			info, ww, counted := &obs.info, &obs.writer, &obs.body
 			ww.info = info
@@ -191,15 +193,35 @@ func (w *observedWriter) Write(p []byte) (int, error) {
 // Unwrap returns the writer underneath, for http.ResponseController.
 func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// countingBody counts the bytes a handler reads from the request body.
+// defaultBodyIdle is how long a request body may send nothing.
+const defaultBodyIdle = time.Minute
+
+// countingBody counts the bytes a handler reads from the request body, and
+// gives each read idle to arrive: a body that stalls is a 408, rather than
+// a connection held open for as long as its client likes.
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	w    http.ResponseWriter // the connection's own, for its deadlines
+	idle time.Duration
+	n    int64
 }
 
 // Read counts and forwards.
 func (c *countingBody) Read(p []byte) (int, error) {
+	rc := http.NewResponseController(c.w)
+	// Without a connection to set a deadline on (a test's recorder),
+	// reads simply wait.
+	timed := c.idle > 0 && rc.SetReadDeadline(time.Now().Add(c.idle)) == nil
 	n, err := c.ReadCloser.Read(p)
 	c.n += int64(n)
+	switch {
+	case !timed:
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = problem.Wrap(problem.Timeout, err, "the request body sent nothing for %v", c.idle).WithReason("body_timeout")
+	case err != nil:
+		// At the body's end the connection is watched for the client
+		// leaving while the handler works, however long that is.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	return n, err
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
@@ -20,7 +21,7 @@ func TestPanicBecomesProblem(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	r := chi.NewRouter()
-	r.Use(observe(zerolog.New(&logs), metrics.New("test"), newRequestIDs()))
+	r.Use(observe(zerolog.New(&logs), metrics.New("test"), newRequestIDs(), time.Minute))
 	r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("secret internals: db password is hunter2") })
 	r.Get("/ok", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	srv := httptest.NewServer(r)

@@ -26,6 +26,7 @@ var statusOf = map[problem.Kind]int{
 	problem.Unprocessable:        http.StatusUnprocessableEntity,
 	problem.PreconditionRequired: http.StatusPreconditionRequired,
 	problem.Unavailable:          http.StatusServiceUnavailable,
+	problem.Timeout:              http.StatusRequestTimeout,
 }
 
 // reasonCancelled is the reason of the problem answered to a request

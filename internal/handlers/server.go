@@ -57,6 +57,9 @@ type Deps struct {
 	// Shutdown ends when the server shuts down, so that long-polls and
 	// event streams can answer and close instead of holding it up.
 	Shutdown context.Context
+	// BodyIdle is how long a request body may send nothing before it is
+	// answered 408; zero means a minute.
+	BodyIdle time.Duration
 	// EventPing is how often an event stream sends a ping comment; zero
 	// means every 15 seconds.
 	EventPing time.Duration
@@ -76,6 +79,9 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.Shutdown == nil {
 		d.Shutdown = context.Background()
 	}
+	if d.BodyIdle <= 0 {
+		d.BodyIdle = defaultBodyIdle
+	}
 	if d.EventPing <= 0 {
 		d.EventPing = defaultEventPing
 	}
@@ -84,7 +90,7 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(observe(d.Logger, d.Metrics, newRequestIDs()), decodedPath, validQuery, oneContentType)
+	r.Use(observe(d.Logger, d.Metrics, newRequestIDs(), d.BodyIdle), decodedPath, validQuery, oneContentType)
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, problem.New(problem.NotFound, "no resource at %s", req.URL.Path))
 	})

@@ -33,10 +33,14 @@ type serverConfig struct {
 	historyLimit   int
 	cacheBytes     int
 	eventPing      time.Duration
+	bodyIdle       time.Duration
 }
 
 // A ServerOption changes the configuration of a test server.
 type ServerOption func(*serverConfig)
+
+// WithBodyIdle sets how long a request body may send nothing.
+func WithBodyIdle(d time.Duration) ServerOption { return func(c *serverConfig) { c.bodyIdle = d } }
 
 // WithEventPing sets how often event streams ping.
 func WithEventPing(d time.Duration) ServerOption { return func(c *serverConfig) { c.eventPing = d } }
@@ -82,6 +86,7 @@ func MustServer(tb testing.TB, opts ...ServerOption) *Server {
 		CacheBytes:     cfg.cacheBytes,
 		RequireIfMatch: cfg.requireIfMatch,
 		EventPing:      cfg.eventPing,
+		BodyIdle:       cfg.bodyIdle,
 		Limits:         handlers.Limits{MaxBodyBytes: cfg.maxBody, MaxImportBytes: cfg.maxImport, MaxAtomicBytes: cfg.maxAtomic},
 		Logger:         zerolog.Nop(),
 		Version:        "test",

@@ -257,6 +257,9 @@ func (d *recordDeps) importRecords() http.Handler {
 		// The body is within the limit, so it is read to its end.
 		_, _ = io.Copy(io.Discard, reqBody)
 		d.markDeprecated(w, t.schema, slices.Sorted(maps.Keys(versions))...)
+		if p, ok := problem.As(broken.err); ok && p.Kind == problem.Timeout {
+			return p.With("accepted", stored)
+		}
 		if broken.err != nil {
 			return problem.Wrap(problem.Invalid, broken.err, "the request body broke off after %d bytes (%v); the %d records committed before then are stored", broken.n, broken.err, stored).
 				WithReason("body").With("accepted", stored)

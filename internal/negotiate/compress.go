@@ -300,6 +300,10 @@ func tooLarge(limit int64) *problem.Error {
 // ReadFailed is the client's problem (400) of a request body whose bytes
 // could not be read, such as a chunked body cut off or malformed.
 func ReadFailed(err error) *problem.Error {
+	if p, ok := problem.As(err); ok && p.Kind == problem.Timeout {
+		// A body that stalled says so itself.
+		return p
+	}
 	return problem.Wrap(problem.Invalid, err, "the request body could not be read").WithReason("read")
 }
 

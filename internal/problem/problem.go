@@ -28,6 +28,7 @@ const (
 	Unprocessable                    // decoded but fails validation
 	PreconditionRequired             // If-Match required but missing
 	Unavailable                      // a dependency is not ready
+	Timeout                          // the request did not arrive in time
 )
 
 var kindNames = [...]string{
@@ -44,6 +45,7 @@ var kindNames = [...]string{
 	Unprocessable:        "unprocessable",
 	PreconditionRequired: "precondition-required",
 	Unavailable:          "unavailable",
+	Timeout:              "request-timeout",
 }
 
 // String returns the kind's name, used as the default problem type slug.
