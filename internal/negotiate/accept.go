@@ -166,11 +166,20 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 			if !versioned {
 				continue
 			}
+		versions:
 			for i := range usable {
 				mr := &usable[i]
-				if _, ok := mr.match(name); ok && mr.version != 0 {
-					best.consider(oi, name, mr.version, usable)
+				if _, ok := mr.match(name); !ok || mr.version == 0 {
+					continue
 				}
+				for j := range i {
+					if usable[j].version == mr.version {
+						if _, ok := usable[j].match(name); ok {
+							continue versions // weighed already
+						}
+					}
+				}
+				best.consider(oi, name, mr.version, usable)
 			}
 		}
 	}
@@ -184,6 +193,11 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 	}
 	return Choice{Offer: best.offer, MediaType: best.name, Version: best.version}, nil
 }
+
+// maxMediaRanges bounds the media ranges of an Accept header: weighing
+// each representation takes a pass over them, and real clients name a
+// handful.
+const maxMediaRanges = 64
 
 // parseAccept appends the media ranges of an Accept header to ranges.
 func parseAccept(accept string, ranges []mediaRange) ([]mediaRange, error) {
@@ -200,6 +214,9 @@ func parseAccept(accept string, ranges []mediaRange) ([]mediaRange, error) {
 		mr, next, err := parseMediaRange(accept, i)
 		if err != nil {
 			return nil, err
+		}
+		if len(ranges) == maxMediaRanges {
+			return nil, acceptError("the header names more than %d media ranges", maxMediaRanges)
 		}
 		ranges = append(ranges, mr)
 		i = skipOWS(accept, next)
