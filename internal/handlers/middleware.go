@@ -91,10 +91,12 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs, bodyIdl
 			ww.Header()["X-Request-Id"] = []string{info.id}
 
 			defer func() {
-				if rec := recover(); rec != nil {
-					if rec == http.ErrAbortHandler {
-						panic(rec)
-					}
+				rec := recover()
+				if rec == http.ErrAbortHandler {
+					// A response cut short on purpose (an export that
+					// failed midway) is logged and counted, then cut.
+					defer panic(rec)
+				} else if rec != nil {
 					logger.Error().Str("request_id", info.id).Interface("panic", rec).
 						Bytes("stack", debug.Stack()).Msg("handler panicked")
 					if ww.status == 0 {

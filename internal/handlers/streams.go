@@ -147,7 +147,10 @@ func (d *recordDeps) exportRecords() http.Handler {
 			info := requestInfoFrom(w)
 			info.failure = "export_cut_short"
 			info.logger.Warn().Err(err).Str("request_id", info.id).Str("schema", t.name).Int("envelopes_sent", n).Msg("export cut short")
-			if se.Flush() == nil {
+			// HTTP/1.0 has no framing to show a body incomplete: its
+			// end is the connection's, and a stream cut between two
+			// envelopes would look whole, so it is not flushed.
+			if r.ProtoAtLeast(1, 1) && se.Flush() == nil {
 				_ = body.Flush()
 			}
 			body.Abort()

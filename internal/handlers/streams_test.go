@@ -1708,4 +1708,9 @@ func TestExportCutShortKeepsWholeEnvelopes(t *testing.T) {
 			}
 		}
 	}
+	// Cut short, each is still counted.
+	metrics := string(s.Get(t, "/metrics").MustStatus(t, 200).Body)
+	if want := `ferry_http_requests_total{code="200",method="GET",route="/v1/records/{schema}/_export"} 2`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
 }
