@@ -329,7 +329,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 			if err := records.CheckCreateConditions(cond); err != nil {
 				return err
 			}
-		} else if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond); err != nil {
+		} else if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond, false); err != nil {
 			return d.currentETag(r.Context(), t, f, err)
 		}
 		body, err := d.decodeBody(w, r, in, v)
@@ -507,7 +507,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		// Preconditions come before the body (RFC 9110 §13.2.1).
 		cond := conditions(r, f)
-		if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond); err != nil {
+		if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond, true); err != nil {
 			return d.currentETag(r.Context(), t, f, err)
 		}
 		body, err := readBody(w, r, d.limits.MaxBodyBytes)

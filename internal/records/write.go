@@ -251,7 +251,7 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		}
 		live := cur.Revision > 0 && !cur.Deleted
 		if w.mustExist && !live {
-			return nil, problem.New(problem.NotFound, "no record %q in schema %q", id, schemaName)
+			return nil, notFound(schemaName, id)
 		}
 		stored := recordFrom(cur)
 		if err := s.checkConditions(stored, w.cond, live); err != nil {
@@ -336,8 +336,10 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 // against the record as it is now, so that a write can be refused before
 // its body is read: RFC 9110 §13.2.1 evaluates preconditions before the
 // request's content, so a stale If-Match is a 412 even with a body that
-// would fail validation. The write weighs them again as it commits.
-func (s *Service) CheckConditions(ctx context.Context, schemaName, id string, cond Conditions) error {
+// would fail validation. The write weighs them again as it commits. With
+// mustExist, as for a patch, a record that is not live is NotFound
+// whatever the preconditions, as the write would answer.
+func (s *Service) CheckConditions(ctx context.Context, schemaName, id string, cond Conditions, mustExist bool) error {
 	if cond.IfMatch == nil && cond.IfNoneMatch == nil && cond.IfUnmodifiedSince.IsZero() && !s.opts.RequireIfMatch {
 		return nil
 	}
@@ -345,7 +347,16 @@ func (s *Service) CheckConditions(ctx context.Context, schemaName, id string, co
 	if err != nil {
 		return err
 	}
-	return s.checkConditions(recordFrom(cur), cond, cur.Revision > 0 && !cur.Deleted)
+	live := cur.Revision > 0 && !cur.Deleted
+	if mustExist && !live {
+		return notFound(schemaName, id)
+	}
+	return s.checkConditions(recordFrom(cur), cond, live)
+}
+
+// notFound is the problem of a write that needs a live record.
+func notFound(schemaName, id string) error {
+	return problem.New(problem.NotFound, "no record %q in schema %q", id, schemaName)
 }
 
 // checkConditions evaluates If-Match, If-None-Match and the If-Match
