@@ -211,6 +211,9 @@ func (d *recordDeps) importRecords() http.Handler {
 			// a mismatch, or a stream over the limit, stores nothing. An
 			// atomic import stores nothing on either anyway.
 			spooled, err := spoolStream(body, coding, digest, limit)
+			if problem.Is(err, problem.TooLarge) {
+				err = importTooLarge(limit, atomic)
+			}
 			if err != nil {
 				return withAcceptPost(w, r, d.codecs, err)
 			}
@@ -240,8 +243,9 @@ func (d *recordDeps) importRecords() http.Handler {
 			if broken.err != nil {
 				// Not a framing error of the stream but a body that did
 				// not arrive: the import stops, and the envelopes not
-				// yet committed are not.
-				return nil, broken.err
+				// yet committed are not. (An error that is no problem
+				// says so to the importer; the answer is made below.)
+				return nil, errBodyBroken
 			}
 			if err == nil && item.Err == nil {
 				versions[item.Version] = true
@@ -311,6 +315,9 @@ func importTooLarge(limit int64, atomic bool) *problem.Error {
 	}
 	return problem.New(problem.TooLarge, "the import stream is larger than %d bytes", limit).WithReason("too_large").With("limit", limit)
 }
+
+// errBodyBroken stops an import whose body did not arrive whole.
+var errBodyBroken = errors.New("the request body broke off")
 
 // A breakWatch notes the first error reading a request body other than
 // its end or its size limit: the body broke off, shorter than the client

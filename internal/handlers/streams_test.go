@@ -557,6 +557,7 @@ func TestImportLimits(t *testing.T) {
 			{Body: overLimit, Header: hdr("Content-Type", "application/jsonl")},
 			{Body: overLimit, Header: hdr("Content-Type", "application/jsonl"), Chunked: true},
 			{Body: gzipBytes(t, overLimit), Header: hdr("Content-Type", "application/jsonl", "Content-Encoding", "gzip")},
+			{Body: overLimit, Header: hdr("Content-Type", "application/jsonl", "Content-Digest", "sha-256=:"+sha256Base64(overLimit)+":"), Chunked: true},
 		} {
 			c.Method, c.Path = http.MethodPost, "/v1/records/item/_import?atomic=true"
 			p := s.Do(t, c).Problem(t, http.StatusRequestEntityTooLarge)
@@ -1636,10 +1637,40 @@ func TestImportOfAShortBody(t *testing.T) {
 			s.Get(t, "/v1/records/item/"+id).MustStatus(t, stored)
 		}
 	}
+	// A short body past its first commit: what was committed stays and
+	// is counted, what was read since is not stored.
+	var envs []map[string]any
+	for i := range 1000 {
+		e := envelope(fmt.Sprintf("long-%03d", i), 1)
+		e["data"].(map[string]any)["name"] = strings.Repeat("n", 400)
+		envs = append(envs, e)
+	}
+	long := encodeStream(t, "application/jsonl", envs)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /v1/records/item/_import HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/jsonl\r\nContent-Length: %d\r\n\r\n%s", 2*len(long), long)
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&p)
+	conn.Close()
+	if accepted, _ := p["accepted"].(float64); res.StatusCode != http.StatusBadRequest || accepted == 0 || int(accepted)%256 != 0 || accepted >= 1000 {
+		t.Errorf("a short import of 1000 envelopes: %d %v, want 400 with the whole commits before the break accepted", res.StatusCode, p)
+	}
+	s.Get(t, "/v1/records/item/long-000").MustStatus(t, http.StatusOK)
+	s.Get(t, "/v1/records/item/long-999").Problem(t, http.StatusNotFound)
+
 	// So is a single record's write.
 	body, _ := json.Marshal(sample("shut", 1))
 	req := fmt.Sprintf("PUT /v1/records/item/shut HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	conn, err = net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1650,7 +1681,7 @@ func TestImportOfAShortBody(t *testing.T) {
 	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err = http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1713,4 +1744,10 @@ func TestExportCutShortKeepsWholeEnvelopes(t *testing.T) {
 	if want := `ferry_http_requests_total{code="200",method="GET",route="/v1/records/{schema}/_export"} 2`; !strings.Contains(metrics, want) {
 		t.Errorf("/metrics lacks %s", want)
 	}
+}
+
+// sha256Base64 is the base64 of b's SHA-256, as Content-Digest holds it.
+func sha256Base64(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

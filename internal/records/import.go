@@ -91,6 +91,11 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 			break
 		}
 		imp.read++
+		if item != nil {
+			// Rejected or not, what it took of the stream was read since
+			// the last commit.
+			imp.pendingBytes += item.Size
+		}
 		if err != nil {
 			if _, ok := problem.As(err); !ok {
 				return nil, fmt.Errorf("records: import %s: %w", schemaName, err)
@@ -108,6 +113,9 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 			if run++; run == MaxRejectedRun {
 				imp.framing = &ImportError{Index: index + 1, Problem: problem.New(problem.Invalid,
 					"the %d envelopes before this one all failed to read; the stream is taken for something else and the import ends here, unread", run).WithReason("stream")}
+				// Counted as a framing error is.
+				imp.read++
+				imp.sum.Rejected++
 				break
 			}
 			continue
@@ -123,7 +131,6 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 			}
 		}
 		imp.pending = append(imp.pending, pendingItem{index: index, item: item})
-		imp.pendingBytes += item.Size
 		if !atomic {
 			imp.ids[item.ID] = true
 		}
@@ -165,7 +172,8 @@ type importer struct {
 	schema  string
 	by      string
 	pending []pendingItem
-	// pendingBytes is the sum of the pending envelopes' sizes.
+	// pendingBytes is the size of the envelopes read since the last
+	// commit, the rejected ones included.
 	pendingBytes int64
 	ids          map[string]bool // the ids of pending, in a non-atomic import
 	sum          *ImportSummary
@@ -277,6 +285,7 @@ func (imp *importer) convert(item *ImportItem, prev *schema.Doc) (*schema.Doc, e
 // that lost a race with another writer is written again on its own.
 func (imp *importer) flush(ctx context.Context) error {
 	if len(imp.pending) == 0 {
+		imp.pendingBytes = 0
 		return nil
 	}
 	ready, err := imp.prepare(ctx)

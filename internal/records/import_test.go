@@ -107,7 +107,7 @@ func TestImportEndsAfterARunOfUnreadableEnvelopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := sum.Errors[len(sum.Errors)-1]
-	if sum.Accepted != 0 || sum.Rejected != MaxRejectedRun || last.Index != MaxRejectedRun || problem.KindOf(last.Problem) != problem.Invalid {
+	if sum.Accepted != 0 || sum.Rejected != MaxRejectedRun+1 || last.Index != MaxRejectedRun || problem.KindOf(last.Problem) != problem.Invalid {
 		t.Errorf("a run of %d bad envelopes, then a good one: %d accepted, %d rejected, last error %+v; want the import ended at index %d",
 			MaxRejectedRun, sum.Accepted, sum.Rejected, last, MaxRejectedRun)
 	}
