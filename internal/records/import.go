@@ -61,12 +61,12 @@ const (
 	importChunkBytes = 1 << 20
 )
 
-// MaxRejectedRun is how many envelopes in a row may fail to read (not an
-// envelope of the schema: a bad id, data of the wrong shape) before the
-// import takes the stream for something else and ends there, as at a
-// framing error. Reading a bad envelope is cheap, but a few kilobytes of
-// compressed zeros are millions of them.
-const MaxRejectedRun = 10000
+// MaxRejected is how many envelopes an import may reject before it takes
+// the stream for something else and ends there, as at a framing error,
+// when they are also more than three in four of those it read. Rejecting
+// an envelope is cheap, but a few kilobytes of compressed zeros are
+// millions of them.
+const MaxRejected = 10000
 
 // Import stores every envelope next yields until it returns io.EOF. Any
 // other error from next is a framing error: the import ends there, what
@@ -84,7 +84,6 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 		written = func(*Written) {}
 	}
 	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: written, ids: make(map[string]bool)}
-	run := 0 // envelopes in a row that failed to read
 	for index := 0; ; index++ {
 		item, err := next()
 		if errors.Is(err, io.EOF) {
@@ -110,25 +109,20 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 		}
 		if item.Err != nil {
 			imp.reject(index, item.ID, item.Err)
-			if run++; run == MaxRejectedRun {
-				imp.framing = &ImportError{Index: index + 1, Problem: problem.New(problem.Invalid,
-					"the %d envelopes before this one all failed to read; the stream is taken for something else and the import ends here, unread", run).WithReason("stream")}
-				// Counted as a framing error is.
-				imp.read++
-				imp.sum.Rejected++
-				break
-			}
+		}
+		if imp.sum.Rejected > MaxRejected && 4*imp.sum.Rejected > 3*imp.read {
+			imp.framing = &ImportError{Index: index + 1, Problem: problem.New(problem.Invalid,
+				"%d of the %d envelopes before this one were rejected; the stream is taken for something else and the import ends here, unread", imp.sum.Rejected, imp.read).WithReason("stream")}
+			// Counted as a framing error is.
+			imp.read++
+			imp.sum.Rejected++
+			break
+		}
+		if item.Err != nil {
 			continue
 		}
-		run = 0
 		if !atomic && imp.ids[item.ID] {
-			// A commit holds one write per record, so that a write that
-			// loses a race with another writer cannot take the next
-			// envelope for the same id with it: that one goes in the next
-			// commit, built on the stored result of this one.
-			if err := imp.flush(ctx); err != nil {
-				return nil, err
-			}
+			imp.repeats = true
 		}
 		imp.pending = append(imp.pending, pendingItem{index: index, item: item})
 		if !atomic {
@@ -176,10 +170,14 @@ type importer struct {
 	// commit, the rejected ones included.
 	pendingBytes int64
 	ids          map[string]bool // the ids of pending, in a non-atomic import
-	sum          *ImportSummary
-	written      func(*Written)
-	read         int // envelopes read from the stream, framing errors included
-	framing      *ImportError
+	// repeats is set when an id repeats among the pending envelopes: their
+	// commit is then atomic, so that an envelope that loses a race with
+	// another writer cannot take the next one for its id with it.
+	repeats bool
+	sum     *ImportSummary
+	written func(*Written)
+	read    int // envelopes read from the stream, framing errors included
+	framing *ImportError
 }
 
 // reject records a rejected envelope. An envelope is rejected when it is
@@ -292,9 +290,10 @@ func (imp *importer) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	imp.pending, imp.pendingBytes = imp.pending[:0], 0
+	atomic := imp.repeats
+	imp.pending, imp.pendingBytes, imp.repeats = imp.pending[:0], 0, false
 	clear(imp.ids)
-	results, err := imp.s.store.Commit(ctx, writesOf(ready), false)
+	results, err := imp.s.store.Commit(ctx, writesOf(ready), atomic)
 	if err != nil {
 		return fmt.Errorf("records: import %s: %w", imp.schema, err)
 	}
@@ -304,7 +303,9 @@ func (imp *importer) flush(ctx context.Context) error {
 			imp.accept(p, r)
 			continue
 		}
-		if !errors.Is(r.Err, store.ErrConflict) {
+		// Lost a race, or aborted with an envelope that did: written
+		// again on its own, in order, built on what is stored.
+		if !errors.Is(r.Err, store.ErrConflict) && !errors.Is(r.Err, store.ErrAborted) {
 			return fmt.Errorf("records: import %s/%s: %w", imp.schema, p.item.ID, r.Err)
 		}
 		item := p.item

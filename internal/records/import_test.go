@@ -55,11 +55,11 @@ func TestImportListsBoundedErrors(t *testing.T) {
 	}
 }
 
-// TestImportEndsAfterARunOfUnreadableEnvelopes checks that MaxRejectedRun
-// envelopes in a row that fail to read end the import there, as a
-// framing error does, while a run one shorter, broken by a good
-// envelope, does not.
-func TestImportEndsAfterARunOfUnreadableEnvelopes(t *testing.T) {
+// TestImportEndsWhenMostEnvelopesAreRejected checks that an import ends
+// as at a framing error once it has rejected more than MaxRejected
+// envelopes and they are more than three in four of those read, good
+// envelopes among them or not, and goes on while they are not.
+func TestImportEndsWhenMostEnvelopesAreRejected(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, svc, register := testService(t)
@@ -71,45 +71,80 @@ func TestImportEndsAfterARunOfUnreadableEnvelopes(t *testing.T) {
 		}
 		return &ImportItem{ID: fmt.Sprint("g", i), Version: 1, Body: body}
 	}
-	stream := func(items []*ImportItem) func() (*ImportItem, error) {
+	bad := &ImportItem{ID: "bad id", Version: 1}
+	// stream yields n envelopes, good where isGood says, then ends.
+	stream := func(n int, isGood func(i int) bool) func() (*ImportItem, error) {
+		i := 0
 		return func() (*ImportItem, error) {
-			if len(items) == 0 {
+			if i == n {
 				return nil, io.EOF
 			}
-			item := items[0]
-			items = items[1:]
-			return item, nil
+			i++
+			if isGood(i) {
+				return good(i), nil
+			}
+			return bad, nil
 		}
 	}
-	bad := &ImportItem{ID: "bad id", Version: 1}
 
-	var broken []*ImportItem
-	for range MaxRejectedRun - 1 {
-		broken = append(broken, bad)
-	}
-	broken = append(broken, good(1))
-	for range MaxRejectedRun - 1 {
-		broken = append(broken, bad)
-	}
-	broken = append(broken, good(2))
-	sum, err := svc.Import(ctx, "m", stream(broken), false, "", nil)
-	if err != nil || sum.Accepted != 2 || sum.Rejected != 2*(MaxRejectedRun-1) {
-		t.Fatalf("runs of %d bad envelopes broken by good ones: %+v, %v; want both good ones accepted", MaxRejectedRun-1, sum, err)
+	// Half bad: never the most.
+	n := 2*MaxRejected + 10
+	sum, err := svc.Import(ctx, "m", stream(n, func(i int) bool { return i%2 == 0 }), false, "", nil)
+	if err != nil || sum.Accepted != n/2 || sum.Rejected != n/2 {
+		t.Fatalf("half of %d envelopes bad: %d accepted, %d rejected, %v; want %d of each", n, sum.Accepted, sum.Rejected, err, n/2)
 	}
 
-	var run []*ImportItem
-	for range MaxRejectedRun {
-		run = append(run, bad)
-	}
-	run = append(run, good(3))
-	sum, err = svc.Import(ctx, "m", stream(run), false, "", nil)
+	// All bad, then good ones: the import ends after MaxRejected+1.
+	sum, err = svc.Import(ctx, "m", stream(n, func(i int) bool { return i > MaxRejected+1 }), false, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	last := sum.Errors[len(sum.Errors)-1]
-	if sum.Accepted != 0 || sum.Rejected != MaxRejectedRun+1 || last.Index != MaxRejectedRun || problem.KindOf(last.Problem) != problem.Invalid {
-		t.Errorf("a run of %d bad envelopes, then a good one: %d accepted, %d rejected, last error %+v; want the import ended at index %d",
-			MaxRejectedRun, sum.Accepted, sum.Rejected, last, MaxRejectedRun)
+	if sum.Accepted != 0 || sum.Rejected != MaxRejected+2 || last.Index != MaxRejected+1 || problem.KindOf(last.Problem) != problem.Invalid {
+		t.Errorf("%d bad envelopes, then good ones: %d accepted, %d rejected, last error %+v; want the import ended at index %d",
+			MaxRejected+1, sum.Accepted, sum.Rejected, last, MaxRejected+1)
+	}
+
+	// A good envelope now and then does not keep a stream of bad ones
+	// going.
+	sum, err = svc.Import(ctx, "m", stream(10*MaxRejected, func(i int) bool { return i%1000 == 0 }), false, "", nil)
+	if err != nil || sum.Rejected > MaxRejected+2 || sum.Accepted > MaxRejected/1000+1 {
+		t.Errorf("one good envelope in 1000: %d accepted, %d rejected, %v; want the import ended past %d rejected", sum.Accepted, sum.Rejected, err, MaxRejected)
+	}
+}
+
+// TestImportRepeatedIDsShareCommits checks that envelopes repeating one
+// id are written in few commits, each its own revision, rather than in a
+// commit each.
+func TestImportRepeatedIDsShareCommits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, svc, register := testService(t)
+	v := register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
+	const n = 1000
+	i := 0
+	next := func() (*ImportItem, error) {
+		if i == n {
+			return nil, io.EOF
+		}
+		i++
+		body, err := v.FromMap(map[string]any{"n": int64(i)}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &ImportItem{ID: "same", Version: 1, Body: body}, nil
+	}
+	before := st.Stats().Commits
+	sum, err := svc.Import(ctx, "m", next, false, "", nil)
+	if err != nil || sum.Accepted != n {
+		t.Fatalf("import of %d envelopes for one id: %+v, %v; want all accepted", n, sum, err)
+	}
+	if commits := st.Stats().Commits - before; commits > n/importChunk+1 {
+		t.Errorf("import of %d envelopes for one id took %d commits, want at most %d", n, commits, n/importChunk+1)
+	}
+	rec, err := svc.Get(ctx, "m", "same")
+	if err != nil || rec.Revision != n {
+		t.Errorf("after the import: revision %d, %v; want %d", rec.Revision, err, n)
 	}
 }
 
