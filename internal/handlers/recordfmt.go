@@ -81,7 +81,7 @@ func (f recordFormat) contentType(schemaName string) string {
 // format and version from Accept, else fallbackVersion. A version the
 // schema lacks is a 406 listing the versions it has.
 func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate(acceptHeader(r), sc)
+	codec, choice, err := codecs.Negotiate(acceptHeader(r), negotiate.WithDefault(sc, fallbackVersion))
 	if err != nil {
 		return recordFormat{}, err
 	}

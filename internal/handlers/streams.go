@@ -80,7 +80,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r), t.schema)
+		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r), negotiate.WithDefault(t.schema, t.schema.Latest().Number()))
 		if err != nil {
 			return err
 		}
@@ -593,7 +593,7 @@ func (d *recordDeps) recordHistory() http.Handler {
 		}
 		// A version the schema lacks is refused even without data: the
 		// client asked for a representation there is not.
-		ch, err := negotiate.ChooseVersion(acceptHeader(r), jsonOnly, t.schema)
+		ch, err := negotiate.ChooseVersion(acceptHeader(r), jsonOnly, negotiate.WithDefault(t.schema, version))
 		if err != nil {
 			return err
 		}
@@ -669,7 +669,7 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		}
 		// A range naming another schema, or a version this one lacks,
 		// matches none, with records or without.
-		choice, err := negotiate.ChooseVersion(acceptHeader(r), offered, t.schema)
+		choice, err := negotiate.ChooseVersion(acceptHeader(r), offered, negotiate.WithDefault(t.schema, t.schema.Latest().Number()))
 		if err != nil {
 			return err
 		}

@@ -103,16 +103,35 @@ type Resource interface {
 // all the same, its Version one res lacks, so that the caller answers
 // with the versions there are rather than with the media types. A nil
 // res accepts every version and schema.
+//
+// A range without a version asks for the version WithDefault gives res
+// (the latest, or a pin), and a range naming that version weighs it too:
+// `application/json;version=3;q=0, application/json` with 3 the default
+// excludes JSON.
 func ChooseVersion(accept string, offers []Offer, res Resource) (Choice, error) {
 	if res == nil {
-		return choose(accept, offers, "", nil)
+		return choose(accept, offers, "", nil, 0)
 	}
-	return choose(accept, offers, res.Name(), res.Has)
+	def := 0
+	if d, ok := res.(defaulted); ok {
+		def = d.def
+	}
+	return choose(accept, offers, res.Name(), res.Has, def)
+}
+
+// WithDefault is res with def as the version a media range without a
+// version parameter asks for.
+func WithDefault(res Resource, def int) Resource { return defaulted{res, def} }
+
+type defaulted struct {
+	Resource
+	def int
 }
 
 // choose is ChooseVersion for a schema named schema ("": any) with the
-// versions has reports true for (nil: any).
-func choose(accept string, offers []Offer, schema string, has func(version int) bool) (Choice, error) {
+// versions has reports true for (nil: any), of which def (0: unknown) is
+// the one a range without a version asks for.
+func choose(accept string, offers []Offer, schema string, has func(version int) bool, def int) (Choice, error) {
 	if len(offers) == 0 {
 		return Choice{}, notAcceptable(offers)
 	}
@@ -162,30 +181,31 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 			if ni > 0 {
 				name = o.Aliases[ni-1]
 			}
-			best.consider(oi, name, 0, usable)
-			if !versioned {
-				continue
-			}
-		versions:
-			for i := range usable {
-				mr := &usable[i]
-				if _, ok := mr.match(name); !ok || mr.version == 0 {
-					continue
-				}
-				for j := range i {
-					if usable[j].version == mr.version {
-						if _, ok := usable[j].match(name); ok {
-							continue versions // weighed already
+			// The versions named first: at a tie they win over the
+			// default, which may be one of them.
+			if versioned {
+			versions:
+				for i := range usable {
+					mr := &usable[i]
+					if _, ok := mr.match(name); !ok || mr.version == 0 {
+						continue
+					}
+					for j := range i {
+						if usable[j].version == mr.version {
+							if _, ok := usable[j].match(name); ok {
+								continue versions // weighed already
+							}
 						}
 					}
+					best.consider(oi, name, mr.version, def, usable)
 				}
-				best.consider(oi, name, mr.version, usable)
 			}
+			best.consider(oi, name, 0, def, usable)
 		}
 	}
 	if best.offer < 0 {
 		if has != nil {
-			if ch, err := choose(accept, offers, schema, nil); err == nil && ch.Version != 0 {
+			if ch, err := choose(accept, offers, schema, nil, def); err == nil && ch.Version != 0 {
 				return ch, nil
 			}
 		}
@@ -243,17 +263,17 @@ type candidate struct {
 }
 
 // consider weighs the representation named name at version (0: the one a
-// range without a version asks for) by the most specific of ranges that
-// matches it, and keeps it if it beats c. A range with a version matches
-// only that version. A weight of 0 excludes it. A tie goes to the earlier
+// range without a version asks for, def when known) by the most specific
+// of ranges that matches it, and keeps it if it beats c. A range with a
+// version matches only that version. A weight of 0 excludes it. A tie goes to the earlier
 // offer; within one offer, to the representation matched most
 // specifically (the alias or the version the client named, over a
 // wildcard or no version).
-func (c *candidate) consider(offer int, name string, version int, ranges []mediaRange) {
+func (c *candidate) consider(offer int, name string, version, def int, ranges []mediaRange) {
 	spec, quality := -1, 0
 	for i := range ranges {
 		mr := &ranges[i]
-		if mr.version != 0 && mr.version != version {
+		if mr.version != 0 && mr.version != version && (version != 0 || mr.version != def) {
 			continue
 		}
 		s, ok := mr.match(name)

@@ -391,9 +391,13 @@ func TestChooseVersion(t *testing.T) {
 		{"application/json;schema=other;version=1", "", 0, true},
 		{"application/json;schema=other", "", 0, true},
 		{"application/json;schema=Order", "", 0, true},
+		// A range naming the default version weighs it too.
+		{"application/json;version=2;q=0, application/json", "", 0, true},
+		{"application/json;version=2;q=0, application/json, application/cbor;q=0.5", "application/cbor", 0, false},
+		{"application/json;version=2;q=0.2, application/json;version=1;q=0.5, application/json", "application/json", 1, false},
 	}
 	for _, tc := range tests {
-		got, err := ChooseVersion(tc.accept, recordOffers, res)
+		got, err := ChooseVersion(tc.accept, recordOffers, WithDefault(res, 2))
 		if tc.fails {
 			if !problem.Is(err, problem.NotAcceptable) {
 				t.Errorf("ChooseVersion(%q) = %+v, %v; want not acceptable", tc.accept, got, err)
