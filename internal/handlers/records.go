@@ -29,6 +29,9 @@ type recordDeps struct {
 	types   *envelopeTypes
 	// eventPing is how often an event stream pings.
 	eventPing time.Duration
+	// atomicTurn holds a token while an atomic import runs: each holds
+	// its whole stream in memory, so they take turns.
+	atomicTurn chan struct{}
 }
 
 // target is the schema and id a record request names.

@@ -402,6 +402,8 @@ func TestPatchMergesAndValidates(t *testing.T) {
 	}
 	s.Send(t, http.MethodPatch, "/v1/records/item/missing", []byte(`{"qty":1}`), "Content-Type", mp).Problem(t, 404)
 	s.Send(t, http.MethodDelete, "/v1/records/item/missing", nil).Problem(t, 404)
+	// Nor does a body it would refuse: it is not read.
+	s.Send(t, http.MethodPatch, "/v1/records/item/missing", []byte(`{bad`), "Content-Type", mp).Problem(t, 404)
 	// A precondition does not change that: there is nothing to patch.
 	for _, tag := range []string{"*", `"1-x.json.v1"`} {
 		s.Send(t, http.MethodPatch, "/v1/records/item/missing", []byte(`{"qty":1}`), "Content-Type", mp, "If-Match", tag).Problem(t, 404)

@@ -18,6 +18,7 @@ func addRoutes(r chi.Router, d Deps, docs *apiDocs) {
 	rec := &recordDeps{
 		svc: d.Records, codecs: d.Codecs, cache: d.Cache, metrics: d.Metrics,
 		limits: d.Limits, types: &envelopeTypes{}, eventPing: d.EventPing,
+		atomicTurn: make(chan struct{}, 1),
 	}
 	sch := &schemaDeps{registry: d.Schemas, records: d.Records, jobs: d.Jobs, codecs: d.Codecs, limits: d.Limits, docs: docs}
 

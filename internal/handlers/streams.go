@@ -192,9 +192,20 @@ func (d *recordDeps) importRecords() http.Handler {
 		}
 		requestInfoFrom(w).formatIn = sc.Name()
 		limit := d.limits.importLimit(atomic)
+		ownLimit := atomic && limit < d.limits.MaxImportBytes
 		if r.ContentLength > limit {
 			// Refused before anything is read, so nothing is stored.
-			return importTooLarge(limit, atomic)
+			return importTooLarge(limit, ownLimit)
+		}
+		if atomic {
+			// Before its body is read: a client waiting for its turn
+			// sends nothing yet, or is told so on leaving.
+			select {
+			case d.atomicTurn <- struct{}{}:
+				defer func() { <-d.atomicTurn }()
+			case <-r.Context().Done():
+				return r.Context().Err()
+			}
 		}
 		digest, err := parseDigest(r.Header.Get("Content-Digest"))
 		if err != nil {
@@ -212,7 +223,7 @@ func (d *recordDeps) importRecords() http.Handler {
 			// atomic import stores nothing on either anyway.
 			spooled, err := spoolStream(body, coding, digest, limit)
 			if problem.Is(err, problem.TooLarge) {
-				err = importTooLarge(limit, atomic)
+				err = importTooLarge(limit, ownLimit)
 			}
 			if err != nil {
 				return withAcceptPost(w, r, d.codecs, err)
@@ -275,7 +286,7 @@ func (d *recordDeps) importRecords() http.Handler {
 			// The stream broke the import limit: that is the answer, even
 			// though the envelopes before the limit (without atomic) are
 			// stored and say so in the problem.
-			p := importTooLarge(limit, atomic)
+			p := importTooLarge(limit, ownLimit)
 			if summary != nil {
 				p.With("accepted", summary.Accepted).With("rejected", summary.Rejected).With("errors", importErrors(w, summary))
 			}
@@ -307,9 +318,10 @@ func (l Limits) importLimit(atomic bool) int64 {
 	return l.MaxImportBytes
 }
 
-// importTooLarge is the problem of an import stream over limit.
-func importTooLarge(limit int64, atomic bool) *problem.Error {
-	if atomic {
+// importTooLarge is the problem of an import stream over limit, the
+// atomic streams' own when atomicLimit is set.
+func importTooLarge(limit int64, atomicLimit bool) *problem.Error {
+	if atomicLimit {
 		return problem.New(problem.TooLarge, "an atomic import stream may have at most %d bytes; send a larger one without atomic=true", limit).
 			WithReason("too_large").With("limit", limit)
 	}

@@ -1751,3 +1751,47 @@ func sha256Base64(b []byte) string {
 	sum := sha256.Sum256(b)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
+
+// TestAtomicImportsTakeTurns holds an atomic import open mid-body: a
+// second atomic import waits for it, since each holds its stream in
+// memory, and runs once the first is done; a non-atomic one does not
+// wait.
+func TestAtomicImportsTakeTurns(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	first := encodeStream(t, "application/jsonl", []map[string]any{envelope("turn-1", 1)})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/records/item/_import?atomic=true HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/jsonl\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", len(first), first)
+	// The first holds its turn once it reads its body.
+	time.Sleep(200 * time.Millisecond)
+
+	plain := encodeStream(t, "application/jsonl", []map[string]any{envelope("turn-plain", 1)})
+	importSummary(t, s.Send(t, http.MethodPost, "/v1/records/item/_import", plain, "Content-Type", "application/jsonl"), 1, 0)
+
+	second := encodeStream(t, "application/jsonl", []map[string]any{envelope("turn-2", 1)})
+	done := make(chan *Resp, 1)
+	go func() {
+		done <- s.Send(t, http.MethodPost, "/v1/records/item/_import?atomic=true", second, "Content-Type", "application/jsonl")
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("a second atomic import ran while the first held its turn: %d", r.Status)
+	case <-time.After(300 * time.Millisecond):
+	}
+	fmt.Fprint(conn, "0\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the first atomic import: %v, %v; want 200", res, err)
+	}
+	select {
+	case r := <-done:
+		importSummary(t, r, 1, 0)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second atomic import did not run after the first")
+	}
+	s.Get(t, "/v1/records/item/turn-2").MustStatus(t, http.StatusOK)
+}

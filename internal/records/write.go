@@ -338,9 +338,10 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 // request's content, so a stale If-Match is a 412 even with a body that
 // would fail validation. The write weighs them again as it commits. With
 // mustExist, as for a patch, a record that is not live is NotFound
-// whatever the preconditions, as the write would answer.
+// whatever the preconditions, as the write would answer, and before its
+// body too.
 func (s *Service) CheckConditions(ctx context.Context, schemaName, id string, cond Conditions, mustExist bool) error {
-	if cond.IfMatch == nil && cond.IfNoneMatch == nil && cond.IfUnmodifiedSince.IsZero() && !s.opts.RequireIfMatch {
+	if !mustExist && cond.IfMatch == nil && cond.IfNoneMatch == nil && cond.IfUnmodifiedSince.IsZero() && !s.opts.RequireIfMatch {
 		return nil
 	}
 	cur, err := s.current(ctx, schemaName, id)
