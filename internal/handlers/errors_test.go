@@ -1,12 +1,9 @@
 package handlers_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -468,22 +465,8 @@ func TestStalledBody(t *testing.T) {
 		{http.MethodPut, "/v1/records/item/stalled", "application/json", `{"name":"stalled",`},
 		{http.MethodPost, "/v1/records/item/_import", "application/jsonl", `{"id":"stalled","data":{"name":"stalled","qty":1}}` + "\n"},
 	} {
-		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: ferry\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
-			c.method, c.path, c.contentType, len(c.body)+100, c.body)
-		if _, err := conn.Write([]byte(req)); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatalf("%s %s with a stalled body: %v, want an answer", c.method, c.path, err)
-		}
-		answer, _ := io.ReadAll(res.Body)
-		conn.Close()
+		res, answer := s.Raw(t, fmt.Sprintf("%s %s HTTP/1.1\r\nHost: ferry\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+			c.method, c.path, c.contentType, len(c.body)+100, c.body), false)
 		if res.StatusCode != http.StatusRequestTimeout || res.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s %s with a stalled body: %d %s\n%s, want a 408 problem", c.method, c.path, res.StatusCode, res.Header.Get("Content-Type"), answer)
 		}

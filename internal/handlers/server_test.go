@@ -1,12 +1,14 @@
 package handlers_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -524,4 +526,35 @@ func objects(m map[string]any, key string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// Raw sends request, written as it is, over a connection of its own,
+// shuts the connection's write side after it when shut is set, and
+// returns the answer and its body: for what a client library will not
+// send, such as a body shorter than its Content-Length.
+func (s *Server) Raw(tb testing.TB, request string, shut bool) (*http.Response, []byte) {
+	tb.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, request); err != nil {
+		tb.Fatal(err)
+	}
+	if shut {
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		tb.Fatalf("reading the answer to %.60q: %v", request, err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		tb.Fatalf("reading the answer to %.60q: %v", request, err)
+	}
+	return res, body
 }

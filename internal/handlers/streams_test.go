@@ -1574,19 +1574,7 @@ func TestImportOfABrokenBody(t *testing.T) {
 		first := encodeStream(t, tc.contentType, []map[string]any{envelope(id, 1)})
 		req := "POST /v1/records/item/_import HTTP/1.1\r\nHost: ferry\r\nContent-Type: " + tc.contentType + "\r\n" + tc.extra +
 			"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\nzz\r\n", len(first), first)
-		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Write([]byte(req)); err != nil {
-			t.Fatal(err)
-		}
-		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		conn.Close()
+		res, body := s.Raw(t, req, false)
 		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s %q import with a broken chunk: %d %s\n%s, want a 400 problem", tc.contentType, tc.extra, res.StatusCode, res.Header.Get("Content-Type"), body)
 		}
@@ -1611,22 +1599,7 @@ func TestImportOfAShortBody(t *testing.T) {
 			}
 			req := fmt.Sprintf("POST /v1/records/item/_import HTTP/1.1\r\nHost: ferry\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
 				contentType, declared, body)
-			conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := conn.Write([]byte(req)); err != nil {
-				t.Fatal(err)
-			}
-			if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
-				t.Fatal(err)
-			}
-			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			answer, _ := io.ReadAll(res.Body)
-			conn.Close()
+			res, answer := s.Raw(t, req, true)
 			want, stored := http.StatusBadRequest, http.StatusNotFound
 			if !short {
 				want, stored = http.StatusOK, http.StatusOK
@@ -1646,21 +1619,9 @@ func TestImportOfAShortBody(t *testing.T) {
 		envs = append(envs, e)
 	}
 	long := encodeStream(t, "application/jsonl", envs)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(conn, "POST /v1/records/item/_import HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/jsonl\r\nContent-Length: %d\r\n\r\n%s", 2*len(long), long)
-	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, answer := s.Raw(t, fmt.Sprintf("POST /v1/records/item/_import HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/jsonl\r\nContent-Length: %d\r\n\r\n%s", 2*len(long), long), true)
 	var p map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&p)
-	conn.Close()
+	_ = json.Unmarshal(answer, &p)
 	if accepted, _ := p["accepted"].(float64); res.StatusCode != http.StatusBadRequest || accepted == 0 || int(accepted)%256 != 0 || accepted >= 1000 {
 		t.Errorf("a short import of 1000 envelopes: %d %v, want 400 with the whole commits before the break accepted", res.StatusCode, p)
 	}
@@ -1669,22 +1630,7 @@ func TestImportOfAShortBody(t *testing.T) {
 
 	// So is a single record's write.
 	body, _ := json.Marshal(sample("shut", 1))
-	req := fmt.Sprintf("PUT /v1/records/item/shut HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	conn, err = net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	res, err = http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, _ = s.Raw(t, fmt.Sprintf("PUT /v1/records/item/shut HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body), true)
 	if res.StatusCode != http.StatusCreated {
 		t.Errorf("PUT, then a shut connection: %d, want 201", res.StatusCode)
 	}
