@@ -21,6 +21,7 @@ import (
 type recordFormat struct {
 	codec     negotiate.Codec
 	mediaType string
+	alias     bool // mediaType is an alias of the format's own
 	version   int
 	encoding  string
 	pretty    bool
@@ -52,7 +53,7 @@ func (f recordFormat) tagRepr() string {
 		return f.tag
 	}
 	s := f.repr()
-	if types := f.codec.MediaTypes(); f.mediaType != "" && len(types) > 0 && f.mediaType != types[0] {
+	if f.alias {
 		_, subtype, _ := strings.Cut(f.mediaType, "/")
 		s += "+" + subtype
 	}
@@ -81,7 +82,7 @@ func (f recordFormat) contentType(schemaName string) string {
 // format and version from Accept, else fallbackVersion. A version the
 // schema lacks is a 406 listing the versions it has.
 func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate(acceptHeader(r), negotiate.WithDefault(sc, fallbackVersion))
+	codec, choice, err := codecs.Negotiate(acceptHeader(r), sc, fallbackVersion)
 	if err != nil {
 		return recordFormat{}, err
 	}
@@ -99,7 +100,7 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 	if pretty {
 		codec = negotiate.Pretty(codec)
 	}
-	f := recordFormat{codec: codec, mediaType: choice.MediaType, version: version, encoding: responseEncoding(r), pretty: pretty}
+	f := recordFormat{codec: codec, mediaType: choice.MediaType, alias: choice.Alias, version: version, encoding: responseEncoding(r), pretty: pretty}
 	return f.settled(), nil
 }
 

@@ -80,7 +80,7 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r), negotiate.WithDefault(t.schema, t.schema.Latest().Number()))
+		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r), t.schema, t.schema.Latest().Number())
 		if err != nil {
 			return err
 		}
@@ -605,7 +605,7 @@ func (d *recordDeps) recordHistory() http.Handler {
 		}
 		// A version the schema lacks is refused even without data: the
 		// client asked for a representation there is not.
-		ch, err := negotiate.ChooseVersion(acceptHeader(r), jsonOnly, negotiate.WithDefault(t.schema, version))
+		ch, err := negotiate.ChooseVersion(acceptHeader(r), jsonOnly, t.schema, version)
 		if err != nil {
 			return err
 		}
@@ -681,7 +681,7 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		}
 		// A range naming another schema, or a version this one lacks,
 		// matches none, with records or without.
-		choice, err := negotiate.ChooseVersion(acceptHeader(r), offered, negotiate.WithDefault(t.schema, t.schema.Latest().Number()))
+		choice, err := negotiate.ChooseVersion(acceptHeader(r), offered, t.schema, t.schema.Latest().Number())
 		if err != nil {
 			return err
 		}

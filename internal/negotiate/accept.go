@@ -28,6 +28,8 @@ type Choice struct {
 	// Version is the version parameter of the media range that selected the
 	// offer, or 0 when it had none.
 	Version int
+	// Alias reports whether MediaType is one of the offer's aliases.
+	Alias bool
 }
 
 // Specificity of a media range, lowest first. A range with parameters is
@@ -85,7 +87,7 @@ type mediaRange struct {
 // satisfies is a problem.NotAcceptable error listing the acceptable media
 // types under "acceptable".
 func Choose(accept string, offers []Offer) (Choice, error) {
-	return ChooseVersion(accept, offers, nil)
+	return ChooseVersion(accept, offers, nil, 0)
 }
 
 // A Resource is what versioned representations are of: a schema, with
@@ -104,28 +106,15 @@ type Resource interface {
 // with the versions there are rather than with the media types. A nil
 // res accepts every version and schema.
 //
-// A range without a version asks for the version WithDefault gives res
-// (the latest, or a pin), and a range naming that version weighs it too:
-// `application/json;version=3;q=0, application/json` with 3 the default
-// excludes JSON.
-func ChooseVersion(accept string, offers []Offer, res Resource) (Choice, error) {
+// A range without a version asks for version def (the latest, a pin, or a
+// write's own; 0 when unknown), and a range naming def weighs it too:
+// `application/json;version=3;q=0, application/json` with def 3 excludes
+// JSON.
+func ChooseVersion(accept string, offers []Offer, res Resource, def int) (Choice, error) {
 	if res == nil {
-		return choose(accept, offers, "", nil, 0)
-	}
-	def := 0
-	if d, ok := res.(defaulted); ok {
-		def = d.def
+		return choose(accept, offers, "", nil, def)
 	}
 	return choose(accept, offers, res.Name(), res.Has, def)
-}
-
-// WithDefault is res with def as the version a media range without a
-// version parameter asks for.
-func WithDefault(res Resource, def int) Resource { return defaulted{res, def} }
-
-type defaulted struct {
-	Resource
-	def int
 }
 
 // choose is ChooseVersion for a schema named schema ("": any) with the
@@ -147,7 +136,7 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 			}
 			for _, a := range o.Aliases {
 				if strings.EqualFold(accept, a) {
-					return Choice{Offer: i, MediaType: a}, nil
+					return Choice{Offer: i, MediaType: a, Alias: true}, nil
 				}
 			}
 		}
@@ -211,7 +200,7 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 		}
 		return Choice{}, notAcceptable(offers)
 	}
-	return Choice{Offer: best.offer, MediaType: best.name, Version: best.version}, nil
+	return Choice{Offer: best.offer, MediaType: best.name, Version: best.version, Alias: best.name != offers[best.offer].MediaType}, nil
 }
 
 // maxMediaRanges bounds the media ranges of an Accept header: weighing

@@ -121,6 +121,9 @@ func TestChoose(t *testing.T) {
 			if o := tc.offers[got.Offer]; o.MediaType != got.MediaType && !slices.Contains(o.Aliases, got.MediaType) {
 				t.Errorf("Choose(%q): offer %d (%s) does not go by %s", tc.accept, got.Offer, o.MediaType, got.MediaType)
 			}
+			if alias := got.MediaType != tc.offers[got.Offer].MediaType; got.Alias != alias {
+				t.Errorf("Choose(%q) = %s with Alias %v, want %v", tc.accept, got.MediaType, got.Alias, alias)
+			}
 		})
 	}
 }
@@ -293,19 +296,19 @@ func TestRegistryForContentType(t *testing.T) {
 func TestRegistryNegotiate(t *testing.T) {
 	t.Parallel()
 	reg := NewDefaultRegistry(Options{})
-	c, ch, err := reg.Negotiate("application/x-msgpack;version=2", nil)
+	c, ch, err := reg.Negotiate("application/x-msgpack;version=2", nil, 0)
 	if err != nil || c.Name() != "msgpack" || ch.MediaType != "application/x-msgpack" || ch.Version != 2 {
 		t.Errorf("Negotiate(x-msgpack) = %v, %+v, %v; want msgpack as application/x-msgpack version 2", c, ch, err)
 	}
-	s, ch, err := reg.NegotiateStream("application/x-ndjson, application/cbor-seq;q=0.5", nil)
+	s, ch, err := reg.NegotiateStream("application/x-ndjson, application/cbor-seq;q=0.5", nil, 0)
 	if err != nil || s.Name() != "jsonl" || ch.MediaType != MediaTypeNDJSON {
 		t.Errorf("NegotiateStream(x-ndjson) = %v, %+v, %v; want jsonl as %s", s, ch, err, MediaTypeNDJSON)
 	}
-	s, _, err = reg.NegotiateStream("*/*", nil)
+	s, _, err = reg.NegotiateStream("*/*", nil, 0)
 	if err != nil || s.Name() != "jsonl" {
 		t.Errorf("NegotiateStream(*/*) = %v, %v; want jsonl", s, err)
 	}
-	_, _, err = reg.NegotiateStream("application/json", nil)
+	_, _, err = reg.NegotiateStream("application/json", nil, 0)
 	if !problem.Is(err, problem.NotAcceptable) {
 		t.Errorf("NegotiateStream(application/json) error = %v, want not acceptable", err)
 	}
@@ -397,7 +400,7 @@ func TestChooseVersion(t *testing.T) {
 		{"application/json;version=2;q=0.2, application/json;version=1;q=0.5, application/json", "application/json", 1, false},
 	}
 	for _, tc := range tests {
-		got, err := ChooseVersion(tc.accept, recordOffers, WithDefault(res, 2))
+		got, err := ChooseVersion(tc.accept, recordOffers, res, 2)
 		if tc.fails {
 			if !problem.Is(err, problem.NotAcceptable) {
 				t.Errorf("ChooseVersion(%q) = %+v, %v; want not acceptable", tc.accept, got, err)

@@ -148,9 +148,10 @@ func (r *Registry) StreamForContentType(contentType string) (StreamCodec, int, e
 }
 
 // Negotiate chooses the codec for a response from an Accept header value,
-// for a representation of res (nil: of no schema); see ChooseVersion.
-func (r *Registry) Negotiate(accept string, res Resource) (Codec, Choice, error) {
-	ch, err := ChooseVersion(accept, r.offers, res)
+// for a representation of res (nil: of no schema) whose default version
+// is def; see ChooseVersion.
+func (r *Registry) Negotiate(accept string, res Resource, def int) (Codec, Choice, error) {
+	ch, err := ChooseVersion(accept, r.offers, res, def)
 	if err != nil {
 		return nil, Choice{}, err
 	}
@@ -158,10 +159,10 @@ func (r *Registry) Negotiate(accept string, res Resource) (Codec, Choice, error)
 }
 
 // NegotiateStream chooses the stream codec for a response from an Accept
-// header value, for representations of res (nil: of no schema); see
-// ChooseVersion.
-func (r *Registry) NegotiateStream(accept string, res Resource) (StreamCodec, Choice, error) {
-	ch, err := ChooseVersion(accept, r.streamOffers, res)
+// header value, for representations of res (nil: of no schema) whose
+// default version is def; see ChooseVersion.
+func (r *Registry) NegotiateStream(accept string, res Resource, def int) (StreamCodec, Choice, error) {
+	ch, err := ChooseVersion(accept, r.streamOffers, res, def)
 	if err != nil {
 		return nil, Choice{}, err
 	}
