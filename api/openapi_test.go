@@ -484,7 +484,7 @@ func TestParameters(t *testing.T) {
 		{"registerSchema", "query:dry_run", []any{true}, nil},
 		{"convert", "query:schema", []any{"order"}, []any{"_x"}},
 		{"putRecord", "header:If-Match", []any{`"r1"`}, nil},
-		{"putRecord", "header:If-None-Match", []any{"*"}, []any{`"r1"`}},
+		{"putRecord", "header:If-None-Match", []any{"*", `"r1"`}, nil},
 		{"getRecord", "header:If-None-Match", []any{`"r1"`}, nil},
 		{"putRecord", "header:Prefer", []any{"return=minimal"}, nil},
 		{"patchRecord", "header:If-Match", []any{`"r1"`}, nil},

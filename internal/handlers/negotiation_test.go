@@ -698,3 +698,25 @@ func TestAliasesHaveTheirOwnETags(t *testing.T) {
 	}
 	s.SendJSON(t, "PUT", "/v1/records/item/a1", sample("widget", 4), "If-Match", etag).MustStatus(t, 200)
 }
+
+// TestIfMatchTakesOnlyIssuedTags checks that If-Match names a revision
+// through a tag Ferry issued, of any representation, and that a tag made
+// up around the current revision's (another suffix) names nothing.
+func TestIfMatchTakesOnlyIssuedTags(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "tags", sample("tags", 1))
+	etag := s.Get(t, "/v1/records/item/tags").MustStatus(t, 200).Header.Get("ETag")
+	prefix, _, _ := strings.Cut(strings.Trim(etag, `"`), ".")
+	for _, bogus := range []string{"", ".", ".bogus.v1", ".json.v9", ".json.v0", ".json.vx", ".json.v01", ".json.v1.deflate", ".json.v1.pretty.gzip", ".json.v1+x-msgpack", ".msgpack.v1+x-gob"} {
+		tag := `"` + prefix + bogus + `"`
+		s.Get(t, "/v1/records/item/tags", "If-Match", tag).Problem(t, 412)
+		s.SendJSON(t, "PUT", "/v1/records/item/tags", sample("tags", 2), "If-Match", tag).Problem(t, 412)
+		s.SendJSON(t, "PUT", "/v1/records/item/tags", sample("tags", 2), "If-None-Match", tag).MustStatus(t, 200)
+	}
+	for _, issued := range []string{".json.v1", ".json.v1.gzip", ".json.v1.pretty", ".json.v1.zstd.pretty", ".msgpack.v1+x-msgpack", ".gob.v1+x-gob", ".cbor.v1.br"} {
+		cur := s.Get(t, "/v1/records/item/tags").Header.Get("ETag")
+		prefix, _, _ := strings.Cut(strings.Trim(cur, `"`), ".")
+		s.SendJSON(t, "PUT", "/v1/records/item/tags", sample("tags", 3), "If-Match", `"`+prefix+issued+`"`).MustStatus(t, 200)
+	}
+}

@@ -323,3 +323,61 @@ func (e *envelopeTypes) wrapper(kind string, of reflect.Type, build func() refle
 	e.wrappers[k] = t
 	return t
 }
+
+// issuedTags keeps of tags "*" and the entity tags whose representation
+// part is one Ferry issues for t's schema, as tagRepr builds it: a
+// format, a version the schema has, then a content coding, ".pretty" and
+// an alias's subtype, each if any. The revision and tag before it are the
+// records package's to weigh; a tag made up around them names nothing.
+// The result is never nil: a header of no entity tag holds for none.
+func (d *recordDeps) issuedTags(tags []string, t target) []string {
+	kept := make([]string, 0, len(tags))
+	for _, tag := range tags {
+		if tag == "*" || d.issuedRepr(tag, t) {
+			kept = append(kept, tag)
+		}
+	}
+	return kept
+}
+
+// issuedRepr reports whether tag, strong or weak, ends in a representation
+// Ferry issues for t's schema.
+func (d *recordDeps) issuedRepr(tag string, t target) bool {
+	tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return false
+	}
+	_, repr, ok := strings.Cut(tag[1:len(tag)-1], ".")
+	if !ok {
+		return false
+	}
+	repr, alias, aliased := strings.Cut(repr, "+")
+	name, rest, _ := strings.Cut(repr, ".")
+	codec := d.codecs.Codec(name)
+	if codec == nil {
+		return false
+	}
+	version, rest, _ := strings.Cut(rest, ".")
+	n, err := strconv.Atoi(strings.TrimPrefix(version, "v"))
+	if err != nil || "v"+strconv.Itoa(n) != version || !t.schema.Has(n) {
+		return false
+	}
+	if coding, after, _ := strings.Cut(rest, "."); negotiate.ResponseCoding(coding) {
+		rest = after
+	}
+	if rest == "pretty" {
+		rest = ""
+	}
+	if rest != "" {
+		return false
+	}
+	if !aliased {
+		return true
+	}
+	for _, mt := range codec.MediaTypes()[1:] {
+		if _, subtype, _ := strings.Cut(mt, "/"); subtype == alias {
+			return true
+		}
+	}
+	return false
+}

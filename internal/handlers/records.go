@@ -75,19 +75,16 @@ func isRecordRoute(r *http.Request) bool {
 	return rctx != nil && strings.HasSuffix(rctx.RoutePattern(), "/{id}")
 }
 
-// conditions reads the precondition headers of a write.
-func conditions(r *http.Request, f recordFormat) records.Conditions {
+// conditions reads the precondition headers of a write of t in format f.
+func (d *recordDeps) conditions(r *http.Request, t target, f recordFormat) records.Conditions {
 	c := records.Conditions{Repr: f.tagRepr()}
 	if v := r.Header.Values("If-Match"); len(v) > 0 {
 		// An If-Match with no entity tag (a client's empty variable)
 		// names no revision, so it holds for none: it is not absent.
-		c.IfMatch = records.SplitETags(strings.Join(v, ","))
-		if c.IfMatch == nil {
-			c.IfMatch = []string{}
-		}
+		c.IfMatch = d.issuedTags(records.SplitETags(strings.Join(v, ",")), t)
 	}
 	if v := r.Header.Values("If-None-Match"); len(v) > 0 {
-		c.IfNoneMatch = records.SplitETags(strings.Join(v, ","))
+		c.IfNoneMatch = d.issuedTags(records.SplitETags(strings.Join(v, ",")), t)
 	}
 	c.IfUnmodifiedSince = headerTime(r, "If-Unmodified-Since")
 	return c
@@ -112,10 +109,10 @@ func headerTime(r *http.Request, name string) time.Time {
 // the order of RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since, then
 // If-None-Match, else If-Modified-Since. It returns the problem of a
 // failed precondition (412), or reports whether the answer is 304.
-func readPrecondition(r *http.Request, rec *records.Record, etag string) (notModifiedAnswer bool, err error) {
+func (d *recordDeps) readPrecondition(r *http.Request, t target, rec *records.Record, etag string) (notModifiedAnswer bool, err error) {
 	// The names are canonical: every read asks, and few carry any.
 	if v := r.Header["If-Match"]; len(v) > 0 {
-		if !rec.Validator.MatchesAny(records.SplitETags(strings.Join(v, ","))) {
+		if !rec.Validator.MatchesAny(d.issuedTags(records.SplitETags(strings.Join(v, ",")), t)) {
 			return false, records.PreconditionFailed(rec.Revision, etag, "If-Match: the record has changed; it is at revision %d", rec.Revision)
 		}
 	} else if records.ModifiedSince(rec.UpdatedAt, headerTime(r, "If-Unmodified-Since")) {
@@ -235,7 +232,7 @@ func (d *recordDeps) getRecord() http.Handler {
 		if err := d.settleETag(&rep, t, rec, f, nil); err != nil {
 			return err
 		}
-		unchanged, err := readPrecondition(r, rec, rep.etag)
+		unchanged, err := d.readPrecondition(r, t, rec, rep.etag)
 		if err != nil {
 			return err
 		}
@@ -327,7 +324,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		// deprecated version says so too.
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		// Preconditions come before the body (RFC 9110 §13.2.1).
-		cond := conditions(r, f)
+		cond := d.conditions(r, t, f)
 		if create {
 			if err := records.CheckCreateConditions(cond); err != nil {
 				return err
@@ -509,7 +506,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		}
 		d.markDeprecated(w, t.schema, v.Number(), f.version)
 		// Preconditions come before the body (RFC 9110 §13.2.1).
-		cond := conditions(r, f)
+		cond := d.conditions(r, t, f)
 		if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond, true); err != nil {
 			return d.currentETag(r.Context(), t, f, err)
 		}
@@ -553,7 +550,7 @@ func (d *recordDeps) deleteRecord() http.Handler {
 			// stop it; the representation only names the 412's ETag.
 			f = recordFormat{codec: d.codecs.Codecs()[0], version: t.schema.Latest().Number()}
 		}
-		written, err := d.svc.Delete(writeContext(r), t.name, t.id, conditions(r, f), "")
+		written, err := d.svc.Delete(writeContext(r), t.name, t.id, d.conditions(r, t, f), "")
 		if err != nil {
 			return d.currentETag(r.Context(), t, f, err)
 		}

@@ -37,6 +37,17 @@ const zstdMaxWindow = 8 << 20
 // server's order of preference.
 var responseCodings = [...]string{EncodingZstd, EncodingBrotli, EncodingGzip}
 
+// ResponseCoding reports whether name is a content coding Ferry's
+// responses come in.
+func ResponseCoding(name string) bool {
+	for _, c := range responseCodings {
+		if name == c {
+			return true
+		}
+	}
+	return false
+}
+
 // ChooseEncoding picks the content coding of a response from an
 // Accept-Encoding header value (RFC 9110 §12.5.3): the coding among zstd, br
 // and gzip with the highest q, ties going to that order, unless identity
