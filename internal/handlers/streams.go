@@ -212,8 +212,8 @@ func (d *recordDeps) importRecords() http.Handler {
 			return err
 		}
 		reqBody := http.MaxBytesReader(w, r.Body, limit)
-		broken := &breakWatch{r: reqBody}
-		var body io.Reader = broken
+		received := negotiate.NewSourceReader(reqBody)
+		var body io.Reader = received
 		coding := r.Header.Get("Content-Encoding")
 		if digest != nil || !atomic && (r.ContentLength < 0 || coding != "") {
 			// Envelopes are stored as they are read. A stream whose
@@ -251,7 +251,7 @@ func (d *recordDeps) importRecords() http.Handler {
 				item.Size = watch.n - read
 			}
 			read = watch.n
-			if broken.err != nil {
+			if brokeOff(received) != nil {
 				// Not a framing error of the stream but a body that did
 				// not arrive: the import stops, and the envelopes not
 				// yet committed are not. (An error that is no problem
@@ -275,11 +275,11 @@ func (d *recordDeps) importRecords() http.Handler {
 		// The body is within the limit, so it is read to its end.
 		_, _ = io.Copy(io.Discard, reqBody)
 		d.markDeprecated(w, t.schema, slices.Sorted(maps.Keys(versions))...)
-		if p, ok := problem.As(broken.err); ok && p.Kind == problem.Timeout {
-			return p.With("accepted", stored)
-		}
-		if broken.err != nil {
-			return problem.Wrap(problem.Invalid, broken.err, "the request body broke off after %d bytes (%v); the %d records committed before then are stored", broken.n, broken.err, stored).
+		if err := brokeOff(received); err != nil {
+			if p, ok := problem.As(err); ok && p.Kind == problem.Timeout {
+				return p.With("accepted", stored)
+			}
+			return problem.Wrap(problem.Invalid, err, "the request body broke off after %d bytes (%v); the %d records committed before then are stored", received.N(), err, stored).
 				WithReason("body").With("accepted", stored)
 		}
 		if watch.over {
@@ -331,24 +331,16 @@ func importTooLarge(limit int64, atomicLimit bool) *problem.Error {
 // errBodyBroken stops an import whose body did not arrive whole.
 var errBodyBroken = errors.New("the request body broke off")
 
-// A breakWatch notes the first error reading a request body other than
-// its end or its size limit: the body broke off, shorter than the client
-// declared, or its connection failed.
-type breakWatch struct {
-	r   io.Reader
-	n   int64 // bytes read
-	err error
-}
-
-// Read reads and watches.
-func (b *breakWatch) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.n += int64(n)
+// brokeOff returns the error with which a request body read through src
+// broke off, shorter than the client declared or with its connection
+// failed, or that stalled: any read error but its size limit's, which is
+// a 413 of its own.
+func brokeOff(src *negotiate.SourceReader) error {
 	var mbe *http.MaxBytesError
-	if err != nil && err != io.EOF && !errors.As(err, &mbe) && b.err == nil {
-		b.err = err
+	if err := src.Err(); err != nil && !errors.As(err, &mbe) {
+		return err
 	}
-	return n, err
+	return nil
 }
 
 // A limitWatch notes whether reading a request stream ran into a size

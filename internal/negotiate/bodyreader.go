@@ -22,7 +22,7 @@ func NewBodyReader(r io.Reader, contentEncoding string, limit int64) (io.ReadClo
 	}
 	// The source is watched so that a failure of the connection is told
 	// from compressed data that does not decode.
-	src := &sourceReader{r: r}
+	src := &SourceReader{r: r}
 	switch coding {
 	case EncodingGzip:
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
@@ -49,7 +49,7 @@ func NewBodyReader(r io.Reader, contentEncoding string, limit int64) (io.ReadClo
 // A limitedBody fails with TooLarge once more than limit bytes come.
 type limitedBody struct {
 	r      io.Reader
-	src    *sourceReader // under a decompressor, else nil
+	src    *SourceReader // under a decompressor, else nil
 	coding string
 	left   int64
 	limit  int64

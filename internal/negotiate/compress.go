@@ -231,7 +231,7 @@ func ReadSizedBody(r io.Reader, contentEncoding string, size, limit int64) ([]by
 		return nil, err
 	}
 	if coding == EncodingIdentity {
-		src := &sourceReader{r: r}
+		src := &SourceReader{r: r}
 		body, err := readLimited(src, limit, size)
 		if err != nil && src.err != nil {
 			return nil, ReadFailed(src.err)
@@ -240,7 +240,7 @@ func ReadSizedBody(r io.Reader, contentEncoding string, size, limit int64) ([]by
 	}
 
 	// One byte over the limit is enough to know the body is too large.
-	src := &sourceReader{r: io.LimitReader(r, limit+1)}
+	src := &SourceReader{r: io.LimitReader(r, limit+1)}
 	var body []byte
 	switch coding {
 	case EncodingGzip:
@@ -318,17 +318,27 @@ func ReadFailed(err error) *problem.Error {
 	return problem.Wrap(problem.Invalid, err, "the request body could not be read").WithReason("read")
 }
 
-// A sourceReader counts what it reads and keeps the first read error other
-// than io.EOF, so that a failure of the connection is not mistaken for
-// corrupt compressed data.
-type sourceReader struct {
+// A SourceReader counts what it reads and keeps the first read error
+// other than io.EOF, so that a failure of the connection is not mistaken
+// for what the bytes read from it hold (corrupt compressed data, a
+// framing error).
+type SourceReader struct {
 	r   io.Reader
 	n   int64
 	err error
 }
 
+// NewSourceReader returns a SourceReader of r.
+func NewSourceReader(r io.Reader) *SourceReader { return &SourceReader{r: r} }
+
+// N returns the number of bytes read.
+func (s *SourceReader) N() int64 { return s.n }
+
+// Err returns the first read error other than io.EOF, or nil.
+func (s *SourceReader) Err() error { return s.err }
+
 // Read reads from the source, counting and keeping its error.
-func (s *sourceReader) Read(p []byte) (int, error) {
+func (s *SourceReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	s.n += int64(n)
 	if err != nil && err != io.EOF && s.err == nil {
