@@ -1,9 +1,12 @@
 package handlers_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -472,4 +475,43 @@ func TestStalledBody(t *testing.T) {
 		}
 	}
 	s.Get(t, "/v1/records/item/stalled").Problem(t, http.StatusNotFound)
+}
+
+// TestTricklingBody sends a body a byte at a time, each byte well within
+// the idle time but far below the minimum rate: once the idle time has
+// passed since the body began, it is a 408 that names the rate and stores
+// nothing.
+func TestTricklingBody(t *testing.T) {
+	t.Parallel()
+	const idle = 300 * time.Millisecond
+	s := newItemServer(t, WithBodyIdle(idle))
+	body := `{"name":"trickled","qty":1}`
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /v1/records/item/trickled HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	begun := time.Now()
+	go func() {
+		for i := range len(body) {
+			if _, err := conn.Write([]byte{body[i]}); err != nil {
+				return
+			}
+			time.Sleep(idle / 6)
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(answer), "bytes a second") {
+		t.Errorf("a trickling body: %d\n%s, want a 408 naming the rate", res.StatusCode, answer)
+	}
+	if took := time.Since(begun); took > 3*idle {
+		t.Errorf("a trickling body was cut off after %v, want about %v", took, idle)
+	}
+	s.Get(t, "/v1/records/item/trickled").Problem(t, http.StatusNotFound)
 }

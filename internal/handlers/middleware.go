@@ -198,26 +198,48 @@ func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // defaultBodyIdle is how long a request body may send nothing.
 const defaultBodyIdle = time.Minute
 
+// minBodyRate is the average rate, in bytes a second, that a request body
+// must keep up once it has been arriving for longer than its idle time. A
+// body may be slow, but not so slow that holding its connection costs
+// Ferry more than sending it costs the client.
+const minBodyRate = 1 << 10
+
 // countingBody counts the bytes a handler reads from the request body, and
-// gives each read idle to arrive: a body that stalls is a 408, rather than
-// a connection held open for as long as its client likes.
+// gives each read idle to arrive, and the body as a whole idle plus the
+// time its bytes take at minBodyRate: a body that stalls or trickles is a
+// 408, rather than a connection held open for as long as its client likes.
 type countingBody struct {
 	io.ReadCloser
-	w    http.ResponseWriter // the connection's own, for its deadlines
-	idle time.Duration
-	n    int64
+	w     http.ResponseWriter // the connection's own, for its deadlines
+	idle  time.Duration
+	start time.Time // of the first read
+	n     int64
 }
 
 // Read counts and forwards.
 func (c *countingBody) Read(p []byte) (int, error) {
 	rc := http.NewResponseController(c.w)
+	now := time.Now()
+	if c.start.IsZero() {
+		c.start = now
+	}
+	deadline := now.Add(c.idle)
+	// The next byte is due when the bytes so far and it, spread over the
+	// time since the first idle period, would average minBodyRate.
+	due := c.start.Add(c.idle + time.Duration(c.n+1)*(time.Second/minBodyRate))
+	slow := due.Before(deadline)
+	if slow {
+		deadline = due
+	}
 	// Without a connection to set a deadline on (a test's recorder),
 	// reads simply wait.
-	timed := c.idle > 0 && rc.SetReadDeadline(time.Now().Add(c.idle)) == nil
+	timed := c.idle > 0 && rc.SetReadDeadline(deadline) == nil
 	n, err := c.ReadCloser.Read(p)
 	c.n += int64(n)
 	switch {
 	case !timed:
+	case errors.Is(err, os.ErrDeadlineExceeded) && slow:
+		err = problem.Wrap(problem.Timeout, err, "the request body arrived at less than %d bytes a second after its first %v", minBodyRate, c.idle).WithReason("body_too_slow")
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		err = problem.Wrap(problem.Timeout, err, "the request body sent nothing for %v", c.idle).WithReason("body_timeout")
 	case err != nil:
