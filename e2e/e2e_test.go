@@ -759,6 +759,53 @@ func TestSmoke(t *testing.T) {
 		}
 	})
 
+	t.Run("migration audit", func(t *testing.T) {
+		t.Parallel()
+		s.expect(t, http.StatusCreated, http.MethodPost, "/v1/schemas", hdr("Content-Type", "application/json"),
+			[]byte(`{"name":"tally","version":1,"fields":{"n":{"type":"int"}}}`))
+		for id, n := range map[string]int{"ok": 1, "low": -1} {
+			s.expect(t, http.StatusCreated, http.MethodPut, "/v1/records/tally/"+id, hdr("Content-Type", "application/json"), []byte(fmt.Sprintf(`{"n":%d}`, n)))
+		}
+		s.expect(t, http.StatusCreated, http.MethodPost, "/v1/schemas", hdr("Content-Type", "application/json"),
+			[]byte(`{"name":"tally","version":2,"fields":{"n":{"type":"int","validate":"gte=0"},"unit":{"type":"string","default":"each"}},
+				"migrate":[{"op":"add","field":"unit","default":"each"}]}`))
+		resp, _ := s.expect(t, http.StatusAccepted, http.MethodPost, "/v1/schemas/tally/_migrate", nil, nil)
+		jobPath := resp.Header.Get("Location")
+		jobID := filepath.Base(jobPath)
+		var job struct{ State string }
+		for deadline := time.Now().Add(requestTimeout); job.State != "failed" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			_, data := s.expect(t, http.StatusOK, http.MethodGet, jobPath, nil, nil)
+			if err := json.Unmarshal(data, &job); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if job.State != "failed" {
+			t.Fatalf("migration job state %q, want failed (one record breaks version 2's rules)", job.State)
+		}
+		var audits []map[string]any
+		for _, e := range s.logs.Entries() {
+			if e["log"] == "audit" && e["job_id"] == jobID {
+				audits = append(audits, e)
+			}
+		}
+		if len(audits) != 1 {
+			t.Fatalf("migration: %d audit lines naming the job, want 1: %v", len(audits), audits)
+		}
+		_, data := s.expect(t, http.StatusOK, http.MethodGet, "/v1/records/tally/ok/_history", nil, nil)
+		var h history
+		if err := json.Unmarshal(data, &h); err != nil {
+			t.Fatal(err)
+		}
+		e := audits[0]
+		if e["schema"] != "tally" || e["id"] != "ok" || e["op"] != "replace" || e["revision"] != float64(2) ||
+			e["version"] != float64(2) || len(h.Revisions) == 0 || e["sha256"] != h.Revisions[0].Sha256 {
+			t.Errorf("migration audit line %v, want schema tally, id ok, op replace, revision 2, version 2, sha256 of %+v", e, h.Revisions)
+		}
+		if countLogs(s, func(e map[string]any) bool { return e["job_id"] == jobID && e["id"] == "low" && e["level"] == "warn" }) != 1 {
+			t.Errorf("migration: no warning naming the job and the record it could not rewrite")
+		}
+	})
+
 	t.Run("header cap", func(t *testing.T) {
 		t.Parallel()
 		conn, err := net.DialTimeout("tcp", s.addr, 10*time.Second)

@@ -90,7 +90,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 	recs := records.New(st, registry, records.Options{RequireIfMatch: cfg.RequireIfMatch})
-	a.jobs = records.NewJobs(recs, st)
+	a.jobs = records.NewJobs(recs, st, handlers.NewJobLog(cfg.Logger))
 	ids, err := st.Jobs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)

@@ -452,25 +452,6 @@ func (d *recordDeps) countValidation(t target, version int, err error) {
 	}
 }
 
-// audit writes the audit line of a write.
-func (d *recordDeps) audit(w http.ResponseWriter, schemaName string, written *records.Written) {
-	info := requestInfoFrom(w)
-	ev := info.logger.Info()
-	if !ev.Enabled() {
-		return
-	}
-	ev.Str("log", "audit").
-		Str("request_id", info.id).
-		Str("by", "").
-		Str("schema", schemaName).
-		Str("id", written.Record.ID).
-		Int64("revision", written.Record.Revision).
-		Str("op", written.Op).
-		Int("version", written.Version).
-		Str("sha256", written.Sha256()).
-		Msg("write")
-}
-
 func (d *recordDeps) patchRecord() http.Handler {
 	return errHandler(func(w http.ResponseWriter, r *http.Request) error {
 		t, err := d.target(r, true)

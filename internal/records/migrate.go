@@ -57,20 +57,30 @@ type storedJob struct {
 	Target int    `json:"target,omitempty"`
 }
 
+// A JobLog is told what a job does to records: of each record it
+// rewrites, so that the write reaches the audit log as a client's would,
+// and of each it could not, so that a failed job names its records.
+type JobLog interface {
+	Rewrote(job *Job, w *Written)
+	Refused(job *Job, id string, err error)
+}
+
 // Jobs runs background jobs (schema migrations) and keeps their state in
 // the store so that it outlives the process.
 type Jobs struct {
 	records *Service
 	store   JobStore
+	log     JobLog
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
 
-// NewJobs returns a job runner. Close stops the jobs it runs.
-func NewJobs(records *Service, st JobStore) *Jobs {
+// NewJobs returns a job runner that tells log what its jobs do. Close
+// stops the jobs it runs.
+func NewJobs(records *Service, st JobStore, log JobLog) *Jobs {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Jobs{records: records, store: st, ctx: ctx, cancel: cancel}
+	return &Jobs{records: records, store: st, log: log, ctx: ctx, cancel: cancel}
 }
 
 // Close stops running jobs and waits for them to save their state; they
@@ -179,11 +189,16 @@ func (j *Jobs) runMigration(ctx context.Context, job *Job) {
 	lastSave := time.Now()
 	if err == nil {
 		err = j.records.eachAfter(ctx, job.Schema, job.after, func(r *Record) error {
-			if err := j.records.upgradeRecord(ctx, job.Schema, r, job.By); err != nil {
-				if _, ok := problem.As(err); !ok {
-					return err
-				}
+			written, err := j.records.upgradeRecord(ctx, job.Schema, r, job.By)
+			switch {
+			case err == nil && written != nil:
+				j.log.Rewrote(job, written)
+			case err == nil:
+			case isProblem(err):
+				j.log.Refused(job, r.ID, err)
 				job.Errors++
+			default:
+				return err
 			}
 			job.Done++
 			job.after = r.ID
@@ -212,33 +227,46 @@ func (j *Jobs) runMigration(ctx context.Context, job *Job) {
 	_ = j.save(context.Background(), job)
 }
 
-// upgradeRecord rewrites one record at the schema's latest version, unless
-// it is there already or changed under us (then the newer write did it).
-func (s *Service) upgradeRecord(ctx context.Context, schemaName string, r *Record, by string) error {
+func isProblem(err error) bool {
+	_, ok := problem.As(err)
+	return ok
+}
+
+// errUpToDate stops a job's write of a record that another write has
+// brought to the latest version since the job read it.
+var errUpToDate = errors.New("records: record is at the latest version")
+
+// upgradeRecord rewrites one record at the schema's latest version and
+// returns the write, or nil when the record is there already, whether as
+// the job read it or as it is when the job writes, or has been deleted.
+func (s *Service) upgradeRecord(ctx context.Context, schemaName string, r *Record, by string) (*Written, error) {
 	sc, err := s.Schema(schemaName)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	doc, err := r.Doc()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	latest := sc.Latest().Number()
 	if doc.Version >= latest {
-		return nil
+		return nil, nil
 	}
 	// The history names the version the job wrote: the latest.
-	_, err = s.write(ctx, writeOp{sc: sc, id: r.ID, by: by, version: latest, op: "replace",
+	written, err := s.write(ctx, writeOp{sc: sc, id: r.ID, by: by, version: latest, op: "replace",
 		mustExist: true,
 		build: func(prev *Record) (*schema.Doc, error) {
 			stored, err := prev.Doc()
 			if err != nil {
 				return nil, err
 			}
+			if stored.Version >= latest {
+				return nil, errUpToDate
+			}
 			return sc.Upgrade(stored)
 		}})
-	if problem.Is(err, problem.NotFound) {
-		return nil // deleted meanwhile: nothing left to upgrade
+	if errors.Is(err, errUpToDate) || problem.Is(err, problem.NotFound) {
+		return nil, nil
 	}
-	return err
+	return written, err
 }

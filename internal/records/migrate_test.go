@@ -3,6 +3,9 @@ package records
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -68,20 +71,12 @@ func TestMigrationResumes(t *testing.T) {
 			if err := st.PutJob(ctx, "j1", raw); err != nil {
 				t.Fatal(err)
 			}
-			jobs := NewJobs(svc, st)
+			jobs := NewJobs(svc, st, &jobLog{})
 			defer jobs.Close()
 			if err := jobs.Resume(ctx, []string{"j1"}); err != nil {
 				t.Fatal(err)
 			}
-			var job *Job
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-				if job, err = jobs.Get(ctx, "j1"); err != nil {
-					t.Fatal(err)
-				}
-				if job.State != JobRunning && job.State != JobQueued {
-					break
-				}
-			}
+			job := waitJob(t, jobs, "j1")
 			// Resumed, the job keeps the error it had counted.
 			wantState, wantErrors := JobFailed, int64(1)
 			if tt.stored.After == "" || tt.thirdVer {
@@ -104,5 +99,116 @@ func TestMigrationResumes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// waitJob waits for a job to finish and returns its state.
+func waitJob(t *testing.T, jobs *Jobs, id string) *Job {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		job, err := jobs.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.State != JobRunning && job.State != JobQueued || time.Now().After(deadline) {
+			return job
+		}
+	}
+}
+
+// jobLog keeps what jobs tell their log.
+type jobLog struct {
+	mu      sync.Mutex
+	rewrote []string // schema/id@revision
+	refused []string // ids
+}
+
+func (l *jobLog) Rewrote(job *Job, w *Written) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rewrote = append(l.rewrote, fmt.Sprintf("%s/%s@%d", job.Schema, w.Record.ID, w.Record.Revision))
+}
+
+func (l *jobLog) Refused(job *Job, id string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refused = append(l.refused, id)
+}
+
+// TestMigrationRewritesEachRecordOnce runs two migrations at once over
+// records of which one was written again since a job could have read it:
+// each record behind the latest version gains exactly one revision, one
+// already there gains none, the log hears of each rewrite and of the
+// record that fails the latest version's rules.
+func TestMigrationRewritesEachRecordOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, svc, register := testService(t)
+	register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
+	put := func(id string, n int64) {
+		t.Helper()
+		sc, err := svc.Schema("m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := sc.Version(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		record, err := body.FromMap(map[string]any{"n": n}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Put(ctx, Write{Schema: "m", ID: id, Version: 1, Body: record}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range []string{"a", "b", "c", "d"} {
+		put(id, int64(i))
+	}
+	put("neg", -1)
+	stale, err := svc.Get(ctx, "m", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	register(`{"name":"m","version":2,"fields":{"n":{"type":"int","validate":"gte=0"},"c":{"type":"string","default":"blue"}},
+		"migrate":[{"op":"add","field":"c","default":"blue"}]}`)
+	// A client's write stores a at the latest version after a job read it.
+	put("a", 10)
+	if written, err := svc.upgradeRecord(ctx, "m", stale, ""); err != nil || written != nil {
+		t.Fatalf("upgrading a record written at the latest version since it was read: %+v, %v; want nothing written", written, err)
+	}
+
+	log := &jobLog{}
+	jobs := NewJobs(svc, st, log)
+	defer jobs.Close()
+	var ids []string
+	for range 2 {
+		job, err := jobs.StartMigration(ctx, "m", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, job.ID)
+	}
+	for _, id := range ids {
+		if job := waitJob(t, jobs, id); job.State != JobFailed || job.Done != 5 || job.Errors != 1 {
+			t.Errorf("job %s = %+v, want failed, 5 done, 1 error", id, job)
+		}
+	}
+	for id, want := range map[string]int64{"a": 2, "b": 2, "c": 2, "d": 2, "neg": 1} {
+		rec, err := svc.Get(ctx, "m", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Revision != want {
+			t.Errorf("record %s at revision %d after two migrations, want %d", id, rec.Revision, want)
+		}
+	}
+	slices.Sort(log.rewrote)
+	if want := []string{"m/b@2", "m/c@2", "m/d@2"}; !slices.Equal(log.rewrote, want) {
+		t.Errorf("the jobs' log heard of rewrites %v, want %v", log.rewrote, want)
+	}
+	if !slices.Equal(log.refused, []string{"neg", "neg"}) {
+		t.Errorf("the jobs' log heard of refusals %v, want neg from each job", log.refused)
 	}
 }
