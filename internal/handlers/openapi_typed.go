@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/go-json-experiment/json"
@@ -102,6 +103,9 @@ func openAPIObject(fields map[string]*schema.Field) map[string]any {
 	}
 	out := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
+		// In name order, so that the document is the same bytes on every
+		// request, and its ETag-less caches and digests agree.
+		slices.Sort(required)
 		out["required"] = required
 	}
 	return out
