@@ -585,6 +585,21 @@ func TestContentDigest(t *testing.T) {
 		}
 	})
 
+	// Lines of one field are one list (RFC 9110 §5.3): a mismatch on the
+	// second counts as much as on the first.
+	t.Run("several lines", func(t *testing.T) {
+		t.Parallel()
+		s.Send(t, http.MethodPut, "/v1/records/item/lines1", body, "Content-Type", "application/json",
+			"Content-Digest", good256, "Content-Digest", good512).MustStatus(t, http.StatusCreated)
+		s.Send(t, http.MethodPut, "/v1/records/item/lines2", body, "Content-Type", "application/json",
+			"Content-Digest", good256, "Content-Digest", bad256).Problem(t, 400)
+		s.Get(t, "/v1/records/item/lines2").Problem(t, 404)
+		stream := []byte(`{"id":"lines3","data":{"name":"one","qty":1}}` + "\n")
+		s.Send(t, http.MethodPost, "/v1/records/item/_import", stream, "Content-Type", "application/jsonl",
+			"Content-Digest", sha256Digest(stream), "Content-Digest", bad256).Problem(t, 400)
+		s.Get(t, "/v1/records/item/lines3").Problem(t, 404)
+	})
+
 	t.Run("migrate", func(t *testing.T) {
 		t.Parallel()
 		s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate", []byte("x"), "Content-Digest", bad256).Problem(t, 400)
@@ -718,5 +733,24 @@ func TestIfMatchTakesOnlyIssuedTags(t *testing.T) {
 		cur := s.Get(t, "/v1/records/item/tags").Header.Get("ETag")
 		prefix, _, _ := strings.Cut(strings.Trim(cur, `"`), ".")
 		s.SendJSON(t, "PUT", "/v1/records/item/tags", sample("tags", 3), "If-Match", `"`+prefix+issued+`"`).MustStatus(t, 200)
+	}
+}
+
+// Content-Encoding and Accept-Encoding sent on several lines are each one
+// list (RFC 9110 §5.3), as if sent on one.
+func TestCodingFieldsOnSeveralLines(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(`{"name":"coded","qty":1}`))
+	zw.Close()
+	s.Send(t, http.MethodPut, "/v1/records/item/coded", zipped.Bytes(), "Content-Type", "application/json",
+		"Content-Encoding", "gzip", "Content-Encoding", "br").Problem(t, http.StatusUnsupportedMediaType)
+	s.Get(t, "/v1/records/item/coded").Problem(t, 404)
+	s.MustPut(t, "item", "big", sample(strings.Repeat("long name ", 200), 1))
+	r := s.Get(t, "/v1/records/item/big", "Accept-Encoding", "deflate", "Accept-Encoding", "gzip").MustStatus(t, 200)
+	if got := r.Header.Get("Content-Encoding"); got != "gzip" {
+		t.Errorf("Accept-Encoding on two lines, deflate then gzip: Content-Encoding %q, want gzip", got)
 	}
 }

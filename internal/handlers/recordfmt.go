@@ -104,10 +104,13 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 	return f.settled(), nil
 }
 
-// acceptHeader is the request's Accept field: several lines of it are one
-// list (RFC 9110 §5.3).
-func acceptHeader(r *http.Request) string {
-	v := r.Header["Accept"] // canonical already
+// acceptHeader is the request's Accept field.
+func acceptHeader(r *http.Request) string { return listField(r.Header, "Accept") }
+
+// listField is the value of a list-valued field whose canonical name is
+// name: several lines of it are one comma-separated list (RFC 9110 §5.3).
+func listField(h http.Header, name string) string {
+	v := h[name]
 	if len(v) == 0 {
 		return ""
 	}

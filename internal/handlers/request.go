@@ -28,7 +28,7 @@ var errBodyTooLarge = errors.New("handlers: request body too large")
 // readBody reads the whole request body within limit bytes, compressed or
 // not, and checks Content-Digest when the client sent one.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	digest, err := parseDigest(r.Header.Get("Content-Digest"))
+	digest, err := parseDigest(listField(r.Header, "Content-Digest"))
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if digest != nil {
 		raw = io.TeeReader(raw, digest)
 	}
-	body, err := negotiate.ReadSizedBody(raw, r.Header.Get("Content-Encoding"), r.ContentLength, limit)
+	body, err := negotiate.ReadSizedBody(raw, listField(r.Header, "Content-Encoding"), r.ContentLength, limit)
 	if err == nil && digest != nil {
 		// A decoder may stop short of the end of what was sent.
 		_, err = io.Copy(io.Discard, raw)

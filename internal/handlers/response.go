@@ -51,7 +51,7 @@ func compress(body []byte, encoding string) ([]byte, string, error) {
 
 // responseEncoding is the content coding negotiated for r; "" for none.
 func responseEncoding(r *http.Request) string {
-	enc := negotiate.ChooseEncoding(r.Header.Get("Accept-Encoding"))
+	enc := negotiate.ChooseEncoding(listField(r.Header, "Accept-Encoding"))
 	if enc == "identity" {
 		return ""
 	}

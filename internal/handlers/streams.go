@@ -207,14 +207,14 @@ func (d *recordDeps) importRecords() http.Handler {
 				return r.Context().Err()
 			}
 		}
-		digest, err := parseDigest(r.Header.Get("Content-Digest"))
+		digest, err := parseDigest(listField(r.Header, "Content-Digest"))
 		if err != nil {
 			return err
 		}
 		reqBody := http.MaxBytesReader(w, r.Body, limit)
 		received := negotiate.NewSourceReader(reqBody)
 		var body io.Reader = received
-		coding := r.Header.Get("Content-Encoding")
+		coding := listField(r.Header, "Content-Encoding")
 		if digest != nil || !atomic && (r.ContentLength < 0 || coding != "") {
 			// Envelopes are stored as they are read. A stream whose
 			// digest is to be checked, or whose size is known only once
