@@ -600,6 +600,16 @@ func TestContentDigest(t *testing.T) {
 		s.Get(t, "/v1/records/item/lines3").Problem(t, 404)
 	})
 
+	// A delete takes no body, but a digest it sends is checked.
+	t.Run("delete", func(t *testing.T) {
+		t.Parallel()
+		s.MustPut(t, "item", "del", sample("del", 1))
+		s.Send(t, http.MethodDelete, "/v1/records/item/del", []byte("x"), "Content-Digest", bad256).Problem(t, 400)
+		s.Get(t, "/v1/records/item/del").MustStatus(t, http.StatusOK)
+		s.Send(t, http.MethodDelete, "/v1/records/item/del", nil, "Content-Digest", bad256).Problem(t, 400)
+		s.Send(t, http.MethodDelete, "/v1/records/item/del", []byte("x"), "Content-Digest", sha256Digest([]byte("x"))).MustStatus(t, http.StatusNoContent)
+	})
+
 	t.Run("migrate", func(t *testing.T) {
 		t.Parallel()
 		s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate", []byte("x"), "Content-Digest", bad256).Problem(t, 400)

@@ -531,12 +531,22 @@ func (d *recordDeps) deleteRecord() http.Handler {
 			// stop it; the representation only names the 412's ETag.
 			f = recordFormat{codec: d.codecs.Codecs()[0], version: t.schema.Latest().Number()}
 		}
+		// A delete takes no body; whatever it sends is read, within the
+		// body limit, so that a Content-Digest is checked like any other.
+		if _, err := readBody(w, r, d.limits.MaxBodyBytes); err != nil {
+			return err
+		}
 		written, err := d.svc.Delete(writeContext(r), t.name, t.id, d.conditions(r, t, f), "")
 		if err != nil {
 			return d.currentETag(r.Context(), t, f, err)
 		}
 		d.audit(w, t.name, written)
 		w.Header().Set("Ferry-Revision", strconv.FormatInt(written.Record.Revision, 10))
+		if preferMinimal(r) {
+			// A delete's answer is minimal anyway; saying so tells the
+			// client its preference was understood, as on other writes.
+			w.Header().Set("Preference-Applied", "return=minimal")
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})

@@ -315,6 +315,11 @@ func TestPreferReturnMinimal(t *testing.T) {
 	if len(r.Body) == 0 || r.Header.Get("Preference-Applied") == minimal {
 		t.Errorf("Prefer return=representation answered %d bytes with Preference-Applied %q", len(r.Body), r.Header.Get("Preference-Applied"))
 	}
+	// A delete's 204 is minimal anyway, and says the preference was heard.
+	r = s.Send(t, http.MethodDelete, "/v1/records/item/m1", nil, "Prefer", minimal).MustStatus(t, http.StatusNoContent)
+	if r.Header.Get("Preference-Applied") != minimal || r.Header.Get("Ferry-Revision") == "" {
+		t.Errorf("DELETE with %s: Preference-Applied %q, Ferry-Revision %q", minimal, r.Header.Get("Preference-Applied"), r.Header.Get("Ferry-Revision"))
+	}
 }
 
 func TestPatchMergesAndValidates(t *testing.T) {
