@@ -240,7 +240,7 @@ func (s *Server) Exchange(ctx context.Context, tb testing.TB, c Call) (*Resp, er
 		return nil, fmt.Errorf("read body: %w", err)
 	}
 	r := &Resp{Status: res.StatusCode, Header: res.Header, Trailer: res.Trailer, Raw: raw, Body: raw, call: c}
-	if ce := res.Header.Get("Content-Encoding"); ce != "" {
+	if ce := res.Header.Get("Content-Encoding"); ce != "" && req.Method != http.MethodHead {
 		plain, err := decodeContent(ce, raw)
 		if err != nil {
 			return nil, fmt.Errorf("Content-Encoding %q does not decode: %w", ce, err)

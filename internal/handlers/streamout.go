@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"hash"
 	"io"
 	"net/http"
@@ -28,10 +29,17 @@ type streamBody struct {
 	zw       io.WriteCloser
 	alg      string // the Content-Digest algorithm, "" when none was asked for
 	digest   hash.Hash
+	// headersOnly is set for HEAD: the stream is made only as far as it
+	// takes to know the headers a GET would send, then refused.
+	headersOnly bool
 }
 
+// errHeadersSent ends the making of a HEAD response's stream once its
+// headers are sent.
+var errHeadersSent = errors.New("handlers: a HEAD response's headers are sent")
+
 func newStreamBody(w http.ResponseWriter, r *http.Request, encoding string) *streamBody {
-	s := &streamBody{w: w, r: r, encoding: encoding}
+	s := &streamBody{w: w, r: r, encoding: encoding, headersOnly: r.Method == http.MethodHead}
 	if want := r.Header["Want-Content-Digest"]; len(want) > 0 {
 		s.alg = wantedDigest(want)
 	}
@@ -42,8 +50,15 @@ func newStreamBody(w http.ResponseWriter, r *http.Request, encoding string) *str
 // can only cut the stream short.
 func (s *streamBody) Started() bool { return s.started }
 
+// HeadersSent reports whether a HEAD response is complete: its headers are
+// those a GET would have started with.
+func (s *streamBody) HeadersSent() bool { return s.headersOnly && s.started }
+
 // Write adds p to the stream.
 func (s *streamBody) Write(p []byte) (int, error) {
+	if s.HeadersSent() {
+		return 0, errHeadersSent
+	}
 	if !s.started {
 		if len(s.held)+len(p) < negotiate.MinCompressBytes {
 			s.held = append(s.held, p...)
@@ -56,8 +71,20 @@ func (s *streamBody) Write(p []byte) (int, error) {
 	return s.out.Write(p)
 }
 
-// start sends the headers and what was held.
+// start sends the headers and what was held; for HEAD, only the headers.
 func (s *streamBody) start() error {
+	if s.headersOnly {
+		h := s.w.Header()
+		if newDigestHash(s.alg) != nil {
+			h.Set("Trailer", "Content-Digest")
+		}
+		if s.encoding != "" {
+			h.Set("Content-Encoding", s.encoding)
+		}
+		s.started, s.held = true, nil
+		s.w.WriteHeader(http.StatusOK)
+		return errHeadersSent
+	}
 	var dst io.Writer = s.w
 	if s.digest = newDigestHash(s.alg); s.digest != nil {
 		dst = io.MultiWriter(s.w, s.digest)

@@ -100,12 +100,8 @@ func (d *recordDeps) exportRecords() http.Handler {
 		h.Set("Content-Type", choice.MediaType+"; schema="+t.name+"; version="+strconv.Itoa(version))
 		h.Set("Vary", varyNegotiated)
 		d.markDeprecated(w, t.schema, version)
-		if r.Method == http.MethodHead {
-			// Whether a GET would be compressed, and how long it would be,
-			// only making the stream would tell: HEAD names neither.
-			w.WriteHeader(http.StatusOK)
-			return nil
-		}
+		// HEAD makes the stream as far as a GET's headers depend on it:
+		// its first KiB, or the whole of a shorter one.
 		body := newStreamBody(w, r, responseEncoding(r))
 		se := sc.NewEncoder(body)
 		raw, direct := se.(negotiate.RawJSONEncoder)
@@ -133,6 +129,9 @@ func (d *recordDeps) exportRecords() http.Handler {
 		}
 		if err == nil {
 			err = body.Close()
+		}
+		if body.HeadersSent() {
+			return nil
 		}
 		if err != nil && !body.Started() {
 			// Nothing went out yet: the failure can be answered.

@@ -1261,6 +1261,12 @@ func TestExportBodyStart(t *testing.T) {
 	if got := short.Header.Get("Content-Digest"); got != sha(short.Raw) {
 		t.Errorf("short export Content-Digest %q, want %q", got, sha(short.Raw))
 	}
+	shortHead := s.Do(t, Call{Method: http.MethodHead, Path: "/v1/records/item/_export", Header: hdr("Accept-Encoding", "gzip", "Want-Content-Digest", "sha-256")}).MustStatus(t, 200)
+	for _, k := range []string{"Content-Length", "Content-Digest", "Content-Encoding", "Content-Type"} {
+		if got, want := shortHead.Header.Get(k), short.Header.Get(k); got != want {
+			t.Errorf("HEAD of a short export: %s %q, GET has %q", k, got, want)
+		}
+	}
 	for i := 1; i < 40; i++ {
 		s.MustPut(t, "item", fmt.Sprintf("e%02d", i), sample(fmt.Sprintf("e%02d", i), i))
 	}
@@ -1271,10 +1277,10 @@ func TestExportBodyStart(t *testing.T) {
 	if got := long.Trailer.Get("Content-Digest"); got != sha(long.Raw) {
 		t.Errorf("long export Content-Digest trailer %q, want %q (over the gzip bytes)", got, sha(long.Raw))
 	}
-	// Only making the stream would tell whether it is compressed.
-	head := s.Do(t, Call{Method: http.MethodHead, Path: "/v1/records/item/_export", Header: hdr("Accept-Encoding", "gzip")}).MustStatus(t, 200)
-	if ce := head.Header.Get("Content-Encoding"); ce != "" {
-		t.Errorf("HEAD of an export: Content-Encoding %q, want none", ce)
+	// HEAD answers the headers GET does, long stream or short.
+	head := s.Do(t, Call{Method: http.MethodHead, Path: "/v1/records/item/_export", Header: hdr("Accept-Encoding", "gzip", "Want-Content-Digest", "sha-256")}).MustStatus(t, 200)
+	if ce, tr := head.Header.Get("Content-Encoding"), head.Header.Get("Trailer"); ce != "gzip" || tr != "Content-Digest" || len(head.Raw) != 0 {
+		t.Errorf("HEAD of a long export: Content-Encoding %q, Trailer %q, %d body bytes; want gzip, Content-Digest and none", ce, tr, len(head.Raw))
 	}
 
 	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
