@@ -145,7 +145,9 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err != nil {
 			return withAcceptPost(w, r, codecs, err)
 		}
-		f, err := negotiateRecord(r, codecs, sc, v.Number())
+		// Nothing is stored, so this is no write's response: without a
+		// version in Accept it is at the latest (API §1).
+		f, err := negotiateRecord(r, codecs, sc, sc.Latest().Number())
 		if err != nil {
 			return err
 		}

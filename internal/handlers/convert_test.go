@@ -369,9 +369,14 @@ func TestConvertBetweenVersions(t *testing.T) {
 	if n, _ := toBig(dm["qty"]); n == nil || n.Int64() != 8 || dm["sku"] != nil {
 		t.Errorf("v2 → v1 = %v, want qty 8 and no sku", dm)
 	}
-	same := convert(t, s, "?schema=item", "application/json; version=1", "application/json", v1).MustStatus(t, 200)
-	if _, p := mediaType(t, same.Header.Get("Content-Type")); p["version"] != "1" {
-		t.Errorf("v1 body, no Accept version: Content-Type %q, want version=1 (the body's)", same.Header.Get("Content-Type"))
+	// A conversion is no write: with no version asked, it answers at the
+	// latest, as a read does.
+	latest := convert(t, s, "?schema=item", "application/json; version=1", "application/json", v1).MustStatus(t, 200)
+	if _, p := mediaType(t, latest.Header.Get("Content-Type")); p["version"] != "2" {
+		t.Errorf("v1 body, no Accept version: Content-Type %q, want version=2 (the latest)", latest.Header.Get("Content-Type"))
+	}
+	if m := latest.JSON(t); num(t, m, "quantity") != 6 {
+		t.Errorf("v1 body, no Accept version = %v, want quantity 6 (the latest version's name)", m)
 	}
 	// Gob in at version 1, out at version 2.
 	g := mustGob(t, gobItem{Name: "g", Qty: 3})
