@@ -477,3 +477,26 @@ func TestDefinitionKeepsExactDefaults(t *testing.T) {
 	again := strings.Replace(string(s.Get(t, "/v1/schemas/big/versions/1").Body), `"version":1`, `"version":2`, 1)
 	s.Send(t, http.MethodPost, "/v1/schemas?dry_run=true", []byte(again), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
 }
+
+// A listing refused at a deprecated version, because one of its records
+// cannot be shown there, still says the version is deprecated, and names
+// the record it could not show.
+func TestRefusedListingAtDeprecatedVersion(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`)
+	s.MustPut(t, "num", "whole", map[string]any{"n": 7.0})
+	s.MustPut(t, "num", "half", map[string]any{"n": 7.5})
+	s.SendJSON(t, http.MethodPatch, "/v1/schemas/num/versions/1", map[string]any{"deprecated": true}).MustStatus(t, 200)
+	for _, path := range []string{"/v1/records/num", "/v1/records/num/_changes?include=data", "/v1/records/num/half", "/v1/records/num/half/_history?include=data"} {
+		r := s.Get(t, path, "Accept", "application/json; version=1")
+		p := r.Problem(t, http.StatusNotAcceptable)
+		if r.Header.Get("Deprecation") == "" {
+			t.Errorf("GET %s at deprecated version 1, refused: no Deprecation", path)
+		}
+		if !strings.Contains(str(p, "detail"), "half") || str(p, "id") != "half" {
+			t.Errorf("GET %s at version 1: problem %v, want one naming record half", path, p)
+		}
+	}
+}

@@ -31,6 +31,9 @@ func (d *recordDeps) listRecords() http.Handler {
 		if err != nil {
 			return err
 		}
+		// Marked before the page is made, so that a page refused at a
+		// deprecated version says so too.
+		d.markDeprecated(w, t.schema, f.version)
 		requestInfoFrom(w).formatOut = f.codec.Name()
 		page, err := d.svc.List(r.Context(), t.name, r.URL.Query().Get("cursor"), int(limit))
 		if err != nil {
@@ -65,7 +68,6 @@ func (d *recordDeps) listRecords() http.Handler {
 			next.RawQuery = q.Encode()
 			w.Header().Set("Link", "<"+next.RequestURI()+`>; rel="next"`)
 		}
-		d.markDeprecated(w, t.schema, f.version)
 		writeRepresentation(w, r, http.StatusOK, representation{body: body, contentType: f.contentType(t.name), encoding: enc})
 		return nil
 	})
@@ -705,6 +707,7 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 			if f, err = negotiateRecord(r, d.codecs, t.schema, t.schema.Latest().Number()); err != nil {
 				return err
 			}
+			d.markDeprecated(w, t.schema, f.version)
 		}
 		ctx := r.Context()
 		if wait > 0 {
@@ -726,7 +729,6 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		if err != nil {
 			return err
 		}
-		d.markDeprecated(w, t.schema, f.version)
 		body, enc, err := compress(body, f.encoding)
 		if err != nil {
 			return err

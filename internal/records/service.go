@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/problem"
@@ -147,13 +148,28 @@ func (r *Record) docOrNil() (*schema.Doc, error) {
 }
 
 // View returns the record at schema version, as a pointer to that version's
-// compiled struct.
+// compiled struct. A record that cannot be shown there is a problem that
+// names it.
 func (r *Record) View(sc *schema.Schema, version int) (any, error) {
 	d, err := r.Doc()
 	if err != nil {
 		return nil, err
 	}
-	return sc.View(d, version)
+	v, err := sc.View(d, version)
+	if p, ok := problem.As(err); ok {
+		return nil, r.named(p)
+	}
+	return v, err
+}
+
+// named returns p as a problem about this record: its detail names the
+// record and revision and its document carries the id, so that a listing
+// refused for one of its records says which.
+func (r *Record) named(p *problem.Error) *problem.Error {
+	named := *p
+	named.Detail = fmt.Sprintf("record %s at revision %d: %s", r.ID, r.Revision, p.Detail)
+	named.Extra = maps.Clone(p.Extra)
+	return named.With("id", r.ID)
 }
 
 func recordFrom(sr store.Record) *Record {
