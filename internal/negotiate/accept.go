@@ -359,6 +359,11 @@ func parseMediaRange(s string, i int) (mediaRange, int, error) {
 			}
 			mr.quality = q
 		case strings.EqualFold(name, "version"):
+			if mr.version != 0 {
+				// Which one it asks for, the header does not say; a
+				// Content-Type naming two is refused alike.
+				return mediaRange{}, 0, acceptError("media range %q has two version parameters", s[start:end])
+			}
 			v, ok := parseVersion(value)
 			if !ok {
 				v = NoVersion
@@ -370,6 +375,9 @@ func parseMediaRange(s string, i int) (mediaRange, int, error) {
 		case strings.EqualFold(name, "schema"):
 			// Responses carry schema=, and clients echo it back; one
 			// naming another schema than the resource's matches nothing.
+			if mr.schema != "" {
+				return mediaRange{}, 0, acceptError("media range %q has two schema parameters", s[start:end])
+			}
 			mr.schema = value
 			mr.params = true
 		case strings.EqualFold(name, "charset"):
