@@ -526,6 +526,8 @@ func TestContentDigest(t *testing.T) {
 		{"sha-256 mismatch", bad256, 400},
 		{"one of two mismatches", good512 + ", " + bad256, 400},
 		{"not base64", "sha-256=:!!!:", 400},
+		{"member parameters ignored", good256 + ";note=x", 201},
+		{"member parameters do not hide a mismatch", bad256 + ";note=x", 400},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

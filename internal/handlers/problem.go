@@ -43,8 +43,6 @@ const statusClientClosed = 499
 func classify(err error) (*problem.Error, int) {
 	p, ok := problem.As(err)
 	switch {
-	case errors.Is(err, errBodyTooLarge):
-		p = problem.New(problem.TooLarge, "request body is larger than the limit").WithReason("too_large")
 	case !ok && errors.Is(err, context.Canceled):
 		// The client went away (or the server is stopping) before the work
 		// was done: not a fault of the service, and nobody reads the answer.

@@ -22,9 +22,6 @@ import (
 	"github.com/ferry-dev/ferry/internal/problem"
 )
 
-// errBodyTooLarge marks a body cut off by http.MaxBytesReader.
-var errBodyTooLarge = errors.New("handlers: request body too large")
-
 // readBody reads the whole request body within limit bytes, compressed or
 // not, and checks Content-Digest when the client sent one.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
@@ -58,7 +55,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 func bodyError(err error, limit int64) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return problem.New(problem.TooLarge, "request body is larger than %d bytes", limit).WithReason("too_large")
+		return problem.New(problem.TooLarge, "request body is larger than %d bytes", limit).WithReason("too_large").With("limit", limit)
 	}
 	if _, ok := problem.As(err); ok {
 		return err
@@ -97,6 +94,8 @@ func parseDigest(header string) (*contentDigest, error) {
 		if h == nil {
 			continue
 		}
+		// A member's parameters (RFC 8941 §3.2) do not change its value.
+		value, _, _ = strings.Cut(value, ";")
 		value = strings.TrimSpace(value)
 		if len(value) < 2 || value[0] != ':' || value[len(value)-1] != ':' {
 			return nil, problem.New(problem.Invalid, "content-digest %s must be a byte sequence (:base64:)", alg).WithReason("digest")

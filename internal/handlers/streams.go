@@ -360,7 +360,7 @@ func (l *limitWatch) Read(p []byte) (int, error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			// Reported at the envelope it cut, as what it is.
-			err = problem.Wrap(problem.TooLarge, err, "the import stream is larger than %d bytes", mbe.Limit).WithReason("too_large")
+			err = problem.Wrap(problem.TooLarge, err, "the import stream is larger than %d bytes", mbe.Limit).WithReason("too_large").With("limit", mbe.Limit)
 		}
 		if problem.Is(err, problem.TooLarge) {
 			l.over = true

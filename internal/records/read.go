@@ -87,7 +87,8 @@ func decodeCursor(c string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || CheckID(string(b)) != nil {
+	// The decoder skips line breaks: only the form Ferry issues is one.
+	if err != nil || CheckID(string(b)) != nil || encodeCursor(string(b)) != c {
 		return "", problem.New(problem.Invalid, "cursor %q is not one this service issued", problem.Excerpt(c, 64)).WithReason("query")
 	}
 	return string(b), nil
