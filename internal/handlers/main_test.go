@@ -120,7 +120,7 @@ func streamDecoder(sc negotiate.StreamCodec) openapi3filter.BodyDecoder {
 // UseNumber would have produced for its JSON form.
 func jsonModel(v any) (any, error) {
 	switch x := v.(type) {
-	case nil, bool, string:
+	case nil, bool, string, json.Number:
 		return x, nil
 	case int64:
 		return json.Number(strconv.FormatInt(x, 10)), nil

@@ -506,6 +506,20 @@ func num(tb testing.TB, m map[string]any, key string) int64 {
 	return 0
 }
 
+// floatOf returns m[key], a JSON number, as a float64.
+func floatOf(tb testing.TB, m map[string]any, key string) float64 {
+	tb.Helper()
+	n, ok := m[key].(json.Number)
+	if !ok {
+		tb.Fatalf("%s = %v (%T), want a JSON number", key, m[key], m[key])
+	}
+	f, err := n.Float64()
+	if err != nil {
+		tb.Fatalf("%s = %v, want a float", key, n)
+	}
+	return f
+}
+
 // strs returns m[key] as a list of strings.
 func strs(m map[string]any, key string) []string {
 	list, _ := m[key].([]any)

@@ -1747,3 +1747,47 @@ func TestAtomicImportsTakeTurns(t *testing.T) {
 	}
 	s.Get(t, "/v1/records/item/turn-2").MustStatus(t, http.StatusOK)
 }
+
+// TestJSONNumberLiteralsRoundTrip imports and patches the number literals
+// a JSON export writes for floats that no 64-bit integer holds as written:
+// an integral float beyond the int64 range (written without a point, as
+// 1e20 is) and -0. A float field takes each as the float it is, an int
+// field refuses the first as out of range.
+func TestJSONNumberLiteralsRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"fl","version":1,"fields":{"f":{"type":"float"},"n":{"type":"int","default":0}}}`)
+	s.Send(t, http.MethodPut, "/v1/records/fl/src", []byte(`{"f":-1e20}`), "Content-Type", "application/json").MustStatus(t, 201)
+	export := s.Get(t, "/v1/records/fl/_export", "Accept", "application/jsonl").MustStatus(t, 200)
+	if !bytes.Contains(export.Body, []byte(`"f":-100000000000000000000`)) {
+		t.Fatalf("export %s: want the float written as an integer literal", export.Body)
+	}
+	stream := bytes.ReplaceAll(export.Body, []byte(`"id":"src"`), []byte(`"id":"back"`))
+	stream = append(stream, `{"id":"negzero","data":{"f":-0}}`+"\n"...)
+	for _, path := range []string{"/v1/records/fl/_import", "/v1/records/fl/_import?atomic=true"} {
+		if m := s.Send(t, http.MethodPost, path, stream, "Content-Type", "application/jsonl").MustStatus(t, 200).JSON(t); num(t, m, "accepted") != 2 {
+			t.Fatalf("POST %s of an export and a -0: %v, want both accepted", path, m)
+		}
+	}
+	if got := s.Get(t, "/v1/records/fl/back").JSON(t); floatOf(t, got, "f") != -1e20 {
+		t.Errorf("imported back: f = %v, want -1e20", got["f"])
+	}
+	if r := s.Get(t, "/v1/records/fl/negzero"); !bytes.Contains(r.Body, []byte(`"f":-0`)) {
+		t.Errorf("imported -0 reads back as %s, want f -0", r.Body)
+	}
+	patch := func(body string) *Resp {
+		return s.Send(t, http.MethodPatch, "/v1/records/fl/src", []byte(body), "Content-Type", "application/merge-patch+json")
+	}
+	if r := patch(`{"f":-0}`).MustStatus(t, 200); !bytes.Contains(r.Body, []byte(`"f":-0`)) {
+		t.Errorf("PATCH f -0 answered %s, want f -0", r.Body)
+	}
+	if r := patch(`{"f":100000000000000000001}`).MustStatus(t, 200); floatOf(t, r.JSON(t), "f") != 1e20 {
+		t.Errorf("PATCH f 100000000000000000001 answered %s, want f 1e20", r.Body)
+	}
+	if p := patch(`{"n":100000000000000000001}`).Problem(t, 422); !hasFieldError(p, "n", "int_range") {
+		t.Errorf("PATCH n beyond 64 bits: %v, want a 422 naming n with rule int_range", p)
+	}
+	if p := patch(`{"f":1`+strings.Repeat("0", 400)+`}`).Problem(t, 422); !hasFieldError(p, "f", "finite") {
+		t.Errorf("PATCH f beyond the float range: %v, want a 422 naming f with rule finite", p)
+	}
+}

@@ -3,10 +3,12 @@ package negotiate
 import (
 	"bytes"
 	"encoding/base64"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -407,9 +409,17 @@ func readJSON(d *jsontext.Decoder, depth int) (any, error) {
 }
 
 // jsonNumber converts a JSON number literal: an integer literal to int64,
-// or to uint64 above math.MaxInt64, and anything else to float64.
+// or to uint64 above math.MaxInt64, and anything else to float64. A
+// literal that none of them holds as written, an integer beyond 64 bits or
+// -0, stays a json.Number, for a reader that knows the field's type: a
+// float field takes either as a float, an int field refuses the first as
+// out of range and takes -0 as 0. Schemaless conversion settles them
+// first (SettleNumbers).
 func jsonNumber(raw string, off int64) (any, error) {
 	if !strings.ContainsAny(raw, ".eE") {
+		if raw == "-0" {
+			return stdjson.Number(raw), nil
+		}
 		if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
 			return n, nil
 		}
@@ -418,8 +428,7 @@ func jsonNumber(raw string, off int64) (any, error) {
 				return u, nil
 			}
 		}
-		return nil, problem.New(problem.Unprocessable, "json: integer %s at offset %d does not fit in 64 bits", raw, off).
-			WithReason("int_range").With("offset", off)
+		return stdjson.Number(raw), nil
 	}
 	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil {
@@ -427,6 +436,46 @@ func jsonNumber(raw string, off int64) (any, error) {
 			WithReason("nonfinite").With("offset", off)
 	}
 	return f, nil
+}
+
+// SettleNumbers replaces the json.Number values that JSON decoding leaves
+// in a schemaless value, for conversion without a schema, which keeps
+// integers exact: -0 becomes the float -0, and an integer beyond 64 bits
+// is a problem.Unprocessable error naming where it is.
+func SettleNumbers(v any) (any, error) {
+	settled, err := settleNumbers(v)
+	if err != nil {
+		return nil, err.problem()
+	}
+	return settled, nil
+}
+
+func settleNumbers(v any) (any, *valueError) {
+	switch x := v.(type) {
+	case stdjson.Number:
+		if x == "-0" {
+			return math.Copysign(0, -1), nil
+		}
+		return nil, &valueError{kind: problem.Unprocessable, reason: "int_range",
+			msg: fmt.Sprintf("json: integer %s does not fit in 64 bits", x)}
+	case []any:
+		for i, e := range x {
+			settled, err := settleNumbers(e)
+			if err != nil {
+				return nil, err.at(indexSegment(i))
+			}
+			x[i] = settled
+		}
+	case map[string]any:
+		for k, e := range x {
+			settled, err := settleNumbers(e)
+			if err != nil {
+				return nil, err.at(keySegment(k))
+			}
+			x[k] = settled
+		}
+	}
+	return v, nil
 }
 
 // jsonEnd checks that nothing but whitespace follows the value.

@@ -3,6 +3,7 @@ package negotiate
 import (
 	"bytes"
 	"encoding/base64"
+	stdjson "encoding/json"
 	"math"
 	"reflect"
 	"slices"
@@ -289,7 +290,11 @@ func TestJSONExactIntegers(t *testing.T) {
 		{"-9223372036854775808", int64(math.MinInt64)},
 		{"9223372036854775808", uint64(1 << 63)},
 		{"18446744073709551615", uint64(math.MaxUint64)},
-		{"-0", int64(0)},
+		// Literals that no 64-bit number holds as written stay as they
+		// are, for a reader that knows the field's type.
+		{"-0", stdjson.Number("-0")},
+		{"18446744073709551616", stdjson.Number("18446744073709551616")},
+		{"-9223372036854775809", stdjson.Number("-9223372036854775809")},
 		{"1.0", 1.0},
 		{"1e2", 100.0},
 		{"-0.0", math.Copysign(0, -1)},
@@ -304,6 +309,35 @@ func TestJSONExactIntegers(t *testing.T) {
 				t.Errorf("Decode(%s) = %#v, %v; want %#v", tc.in, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSettleNumbers checks what conversion without a schema makes of the
+// literals JSON decoding leaves as they are: -0 is the float -0, and an
+// integer beyond 64 bits is a 422 naming where it is.
+func TestSettleNumbers(t *testing.T) {
+	t.Parallel()
+	var v any
+	if err := NewJSONCodec().Decode([]byte(`{"z":-0,"l":[1,-0]}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	settled, err := SettleNumbers(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := settled.(map[string]any)
+	if z, ok := m["z"].(float64); !ok || z != 0 || !math.Signbit(z) {
+		t.Errorf("-0 settles to %#v, want the float -0", m["z"])
+	}
+	if l := m["l"].([]any); l[0] != int64(1) || !math.Signbit(l[1].(float64)) {
+		t.Errorf("[1,-0] settles to %#v, want 1 and the float -0", l)
+	}
+	if err := NewJSONCodec().Decode([]byte(`{"a":[0,18446744073709551616]}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	_, err = SettleNumbers(v)
+	if p, ok := problem.As(err); !ok || p.Kind != problem.Unprocessable || p.Reason != "int_range" || p.Extra["path"] != "$.a[1]" {
+		t.Errorf("an integer beyond 64 bits settles with %v, want a 422 int_range at $.a[1]", err)
 	}
 }
 

@@ -48,7 +48,12 @@ func seedCodec(f *testing.F, c Codec) {
 // decodes must encode, and decode again to an equal value.
 func fuzzCodec(t *testing.T, c Codec, data []byte) {
 	var v any
-	if err := c.Decode(data, &v); err != nil {
+	err := c.Decode(data, &v)
+	if err == nil {
+		// As conversion without a schema reads a body.
+		v, err = SettleNumbers(v)
+	}
+	if err != nil {
 		mustBeClientError(t, c.Name(), data, err)
 	} else {
 		again, err := c.Marshal(v)

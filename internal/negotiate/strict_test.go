@@ -327,8 +327,11 @@ func TestStrictDecoding(t *testing.T) {
 				t.Parallel()
 				var err error
 				if tc.schemaless {
+					// As conversion without a schema reads a body.
 					var v any
-					err = c.Decode(body, &v)
+					if err = c.Decode(body, &v); err == nil {
+						_, err = SettleNumbers(v)
+					}
 				} else {
 					var v testOrder
 					err = c.Decode(body, &v)

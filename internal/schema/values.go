@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -491,12 +492,17 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 			dst.SetInt(i)
 			return
 		}
-		switch x.(type) {
+		switch x := x.(type) {
 		case uint64, uint:
 			// An integer, only too large: a value out of range, as a
 			// record body decoded into its struct reports it.
 			fl.fail("int_range", fmt.Sprintf("is out of range for a 64-bit integer: %v", x))
 			return
+		case json.Number:
+			if !strings.ContainsAny(string(x), ".eE") {
+				fl.fail("int_range", fmt.Sprintf("is out of range for a 64-bit integer: %s", x))
+				return
+			}
 		}
 		fl.wrongType(n, x)
 	case kindFloat:
@@ -676,8 +682,10 @@ func toFloat(x any) (float64, bool) {
 	case float32:
 		return float64(x), true
 	case json.Number:
+		// A literal beyond the float range reads as an infinity, which
+		// the caller refuses as not finite.
 		f, err := strconv.ParseFloat(string(x), 64)
-		return f, err == nil
+		return f, err == nil || errors.Is(err, strconv.ErrRange)
 	case uint64:
 		// Above the int64 range too, rounded as a float holds it.
 		return float64(x), true
