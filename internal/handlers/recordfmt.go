@@ -293,6 +293,10 @@ func (e *envelopeTypes) changeOf(data reflect.Type) reflect.Type {
 			tagged("op", "Op", stringType),
 			tagged("at", "At", timeType),
 			tagged("data", "Data", data),
+			// Why data is null for a change that is not a delete: the
+			// record cannot be shown at the asked version. The list goes
+			// on past it, as an event stream does.
+			{Name: "Error", Type: stringType, Tag: `json:"error,omitempty" msgpack:"error,omitempty" cbor:"error,omitempty"`},
 		})
 	})
 }

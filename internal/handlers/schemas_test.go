@@ -480,7 +480,9 @@ func TestDefinitionKeepsExactDefaults(t *testing.T) {
 
 // A listing refused at a deprecated version, because one of its records
 // cannot be shown there, still says the version is deprecated, and names
-// the record it could not show.
+// the record it could not show. A change list is not refused: the change
+// whose record cannot be shown carries null data and an error, so that a
+// client reads past it, as an event stream does.
 func TestRefusedListingAtDeprecatedVersion(t *testing.T) {
 	t.Parallel()
 	s := MustServer(t)
@@ -489,7 +491,7 @@ func TestRefusedListingAtDeprecatedVersion(t *testing.T) {
 	s.MustPut(t, "num", "whole", map[string]any{"n": 7.0})
 	s.MustPut(t, "num", "half", map[string]any{"n": 7.5})
 	s.SendJSON(t, http.MethodPatch, "/v1/schemas/num/versions/1", map[string]any{"deprecated": true}).MustStatus(t, 200)
-	for _, path := range []string{"/v1/records/num", "/v1/records/num/_changes?include=data", "/v1/records/num/half", "/v1/records/num/half/_history?include=data"} {
+	for _, path := range []string{"/v1/records/num", "/v1/records/num/half", "/v1/records/num/half/_history?include=data"} {
 		r := s.Get(t, path, "Accept", "application/json; version=1")
 		p := r.Problem(t, http.StatusNotAcceptable)
 		if r.Header.Get("Deprecation") == "" {
@@ -497,6 +499,26 @@ func TestRefusedListingAtDeprecatedVersion(t *testing.T) {
 		}
 		if !strings.Contains(str(p, "detail"), "half") || str(p, "id") != "half" {
 			t.Errorf("GET %s at version 1: problem %v, want one naming record half", path, p)
+		}
+	}
+	r := s.Get(t, "/v1/records/num/_changes?include=data", "Accept", "application/json; version=1").MustStatus(t, http.StatusOK)
+	if r.Header.Get("Deprecation") == "" {
+		t.Errorf("change list at deprecated version 1: no Deprecation")
+	}
+	changes := objects(r.JSON(t), "changes")
+	if len(changes) != 2 {
+		t.Fatalf("change list at version 1 = %s, want both changes", r.Body)
+	}
+	for _, c := range changes {
+		switch str(c, "id") {
+		case "whole":
+			if c["data"] == nil || c["error"] != nil {
+				t.Errorf("change of whole at version 1 = %v, want its data and no error", c)
+			}
+		case "half":
+			if c["data"] != nil || !strings.Contains(str(c, "error"), "7.5") {
+				t.Errorf("change of half at version 1 = %v, want null data and an error naming the value", c)
+			}
 		}
 	}
 }

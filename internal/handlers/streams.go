@@ -820,10 +820,17 @@ func (d *recordDeps) appendChanges(ctx context.Context, t target, f recordFormat
 				continue
 			}
 			view, err := rec.View(t.schema, f.version)
-			if err != nil {
+			switch {
+			case problem.Is(err, problem.NotAcceptable):
+				// One record that cannot be shown does not stop a
+				// client from reading past it.
+				p, _ := problem.As(err)
+				cv.Field(6).SetString(p.Detail)
+			case err != nil:
 				return list, err
+			default:
+				cv.Field(5).Set(reflect.ValueOf(view))
 			}
-			cv.Field(5).Set(reflect.ValueOf(view))
 		}
 		list = reflect.Append(list, cv)
 	}
