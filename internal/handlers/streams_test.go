@@ -360,9 +360,12 @@ func TestImportReportsEachEnvelope(t *testing.T) {
 		body := encodeStream(t, "application/jsonl", envs)
 		r := s.Send(t, http.MethodPost, "/v1/records/item/_import?atomic=true", body, "Content-Type", "application/jsonl")
 		p := r.Problem(t, 422)
-		// "accepted" on an atomic 422 is how many envelopes were good
-		// (api/openapi.yaml Problem.accepted).
-		checkSummary(t, p, 4, 6, 1, 2, 3, 5, 8, 9)
+		// "accepted" counts what was stored, on an atomic 422 as
+		// anywhere: nothing (api/openapi.yaml Problem.accepted).
+		checkSummary(t, p, 0, 6, 1, 2, 3, 5, 8, 9)
+		if !strings.Contains(str(p, "detail"), "6 of 10") {
+			t.Errorf("atomic refusal detail %q, want it to say 6 of 10 envelopes were rejected", str(p, "detail"))
+		}
 		for _, id := range []string{"atomic-ok-a", "atomic-ok-b", "atomic-ok-c"} {
 			s.Get(t, "/v1/records/item/"+id).Problem(t, 404)
 		}

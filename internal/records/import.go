@@ -391,11 +391,11 @@ func (imp *importer) finishAtomic(ctx context.Context) (*ImportSummary, error) {
 }
 
 // atomicRefusal reports an atomic import that stored nothing: accepted
-// counts the envelopes that were good, so the client sees how many it would
-// have to resend once the rejected ones are mended.
+// is 0, as in every summary it counts what was stored, and the detail says
+// how many of the envelopes read were rejected.
 func (imp *importer) atomicRefusal() error {
-	p := problem.New(problem.Unprocessable, "atomic import refused: %d envelope(s) were rejected, nothing was stored", imp.sum.Rejected)
+	p := problem.New(problem.Unprocessable, "atomic import refused: %d of %d envelope(s) were rejected, nothing was stored", imp.sum.Rejected, imp.read)
 	p.Slug = "import-rejected"
-	imp.sum.Accepted = imp.read - imp.sum.Rejected
+	imp.sum.Accepted = 0
 	return p.With("summary", imp.sum)
 }
