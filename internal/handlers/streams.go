@@ -242,7 +242,7 @@ func (d *recordDeps) importRecords() http.Handler {
 		if sc.Name() == "gob-stream" {
 			items = d.gobItems(t.schema, sc, watch, defaultVersion, ctVersion != 0)
 		} else {
-			items = importItems(t.schema, sc, sc.NewDecoder(watch, d.limits.MaxBodyBytes), defaultVersion)
+			items = importItems(t.schema, sc, sc.NewDecoder(watch, d.limits.MaxBodyBytes), defaultVersion, ctVersion != 0)
 		}
 		versions := map[int]bool{} // the versions envelopes were written at
 		read := int64(0)           // the stream's bytes read before the envelope
@@ -390,7 +390,7 @@ func importErrors(w http.ResponseWriter, s *records.ImportSummary) []map[string]
 // importItems adapts a stream decoder to the records importer: each
 // envelope is read as plain data, then its data member is built at the
 // envelope's version.
-func importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.StreamDecoder, def *schema.Version) func() (*records.ImportItem, error) {
+func importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.StreamDecoder, def *schema.Version, named bool) func() (*records.ImportItem, error) {
 	return func() (*records.ImportItem, error) {
 		var raw any
 		err := dec.Decode(&raw)
@@ -401,7 +401,7 @@ func importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.
 		case err != nil:
 			return nil, err
 		}
-		return envelopeItem(sc, raw, def, stream.Name() == "cbor-seq"), nil
+		return envelopeItem(sc, raw, def, named, stream.Name() == "cbor-seq"), nil
 	}
 }
 
@@ -538,8 +538,11 @@ func (p *replayReader) rewind() { p.pos = 0 }
 // stop keeps nothing more.
 func (p *replayReader) stop() { p.recording = false }
 
-// envelopeItem reads an envelope decoded as plain data.
-func envelopeItem(sc *schema.Schema, raw any, def *schema.Version, nullTime bool) *records.ImportItem {
+// envelopeItem reads an envelope decoded as plain data, at its version
+// member, else at def. When the Content-Type named def (named), an
+// envelope whose version says another is rejected alone, as in a gob
+// stream: the client said two things, and Ferry does not pick one.
+func envelopeItem(sc *schema.Schema, raw any, def *schema.Version, named, nullTime bool) *records.ImportItem {
 	m, ok := raw.(map[string]any)
 	if !ok {
 		return &records.ImportItem{Err: problem.New(problem.Invalid, "an envelope must be a map with id and data")}
@@ -563,6 +566,10 @@ func envelopeItem(sc *schema.Schema, raw any, def *schema.Version, nullTime bool
 		n, ok := rawVersion.(int64)
 		if !ok || n < 1 {
 			item.Err = problem.New(problem.Invalid, "envelope member version must be a positive integer")
+			return item
+		}
+		if named && int(n) != def.Number() {
+			item.Err = problem.New(problem.Invalid, "the envelope says version %d, but the Content-Type says the stream is at version %d", n, def.Number()).WithReason("version")
 			return item
 		}
 		v, err := sc.Version(int(n))

@@ -458,6 +458,18 @@ func TestImportReportsEachEnvelope(t *testing.T) {
 		if m := s2.Get(t, "/v1/records/item/ct-v1").JSON(t); num(t, m, "quantity") != 6 {
 			t.Errorf("envelope read at the Content-Type version 1 stored as %v", m)
 		}
+		// An envelope that says another version than the Content-Type
+		// names is refused alone, as in a gob stream; one that says the
+		// same is read.
+		agrees, disagrees := envelope("ct-agrees", 7), envelope("ct-disagrees", 8)
+		agrees["version"], disagrees["version"] = 1, 2
+		body = encodeStream(t, "application/jsonl", []map[string]any{agrees, disagrees})
+		r := s2.Send(t, http.MethodPost, "/v1/records/item/_import", body, "Content-Type", "application/jsonl; version=1")
+		importSummary(t, r, 1, 1, 1)
+		if e := objects(r.JSON(t), "errors"); len(e) != 1 || !strings.Contains(fmt.Sprint(e[0]["problem"]), "Content-Type") {
+			t.Errorf("envelope at version 2 in a version-1 stream: errors %v, want one naming the Content-Type", e)
+		}
+		s2.Get(t, "/v1/records/item/ct-disagrees").Problem(t, 404)
 		// A gob stream at version 2 whose first envelope says version 1,
 		// which cannot read it: that envelope is refused alone.
 		type v2Data struct {
@@ -484,8 +496,8 @@ func TestImportReportsEachEnvelope(t *testing.T) {
 		export := s2.Get(t, "/v1/records/item/_export", "Accept", "application/gob-stream; version=1").MustStatus(t, 200).Body
 		s3 := newItemServer(t)
 		s3.MustRegister(t, itemV2)
-		importSummary(t, s3.Send(t, http.MethodPost, "/v1/records/item/_import", export, "Content-Type", "application/gob-stream"), 5, 0)
-		for _, id := range []string{"old", "new", "ct-v1", "says-1", "says-2"} {
+		importSummary(t, s3.Send(t, http.MethodPost, "/v1/records/item/_import", export, "Content-Type", "application/gob-stream"), 6, 0)
+		for _, id := range []string{"old", "new", "ct-v1", "ct-agrees", "says-1", "says-2"} {
 			want := s2.Get(t, "/v1/records/item/"+id, "Accept", "application/json; version=1").MustStatus(t, 200).Body
 			if got := s3.Get(t, "/v1/records/item/"+id, "Accept", "application/json; version=1").MustStatus(t, 200).Body; !bytes.Equal(got, want) {
 				t.Errorf("%s after a version-1 gob round trip: %s, want %s", id, got, want)
