@@ -396,8 +396,15 @@ func importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.
 		err := dec.Decode(&raw)
 		switch {
 		case errors.Is(err, negotiate.ErrSkipped):
-			// An envelope over the body limit is rejected alone.
-			return &records.ImportItem{Version: def.Number(), Err: err}, nil
+			// An envelope over the body limit, or that does not decode, is
+			// rejected alone, by its id when the decoder could find it.
+			item := &records.ImportItem{Version: def.Number(), Err: err}
+			if p, ok := problem.As(err); ok {
+				if id, _ := p.Extra["id"].(string); records.CheckID(id) == nil {
+					item.ID = id
+				}
+			}
+			return item, nil
 		case err != nil:
 			return nil, err
 		}

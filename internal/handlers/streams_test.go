@@ -1806,3 +1806,23 @@ func TestJSONNumberLiteralsRoundTrip(t *testing.T) {
 		t.Errorf("PATCH f beyond the float range: %v, want a 422 naming f with rule finite", p)
 	}
 }
+
+// TestImportNamesUndecodableEnvelopes checks that an envelope rejected
+// because it does not decode is listed by its id, where the id can be
+// found, as much as one that decodes and fails its rules.
+func TestImportNamesUndecodableEnvelopes(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body := `{"id":"dup","data":{"name":"a","name":"b","qty":1}}` + "\n" +
+		`{"data":{"qty":1,"qty":2},"id":"late"}` + "\n" +
+		`{"id":"ok","data":{"name":"ok","qty":1}}` + "\n"
+	m := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: []byte(body),
+		Header: hdr("Content-Type", "application/jsonl"), Lax: true}).MustStatus(t, 200).JSON(t)
+	var ids []string
+	for _, e := range objects(m, "errors") {
+		ids = append(ids, str(e, "id"))
+	}
+	if num(t, m, "accepted") != 1 || !slices.Equal(ids, []string{"dup", "late"}) {
+		t.Errorf("import of two undecodable envelopes and a good one = %v, want errors naming dup and late", m)
+	}
+}

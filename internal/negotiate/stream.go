@@ -313,7 +313,37 @@ func (d *framedDecoder) valueError(value []byte, err error) error {
 		d.err = p
 		return p
 	}
+	if d.c.framing != framingSelfDelimited {
+		if id, ok := jsonEnvelopeID(value); ok {
+			// So that the rejection names the envelope it is about.
+			p.With("id", id)
+		}
+	}
 	return skipped(p)
+}
+
+// jsonEnvelopeID finds the string member "id" of a JSON object, however
+// the rest of it fails to decode: duplicate names, invalid UTF-8 or
+// numbers out of range elsewhere are passed over.
+func jsonEnvelopeID(value []byte) (string, bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(value), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return "", false
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return "", false
+		}
+		if name.String() == "id" && dec.PeekKind() == '"' {
+			id, err := dec.ReadToken()
+			return id.String(), err == nil
+		}
+		if err := dec.SkipValue(); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // skipped marks the error of one value as one the stream goes on after.
