@@ -107,22 +107,23 @@ func headerTime(r *http.Request, name string) time.Time {
 
 // readPrecondition evaluates the preconditions of a GET or HEAD of rec in
 // the order of RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since, then
-// If-None-Match, else If-Modified-Since. It returns the problem of a
-// failed precondition (412), or reports whether the answer is 304.
-func (d *recordDeps) readPrecondition(r *http.Request, t target, rec *records.Record, etag string) (notModifiedAnswer bool, err error) {
+// If-None-Match, else If-Modified-Since; the dates are weighed against the
+// representation's, lastModified. It returns the problem of a failed
+// precondition (412), or reports whether the answer is 304.
+func (d *recordDeps) readPrecondition(r *http.Request, t target, rec *records.Record, etag string, lastModified time.Time) (notModifiedAnswer bool, err error) {
 	// The names are canonical: every read asks, and few carry any.
 	if v := r.Header["If-Match"]; len(v) > 0 {
 		if !rec.Validator.MatchesAny(d.issuedTags(records.SplitETags(strings.Join(v, ",")), t)) {
 			return false, records.PreconditionFailed(rec.Revision, etag, "If-Match: the record has changed; it is at revision %d", rec.Revision)
 		}
-	} else if records.ModifiedSince(rec.UpdatedAt, headerTime(r, "If-Unmodified-Since")) {
-		return false, records.PreconditionFailed(rec.Revision, etag, "If-Unmodified-Since: the record was modified at %s", httpDate(rec.UpdatedAt))
+	} else if records.ModifiedSince(lastModified, headerTime(r, "If-Unmodified-Since")) {
+		return false, records.PreconditionFailed(rec.Revision, etag, "If-Unmodified-Since: the representation was modified at %s", httpDate(lastModified))
 	}
 	if len(r.Header["If-None-Match"]) > 0 {
 		return notModified(r, etag), nil
 	}
 	since := headerTime(r, "If-Modified-Since")
-	return !since.IsZero() && !records.ModifiedSince(rec.UpdatedAt, since), nil
+	return !since.IsZero() && !records.ModifiedSince(lastModified, since), nil
 }
 
 // notModified reports whether If-None-Match names etag (weak comparison,
@@ -146,7 +147,18 @@ func notModified(r *http.Request, etag string) bool {
 // request because clients naming an alias (application/x-msgpack) share the
 // representation but get their name back.
 func recordRepresentation(t target, rec *records.Record, f recordFormat) representation {
-	return representation{etag: rec.Validator.ETag(f.tagRepr()), lastModified: rec.UpdatedAt, contentType: f.contentType(t.name)}
+	return representation{etag: rec.Validator.ETag(f.tagRepr()), lastModified: lastModified(t.schema, rec, f.version), contentType: f.contentType(t.name)}
+}
+
+// lastModified is when the representation of rec at version last changed:
+// when the record did, or, if later, when the version was registered, as
+// no record was shown at it before. A request naming no version is
+// answered at the latest, so registering a version changes its answer.
+func lastModified(sc *schema.Schema, rec *records.Record, version int) time.Time {
+	if v, err := sc.Version(version); err == nil && v.Registered().After(rec.UpdatedAt) {
+		return v.Registered()
+	}
+	return rec.UpdatedAt
 }
 
 // encodeBody fills in the body of rep, from the cache when it holds this
@@ -232,7 +244,7 @@ func (d *recordDeps) getRecord() http.Handler {
 		if err := d.settleETag(&rep, t, rec, f, nil); err != nil {
 			return err
 		}
-		unchanged, err := d.readPrecondition(r, t, rec, rep.etag)
+		unchanged, err := d.readPrecondition(r, t, rec, rep.etag, rep.lastModified)
 		if err != nil {
 			return err
 		}

@@ -741,3 +741,26 @@ func TestUnknownFieldInPlainDataListsFieldErrors(t *testing.T) {
 		t.Errorf("PATCH with an unknown field: errors %v, want one field error for colour", p["errors"])
 	}
 }
+
+// TestLastModifiedOfANewVersion checks that a record's Last-Modified at a
+// version registered after the record was written is the version's
+// registration: a request naming no version is answered at the latest, so
+// its answer changed then, and If-Modified-Since must not call it
+// unchanged. A version the record was already shown at keeps the record's.
+func TestLastModifiedOfANewVersion(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, itemV1)
+	s.MustPut(t, "item", "lm", sample("lm", 1))
+	before := s.Get(t, "/v1/records/item/lm").MustStatus(t, 200).Header.Get("Last-Modified")
+	time.Sleep(1100 * time.Millisecond) // Last-Modified counts seconds
+	s.MustRegister(t, itemV2)
+	r := s.Get(t, "/v1/records/item/lm", "If-Modified-Since", before).MustStatus(t, 200)
+	if lm := r.Header.Get("Last-Modified"); lm == before {
+		t.Errorf("at the new latest version: Last-Modified %s, unchanged since before it was registered", lm)
+	}
+	s.Get(t, "/v1/records/item/lm", "Accept", "application/json; version=1", "If-Modified-Since", before).MustStatus(t, http.StatusNotModified)
+	if lm := s.Get(t, "/v1/records/item/lm", "Accept", "application/json; version=1").Header.Get("Last-Modified"); lm != before {
+		t.Errorf("at version 1: Last-Modified %s, want the record's %s", lm, before)
+	}
+}

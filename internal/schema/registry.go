@@ -167,16 +167,17 @@ func (r *Registry) Register(ctx context.Context, def *Definition, dryRun bool) (
 	if err := r.store.PutSchemaVersion(ctx, v.name, v.number, v.canonical); err != nil {
 		return nil, fmt.Errorf("schema: store %s v%d: %w", v.name, v.number, err)
 	}
+	v.registeredAt = r.now().UTC().Truncate(time.Second)
 	next := &Schema{name: v.name}
 	if current == nil {
 		next.compatibility = cmp.Or(def.Compatibility, DefaultCompatibility)
 		next.versions = []*Version{v}
-		if err := r.putMeta(ctx, next); err != nil {
-			return nil, err
-		}
 	} else {
 		next.compatibility = current.compatibility
 		next.versions = append(slices.Clip(current.versions), v)
+	}
+	if err := r.putMeta(ctx, next); err != nil {
+		return nil, err
 	}
 	r.put(next)
 	return v, nil
@@ -456,8 +457,9 @@ func (r *Registry) Deprecate(ctx context.Context, name string, version int, depr
 // meta is what a Store keeps of a schema beside its definitions.
 type meta struct {
 	Compatibility string `json:"compatibility"`
-	// Deprecations is keyed by version number.
+	// Deprecations and Registered are keyed by version number.
 	Deprecations map[string]deprecation `json:"deprecations,omitempty"`
+	Registered   map[string]time.Time   `json:"registered,omitempty"`
 }
 
 type deprecation struct {
@@ -468,6 +470,12 @@ type deprecation struct {
 func (r *Registry) putMeta(ctx context.Context, s *Schema) error {
 	m := meta{Compatibility: s.compatibility}
 	for _, v := range s.versions {
+		if !v.registeredAt.IsZero() {
+			if m.Registered == nil {
+				m.Registered = make(map[string]time.Time)
+			}
+			m.Registered[strconv.Itoa(v.number)] = v.registeredAt
+		}
 		if v.deprecatedAt.IsZero() {
 			continue
 		}
@@ -558,19 +566,31 @@ func (r *Registry) loadSchema(ctx context.Context, name string) (*Schema, error)
 			s.compatibility = m.Compatibility
 		}
 		for key, d := range m.Deprecations {
-			n, err := strconv.Atoi(key)
-			if err != nil || n < 1 || n > len(s.versions) {
-				continue
-			}
-			v := *s.versions[n-1]
-			v.deprecatedAt = d.At
-			if d.Sunset != nil {
-				v.sunset = *d.Sunset
-			}
-			s.versions[n-1] = &v
+			s.alterVersion(key, func(v *Version) {
+				v.deprecatedAt = d.At
+				if d.Sunset != nil {
+					v.sunset = *d.Sunset
+				}
+			})
+		}
+		for key, at := range m.Registered {
+			s.alterVersion(key, func(v *Version) { v.registeredAt = at })
 		}
 	}
 	return s, nil
+}
+
+// alterVersion replaces the version that key, a version number as meta
+// keys them, names with a copy that alter changes. A key that names no
+// version is passed over.
+func (s *Schema) alterVersion(key string, alter func(v *Version)) {
+	n, err := strconv.Atoi(key)
+	if err != nil || n < 1 || n > len(s.versions) {
+		return
+	}
+	v := *s.versions[n-1]
+	alter(&v)
+	s.versions[n-1] = &v
 }
 
 // describeError renders an error with the lists a problem carries, for a

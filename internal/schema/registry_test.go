@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/problem"
 )
@@ -18,6 +19,8 @@ func TestRegistryPersistence(t *testing.T) {
 	ctx := context.Background()
 	st := newMemStore()
 	r := NewRegistry(st)
+	clock := time.Date(2026, 3, 4, 5, 6, 7, 890, time.UTC)
+	r.now = func() time.Time { clock = clock.Add(time.Hour); return clock }
 	for _, d := range []string{orderV1, orderV2, `{"name":"alpha","version":1,"compatibility":"NONE","fields":{"x":{"type":"int"}}}`} {
 		if _, err := r.Register(ctx, mustParse(t, d), false); err != nil {
 			t.Fatal(err)
@@ -42,6 +45,15 @@ func TestRegistryPersistence(t *testing.T) {
 	o2, _ := r2.Schema("order")
 	if !reflect.DeepEqual(o2.Versions(), []int{1, 2}) || !reflect.DeepEqual(o1.Changelog(), o2.Changelog()) {
 		t.Fatalf("after Load versions %v changelog %v, want %v", o2.Versions(), o2.Changelog(), o1.Changelog())
+	}
+	// Each version keeps when it was registered, to the second.
+	for _, n := range []int{1, 2} {
+		v1, _ := o1.Version(n)
+		v2, _ := o2.Version(n)
+		want := time.Date(2026, 3, 4, 5+n, 6, 7, 0, time.UTC)
+		if !v1.Registered().Equal(want) || !v2.Registered().Equal(want) {
+			t.Errorf("order v%d registered at %v, and %v after Load; want %v", n, v1.Registered(), v2.Registered(), want)
+		}
 	}
 	if o1.Latest().Type() != o2.Latest().Type() {
 		// Different registries compile separately, but reflect.StructOf

@@ -87,6 +87,7 @@ type Version struct {
 
 	deprecatedAt time.Time
 	sunset       time.Time
+	registeredAt time.Time
 }
 
 // Schema returns the name of the version's schema.
@@ -117,6 +118,11 @@ func (v *Version) WireType() reflect.Type { return v.c.root.wire }
 // New returns a pointer to a new zero wire struct, for a decoder to fill
 // and Validate to check.
 func (v *Version) New() any { return reflect.New(v.c.root.wire).Interface() }
+
+// Registered returns when the version was registered, to the second: no
+// record has been shown at it before then. It is the zero time for a
+// version registered by a build that did not keep it.
+func (v *Version) Registered() time.Time { return v.registeredAt }
 
 // Deprecated returns when the version was deprecated, if it is.
 func (v *Version) Deprecated() (at time.Time, ok bool) {
