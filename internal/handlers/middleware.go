@@ -199,7 +199,7 @@ func (w *observedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 const defaultBodyIdle = time.Minute
 
 // minBodyRate is the average rate, in bytes a second, that a request body
-// must keep up once it has been arriving for longer than its idle time. A
+// must keep up once its reads have waited longer than its idle time. A
 // body may be slow, but not so slow that holding its connection costs
 // Ferry more than sending it costs the client.
 const minBodyRate = 1 << 10
@@ -208,33 +208,32 @@ const minBodyRate = 1 << 10
 // gives each read idle to arrive, and the body as a whole idle plus the
 // time its bytes take at minBodyRate: a body that stalls or trickles is a
 // 408, rather than a connection held open for as long as its client likes.
+// Only the time reads wait counts, so that Ferry's own pauses between
+// reads (committing what it read) are not taken for a slow client.
 type countingBody struct {
 	io.ReadCloser
-	w     http.ResponseWriter // the connection's own, for its deadlines
-	idle  time.Duration
-	start time.Time // of the first read
-	n     int64
+	w      http.ResponseWriter // the connection's own, for its deadlines
+	idle   time.Duration
+	waited time.Duration // in reads so far
+	n      int64
 }
 
 // Read counts and forwards.
 func (c *countingBody) Read(p []byte) (int, error) {
 	rc := http.NewResponseController(c.w)
-	now := time.Now()
-	if c.start.IsZero() {
-		c.start = now
+	// The next byte is due when the time waited for the bytes so far and
+	// it, less a first idle period, would average minBodyRate.
+	allowed := c.idle + time.Duration(c.n+1)*(time.Second/minBodyRate) - c.waited
+	slow := allowed < c.idle
+	if !slow {
+		allowed = c.idle
 	}
-	deadline := now.Add(c.idle)
-	// The next byte is due when the bytes so far and it, spread over the
-	// time since the first idle period, would average minBodyRate.
-	due := c.start.Add(c.idle + time.Duration(c.n+1)*(time.Second/minBodyRate))
-	slow := due.Before(deadline)
-	if slow {
-		deadline = due
-	}
+	start := time.Now()
 	// Without a connection to set a deadline on (a test's recorder),
 	// reads simply wait.
-	timed := c.idle > 0 && rc.SetReadDeadline(deadline) == nil
+	timed := c.idle > 0 && rc.SetReadDeadline(start.Add(allowed)) == nil
 	n, err := c.ReadCloser.Read(p)
+	c.waited += time.Since(start)
 	c.n += int64(n)
 	switch {
 	case !timed:

@@ -3,6 +3,9 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,5 +80,42 @@ func TestRequestIDsAreUnique(t *testing.T) {
 	}
 	if other := newRequestIDs().make(); seen[other] {
 		t.Errorf("a second generator repeats the first's id %q", other)
+	}
+}
+
+// TestBodyRateCountsOnlyWaits checks that the minimum body rate weighs
+// only the time reads wait for the client: a handler that pauses between
+// reads for longer than the idle time, with the body sent at once, reads
+// it whole, while a client that makes each read wait too long is cut off.
+func TestBodyRateCountsOnlyWaits(t *testing.T) {
+	t.Parallel()
+	const idle = 200 * time.Millisecond
+	results := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := &countingBody{ReadCloser: r.Body, w: w, idle: idle}
+		first := make([]byte, 100)
+		_, err := io.ReadFull(body, first)
+		if err == nil {
+			time.Sleep(3 * idle) // committing what it read, say
+			_, err = io.Copy(io.Discard, body)
+		}
+		results <- err
+	}))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The rest follows the first 100 bytes at once, but in a packet of
+	// its own, so that the handler's read after its pause meets the
+	// connection rather than bytes the server had buffered.
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: ferry\r\nContent-Length: %d\r\n\r\n%s", 1100, make([]byte, 100))
+	time.Sleep(idle / 4)
+	if _, err := conn.Write(make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-results; err != nil {
+		t.Errorf("a body sent at once, read with a pause longer than the idle time: %v, want it read whole", err)
 	}
 }
