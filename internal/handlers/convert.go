@@ -58,11 +58,7 @@ func convertSchemaless(codecs *negotiate.Registry, limits Limits, m *metrics.Met
 		m.ObservePayload("in", in.Name(), len(body))
 		var v any
 		start := time.Now()
-		err = in.Decode(body, &v)
-		if err == nil {
-			v, err = negotiate.SettleNumbers(v)
-		}
-		if err != nil {
+		if err := in.Decode(body, &v); err != nil {
 			countDecodeFailure(m, in.Name(), err)
 			return err
 		}

@@ -508,7 +508,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 			return err
 		}
 		var doc any
-		if err := d.codecs.Codec("json").Decode(body, &doc); err != nil {
+		if err := negotiate.DecodeData(d.codecs.Codec("json"), body, &doc); err != nil {
 			countDecodeFailure(d.metrics, "json", err)
 			return err
 		}

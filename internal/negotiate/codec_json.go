@@ -259,24 +259,15 @@ func jsonEncodeError(err error) error {
 }
 
 // Decode reads the JSON value in data into v, which is *any or a pointer to
-// a struct (or another type the JSON library can fill).
+// a struct (or another type the JSON library can fill). Into *any, -0 is
+// the float -0 and an integer beyond 64 bits is a problem.Unprocessable
+// error; see DecodeData for record data.
 func (c *JSONCodec) Decode(data []byte, v any) error {
+	if p, ok := v.(*any); ok {
+		return c.decodePlain(data, p, false)
+	}
 	if err := wire.CheckJSON(data); err != nil {
 		return err
-	}
-	if p, ok := v.(*any); ok {
-		st := c.bufs.Get().(*jsonState)
-		defer c.put(st)
-		st.dec.Reset(bytes.NewBuffer(data))
-		x, err := readJSON(st.dec, 0)
-		if err != nil {
-			return jsonDecodeError(err, nil)
-		}
-		if err := jsonEnd(st.dec); err != nil {
-			return err
-		}
-		*p = x
-		return nil
 	}
 	if topLevelNull(bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("null")), v) {
 		return nullRecord("json")
@@ -348,8 +339,53 @@ func nullRecord(format string) error {
 	return problem.New(problem.Invalid, "%s: the body is null; a record is a map of its fields", format).WithReason("type")
 }
 
-// readJSON reads one JSON value into the schemaless model.
-func readJSON(d *jsontext.Decoder, depth int) (any, error) {
+// DecodeData reads the JSON value in data into *v as record data: plain
+// data that a reader who knows each field's type fills a record from.
+// The two number literals that no 64-bit number holds as written, -0 and
+// integers beyond 64 bits, stay json.Number (encoding/json's), for that
+// reader to settle: a float field takes either as the float it is (a
+// JSON encoder writes 1e20 as 100000000000000000000), an int field
+// refuses the second as out of range.
+func (c *JSONCodec) DecodeData(data []byte, v *any) error {
+	return c.decodePlain(data, v, true)
+}
+
+// A DataDecoder decodes record data, as JSONCodec.DecodeData does; a
+// codec that is not one decodes record data with Decode into *any.
+type DataDecoder interface {
+	DecodeData(data []byte, v *any) error
+}
+
+// DecodeData decodes record data with c: through its DecodeData when it
+// is a DataDecoder, else with Decode into *any.
+func DecodeData(c Codec, data []byte, v *any) error {
+	if dd, ok := c.(DataDecoder); ok {
+		return dd.DecodeData(data, v)
+	}
+	return c.Decode(data, v)
+}
+
+func (c *JSONCodec) decodePlain(data []byte, p *any, literals bool) error {
+	if err := wire.CheckJSON(data); err != nil {
+		return err
+	}
+	st := c.bufs.Get().(*jsonState)
+	defer c.put(st)
+	st.dec.Reset(bytes.NewBuffer(data))
+	x, err := readJSON(st.dec, 0, literals)
+	if err != nil {
+		return jsonDecodeError(err, nil)
+	}
+	if err := jsonEnd(st.dec); err != nil {
+		return err
+	}
+	*p = x
+	return nil
+}
+
+// readJSON reads one JSON value into the schemaless model, with literals
+// as DecodeData keeps them when literals is set.
+func readJSON(d *jsontext.Decoder, depth int, literals bool) (any, error) {
 	switch d.PeekKind() {
 	case '[', '{':
 		if depth >= wire.MaxDepth {
@@ -371,11 +407,11 @@ func readJSON(d *jsontext.Decoder, depth int) (any, error) {
 		return tok.String(), nil
 	case '0':
 		raw := tok.String()
-		return jsonNumber(raw, d.InputOffset()-int64(len(raw)))
+		return jsonNumber(raw, d.InputOffset()-int64(len(raw)), literals)
 	case '[':
 		a := []any{}
 		for d.PeekKind() != ']' {
-			v, err := readJSON(d, depth+1)
+			v, err := readJSON(d, depth+1, literals)
 			if err != nil {
 				return nil, err
 			}
@@ -394,7 +430,7 @@ func readJSON(d *jsontext.Decoder, depth int) (any, error) {
 			}
 			// The token is valid only until the next read.
 			key := name.String()
-			v, err := readJSON(d, depth+1)
+			v, err := readJSON(d, depth+1, literals)
 			if err != nil {
 				return nil, err
 			}
@@ -409,16 +445,17 @@ func readJSON(d *jsontext.Decoder, depth int) (any, error) {
 }
 
 // jsonNumber converts a JSON number literal: an integer literal to int64,
-// or to uint64 above math.MaxInt64, and anything else to float64. A
-// literal that none of them holds as written, an integer beyond 64 bits or
-// -0, stays a json.Number, for a reader that knows the field's type: a
-// float field takes either as a float, an int field refuses the first as
-// out of range and takes -0 as 0. Schemaless conversion settles them
-// first (SettleNumbers).
-func jsonNumber(raw string, off int64) (any, error) {
+// or to uint64 above math.MaxInt64, and anything else to float64. The
+// literals none of them holds as written, -0 and integers beyond 64 bits,
+// stay json.Number with literals set; without, -0 is the float -0 and an
+// integer beyond 64 bits an error.
+func jsonNumber(raw string, off int64, literals bool) (any, error) {
 	if !strings.ContainsAny(raw, ".eE") {
 		if raw == "-0" {
-			return stdjson.Number(raw), nil
+			if literals {
+				return stdjson.Number(raw), nil
+			}
+			return math.Copysign(0, -1), nil
 		}
 		if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
 			return n, nil
@@ -428,7 +465,11 @@ func jsonNumber(raw string, off int64) (any, error) {
 				return u, nil
 			}
 		}
-		return stdjson.Number(raw), nil
+		if literals {
+			return stdjson.Number(raw), nil
+		}
+		return nil, problem.New(problem.Unprocessable, "json: integer %s at offset %d does not fit in 64 bits", raw, off).
+			WithReason("int_range").With("offset", off)
 	}
 	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil {
@@ -436,46 +477,6 @@ func jsonNumber(raw string, off int64) (any, error) {
 			WithReason("nonfinite").With("offset", off)
 	}
 	return f, nil
-}
-
-// SettleNumbers replaces the json.Number values that JSON decoding leaves
-// in a schemaless value, for conversion without a schema, which keeps
-// integers exact: -0 becomes the float -0, and an integer beyond 64 bits
-// is a problem.Unprocessable error naming where it is.
-func SettleNumbers(v any) (any, error) {
-	settled, err := settleNumbers(v)
-	if err != nil {
-		return nil, err.problem()
-	}
-	return settled, nil
-}
-
-func settleNumbers(v any) (any, *valueError) {
-	switch x := v.(type) {
-	case stdjson.Number:
-		if x == "-0" {
-			return math.Copysign(0, -1), nil
-		}
-		return nil, &valueError{kind: problem.Unprocessable, reason: "int_range",
-			msg: fmt.Sprintf("json: integer %s does not fit in 64 bits", x)}
-	case []any:
-		for i, e := range x {
-			settled, err := settleNumbers(e)
-			if err != nil {
-				return nil, err.at(indexSegment(i))
-			}
-			x[i] = settled
-		}
-	case map[string]any:
-		for k, e := range x {
-			settled, err := settleNumbers(e)
-			if err != nil {
-				return nil, err.at(keySegment(k))
-			}
-			x[k] = settled
-		}
-	}
-	return v, nil
 }
 
 // jsonEnd checks that nothing but whitespace follows the value.

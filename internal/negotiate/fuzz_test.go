@@ -48,12 +48,7 @@ func seedCodec(f *testing.F, c Codec) {
 // decodes must encode, and decode again to an equal value.
 func fuzzCodec(t *testing.T, c Codec, data []byte) {
 	var v any
-	err := c.Decode(data, &v)
-	if err == nil {
-		// As conversion without a schema reads a body.
-		v, err = SettleNumbers(v)
-	}
-	if err != nil {
+	if err := c.Decode(data, &v); err != nil {
 		mustBeClientError(t, c.Name(), data, err)
 	} else {
 		again, err := c.Marshal(v)

@@ -288,11 +288,20 @@ func (d *framedDecoder) Decode(v any) error {
 		}
 		i := d.index
 		d.index++
-		if err := d.c.codec.Decode(value, v); err != nil {
+		if err := d.decodeValue(value, v); err != nil {
 			return d.valueError(value, atIndex(err, i))
 		}
 		return nil
 	}
+}
+
+// decodeValue decodes one value of the stream into v. Into *any a value is
+// an import's envelope, record data, which a DataDecoder reads as such.
+func (d *framedDecoder) decodeValue(value []byte, v any) error {
+	if p, ok := v.(*any); ok {
+		return DecodeData(d.c.codec, value, p)
+	}
+	return d.c.codec.Decode(value, v)
 }
 
 // valueError marks the decoding error of a framed value as one the stream

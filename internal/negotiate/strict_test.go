@@ -327,11 +327,8 @@ func TestStrictDecoding(t *testing.T) {
 				t.Parallel()
 				var err error
 				if tc.schemaless {
-					// As conversion without a schema reads a body.
 					var v any
-					if err = c.Decode(body, &v); err == nil {
-						_, err = SettleNumbers(v)
-					}
+					err = c.Decode(body, &v)
 				} else {
 					var v testOrder
 					err = c.Decode(body, &v)

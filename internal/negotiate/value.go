@@ -20,9 +20,9 @@ import (
 //	[]byte, time.Time (UTC), []any, map[string]any, and map[any]any when a
 //	map has a key that is not a string.
 //
-// JSON adds encoding/json's Number for the literals that none of them
-// holds as written, -0 and integers beyond 64 bits, which a reader that
-// knows the field's type settles, and SettleNumbers settles without one.
+// Record data from JSON (JSONCodec.DecodeData) adds encoding/json's
+// Number, for the literals that none of them holds as written: -0 and
+// integers beyond 64 bits.
 //
 // Arrays and maps decode as non-nil, possibly empty, values.
 
