@@ -609,7 +609,12 @@ func TestContentDigest(t *testing.T) {
 		s.Send(t, http.MethodDelete, "/v1/records/item/del", []byte("x"), "Content-Digest", bad256).Problem(t, 400)
 		s.Get(t, "/v1/records/item/del").MustStatus(t, http.StatusOK)
 		s.Send(t, http.MethodDelete, "/v1/records/item/del", nil, "Content-Digest", bad256).Problem(t, 400)
-		s.Send(t, http.MethodDelete, "/v1/records/item/del", []byte("x"), "Content-Digest", sha256Digest([]byte("x"))).MustStatus(t, http.StatusNoContent)
+		// Preconditions come first, and the bytes are not decoded: a
+		// content coding on a body that means nothing is no error.
+		s.Send(t, http.MethodDelete, "/v1/records/item/del", []byte("x"), "Content-Digest", bad256, "If-Match", `"1-stale.json.v1"`).Problem(t, http.StatusPreconditionFailed)
+		s.Send(t, http.MethodDelete, "/v1/records/item/del", []byte("x"), "Content-Digest", sha256Digest([]byte("x")), "Content-Encoding", "gzip").MustStatus(t, http.StatusNoContent)
+		s.MustPut(t, "item", "del", sample("del", 1))
+		s.Send(t, http.MethodDelete, "/v1/records/item/del", nil, "Content-Encoding", "br").MustStatus(t, http.StatusNoContent)
 	})
 
 	t.Run("migrate", func(t *testing.T) {

@@ -543,12 +543,16 @@ func (d *recordDeps) deleteRecord() http.Handler {
 			// stop it; the representation only names the 412's ETag.
 			f = recordFormat{codec: d.codecs.Codecs()[0], version: t.schema.Latest().Number()}
 		}
-		// A delete takes no body; whatever it sends is read, within the
-		// body limit, so that a Content-Digest is checked like any other.
-		if _, err := readBody(w, r, d.limits.MaxBodyBytes); err != nil {
+		// Preconditions come before the body (RFC 9110 §13.2.1), which a
+		// delete does not take: it is read only to check a Content-Digest.
+		cond := d.conditions(r, t, f)
+		if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond, true); err != nil {
+			return d.currentETag(r.Context(), t, f, err)
+		}
+		if err := checkDigestOnly(w, r, d.limits.MaxBodyBytes); err != nil {
 			return err
 		}
-		written, err := d.svc.Delete(writeContext(r), t.name, t.id, d.conditions(r, t, f), "")
+		written, err := d.svc.Delete(writeContext(r), t.name, t.id, cond, "")
 		if err != nil {
 			return d.currentETag(r.Context(), t, f, err)
 		}

@@ -49,6 +49,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
+// checkDigestOnly checks the Content-Digest of a request whose body means
+// nothing, against the bytes received (within limit bytes), without
+// decoding them; without a Content-Digest the body is left unread.
+func checkDigestOnly(w http.ResponseWriter, r *http.Request, limit int64) error {
+	digest, err := parseDigest(listField(r.Header, "Content-Digest"))
+	if err != nil || digest == nil {
+		return err
+	}
+	if _, err := io.Copy(digest, http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		return bodyError(err, limit)
+	}
+	return digest.verify()
+}
+
 // bodyError turns the error of reading a request body into the client's
 // problem: 413 for a body cut off at limit bytes, 400 for one whose bytes
 // could not be read. A problem comes back as it is.
