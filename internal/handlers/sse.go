@@ -70,13 +70,25 @@ func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change
 				withData.Data = body
 			}
 		}
-		if p, ok := problem.As(err); ok && p.Kind != problem.Internal {
-			withData.Error = p.Detail
+		if why, ok := unshowable(err); ok {
+			withData.Error = why
 		} else if err != nil {
 			return nil, err
 		}
 	}
 	return json.Marshal(withData)
+}
+
+// unshowable says why a change's record cannot be given with it, when err
+// is a problem with the record (one that cannot be shown at the asked
+// version, or a revision no longer kept) rather than a failure of Ferry's,
+// which fails the request instead.
+func unshowable(err error) (string, bool) {
+	p, ok := problem.As(err)
+	if !ok || p.Kind == problem.Internal {
+		return "", false
+	}
+	return p.Detail, true
 }
 
 // mergeDone returns a context that ends when either ctx or other does.

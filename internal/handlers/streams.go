@@ -834,15 +834,13 @@ func (d *recordDeps) appendChanges(ctx context.Context, t target, f recordFormat
 				continue
 			}
 			view, err := rec.View(t.schema, f.version)
-			switch {
-			case problem.Is(err, problem.NotAcceptable):
+			if why, ok := unshowable(err); ok {
 				// One record that cannot be shown does not stop a
 				// client from reading past it.
-				p, _ := problem.As(err)
-				cv.Field(6).SetString(p.Detail)
-			case err != nil:
+				cv.Field(6).SetString(why)
+			} else if err != nil {
 				return list, err
-			default:
+			} else {
 				cv.Field(5).Set(reflect.ValueOf(view))
 			}
 		}
