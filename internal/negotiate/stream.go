@@ -598,7 +598,7 @@ func (w *window) fill() error {
 	if w.end == len(w.buf) {
 		if len(w.buf) >= w.bound {
 			// Callers check their limit before asking for more.
-			return problem.New(problem.TooLarge, "stream value is larger than the limit of %d bytes", w.bound).WithReason("size")
+			return problem.New(problem.TooLarge, "stream value is larger than the limit of %d bytes", w.bound).WithReason("size").With("limit", w.bound)
 		}
 		grown := make([]byte, min(2*len(w.buf), w.bound))
 		copy(grown, w.buf[:w.end])
@@ -758,7 +758,7 @@ func (d *gobStreamDecoder) next() (int, error) {
 			return 0, problem.New(problem.Invalid, "gob stream: the stream ends inside a value").WithReason("truncated")
 		}
 		if int64(len(d.pending)) >= d.max {
-			return 0, problem.New(problem.TooLarge, "gob stream: a value is larger than %d bytes", d.max).WithReason("size")
+			return 0, problem.New(problem.TooLarge, "gob stream: a value is larger than %d bytes", d.max).WithReason("size").With("limit", d.max)
 		}
 		if err := d.fill(); err != nil {
 			return 0, err

@@ -522,9 +522,10 @@ func TestGobStream(t *testing.T) {
 	if err := dec.Decode(&v); !problem.Is(err, problem.Invalid) {
 		t.Errorf("Decode of a cut value = %v, want invalid", err)
 	}
-	// A value over the limit.
-	if err := s.NewDecoder(bytes.NewReader(stream), 64).Decode(&v); !problem.Is(err, problem.TooLarge) {
-		t.Errorf("Decode under a 64-byte limit = %v, want too large", err)
+	// A value over the limit, which the problem names.
+	err := s.NewDecoder(bytes.NewReader(stream), 64).Decode(&v)
+	if p, ok := problem.As(err); !ok || p.Kind != problem.TooLarge || p.Extra["limit"] != int64(64) {
+		t.Errorf("Decode under a 64-byte limit = %v, want too large, naming the limit", err)
 	}
 	// Schemaless targets are refused.
 	var anyValue any
