@@ -73,14 +73,14 @@ func (s *streamBody) Write(p []byte) (int, error) {
 
 // start sends the headers and what was held; for HEAD, only the headers.
 func (s *streamBody) start() error {
+	h := s.w.Header()
+	if s.alg != "" {
+		h.Set("Trailer", "Content-Digest")
+	}
+	if s.encoding != "" {
+		h.Set("Content-Encoding", s.encoding)
+	}
 	if s.headersOnly {
-		h := s.w.Header()
-		if newDigestHash(s.alg) != nil {
-			h.Set("Trailer", "Content-Digest")
-		}
-		if s.encoding != "" {
-			h.Set("Content-Encoding", s.encoding)
-		}
 		s.started, s.held = true, nil
 		s.w.WriteHeader(http.StatusOK)
 		return errHeadersSent
@@ -96,13 +96,6 @@ func (s *streamBody) start() error {
 			return err
 		}
 		s.zw, s.out = zw, zw
-	}
-	h := s.w.Header()
-	if s.digest != nil {
-		h.Set("Trailer", "Content-Digest")
-	}
-	if s.encoding != "" {
-		h.Set("Content-Encoding", s.encoding)
 	}
 	s.started = true
 	s.w.WriteHeader(http.StatusOK)
@@ -126,7 +119,8 @@ func (s *streamBody) Flush() error {
 	return http.NewResponseController(s.w).Flush()
 }
 
-// Close ends the stream: a short one is sent now, whole.
+// Close ends the stream: a short one is sent now, whole, or for HEAD its
+// headers only.
 func (s *streamBody) Close() error {
 	if !s.started {
 		h := s.w.Header()
@@ -134,6 +128,9 @@ func (s *streamBody) Close() error {
 		setContentDigest(h, s.r, s.held)
 		s.w.WriteHeader(http.StatusOK)
 		s.started = true
+		if s.headersOnly {
+			return nil
+		}
 		_, err := s.w.Write(s.held)
 		return err
 	}

@@ -121,6 +121,11 @@ func (d *recordDeps) exportRecords() http.Handler {
 			if err != nil {
 				return err
 			}
+			if body.headersOnly {
+				// HEAD needs only the first KiB: the encoder's buffer
+				// would hold far more before it reached the body.
+				return se.Flush()
+			}
 			if n++; n%streamFlushEvery == 0 {
 				return body.Flush()
 			}
