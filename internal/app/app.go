@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ferry-dev/ferry/api"
+	"github.com/ferry-dev/ferry/internal/audit"
 	"github.com/ferry-dev/ferry/internal/gobcheck"
 	"github.com/ferry-dev/ferry/internal/handlers"
 	"github.com/ferry-dev/ferry/internal/metrics"
@@ -90,7 +91,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 	recs := records.New(st, registry, records.Options{RequireIfMatch: cfg.RequireIfMatch})
-	a.jobs = records.NewJobs(recs, st, handlers.NewJobLog(cfg.Logger))
+	a.jobs = records.NewJobs(recs, st, audit.NewJobLog(cfg.Logger))
 	ids, err := st.Jobs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)

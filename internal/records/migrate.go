@@ -61,7 +61,9 @@ type storedJob struct {
 // rewrites, so that the write reaches the audit log as a client's would,
 // and of each it could not, so that a failed job names its records.
 type JobLog interface {
+	// Rewrote is told of a record the job rewrote.
 	Rewrote(job *Job, w *Written)
+	// Refused is told of a record the job could not rewrite, and why.
 	Refused(job *Job, id string, err error)
 }
 
@@ -227,6 +229,8 @@ func (j *Jobs) runMigration(ctx context.Context, job *Job) {
 	_ = j.save(context.Background(), job)
 }
 
+// isProblem reports whether err is a problem with a record, which a job
+// counts and goes on after, rather than a failure that stops it.
 func isProblem(err error) bool {
 	_, ok := problem.As(err)
 	return ok

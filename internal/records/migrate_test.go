@@ -110,8 +110,11 @@ func waitJob(t *testing.T, jobs *Jobs, id string) *Job {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if job.State != JobRunning && job.State != JobQueued || time.Now().After(deadline) {
+		if job.State != JobRunning && job.State != JobQueued {
 			return job
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s after 10 s", id, job.State)
 		}
 	}
 }
