@@ -16,17 +16,23 @@ import (
 // answers 501 and 505, and Ferry 400, as the fault is the client's) and
 // an Expect other than
 // 100-continue (417). net/http writes each of them
-// in one call, as plain text, and closes the connection.
-func ProblemListener(ln net.Listener) net.Listener { return problemListener{ln} }
+// in one call, as plain text, and closes the connection. Each problem has
+// an id of its own as its instance and X-Request-Id, as any request's.
+func ProblemListener(ln net.Listener) net.Listener {
+	return problemListener{Listener: ln, ids: newRequestIDs()}
+}
 
-type problemListener struct{ net.Listener }
+type problemListener struct {
+	net.Listener
+	ids *requestIDs
+}
 
 func (l problemListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &problemConn{Conn: c}, nil
+	return &problemConn{Conn: c, ids: l.ids}, nil
 }
 
 // stdErrorHeaders is what net/http writes between the status line and the
@@ -42,10 +48,13 @@ const expectationFailed = "417 Expectation Failed\r\n"
 const maxStdError = 1 << 10
 
 // problemConn rewrites net/http's own plain-text answers as problems.
-type problemConn struct{ net.Conn }
+type problemConn struct {
+	net.Conn
+	ids *requestIDs
+}
 
 func (c *problemConn) Write(b []byte) (int, error) {
-	if doc, ok := problemForStdError(b); ok {
+	if doc, ok := problemForStdError(b, c.ids.make); ok {
 		if _, err := c.Conn.Write(doc); err != nil {
 			return 0, err
 		}
@@ -76,8 +85,9 @@ func (c *problemConn) ReadFrom(r io.Reader) (int64, error) {
 
 // problemForStdError recognises one of net/http's own answers in b
 // ("HTTP/1.1 431 Request Header Fields Too Large" + stdErrorHeaders +
-// text) and returns the same answer as a problem.
-func problemForStdError(b []byte) ([]byte, bool) {
+// text) and returns the same answer as a problem whose instance is an id
+// newID makes.
+func problemForStdError(b []byte, newID func() string) ([]byte, bool) {
 	// net/http answers a request in its own version, HTTP/1.0 or 1.1.
 	const protoLen = len("HTTP/1.1 ")
 	if len(b) > maxStdError || len(b) < protoLen+3 || !bytes.HasPrefix(b, []byte("HTTP/1.1 ")) && !bytes.HasPrefix(b, []byte("HTTP/1.0 ")) ||
@@ -131,11 +141,13 @@ func problemForStdError(b []byte) ([]byte, bool) {
 	if detail == "" {
 		detail = known.detail
 	}
+	id := newID()
 	body, err := json.Marshal(map[string]any{
-		"type":   "/problems/" + known.slug,
-		"title":  http.StatusText(status),
-		"status": status,
-		"detail": validText(detail),
+		"type":     "/problems/" + known.slug,
+		"title":    http.StatusText(status),
+		"status":   status,
+		"detail":   validText(detail),
+		"instance": id,
 	})
 	if err != nil {
 		return nil, false
@@ -143,7 +155,7 @@ func problemForStdError(b []byte) ([]byte, bool) {
 	var out bytes.Buffer
 	out.Grow(len(body) + 200)
 	out.WriteString(proto + strconv.Itoa(status) + " " + http.StatusText(status))
-	out.WriteString("\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: ")
+	out.WriteString("\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\nConnection: close\r\nX-Request-Id: " + id + "\r\nContent-Length: ")
 	out.WriteString(strconv.Itoa(len(body)))
 	out.WriteString("\r\n\r\n")
 	out.Write(body)

@@ -34,7 +34,7 @@ func TestProblemForStdError(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, ok := problemForStdError([]byte(tc.in))
+			out, ok := problemForStdError([]byte(tc.in), func() string { return "req-1" })
 			if tc.status == 0 {
 				if ok {
 					t.Fatalf("rewrote %q as %q, want it left alone", tc.in, out)
@@ -58,6 +58,9 @@ func TestProblemForStdError(t *testing.T) {
 			}
 			if doc["type"] != "/problems/"+tc.slug || doc["detail"] != tc.detail || doc["status"] != float64(tc.status) {
 				t.Errorf("problem %v, want type /problems/%s, detail %q, status %d", doc, tc.slug, tc.detail, tc.status)
+			}
+			if doc["instance"] != "req-1" || resp.Header.Get("X-Request-Id") != "req-1" {
+				t.Errorf("problem %v with X-Request-Id %q, want instance and X-Request-Id req-1", doc, resp.Header.Get("X-Request-Id"))
 			}
 		})
 	}
