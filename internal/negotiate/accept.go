@@ -321,7 +321,7 @@ func parseMediaRange(s string, i int) (mediaRange, int, error) {
 		return mediaRange{}, 0, acceptError("%q is not a media range", s[start:end])
 	}
 
-	seenQ := false
+	seenQ, seenSchema := false, false
 	i = end
 	for {
 		p := skipOWS(s, i)
@@ -375,10 +375,10 @@ func parseMediaRange(s string, i int) (mediaRange, int, error) {
 		case strings.EqualFold(name, "schema"):
 			// Responses carry schema=, and clients echo it back; one
 			// naming another schema than the resource's matches nothing.
-			if mr.schema != "" {
+			if seenSchema {
 				return mediaRange{}, 0, acceptError("media range %q has two schema parameters", s[start:end])
 			}
-			mr.schema = value
+			mr.schema, seenSchema = value, true
 			mr.params = true
 		case strings.EqualFold(name, "charset"):
 			// Ferry's text is always UTF-8.

@@ -181,6 +181,7 @@ func TestChooseMalformed(t *testing.T) {
 		"application/json;version=1;version=2",
 		"application/json;version=x;version=2",
 		"application/json;schema=a;schema=b",
+		`application/json;schema="";schema=b`,
 		`application/json;charset="utf-8`,
 		"application/json application/cbor",
 		"*/json",
