@@ -295,14 +295,16 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 			// Decoded into a record struct, a null field looks left out:
 			// the body is read as plain data too, to tell them apart.
 			var plain any
-			if err := in.Decode(body, &plain); err == nil {
-				if err := v.NullDefaults(plain, cbor); err != nil {
-					return nil, err
-				}
-				if cbor {
-					// CBOR writes the zero time as null.
-					v.NullTimes(decoded, plain)
-				}
+			if err := negotiate.DecodeData(in, body, &plain); err != nil {
+				countDecodeFailure(m, in.Name(), err)
+				return nil, err
+			}
+			if err := v.NullDefaults(plain, cbor); err != nil {
+				return nil, err
+			}
+			if cbor {
+				// CBOR writes the zero time as null.
+				v.NullTimes(decoded, plain)
 			}
 		}
 	}

@@ -1799,6 +1799,10 @@ func TestJSONNumberLiteralsRoundTrip(t *testing.T) {
 	if r := patch(`{"f":100000000000000000001}`).MustStatus(t, 200); floatOf(t, r.JSON(t), "f") != 1e20 {
 		t.Errorf("PATCH f 100000000000000000001 answered %s, want f 1e20", r.Body)
 	}
+	// A null on a defaulted field is found beside such a literal too.
+	if p := s.Send(t, http.MethodPut, "/v1/records/fl/nulled", []byte(`{"f":100000000000000000000,"n":null}`), "Content-Type", "application/json").Problem(t, 422); !hasFieldError(p, "n", "present") {
+		t.Errorf("PUT n null beside a float written as a long integer: %v, want a 422 naming n with rule present", p)
+	}
 	if p := patch(`{"n":100000000000000000001}`).Problem(t, 422); !hasFieldError(p, "n", "int_range") {
 		t.Errorf("PATCH n beyond 64 bits: %v, want a 422 naming n with rule int_range", p)
 	}
@@ -1813,16 +1817,21 @@ func TestJSONNumberLiteralsRoundTrip(t *testing.T) {
 func TestImportNamesUndecodableEnvelopes(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t)
+	long := strings.Repeat("x", 200) // no id: it is not one to echo
 	body := `{"id":"dup","data":{"name":"a","name":"b","qty":1}}` + "\n" +
 		`{"data":{"qty":1,"qty":2},"id":"late"}` + "\n" +
+		`{"id":"` + long + `","data":{"qty":1,"qty":2}}` + "\n" +
 		`{"id":"ok","data":{"name":"ok","qty":1}}` + "\n"
 	m := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: []byte(body),
 		Header: hdr("Content-Type", "application/jsonl"), Lax: true}).MustStatus(t, 200).JSON(t)
 	var ids []string
 	for _, e := range objects(m, "errors") {
 		ids = append(ids, str(e, "id"))
+		if p, _ := e["problem"].(map[string]any); strings.Contains(fmt.Sprint(p), long) {
+			t.Errorf("an error echoes an id that is not one: %v", p)
+		}
 	}
-	if num(t, m, "accepted") != 1 || !slices.Equal(ids, []string{"dup", "late"}) {
-		t.Errorf("import of two undecodable envelopes and a good one = %v, want errors naming dup and late", m)
+	if num(t, m, "accepted") != 1 || !slices.Equal(ids, []string{"dup", "late", ""}) {
+		t.Errorf("import of three undecodable envelopes and a good one = %v, want errors naming dup, late and none", m)
 	}
 }

@@ -339,28 +339,17 @@ func nullRecord(format string) error {
 	return problem.New(problem.Invalid, "%s: the body is null; a record is a map of its fields", format).WithReason("type")
 }
 
-// DecodeData reads the JSON value in data into *v as record data: plain
-// data that a reader who knows each field's type fills a record from.
-// The two number literals that no 64-bit number holds as written, -0 and
-// integers beyond 64 bits, stay json.Number (encoding/json's), for that
+// DecodeData decodes data with c into *v as record data: plain data that
+// a reader who knows each field's type fills a record from. From JSON, the
+// two number literals that no 64-bit number holds as written, -0 and
+// integers beyond 64 bits, stay json.Number (encoding/json's) for that
 // reader to settle: a float field takes either as the float it is (a
 // JSON encoder writes 1e20 as 100000000000000000000), an int field
-// refuses the second as out of range.
-func (c *JSONCodec) DecodeData(data []byte, v *any) error {
-	return c.decodePlain(data, v, true)
-}
-
-// A DataDecoder decodes record data, as JSONCodec.DecodeData does; a
-// codec that is not one decodes record data with Decode into *any.
-type DataDecoder interface {
-	DecodeData(data []byte, v *any) error
-}
-
-// DecodeData decodes record data with c: through its DecodeData when it
-// is a DataDecoder, else with Decode into *any.
+// refuses the second as out of range. Other formats hold every number as
+// written, and decode as Decode into *any does.
 func DecodeData(c Codec, data []byte, v *any) error {
-	if dd, ok := c.(DataDecoder); ok {
-		return dd.DecodeData(data, v)
+	if j, ok := c.(*JSONCodec); ok {
+		return j.decodePlain(data, v, true)
 	}
 	return c.Decode(data, v)
 }

@@ -327,7 +327,7 @@ func TestDecodeData(t *testing.T) {
 		{`{"a":[1,-0]}`, map[string]any{"a": []any{int64(1), stdjson.Number("-0")}}},
 	} {
 		var got any
-		if err := c.DecodeData([]byte(tc.in), &got); err != nil || !reflect.DeepEqual(got, tc.want) {
+		if err := DecodeData(c, []byte(tc.in), &got); err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("DecodeData(%s) = %#v, %v; want %#v", tc.in, got, err, tc.want)
 		}
 	}

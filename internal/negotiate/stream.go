@@ -55,14 +55,15 @@ type StreamEncoder interface {
 }
 
 // A StreamDecoder reads values from a stream, one per Decode, into the same
-// targets a Codec decodes into. Decode returns io.EOF at a clean end of the
-// stream. Errors are *problem.Error values whose "index" member is the
+// targets a Codec decodes into, except that a value decoded into *any is
+// record data (see DecodeData). Decode returns io.EOF at a clean end of
+// the stream. Errors are *problem.Error values whose "index" member is the
 // 0-based index of the value at fault.
 //
 // An error that wraps ErrSkipped concerns that value alone, and the stream
-// goes on after it: a value that is framed correctly but cannot be decoded,
-// or a value over the limit in a stream of delimited values (JSON Lines,
-// JSON text sequences). Any other error ends the stream, and Decode keeps
+// goes on after it: a value that is framed correctly but cannot be decoded
+// (SkippedValue gives its start), or a value over the limit in a stream of
+// delimited values (JSON Lines, JSON text sequences). Any other error ends the stream, and Decode keeps
 // returning it: a framing error, including a JSON line or text that is not
 // one JSON value; a read error; a value over the limit in a self-delimiting
 // stream (CBOR, MessagePack, gob), whose end cannot be found without
@@ -295,8 +296,8 @@ func (d *framedDecoder) Decode(v any) error {
 	}
 }
 
-// decodeValue decodes one value of the stream into v. Into *any a value is
-// an import's envelope, record data, which a DataDecoder reads as such.
+// decodeValue decodes one value of the stream into v, into *any as record
+// data.
 func (d *framedDecoder) decodeValue(value []byte, v any) error {
 	if p, ok := v.(*any); ok {
 		return DecodeData(d.c.codec, value, p)
@@ -322,47 +323,43 @@ func (d *framedDecoder) valueError(value []byte, err error) error {
 		d.err = p
 		return p
 	}
-	if d.c.framing != framingSelfDelimited {
-		if id, ok := jsonEnvelopeID(value); ok {
-			// So that the rejection names the envelope it is about.
-			p.With("id", id)
-		}
-	}
-	return skipped(p)
-}
-
-// jsonEnvelopeID finds the string member "id" of a JSON object, however
-// the rest of it fails to decode: duplicate names, invalid UTF-8 or
-// numbers out of range elsewhere are passed over.
-func jsonEnvelopeID(value []byte) (string, bool) {
-	dec := jsontext.NewDecoder(bytes.NewReader(value), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return "", false
-	}
-	for dec.PeekKind() == '"' {
-		name, err := dec.ReadToken()
-		if err != nil {
-			return "", false
-		}
-		if name.String() == "id" && dec.PeekKind() == '"' {
-			id, err := dec.ReadToken()
-			return id.String(), err == nil
-		}
-		if err := dec.SkipValue(); err != nil {
-			return "", false
-		}
-	}
-	return "", false
+	return skippedValue(p, value)
 }
 
 // skipped marks the error of one value as one the stream goes on after.
-func skipped(err error) error {
+func skipped(err error) error { return skippedValue(err, nil) }
+
+// maxSkippedStart bounds the start of a skipped value that its error keeps.
+const maxSkippedStart = 4 << 10
+
+// skippedValue marks the error of one value as one the stream goes on
+// after, keeping a copy of the value's start, which the stream's buffer
+// will overwrite.
+func skippedValue(err error, value []byte) error {
 	p, ok := err.(*problem.Error)
 	if !ok {
 		return err
 	}
-	p.Err = errors.Join(p.Err, ErrSkipped)
+	s := &skippedError{start: bytes.Clone(value[:min(len(value), maxSkippedStart)])}
+	p.Err = errors.Join(p.Err, s)
 	return p
+}
+
+// A skippedError is ErrSkipped with the start of the value skipped.
+type skippedError struct{ start []byte }
+
+func (s *skippedError) Error() string        { return ErrSkipped.Error() }
+func (s *skippedError) Is(target error) bool { return target == ErrSkipped }
+
+// SkippedValue returns the first bytes (at most 4 KiB) of the value whose
+// error err is, when the stream went on after a value it could not
+// decode, so that the caller can say which value it was; nil otherwise.
+func SkippedValue(err error) []byte {
+	var s *skippedError
+	if errors.As(err, &s) {
+		return s.start
+	}
+	return nil
 }
 
 // line returns the next line. ok is false for a blank line, which is

@@ -20,7 +20,7 @@ import (
 //	[]byte, time.Time (UTC), []any, map[string]any, and map[any]any when a
 //	map has a key that is not a string.
 //
-// Record data from JSON (JSONCodec.DecodeData) adds encoding/json's
+// Record data from JSON (DecodeData) adds encoding/json's
 // Number, for the literals that none of them holds as written: -0 and
 // integers beyond 64 bits.
 //
