@@ -233,7 +233,10 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	// reads simply wait.
 	timed := c.idle > 0 && rc.SetReadDeadline(start.Add(allowed)) == nil
 	n, err := c.ReadCloser.Read(p)
-	c.waited += time.Since(start)
+	// A read is charged no more than it was allowed: the rest is the
+	// time it took to be scheduled again, not the client's. So the next
+	// read is always allowed the time its byte earns at the rate.
+	c.waited += min(time.Since(start), allowed)
 	c.n += int64(n)
 	switch {
 	case !timed:

@@ -86,7 +86,7 @@ func TestRequestIDsAreUnique(t *testing.T) {
 // TestBodyRateCountsOnlyWaits checks that the minimum body rate weighs
 // only the time reads wait for the client: a handler that pauses between
 // reads for longer than the idle time, with the body sent at once, reads
-// it whole, while a client that makes each read wait too long is cut off.
+// it whole. (TestTricklingBody cuts off a client that is too slow.)
 func TestBodyRateCountsOnlyWaits(t *testing.T) {
 	t.Parallel()
 	const idle = 200 * time.Millisecond

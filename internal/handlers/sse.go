@@ -80,12 +80,12 @@ func (d *recordDeps) changeEvent(ctx context.Context, t target, c records.Change
 }
 
 // unshowable says why a change's record cannot be given with it, when err
-// is a problem with the record (one that cannot be shown at the asked
-// version, or a revision no longer kept) rather than a failure of Ferry's,
-// which fails the request instead.
+// is a problem with the record: one that cannot be shown at the asked
+// version, or a revision no longer kept. Any other error fails the
+// request instead.
 func unshowable(err error) (string, bool) {
 	p, ok := problem.As(err)
-	if !ok || p.Kind == problem.Internal {
+	if !ok || p.Kind != problem.NotAcceptable && p.Kind != problem.NotFound {
 		return "", false
 	}
 	return p.Detail, true

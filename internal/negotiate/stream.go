@@ -658,6 +658,9 @@ func (c *gobStreamCodec) NewEncoder(w io.Writer) StreamEncoder {
 // needs, then the value) is vetted by package gobcheck against the type it
 // is decoded into before encoding/gob sees any of it.
 func (c *gobStreamCodec) NewDecoder(r io.Reader, maxValueBytes int64) StreamDecoder {
+	if maxValueBytes <= 0 {
+		maxValueBytes = defaultMaxValueBytes
+	}
 	return &gobStreamDecoder{gob: c.gob, r: r, max: maxValueBytes}
 }
 
