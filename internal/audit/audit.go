@@ -9,23 +9,26 @@ import (
 	"github.com/ferry-dev/ferry/internal/records"
 )
 
-// Write writes the audit line of w, a write to a record of schemaName by
-// the key named by, which the request or job whose id is origin made;
-// originKey names the kind of id ("request_id", "job_id").
-func Write(logger *zerolog.Logger, originKey, origin, by, schemaName string, w *records.Written) {
-	ev := logger.Info()
+// Request writes the audit line of written, a write to a record of
+// schemaName that the request requestID made for the key named by.
+func Request(logger *zerolog.Logger, requestID, by, schemaName string, written *records.Written) {
+	write(logger.Info().Str("request_id", requestID), by, schemaName, written)
+}
+
+// write finishes ev, an event that names where a write came from, as the
+// write's audit line.
+func write(ev *zerolog.Event, by, schemaName string, written *records.Written) {
 	if !ev.Enabled() {
 		return
 	}
 	ev.Str("log", "audit").
-		Str(originKey, origin).
 		Str("by", by).
 		Str("schema", schemaName).
-		Str("id", w.Record.ID).
-		Int64("revision", w.Record.Revision).
-		Str("op", w.Op).
-		Int("version", w.Version).
-		Str("sha256", w.Sha256()).
+		Str("id", written.Record.ID).
+		Int64("revision", written.Record.Revision).
+		Str("op", written.Op).
+		Int("version", written.Version).
+		Str("sha256", written.Sha256()).
 		Msg("write")
 }
 
@@ -41,8 +44,8 @@ type JobLog struct {
 func NewJobLog(logger zerolog.Logger) *JobLog { return &JobLog{logger: &logger} }
 
 // Rewrote writes the audit line of a record the job rewrote.
-func (l *JobLog) Rewrote(job *records.Job, w *records.Written) {
-	Write(l.logger, "job_id", job.ID, job.By, job.Schema, w)
+func (l *JobLog) Rewrote(job *records.Job, written *records.Written) {
+	write(l.logger.Info().Str("job_id", job.ID), job.By, job.Schema, written)
 }
 
 // Refused warns of a record the job could not rewrite, and why.

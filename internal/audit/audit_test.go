@@ -20,25 +20,29 @@ func TestAuditLines(t *testing.T) {
 	written := &records.Written{Record: &records.Record{ID: "r1", Revision: 3, Stored: stored}, Op: "replace", Version: 2}
 	job := &records.Job{ID: "j1", Kind: "migrate", Schema: "order", By: "ops"}
 	tests := []struct {
-		name  string
-		write func(zerolog.Logger)
-		want  map[string]any
+		name   string
+		write  func(zerolog.Logger)
+		want   map[string]any
+		absent []string
 	}{{
 		name: "a request's write",
 		write: func(l zerolog.Logger) {
-			Write(&l, "request_id", "req-1", "", "order", written)
+			Request(&l, "req-1", "", "order", written)
 		},
 		want: map[string]any{"level": "info", "log": "audit", "request_id": "req-1", "by": "", "schema": "order",
 			"id": "r1", "revision": 3.0, "op": "replace", "version": 2.0, "sha256": hex.EncodeToString(sum[:])},
+		absent: []string{"job_id"},
 	}, {
 		name:  "a job's rewrite",
 		write: func(l zerolog.Logger) { NewJobLog(l).Rewrote(job, written) },
 		want: map[string]any{"level": "info", "log": "audit", "job_id": "j1", "by": "ops", "schema": "order",
 			"id": "r1", "revision": 3.0, "op": "replace", "version": 2.0, "sha256": hex.EncodeToString(sum[:])},
+		absent: []string{"request_id"},
 	}, {
-		name:  "a record a job could not rewrite",
-		write: func(l zerolog.Logger) { NewJobLog(l).Refused(job, "r2", errors.New("n must be at least 0")) },
-		want:  map[string]any{"level": "warn", "job_id": "j1", "kind": "migrate", "schema": "order", "id": "r2", "error": "n must be at least 0"},
+		name:   "a record a job could not rewrite",
+		write:  func(l zerolog.Logger) { NewJobLog(l).Refused(job, "r2", errors.New("n must be at least 0")) },
+		want:   map[string]any{"level": "warn", "job_id": "j1", "kind": "migrate", "schema": "order", "id": "r2", "error": "n must be at least 0"},
+		absent: []string{"log", "sha256"},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,12 +58,17 @@ func TestAuditLines(t *testing.T) {
 					t.Errorf("%s = %v, want %v, in %s", k, line[k], v, out.Bytes())
 				}
 			}
+			for _, k := range tc.absent {
+				if _, ok := line[k]; ok {
+					t.Errorf("%s present, want it absent, in %s", k, out.Bytes())
+				}
+			}
 		})
 	}
-	// Below info, writes leave no line and compute no digest.
+	// Below info, writes leave no line.
 	var out bytes.Buffer
 	l := zerolog.New(&out).Level(zerolog.WarnLevel)
-	Write(&l, "request_id", "req-2", "", "order", written)
+	Request(&l, "req-2", "", "order", written)
 	if out.Len() != 0 {
 		t.Errorf("audit line written at level warn: %s", out.Bytes())
 	}

@@ -10,5 +10,5 @@ import (
 // audit writes the audit line of a write a request made.
 func (d *recordDeps) audit(w http.ResponseWriter, schemaName string, written *records.Written) {
 	info := requestInfoFrom(w)
-	audit.Write(info.logger, "request_id", info.id, "", schemaName, written)
+	audit.Request(info.logger, info.id, "", schemaName, written)
 }
