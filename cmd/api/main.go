@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	ln = handlers.ProblemListener(ln)
+	ln = service.ProblemListener(ln)
 	srv := &http.Server{
 		Handler:           service.Handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -62,6 +63,8 @@ type App struct {
 	Handler http.Handler
 	store   *pebblestore.Store
 	jobs    *records.Jobs
+	ids     *handlers.RequestIDs
+	logger  zerolog.Logger
 	cancel  context.CancelFunc
 }
 
@@ -75,7 +78,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	shutdown, cancel := context.WithCancel(context.Background())
 	// a is not the result, which a failure sets to nil before this
 	// deferred call runs: the store opened above must still be closed.
-	a := &App{store: st, cancel: cancel}
+	a := &App{store: st, cancel: cancel, ids: handlers.NewRequestIDs(), logger: cfg.Logger}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, a.Close())
@@ -118,11 +121,20 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		Shutdown:  shutdown,
 		EventPing: cfg.EventPing,
 		BodyIdle:  cfg.BodyIdle,
+
+		RequestIDs: a.ids,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// ProblemListener wraps ln so that the answers Go's HTTP server writes
+// before a request reaches a route are problems, with request ids from
+// the same series as the routes' (see handlers.ProblemListener).
+func (a *App) ProblemListener(ln net.Listener) net.Listener {
+	return handlers.ProblemListener(ln, a.ids, a.logger)
 }
 
 // Commits counts the store's commits since it opened: it advances while

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"github.com/rs/zerolog"
 )
 
 // ProblemListener wraps ln so that the few answers net/http writes itself,
@@ -17,14 +19,16 @@ import (
 // an Expect other than
 // 100-continue (417). net/http writes each of them
 // in one call, as plain text, and closes the connection. Each problem has
-// an id of its own as its instance and X-Request-Id, as any request's.
-func ProblemListener(ln net.Listener) net.Listener {
-	return problemListener{Listener: ln, ids: newRequestIDs()}
+// an id from ids as its instance and X-Request-Id, as a request's has, and
+// a line in logger's log under that id.
+func ProblemListener(ln net.Listener, ids *RequestIDs, logger zerolog.Logger) net.Listener {
+	return problemListener{Listener: ln, ids: ids, logger: &logger}
 }
 
 type problemListener struct {
 	net.Listener
-	ids *requestIDs
+	ids    *RequestIDs
+	logger *zerolog.Logger
 }
 
 func (l problemListener) Accept() (net.Conn, error) {
@@ -32,7 +36,7 @@ func (l problemListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &problemConn{Conn: c, ids: l.ids}, nil
+	return &problemConn{Conn: c, ids: l.ids, logger: l.logger}, nil
 }
 
 // stdErrorHeaders is what net/http writes between the status line and the
@@ -50,17 +54,27 @@ const maxStdError = 1 << 10
 // problemConn rewrites net/http's own plain-text answers as problems.
 type problemConn struct {
 	net.Conn
-	ids *requestIDs
+	ids    *RequestIDs
+	logger *zerolog.Logger
 }
 
 func (c *problemConn) Write(b []byte) (int, error) {
-	if doc, ok := problemForStdError(b, c.ids.make); ok {
-		if _, err := c.Conn.Write(doc); err != nil {
+	if p, ok := problemForStdError(b, c.ids.make); ok {
+		c.logger.Info().Str("request_id", p.id).Int("status", p.status).Str("remote", c.RemoteAddr().String()).
+			Msg("answered before the request reached a route")
+		if _, err := c.Conn.Write(p.doc); err != nil {
 			return 0, err
 		}
 		return len(b), nil
 	}
 	return c.Conn.Write(b)
+}
+
+// A stdProblem is one of net/http's own answers rewritten as a problem.
+type stdProblem struct {
+	doc    []byte // the whole answer, status line to body
+	status int
+	id     string
 }
 
 // CloseWrite lets net/http half-close the connection after a 431, as it
@@ -87,17 +101,17 @@ func (c *problemConn) ReadFrom(r io.Reader) (int64, error) {
 // ("HTTP/1.1 431 Request Header Fields Too Large" + stdErrorHeaders +
 // text) and returns the same answer as a problem whose instance is an id
 // newID makes.
-func problemForStdError(b []byte, newID func() string) ([]byte, bool) {
+func problemForStdError(b []byte, newID func() string) (stdProblem, bool) {
 	// net/http answers a request in its own version, HTTP/1.0 or 1.1.
 	const protoLen = len("HTTP/1.1 ")
 	if len(b) > maxStdError || len(b) < protoLen+3 || !bytes.HasPrefix(b, []byte("HTTP/1.1 ")) && !bytes.HasPrefix(b, []byte("HTTP/1.0 ")) ||
 		(b[protoLen] != '4' && b[protoLen] != '5') {
-		return nil, false
+		return stdProblem{}, false
 	}
 	proto := string(b[:protoLen])
 	statusEnd := bytes.Index(b, []byte("\r\n"))
 	if statusEnd < 0 {
-		return nil, false
+		return stdProblem{}, false
 	}
 	var text []byte
 	switch {
@@ -112,11 +126,11 @@ func problemForStdError(b []byte, newID func() string) ([]byte, bool) {
 		// the table's.
 		text = nil
 	default:
-		return nil, false
+		return stdProblem{}, false
 	}
 	status, err := strconv.Atoi(string(b[protoLen : protoLen+3]))
 	if err != nil || http.StatusText(status) == "" {
-		return nil, false
+		return stdProblem{}, false
 	}
 	// The text repeats the status ("400 Bad Request: missing required
 	// Host header"); what follows it, if anything, is the detail.
@@ -150,7 +164,7 @@ func problemForStdError(b []byte, newID func() string) ([]byte, bool) {
 		"instance": id,
 	})
 	if err != nil {
-		return nil, false
+		return stdProblem{}, false
 	}
 	var out bytes.Buffer
 	out.Grow(len(body) + 200)
@@ -159,7 +173,7 @@ func problemForStdError(b []byte, newID func() string) ([]byte, bool) {
 	out.WriteString(strconv.Itoa(len(body)))
 	out.WriteString("\r\n\r\n")
 	out.Write(body)
-	return out.Bytes(), true
+	return stdProblem{doc: out.Bytes(), status: status, id: id}, true
 }
 
 // A stdAnswer is the problem type and the detail, when net/http gives

@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 func TestProblemForStdError(t *testing.T) {
@@ -34,7 +37,8 @@ func TestProblemForStdError(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, ok := problemForStdError([]byte(tc.in), func() string { return "req-1" })
+			p, ok := problemForStdError([]byte(tc.in), func() string { return "req-1" })
+			out := p.doc
 			if tc.status == 0 {
 				if ok {
 					t.Fatalf("rewrote %q as %q, want it left alone", tc.in, out)
@@ -68,7 +72,8 @@ func TestProblemForStdError(t *testing.T) {
 
 // TestProblemListenerLeavesHandlersAlone serves through a real server on
 // the listener: a handler's own plain-text error on a closing connection
-// passes as it is, and only net/http's own answers become problems.
+// passes as it is, and only net/http's own answers become problems, each
+// logged under the id it carries.
 func TestProblemListenerLeavesHandlersAlone(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -79,7 +84,8 @@ func TestProblemListenerLeavesHandlersAlone(t *testing.T) {
 		w.WriteHeader(http.StatusConflict)
 		_, _ = w.Write([]byte("busy"))
 	}), MaxHeaderBytes: 1 << 10}
-	go func() { _ = srv.Serve(ProblemListener(ln)) }()
+	var logs syncBuffer
+	go func() { _ = srv.Serve(ProblemListener(ln, NewRequestIDs(), zerolog.New(&logs))) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	for _, tc := range []struct {
 		request     string
@@ -110,5 +116,27 @@ func TestProblemListenerLeavesHandlersAlone(t *testing.T) {
 		if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != tc.contentType {
 			t.Errorf("%.40q: %d %q, want %d %q", tc.request, resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.contentType)
 		}
+		id := resp.Header.Get("X-Request-Id")
+		if logged := strings.Contains(logs.String(), `"request_id":"`+id+`"`); tc.contentType == "application/problem+json" && (id == "" || !logged) {
+			t.Errorf("%.40q: X-Request-Id %q, logged %v; want an id the log has", tc.request, id, logged)
+		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger on another goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -53,20 +53,22 @@ func requestInfoFrom(w http.ResponseWriter) *requestInfo {
 	}
 }
 
-// requestIDs makes request ids: a random prefix per process and a counter,
-// unique and cheap, so that ids sort by arrival within one process.
-type requestIDs struct {
+// RequestIDs makes request ids: a random prefix and a counter, unique and
+// cheap, so that the ids of one RequestIDs sort by arrival. A process
+// makes one, for its router and its listener (ProblemListener) alike.
+type RequestIDs struct {
 	prefix string
 	next   atomic.Uint64
 }
 
-func newRequestIDs() *requestIDs {
+// NewRequestIDs returns a maker of request ids with a prefix of its own.
+func NewRequestIDs() *RequestIDs {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &requestIDs{prefix: hex.EncodeToString(b[:])}
+	return &RequestIDs{prefix: hex.EncodeToString(b[:])}
 }
 
-func (g *requestIDs) make() string {
+func (g *RequestIDs) make() string {
 	var buf [48]byte
 	b := append(append(buf[:0], g.prefix...), '-')
 	return string(strconv.AppendUint(b, g.next.Add(1), 16))
@@ -75,7 +77,7 @@ func (g *requestIDs) make() string {
 // observe is the outermost middleware: it gives the request an id, recovers
 // panics into a 500 problem, and writes the access log line and the
 // request metrics once the handler returns.
-func observe(logger zerolog.Logger, m *metrics.Metrics, ids *requestIDs, bodyIdle time.Duration) func(http.Handler) http.Handler {
+func observe(logger zerolog.Logger, m *metrics.Metrics, ids *RequestIDs, bodyIdle time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()

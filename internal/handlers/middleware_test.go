@@ -24,7 +24,7 @@ func TestPanicBecomesProblem(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	r := chi.NewRouter()
-	r.Use(observe(zerolog.New(&logs), metrics.New("test"), newRequestIDs(), time.Minute))
+	r.Use(observe(zerolog.New(&logs), metrics.New("test"), NewRequestIDs(), time.Minute))
 	r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("secret internals: db password is hunter2") })
 	r.Get("/ok", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	srv := httptest.NewServer(r)
@@ -69,7 +69,7 @@ func TestPanicBecomesProblem(t *testing.T) {
 
 func TestRequestIDsAreUnique(t *testing.T) {
 	t.Parallel()
-	ids := newRequestIDs()
+	ids := NewRequestIDs()
 	seen := make(map[string]bool)
 	for range 10000 {
 		id := ids.make()
@@ -78,7 +78,7 @@ func TestRequestIDsAreUnique(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	if other := newRequestIDs().make(); seen[other] {
+	if other := NewRequestIDs().make(); seen[other] {
 		t.Errorf("a second generator repeats the first's id %q", other)
 	}
 }

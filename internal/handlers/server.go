@@ -63,6 +63,9 @@ type Deps struct {
 	// EventPing is how often an event stream sends a ping comment; zero
 	// means every 15 seconds.
 	EventPing time.Duration
+	// RequestIDs makes the ids of requests, shared with the listener
+	// (ProblemListener); nil makes one of the server's own.
+	RequestIDs *RequestIDs
 }
 
 // NewServer builds the router with its middleware and every route.
@@ -90,7 +93,10 @@ func NewServer(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Use(observe(d.Logger, d.Metrics, newRequestIDs(), d.BodyIdle), decodedPath, validQuery, oneContentType)
+	if d.RequestIDs == nil {
+		d.RequestIDs = NewRequestIDs()
+	}
+	r.Use(observe(d.Logger, d.Metrics, d.RequestIDs, d.BodyIdle), decodedPath, validQuery, oneContentType)
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, problem.New(problem.NotFound, "no resource at %s", req.URL.Path))
 	})
