@@ -147,3 +147,12 @@ func hasVaryNegotiated(vary []string) bool {
 	}
 	return seen["accept"] && seen["accept-encoding"]
 }
+
+// registerNum registers schema num: n an int at version 1, retyped to a
+// float at version 2, so that a record holding 7.5 cannot be shown at
+// version 1.
+func registerNum(t *testing.T, s *Server) {
+	t.Helper()
+	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`)
+}

@@ -486,8 +486,7 @@ func TestDefinitionKeepsExactDefaults(t *testing.T) {
 func TestRefusedListingAtDeprecatedVersion(t *testing.T) {
 	t.Parallel()
 	s := MustServer(t)
-	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
-	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`)
+	registerNum(t, s)
 	s.MustPut(t, "num", "whole", map[string]any{"n": 7.0})
 	s.MustPut(t, "num", "half", map[string]any{"n": 7.5})
 	s.SendJSON(t, http.MethodPatch, "/v1/schemas/num/versions/1", map[string]any{"deprecated": true}).MustStatus(t, 200)

@@ -1218,8 +1218,7 @@ func TestIncludeParameter(t *testing.T) {
 func TestChangeFeedEventsGoOnPastARecordTheyCannotShow(t *testing.T) {
 	t.Parallel()
 	s := MustServer(t)
-	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
-	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`)
+	registerNum(t, s)
 	s.MustPut(t, "num", "half", map[string]any{"n": 7.5})
 	s.MustPut(t, "num", "whole", map[string]any{"n": 3.0})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -1298,8 +1297,7 @@ func TestExportBodyStart(t *testing.T) {
 		t.Errorf("HEAD of a long export: Content-Encoding %q, Trailer %q, %d body bytes; want gzip, Content-Digest and none", ce, tr, len(head.Raw))
 	}
 
-	s.MustRegister(t, `{"name":"num","version":1,"fields":{"n":{"type":"int"}}}`)
-	s.MustRegister(t, `{"name":"num","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`)
+	registerNum(t, s)
 	s.MustPut(t, "num", "half", map[string]any{"n": 7.5})
 	for _, mt := range []string{"application/jsonl", "application/cbor-seq", "application/gob-stream"} {
 		s.Get(t, "/v1/records/num/_export", "Accept", mt+"; version=1").Problem(t, 406)
