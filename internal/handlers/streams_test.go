@@ -1833,3 +1833,45 @@ func TestImportNamesUndecodableEnvelopes(t *testing.T) {
 		t.Errorf("import of three undecodable envelopes and a good one = %v, want errors naming dup, late and none", m)
 	}
 }
+
+// TestImportCommitsAsItArrives sends part of an import's body and waits:
+// the envelopes that make up a commit are stored while the client has
+// yet to send the rest, however little of the stream that is.
+func TestImportCommitsAsItArrives(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	var first, rest bytes.Buffer
+	for i := range 600 {
+		dst := &first
+		if i >= 300 {
+			dst = &rest
+		}
+		fmt.Fprintf(dst, `{"id":"arr-%03d","data":{"name":"a","qty":1}}`+"\n", i)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/records/item/_import HTTP/1.1\r\nHost: ferry\r\nContent-Type: application/jsonl\r\nContent-Length: %d\r\n\r\n%s",
+		first.Len()+rest.Len(), first.Bytes())
+	stored := false
+	for deadline := time.Now().Add(5 * time.Second); !stored && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		stored = s.Get(t, "/v1/records/item/arr-000").Status == http.StatusOK
+	}
+	if !stored {
+		t.Errorf("an import's first %d KB (300 envelopes) sent and waiting: nothing stored, want its first commit", first.Len()>>10)
+	}
+	if _, err := conn.Write(rest.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"accepted":600`)) {
+		t.Errorf("the import once whole: %d %s, want 600 accepted", res.StatusCode, body)
+	}
+}

@@ -202,7 +202,9 @@ func (c *framedCodec) NewDecoder(r io.Reader, maxValueBytes int64) StreamDecoder
 		limit = defaultMaxValueBytes
 	}
 	// A value's framing (RS, CR, LF) may come on top of the value itself.
-	return &framedDecoder{c: c, win: newWindow(r, limit+len(c.prefix)+2), limit: limit}
+	win := newWindow(r, limit+len(c.prefix)+2)
+	win.eager = c.framing != framingSelfDelimited
+	return &framedDecoder{c: c, win: win, limit: limit}
 }
 
 const maxInt = int(^uint(0) >> 1)
@@ -563,6 +565,12 @@ type window struct {
 	off int64
 	// err is the first read error, io.EOF at the end of the stream.
 	err error
+	// eager makes fill return once a read brings bytes, rather than when
+	// the buffer is full, so that values already whole are decoded while
+	// a slow stream sends the rest. It suits framings whose scan goes on
+	// where it stopped; a self-delimited value is scanned again from its
+	// start after each fill, so those fill the buffer.
+	eager bool
 }
 
 // initialWindow is the first size of a window's buffer.
@@ -619,7 +627,7 @@ func (w *window) fill() error {
 			}
 			break
 		}
-		if n == 0 {
+		if n == 0 || w.eager {
 			break
 		}
 	}
