@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ferry-dev/ferry/internal/negotiate"
 	"github.com/ferry-dev/ferry/internal/problem"
@@ -407,7 +404,7 @@ func importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.
 			// An envelope over the body limit, or that does not decode, is
 			// rejected alone, by its id when that can be found.
 			item := &records.ImportItem{Version: def.Number(), Err: err}
-			if id, ok := jsonEnvelopeID(negotiate.SkippedValue(err)); ok && records.CheckID(id) == nil {
+			if id, ok := negotiate.StringMember(stream, negotiate.SkippedValue(err), "id"); ok && records.CheckID(id) == nil {
 				item.ID = id
 			}
 			return item, nil
@@ -416,30 +413,6 @@ func importItems(sc *schema.Schema, stream negotiate.StreamCodec, dec negotiate.
 		}
 		return envelopeItem(sc, raw, def, named, stream.Name() == "cbor-seq"), nil
 	}
-}
-
-// jsonEnvelopeID finds the string member "id" of what starts as a JSON
-// object, however the rest of it fails to decode: duplicate names, invalid
-// UTF-8 or numbers out of range elsewhere are passed over.
-func jsonEnvelopeID(value []byte) (string, bool) {
-	dec := jsontext.NewDecoder(bytes.NewReader(value), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return "", false
-	}
-	for dec.PeekKind() == '"' {
-		name, err := dec.ReadToken()
-		if err != nil {
-			return "", false
-		}
-		if name.String() == "id" && dec.PeekKind() == '"' {
-			id, err := dec.ReadToken()
-			return id.String(), err == nil
-		}
-		if err := dec.SkipValue(); err != nil {
-			return "", false
-		}
-	}
-	return "", false
 }
 
 // gobItems adapts a gob stream to the records importer. A gob stream has

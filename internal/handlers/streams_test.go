@@ -1832,6 +1832,17 @@ func TestImportNamesUndecodableEnvelopes(t *testing.T) {
 	if num(t, m, "accepted") != 1 || !slices.Equal(ids, []string{"dup", "late", ""}) {
 		t.Errorf("import of three undecodable envelopes and a good one = %v, want errors naming dup, late and none", m)
 	}
+	// {"id":"c1","data":{"a":1,"a":2}}, in CBOR and in MessagePack.
+	for mt, envelope := range map[string]string{
+		"application/cbor-seq":        "\xa2\x62id\x62c1\x64data\xa2\x61a\x01\x61a\x02",
+		"application/vnd.msgpack-seq": "\x82\xa2id\xa2c1\xa4data\x82\xa1a\x01\xa1a\x02",
+	} {
+		m := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: []byte(envelope),
+			Header: hdr("Content-Type", mt), Lax: true}).MustStatus(t, 200).JSON(t)
+		if e := objects(m, "errors"); len(e) != 1 || str(e[0], "id") != "c1" {
+			t.Errorf("%s import of an envelope with a repeated key = %v, want an error naming c1", mt, m)
+		}
+	}
 }
 
 // TestImportCommitsAsItArrives sends part of an import's body and waits:

@@ -62,7 +62,7 @@ type StreamEncoder interface {
 //
 // An error that wraps ErrSkipped concerns that value alone, and the stream
 // goes on after it: a value that is framed correctly but cannot be decoded
-// (SkippedValue gives its start), or a value over the limit in a stream of
+// (SkippedValue gives it), or a value over the limit in a stream of
 // delimited values (JSON Lines, JSON text sequences). Any other error ends the stream, and Decode keeps
 // returning it: a framing error, including a JSON line or text that is not
 // one JSON value; a read error; a value over the limit in a self-delimiting
@@ -331,35 +331,31 @@ func (d *framedDecoder) valueError(value []byte, err error) error {
 // skipped marks the error of one value as one the stream goes on after.
 func skipped(err error) error { return skippedValue(err, nil) }
 
-// maxSkippedStart bounds the start of a skipped value that its error keeps.
-const maxSkippedStart = 4 << 10
-
 // skippedValue marks the error of one value as one the stream goes on
-// after, keeping a copy of the value's start, which the stream's buffer
-// will overwrite.
+// after, keeping a copy of the value, which the stream's buffer will
+// overwrite.
 func skippedValue(err error, value []byte) error {
 	p, ok := err.(*problem.Error)
 	if !ok {
 		return err
 	}
-	s := &skippedError{start: bytes.Clone(value[:min(len(value), maxSkippedStart)])}
-	p.Err = errors.Join(p.Err, s)
+	p.Err = errors.Join(p.Err, &skippedError{value: bytes.Clone(value)})
 	return p
 }
 
-// A skippedError is ErrSkipped with the start of the value skipped.
-type skippedError struct{ start []byte }
+// A skippedError is ErrSkipped with the value skipped.
+type skippedError struct{ value []byte }
 
 func (s *skippedError) Error() string        { return ErrSkipped.Error() }
 func (s *skippedError) Is(target error) bool { return target == ErrSkipped }
 
-// SkippedValue returns the first bytes (at most 4 KiB) of the value whose
-// error err is, when the stream went on after a value it could not
-// decode, so that the caller can say which value it was; nil otherwise.
+// SkippedValue returns the value whose error err is, when the stream went
+// on after a value it could not decode, so that the caller can say which
+// value it was (see StringMember); nil otherwise.
 func SkippedValue(err error) []byte {
 	var s *skippedError
 	if errors.As(err, &s) {
-		return s.start
+		return s.value
 	}
 	return nil
 }
@@ -505,7 +501,7 @@ func (d *framedDecoder) selfDelimited() (value []byte, ok bool, err error) {
 				switch {
 				case merr == nil && m <= d.limit:
 					d.win.consume(m)
-					return nil, false, skipped(atIndex(err, d.index))
+					return nil, false, skippedValue(atIndex(err, d.index), data[:m])
 				case merr == nil:
 					return nil, false, d.tooLarge(nil)
 				case !errors.Is(merr, wire.ErrTruncated):

@@ -1,0 +1,68 @@
+package negotiate
+
+import (
+	"bytes"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// lenientCBOR reads what a member lookup needs of a CBOR map and passes
+// over what would make its decoding fail elsewhere in the value.
+var lenientCBOR, _ = cbor.DecOptions{
+	DupMapKey:       cbor.DupMapKeyQuiet,
+	UTF8:            cbor.UTF8DecodeInvalid,
+	MaxNestedLevels: 65535,
+}.DecMode()
+
+// StringMember returns the text member key of value, a map that a stream
+// of c held but that did not decode as a whole (see SkippedValue), so that
+// a caller can say which value it was: duplicate keys, invalid text or
+// numbers out of range elsewhere in it are passed over. It reports false
+// when value is not a map with such a member, and for gob streams, whose
+// values are never skipped.
+func StringMember(c StreamCodec, value []byte, key string) (string, bool) {
+	switch c.Name() {
+	case "jsonl", "json-seq":
+		return jsonStringMember(value, key)
+	case "cbor-seq":
+		var m map[string]cbor.RawMessage
+		var s string
+		if lenientCBOR.Unmarshal(value, &m) != nil || lenientCBOR.Unmarshal(m[key], &s) != nil {
+			return "", false
+		}
+		return s, true
+	case "msgpack-seq":
+		var m map[string]msgpack.RawMessage
+		var s string
+		if msgpack.Unmarshal(value, &m) != nil || msgpack.Unmarshal(m[key], &s) != nil {
+			return "", false
+		}
+		return s, true
+	}
+	return "", false
+}
+
+// jsonStringMember finds the string member key of what starts as a JSON
+// object.
+func jsonStringMember(value []byte, key string) (string, bool) {
+	dec := jsontext.NewDecoder(bytes.NewReader(value), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return "", false
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return "", false
+		}
+		if name.String() == key && dec.PeekKind() == '"' {
+			v, err := dec.ReadToken()
+			return v.String(), err == nil
+		}
+		if err := dec.SkipValue(); err != nil {
+			return "", false
+		}
+	}
+	return "", false
+}
