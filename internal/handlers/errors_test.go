@@ -518,3 +518,22 @@ func TestTricklingBody(t *testing.T) {
 	}
 	s.Get(t, "/v1/records/item/trickled").Problem(t, http.StatusNotFound)
 }
+
+// TestOutOfRangeListsEveryFailure checks that a body holding an integer
+// out of range is refused with every failure it has listed, as an import's
+// envelope is, not only that first one: the record struct's decoder stops
+// there.
+func TestOutOfRangeListsEveryFailure(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	for _, method := range []string{http.MethodPut, http.MethodPost} {
+		path := "/v1/records/item"
+		if method == http.MethodPut {
+			path += "/far"
+		}
+		p := s.Send(t, method, path, []byte(`{"qty":18446744073709551616}`), "Content-Type", "application/json").Problem(t, 422)
+		if !hasFieldError(p, "qty", "int_range") || !hasFieldError(p, "name", "present") {
+			t.Errorf("%s of a body with qty out of range and no name: %v, want errors for both", method, p)
+		}
+	}
+}

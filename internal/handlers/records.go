@@ -262,6 +262,27 @@ func (d *recordDeps) getRecord() http.Handler {
 	})
 }
 
+// everyFailure returns the failures of a body whose decoding into its
+// record struct stopped at err, a value the struct cannot hold (an integer
+// out of range, a float that is not finite): read as record data, as an
+// import's envelope is, the body's every failure is listed, the absent
+// fields and failed rules beside it included. It returns err when the body
+// does not read so.
+func everyFailure(in negotiate.Codec, v *schema.Version, body []byte, err error) error {
+	var plain any
+	if negotiate.DecodeData(in, body, &plain) != nil {
+		return err
+	}
+	m, ok := plain.(map[string]any)
+	if !ok {
+		return err
+	}
+	if _, all := v.FromMap(m, in.Name() == "cbor"); all != nil {
+		return all
+	}
+	return err
+}
+
 // decodeBody reads a record body and decodes it at version v.
 func (d *recordDeps) decodeBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec, v *schema.Version) (any, error) {
 	return decodeRecordBody(w, r, in, v, d.limits.MaxBodyBytes, d.metrics)
@@ -287,6 +308,9 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 	if !ok {
 		decoded = v.New()
 		if err := in.Decode(body, decoded); err != nil {
+			if problem.Is(err, problem.Unprocessable) {
+				err = everyFailure(in, v, body, err)
+			}
 			countDecodeFailure(m, in.Name(), err)
 			return nil, err
 		}
