@@ -8,14 +8,6 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// lenientCBOR reads what a member lookup needs of a CBOR map and passes
-// over what would make its decoding fail elsewhere in the value.
-var lenientCBOR, _ = cbor.DecOptions{
-	DupMapKey:       cbor.DupMapKeyQuiet,
-	UTF8:            cbor.UTF8DecodeInvalid,
-	MaxNestedLevels: 65535,
-}.DecMode()
-
 // StringMember returns the text member key of value, a map that a stream
 // of c held but that did not decode as a whole (see SkippedValue), so that
 // a caller can say which value it was: duplicate keys, invalid text or
@@ -27,9 +19,15 @@ func StringMember(c StreamCodec, value []byte, key string) (string, bool) {
 	case "jsonl", "json-seq":
 		return jsonStringMember(value, key)
 	case "cbor-seq":
+		// Lenient where the value's own decoding was strict.
+		dm, err := cbor.DecOptions{
+			DupMapKey:       cbor.DupMapKeyQuiet,
+			UTF8:            cbor.UTF8DecodeInvalid,
+			MaxNestedLevels: 65535,
+		}.DecMode()
 		var m map[string]cbor.RawMessage
 		var s string
-		if lenientCBOR.Unmarshal(value, &m) != nil || lenientCBOR.Unmarshal(m[key], &s) != nil {
+		if err != nil || dm.Unmarshal(value, &m) != nil || dm.Unmarshal(m[key], &s) != nil {
 			return "", false
 		}
 		return s, true
