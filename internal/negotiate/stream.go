@@ -328,9 +328,6 @@ func (d *framedDecoder) valueError(value []byte, err error) error {
 	return skippedValue(p, value)
 }
 
-// skipped marks the error of one value as one the stream goes on after.
-func skipped(err error) error { return skippedValue(err, nil) }
-
 // skippedValue marks the error of one value as one the stream goes on
 // after, keeping a copy of the value, which the stream's buffer will
 // overwrite.
