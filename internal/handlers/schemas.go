@@ -345,9 +345,9 @@ func (d *schemaDeps) migrate() http.Handler {
 		if err != nil {
 			return err
 		}
-		// The request takes no body; whatever it sends is read, within the
-		// body limit, so that a Content-Digest is checked like any other.
-		if _, err := readBody(w, r, d.limits.MaxBodyBytes); err != nil {
+		// The request takes no body: it is read only to check a
+		// Content-Digest, as a delete's is.
+		if err := checkDigestOnly(w, r, d.limits.MaxBodyBytes); err != nil {
 			return err
 		}
 		job, err := d.jobs.StartMigration(writeContext(r), sc.Name(), "")
