@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -39,14 +40,7 @@ var responseCodings = [...]string{EncodingZstd, EncodingBrotli, EncodingGzip}
 
 // ResponseCoding reports whether name is a content coding Ferry's
 // responses come in.
-func ResponseCoding(name string) bool {
-	for _, c := range responseCodings {
-		if name == c {
-			return true
-		}
-	}
-	return false
-}
+func ResponseCoding(name string) bool { return slices.Contains(responseCodings[:], name) }
 
 // ChooseEncoding picks the content coding of a response from an
 // Accept-Encoding header value (RFC 9110 §12.5.3): the coding among zstd, br

@@ -208,9 +208,9 @@ func (s *Store) run() {
 // batch is built again without it, so one bad request cannot fail the
 // others.
 func (s *Store) commitBatch(batch []*request) {
-	if failure := s.failure.Load(); failure != nil {
+	if err := s.failed(); err != nil {
 		for _, r := range batch {
-			r.results, r.err = nil, *failure
+			r.results, r.err = nil, err
 		}
 		return
 	}

@@ -444,8 +444,8 @@ func (s *Store) Close() error {
 			s.release(v)
 		}
 		s.views.Wait()
-		if failure := s.failure.Load(); failure != nil {
-			s.closeErr = *failure
+		if err := s.failed(); err != nil {
+			s.closeErr = err
 			return
 		}
 		if err := s.db.Close(); err != nil {
@@ -455,6 +455,15 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// failed returns the error of a failed commit, after which the store takes
+// no writes until it is opened again, or nil.
+func (s *Store) failed() error {
+	if failure := s.failure.Load(); failure != nil {
+		return *failure
+	}
+	return nil
+}
+
 // Ping reports whether the store is open, readable and taking writes:
 // after a failed commit it reports that failure, as every write will
 // until the store is opened again.
@@ -462,8 +471,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if failure := s.failure.Load(); failure != nil {
-		return *failure
+	if err := s.failed(); err != nil {
+		return err
 	}
 	return s.read(func(r pebble.Reader) error {
 		v, err := getValue(r, keyFormat)
