@@ -77,17 +77,24 @@ func isRecordRoute(r *http.Request) bool {
 
 // conditions reads the precondition headers of a write of t in format f.
 func (d *recordDeps) conditions(r *http.Request, t target, f recordFormat) records.Conditions {
-	c := records.Conditions{Repr: f.tagRepr()}
-	if v := r.Header.Values("If-Match"); len(v) > 0 {
+	return records.Conditions{
+		Repr: f.tagRepr(),
 		// An If-Match with no entity tag (a client's empty variable)
 		// names no revision, so it holds for none: it is not absent.
-		c.IfMatch = d.issuedTags(records.SplitETags(strings.Join(v, ",")), t)
+		IfMatch:           d.headerTags(r, "If-Match", t),
+		IfNoneMatch:       d.headerTags(r, "If-None-Match", t),
+		IfUnmodifiedSince: headerTime(r, "If-Unmodified-Since"),
 	}
-	if v := r.Header.Values("If-None-Match"); len(v) > 0 {
-		c.IfNoneMatch = d.issuedTags(records.SplitETags(strings.Join(v, ",")), t)
+}
+
+// headerTags returns the entity tags of the list field name, given in
+// canonical form, that Ferry issues for t (see issuedTags): nil when the
+// field is absent, and empty, not nil, when it names none of them.
+func (d *recordDeps) headerTags(r *http.Request, name string, t target) []string {
+	if len(r.Header[name]) == 0 {
+		return nil
 	}
-	c.IfUnmodifiedSince = headerTime(r, "If-Unmodified-Since")
-	return c
+	return d.issuedTags(records.SplitETags(listField(r.Header, name)), t)
 }
 
 // headerTime returns the HTTP date of header name, given in canonical
@@ -112,8 +119,8 @@ func headerTime(r *http.Request, name string) time.Time {
 // precondition (412), or reports whether the answer is 304.
 func (d *recordDeps) readPrecondition(r *http.Request, t target, rec *records.Record, etag string, lastModified time.Time) (notModifiedAnswer bool, err error) {
 	// The names are canonical: every read asks, and few carry any.
-	if v := r.Header["If-Match"]; len(v) > 0 {
-		if !rec.Validator.MatchesAny(d.issuedTags(records.SplitETags(strings.Join(v, ",")), t)) {
+	if ifMatch := d.headerTags(r, "If-Match", t); ifMatch != nil {
+		if !rec.Validator.MatchesAny(ifMatch) {
 			return false, records.PreconditionFailed(rec.Revision, etag, "If-Match: the record has changed; it is at revision %d", rec.Revision)
 		}
 	} else if records.ModifiedSince(lastModified, headerTime(r, "If-Unmodified-Since")) {
