@@ -85,7 +85,7 @@ func observe(logger zerolog.Logger, m *metrics.Metrics, ids *RequestIDs, bodyIdl
 			obs := &observation{
 				info:   requestInfo{id: ids.make(), logger: &logger},
 				writer: observedWriter{ResponseWriter: w},
-				body:   countingBody{ReadCloser: r.Body, w: w, idle: bodyIdle},
+				body:   countingBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: bodyIdle},
 			}
 			info, ww, counted := &obs.info, &obs.writer, &obs.body
 			ww.info = info
@@ -214,7 +214,7 @@ const minBodyRate = 1 << 10
 // reads (committing what it read) are not taken for a slow client.
 type countingBody struct {
 	io.ReadCloser
-	w      http.ResponseWriter // the connection's own, for its deadlines
+	rc     *http.ResponseController // the connection's, for its deadlines
 	idle   time.Duration
 	waited time.Duration // in reads so far
 	n      int64
@@ -222,7 +222,6 @@ type countingBody struct {
 
 // Read counts and forwards.
 func (c *countingBody) Read(p []byte) (int, error) {
-	rc := http.NewResponseController(c.w)
 	// The next byte is due when the time waited for the bytes so far and
 	// it, less a first idle period, would average minBodyRate.
 	allowed := c.idle + time.Duration(c.n+1)*(time.Second/minBodyRate) - c.waited
@@ -233,7 +232,7 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	start := time.Now()
 	// Without a connection to set a deadline on (a test's recorder),
 	// reads simply wait.
-	timed := c.idle > 0 && rc.SetReadDeadline(start.Add(allowed)) == nil
+	timed := c.idle > 0 && c.rc.SetReadDeadline(start.Add(allowed)) == nil
 	n, err := c.ReadCloser.Read(p)
 	// A read is charged no more than it was allowed: the rest is the
 	// time it took to be scheduled again, not the client's. So the next
@@ -249,7 +248,7 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	case err != nil:
 		// At the body's end the connection is watched for the client
 		// leaving while the handler works, however long that is.
-		_ = rc.SetReadDeadline(time.Time{})
+		_ = c.rc.SetReadDeadline(time.Time{})
 	}
 	return n, err
 }

@@ -92,7 +92,7 @@ func TestBodyRateCountsOnlyWaits(t *testing.T) {
 	const idle = 200 * time.Millisecond
 	results := make(chan error, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body := &countingBody{ReadCloser: r.Body, w: w, idle: idle}
+		body := &countingBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: idle}
 		first := make([]byte, 100)
 		_, err := io.ReadFull(body, first)
 		if err == nil {
