@@ -282,8 +282,8 @@ func (imp *importer) convert(item *ImportItem, prev *schema.Doc) (*schema.Doc, e
 // flush commits the pending envelopes of a non-atomic import; an envelope
 // that lost a race with another writer is written again on its own.
 func (imp *importer) flush(ctx context.Context) error {
+	imp.pendingBytes = 0
 	if len(imp.pending) == 0 {
-		imp.pendingBytes = 0
 		return nil
 	}
 	ready, err := imp.prepare(ctx)
@@ -291,7 +291,7 @@ func (imp *importer) flush(ctx context.Context) error {
 		return err
 	}
 	atomic := imp.repeats
-	imp.pending, imp.pendingBytes, imp.repeats = imp.pending[:0], 0, false
+	imp.pending, imp.repeats = imp.pending[:0], false
 	clear(imp.ids)
 	results, err := imp.s.store.Commit(ctx, writesOf(ready), atomic)
 	if err != nil {
@@ -390,12 +390,11 @@ func (imp *importer) finishAtomic(ctx context.Context) (*ImportSummary, error) {
 	}
 }
 
-// atomicRefusal reports an atomic import that stored nothing: accepted
-// is 0, as in every summary it counts what was stored, and the detail says
-// how many of the envelopes read were rejected.
+// atomicRefusal reports an atomic import that stored nothing: its accepted
+// is 0, since in every summary it counts what was stored, and the detail
+// says how many of the envelopes read were rejected.
 func (imp *importer) atomicRefusal() error {
 	p := problem.New(problem.Unprocessable, "atomic import refused: %d of %d envelope(s) were rejected, nothing was stored", imp.sum.Rejected, imp.read)
 	p.Slug = "import-rejected"
-	imp.sum.Accepted = 0
 	return p.With("summary", imp.sum)
 }
