@@ -30,9 +30,12 @@ const MediaTypeCBOR = "application/cbor"
 // itself. Decoding into *any is done here, into Ferry's schemaless value
 // model.
 type CBORCodec struct {
-	enc    cbor.EncMode
-	dec    cbor.DecMode
-	shapes shapeCache
+	enc cbor.EncMode
+	dec cbor.DecMode
+	// lenient passes over what makes dec refuse a value, for reading a
+	// member out of one that dec refused (see StringMember).
+	lenient cbor.DecMode
+	shapes  shapeCache
 	// ranges locates what the encoder refuses; times finds decoded times
 	// that no format could write back.
 	ranges rangeChecker
@@ -75,9 +78,17 @@ func NewCBORCodec() *CBORCodec {
 	if err != nil {
 		panic(fmt.Sprintf("negotiate: cbor decoding options: %v", err))
 	}
+	lenient, err := cbor.DecOptions{
+		DupMapKey:       cbor.DupMapKeyQuiet,
+		UTF8:            cbor.UTF8DecodeInvalid,
+		MaxNestedLevels: 65535,
+	}.DecMode()
+	if err != nil {
+		panic(fmt.Sprintf("negotiate: lenient cbor decoding options: %v", err))
+	}
 	tags := []string{"cbor", "json"}
 	return &CBORCodec{
-		enc: enc, dec: dec,
+		enc: enc, dec: dec, lenient: lenient,
 		shapes: shapeCache{tags: tags},
 		ranges: rangeChecker{format: "cbor", tags: tags, floats: true},
 		times:  rangeChecker{format: "cbor", tags: tags},

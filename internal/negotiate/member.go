@@ -15,36 +15,20 @@ import (
 // when value is not a map with such a member, and for gob streams, whose
 // values are never skipped.
 func StringMember(c StreamCodec, value []byte, key string) (string, bool) {
-	switch c.Name() {
-	case "jsonl", "json-seq":
-		return jsonStringMember(value, key)
-	case "cbor-seq":
-		// Lenient where the value's own decoding was strict.
-		dm, err := cbor.DecOptions{
-			DupMapKey:       cbor.DupMapKeyQuiet,
-			UTF8:            cbor.UTF8DecodeInvalid,
-			MaxNestedLevels: 65535,
-		}.DecMode()
-		var m map[string]cbor.RawMessage
-		var s string
-		if err != nil || dm.Unmarshal(value, &m) != nil || dm.Unmarshal(m[key], &s) != nil {
-			return "", false
+	if fc, ok := c.(*framedCodec); ok {
+		if mr, ok := fc.codec.(memberReader); ok {
+			return mr.stringMember(value, key)
 		}
-		return s, true
-	case "msgpack-seq":
-		var m map[string]msgpack.RawMessage
-		var s string
-		if msgpack.Unmarshal(value, &m) != nil || msgpack.Unmarshal(m[key], &s) != nil {
-			return "", false
-		}
-		return s, true
 	}
 	return "", false
 }
 
-// jsonStringMember finds the string member key of what starts as a JSON
-// object.
-func jsonStringMember(value []byte, key string) (string, bool) {
+// A memberReader reads one text member out of a map it may not decode.
+type memberReader interface {
+	stringMember(value []byte, key string) (string, bool)
+}
+
+func (c *JSONCodec) stringMember(value []byte, key string) (string, bool) {
 	dec := jsontext.NewDecoder(bytes.NewReader(value), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return "", false
@@ -63,4 +47,22 @@ func jsonStringMember(value []byte, key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+func (c *CBORCodec) stringMember(value []byte, key string) (string, bool) {
+	var m map[string]cbor.RawMessage
+	var s string
+	if c.lenient.Unmarshal(value, &m) != nil || c.lenient.Unmarshal(m[key], &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func (c *MsgpackCodec) stringMember(value []byte, key string) (string, bool) {
+	var m map[string]msgpack.RawMessage
+	var s string
+	if msgpack.Unmarshal(value, &m) != nil || msgpack.Unmarshal(m[key], &s) != nil {
+		return "", false
+	}
+	return s, true
 }

@@ -84,6 +84,15 @@ const streamBufferSize = 64 << 10
 // given no bound.
 const defaultMaxValueBytes = 1 << 20
 
+// valueLimit is the bound on each value of a stream whose decoder was
+// given maxValueBytes: that, or defaultMaxValueBytes for 0 or less.
+func valueLimit(maxValueBytes int64) int64 {
+	if maxValueBytes <= 0 {
+		return defaultMaxValueBytes
+	}
+	return maxValueBytes
+}
+
 // recordSeparator starts every JSON text of a JSON text sequence.
 const recordSeparator = 0x1e
 
@@ -197,10 +206,7 @@ func (e *jsonFramedEncoder) EncodeRaw(appendValue func(dst []byte) ([]byte, erro
 
 // NewDecoder returns a decoder reading framed values from r.
 func (c *framedCodec) NewDecoder(r io.Reader, maxValueBytes int64) StreamDecoder {
-	limit := int(min(maxValueBytes, int64(maxInt-16)))
-	if limit <= 0 {
-		limit = defaultMaxValueBytes
-	}
+	limit := int(min(valueLimit(maxValueBytes), int64(maxInt-16)))
 	// A value's framing (RS, CR, LF) may come on top of the value itself.
 	win := newWindow(r, limit+len(c.prefix)+2)
 	win.eager = c.framing != framingSelfDelimited
@@ -659,10 +665,7 @@ func (c *gobStreamCodec) NewEncoder(w io.Writer) StreamEncoder {
 // needs, then the value) is vetted by package gobcheck against the type it
 // is decoded into before encoding/gob sees any of it.
 func (c *gobStreamCodec) NewDecoder(r io.Reader, maxValueBytes int64) StreamDecoder {
-	if maxValueBytes <= 0 {
-		maxValueBytes = defaultMaxValueBytes
-	}
-	return &gobStreamDecoder{gob: c.gob, r: r, max: maxValueBytes}
+	return &gobStreamDecoder{gob: c.gob, r: r, max: valueLimit(maxValueBytes)}
 }
 
 type gobStreamEncoder struct {
