@@ -147,18 +147,10 @@ func TestMigrationRewritesEachRecordOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st, svc, register := testService(t)
-	register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
+	v1 := register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
 	put := func(id string, n int64) {
 		t.Helper()
-		sc, err := svc.Schema("m")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := sc.Version(1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		record, err := body.FromMap(map[string]any{"n": n}, false)
+		record, err := v1.FromMap(map[string]any{"n": n}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
