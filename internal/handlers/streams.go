@@ -198,10 +198,9 @@ func (d *recordDeps) importRecords() http.Handler {
 		}
 		requestInfoFrom(w).formatIn = sc.Name()
 		limit := d.limits.importLimit(atomic)
-		ownLimit := atomic && limit < d.limits.MaxImportBytes
 		if r.ContentLength > limit {
 			// Refused before anything is read, so nothing is stored.
-			return importTooLarge(limit, ownLimit)
+			return d.limits.importTooLarge(atomic)
 		}
 		if atomic {
 			// Before its body is read: a client waiting for its turn
@@ -229,7 +228,7 @@ func (d *recordDeps) importRecords() http.Handler {
 			// atomic import stores nothing on either anyway.
 			spooled, err := spoolStream(body, coding, digest, limit)
 			if problem.Is(err, problem.TooLarge) {
-				err = importTooLarge(limit, ownLimit)
+				err = d.limits.importTooLarge(atomic)
 			}
 			if err != nil {
 				return withAcceptPost(w, r, d.codecs, err)
@@ -292,7 +291,7 @@ func (d *recordDeps) importRecords() http.Handler {
 			// The stream broke the import limit: that is the answer, even
 			// though the envelopes before the limit (without atomic) are
 			// stored and say so in the problem.
-			p := importTooLarge(limit, ownLimit)
+			p := d.limits.importTooLarge(atomic)
 			if summary != nil {
 				p.With("accepted", summary.Accepted).With("rejected", summary.Rejected).With("errors", importErrors(w, summary))
 			}
@@ -324,10 +323,11 @@ func (l Limits) importLimit(atomic bool) int64 {
 	return l.MaxImportBytes
 }
 
-// importTooLarge is the problem of an import stream over limit, the
-// atomic streams' own when atomicLimit is set.
-func importTooLarge(limit int64, atomicLimit bool) *problem.Error {
-	if atomicLimit {
+// importTooLarge is the problem of an import stream over its limit
+// (importLimit), which names the atomic streams' own when that is lower.
+func (l Limits) importTooLarge(atomic bool) *problem.Error {
+	limit := l.importLimit(atomic)
+	if atomic && limit < l.MaxImportBytes {
 		return problem.New(problem.TooLarge, "an atomic import stream may have at most %d bytes; send a larger one without atomic=true", limit).
 			WithReason("too_large").With("limit", limit)
 	}
