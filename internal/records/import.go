@@ -83,7 +83,7 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 	if written == nil {
 		written = func(*Written) {}
 	}
-	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: written, ids: make(map[string]bool)}
+	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: written}
 	for index := 0; ; index++ {
 		item, err := next()
 		if errors.Is(err, io.EOF) {
@@ -121,13 +121,7 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 		if item.Err != nil {
 			continue
 		}
-		if !atomic && imp.ids[item.ID] {
-			imp.repeats = true
-		}
 		imp.pending = append(imp.pending, pendingItem{index: index, item: item})
-		if !atomic {
-			imp.ids[item.ID] = true
-		}
 		if !atomic && (len(imp.pending) >= importChunk || imp.pendingBytes >= importChunkBytes) {
 			if err := imp.flush(ctx); err != nil {
 				return nil, err
@@ -169,15 +163,10 @@ type importer struct {
 	// pendingBytes is the size of the envelopes read since the last
 	// commit, the rejected ones included.
 	pendingBytes int64
-	ids          map[string]bool // the ids of pending, in a non-atomic import
-	// repeats is set when an id repeats among the pending envelopes: their
-	// commit is then atomic, so that an envelope that loses a race with
-	// another writer cannot take the next one for its id with it.
-	repeats bool
-	sum     *ImportSummary
-	written func(*Written)
-	read    int // envelopes read from the stream, framing errors included
-	framing *ImportError
+	sum          *ImportSummary
+	written      func(*Written)
+	read         int // envelopes read from the stream, framing errors included
+	framing      *ImportError
 }
 
 // reject records a rejected envelope. An envelope is rejected when it is
@@ -207,9 +196,10 @@ type prepared struct {
 
 // prepare converts the pending envelopes against the stored records. An id
 // that repeats is written once per envelope, in order, each taking the
-// envelope before it as its context and its revision as the condition.
-func (imp *importer) prepare(ctx context.Context) ([]prepared, error) {
-	out := make([]prepared, 0, len(imp.pending))
+// envelope before it as its context and its revision as the condition;
+// repeats reports whether one did.
+func (imp *importer) prepare(ctx context.Context) (out []prepared, repeats bool, err error) {
+	out = make([]prepared, 0, len(imp.pending))
 	// latest holds, per id, the index in out of its last envelope and the
 	// revision that envelope's write makes.
 	type written struct {
@@ -221,19 +211,20 @@ func (imp *importer) prepare(ctx context.Context) ([]prepared, error) {
 		var prev *schema.Doc
 		expect, revision := int64(0), int64(1)
 		if w, seen := latest[p.item.ID]; seen {
+			repeats = true
 			prev = out[w.at].doc
 			expect, revision = w.revision, w.revision+1
 		} else {
 			cur, err := imp.s.current(ctx, imp.schema, p.item.ID)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			// A deleted record's revisions go on from its delete.
 			revision = cur.Revision + 1
 			if cur.Revision > 0 && !cur.Deleted {
 				expect = cur.Revision
 				if prev, err = recordFrom(cur).Doc(); err != nil {
-					return nil, err
+					return nil, false, err
 				}
 			}
 		}
@@ -247,14 +238,14 @@ func (imp *importer) prepare(ctx context.Context) ([]prepared, error) {
 		doc, err := imp.convert(p.item, prev)
 		if err != nil {
 			if _, ok := problem.As(err); !ok {
-				return nil, err
+				return nil, false, err
 			}
 			imp.reject(p.index, p.item.ID, err)
 			continue
 		}
 		body, err := doc.MarshalBinary()
 		if err != nil {
-			return nil, fmt.Errorf("records: encode %s/%s: %w", imp.schema, p.item.ID, err)
+			return nil, false, fmt.Errorf("records: encode %s/%s: %w", imp.schema, p.item.ID, err)
 		}
 		w := store.Write{
 			Schema: imp.schema, ID: p.item.ID, IfRevision: expect, Body: body, At: imp.s.opts.Now().UTC(),
@@ -263,7 +254,7 @@ func (imp *importer) prepare(ctx context.Context) ([]prepared, error) {
 		latest[p.item.ID] = written{at: len(out), revision: revision}
 		out = append(out, prepared{pendingItem: p, write: w, doc: doc})
 	}
-	return out, nil
+	return out, repeats, nil
 }
 
 // convert validates an envelope's data and builds its document.
@@ -286,13 +277,14 @@ func (imp *importer) flush(ctx context.Context) error {
 	if len(imp.pending) == 0 {
 		return nil
 	}
-	ready, err := imp.prepare(ctx)
+	// A commit whose ids repeat is atomic, so that an envelope that loses
+	// a race with another writer cannot take the next one for its id with
+	// it.
+	ready, atomic, err := imp.prepare(ctx)
 	if err != nil {
 		return err
 	}
-	atomic := imp.repeats
-	imp.pending, imp.repeats = imp.pending[:0], false
-	clear(imp.ids)
+	imp.pending = imp.pending[:0]
 	results, err := imp.s.store.Commit(ctx, writesOf(ready), atomic)
 	if err != nil {
 		return fmt.Errorf("records: import %s: %w", imp.schema, err)
@@ -356,7 +348,7 @@ func (imp *importer) finishAtomic(ctx context.Context) (*ImportSummary, error) {
 	for attempt := 0; ; attempt++ {
 		// Every envelope is checked, even when one was already rejected,
 		// so that the refusal lists them all.
-		ready, err := imp.prepare(ctx)
+		ready, _, err := imp.prepare(ctx)
 		if err != nil {
 			return nil, err
 		}
