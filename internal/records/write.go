@@ -98,12 +98,12 @@ func (s *Service) Put(ctx context.Context, w Write) (*Written, error) {
 // Create stores a new record under a server-made id (a UUIDv7, so ids sort
 // by creation time).
 func (s *Service) Create(ctx context.Context, w Write) (*Written, error) {
+	if err := CheckCreateConditions(w.Cond); err != nil {
+		return nil, err
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, fmt.Errorf("records: make id: %w", err)
-	}
-	if err := CheckCreateConditions(w.Cond); err != nil {
-		return nil, err
 	}
 	w.ID = id.String()
 	w.Cond = Conditions{IfNoneMatch: []string{"*"}, Repr: w.Cond.Repr}
@@ -339,7 +339,8 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 // would fail validation. The write weighs them again as it commits. With
 // mustExist, as for a patch, a record that is not live is NotFound
 // whatever the preconditions, as the write would answer, and before its
-// body too.
+// body too; that costs such a write a second read of the record even when
+// it carries no preconditions.
 func (s *Service) CheckConditions(ctx context.Context, schemaName, id string, cond Conditions, mustExist bool) error {
 	if !mustExist && cond.IfMatch == nil && cond.IfNoneMatch == nil && cond.IfUnmodifiedSince.IsZero() && !s.opts.RequireIfMatch {
 		return nil
