@@ -350,11 +350,7 @@ func (d *recordDeps) issuedTags(tags []string, t target) []string {
 // issuedRepr reports whether tag, strong or weak, ends in a representation
 // Ferry issues for t's schema.
 func (d *recordDeps) issuedRepr(tag string, t target) bool {
-	tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
-		return false
-	}
-	_, repr, ok := strings.Cut(tag[1:len(tag)-1], ".")
+	repr, ok := records.ETagRepr(tag)
 	if !ok {
 		return false
 	}

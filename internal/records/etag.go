@@ -59,11 +59,10 @@ func (v Validator) ETag(repr string) string {
 // matches reports whether an entity tag from any representation names this
 // revision. Weak tags never match: If-Match uses the strong comparison.
 func (v Validator) matches(etag string) bool {
-	etag = strings.TrimSpace(etag)
-	if len(etag) < 2 || etag[0] != '"' || etag[len(etag)-1] != '"' {
+	opaque, ok := opaqueTag(strings.TrimSpace(etag))
+	if !ok {
 		return false
 	}
-	opaque := etag[1 : len(etag)-1]
 	rev, rest, ok := strings.Cut(opaque, "-")
 	if !ok || rev != strconv.FormatInt(v.Revision, 10) {
 		return false
@@ -71,6 +70,25 @@ func (v Validator) matches(etag string) bool {
 	tag, _, _ := strings.Cut(rest, ".")
 	var scratch [16]byte
 	return tag == string(v.appendTag(scratch[:0]))
+}
+
+// opaqueTag returns what is between the quotes of a strong entity tag.
+func opaqueTag(etag string) (string, bool) {
+	if len(etag) < 2 || etag[0] != '"' || etag[len(etag)-1] != '"' {
+		return "", false
+	}
+	return etag[1 : len(etag)-1], true
+}
+
+// ETagRepr returns the representation part of an entity tag, strong or
+// weak, as ETag was given it: what follows the revision and its hash.
+func ETagRepr(etag string) (repr string, ok bool) {
+	opaque, ok := opaqueTag(strings.TrimPrefix(strings.TrimSpace(etag), "W/"))
+	if !ok {
+		return "", false
+	}
+	_, repr, ok = strings.Cut(opaque, ".")
+	return repr, ok
 }
 
 // MatchesAny reports whether any of the entity tags, or "*", names the
