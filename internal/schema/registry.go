@@ -565,32 +565,32 @@ func (r *Registry) loadSchema(ctx context.Context, name string) (*Schema, error)
 		if m.Compatibility != "" {
 			s.compatibility = m.Compatibility
 		}
+		// s is not published yet: its versions are set in place.
 		for key, d := range m.Deprecations {
-			s.alterVersion(key, func(v *Version) {
+			if v := s.versionAt(key); v != nil {
 				v.deprecatedAt = d.At
 				if d.Sunset != nil {
 					v.sunset = *d.Sunset
 				}
-			})
+			}
 		}
 		for key, at := range m.Registered {
-			s.alterVersion(key, func(v *Version) { v.registeredAt = at })
+			if v := s.versionAt(key); v != nil {
+				v.registeredAt = at
+			}
 		}
 	}
 	return s, nil
 }
 
-// alterVersion replaces the version that key, a version number as meta
-// keys them, names with a copy that alter changes. A key that names no
-// version is passed over.
-func (s *Schema) alterVersion(key string, alter func(v *Version)) {
+// versionAt returns the version that key, a version number as meta keys
+// them, names, or nil.
+func (s *Schema) versionAt(key string) *Version {
 	n, err := strconv.Atoi(key)
 	if err != nil || n < 1 || n > len(s.versions) {
-		return
+		return nil
 	}
-	v := *s.versions[n-1]
-	alter(&v)
-	s.versions[n-1] = &v
+	return s.versions[n-1]
 }
 
 // describeError renders an error with the lists a problem carries, for a
