@@ -2,11 +2,14 @@ package records
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/store"
 )
 
 // TestImportListsBoundedErrors imports more bad envelopes than a summary
@@ -174,5 +177,80 @@ func TestImportCommitsLargeEnvelopesSooner(t *testing.T) {
 	sum, err := svc.Import(ctx, "m", next, false, "", func(*Written) { written++ })
 	if err != nil || sum.Accepted != 4 {
 		t.Fatalf("import of 4 large envelopes: %+v, %v; want 4 accepted", sum, err)
+	}
+}
+
+// racingStore runs race once, before the first commit of more than one
+// write, as another writer would between an import's read and its commit.
+type racingStore struct {
+	Store
+	race func()
+	once sync.Once
+}
+
+func (s *racingStore) Commit(ctx context.Context, writes []store.Write, atomic bool) ([]store.Result, error) {
+	if len(writes) > 1 {
+		s.once.Do(s.race)
+	}
+	return s.Store.Commit(ctx, writes, atomic)
+}
+
+// TestImportRepeatedIDLosingARace checks that when an import's chunk
+// repeats an id that another writer creates between the chunk's read and
+// its commit, the chunk's envelopes for it are all written again in order,
+// on top of the other write: the last envelope's data is what stays.
+// Committed one by one, the second envelope's condition would hold against
+// the other writer's revision, and the first would then be written over it.
+func TestImportRepeatedIDLosingARace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, svc, register := testService(t)
+	v := register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
+	body := func(n int64) any {
+		b, err := v.FromMap(map[string]any{"n": n}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	racing := New(&racingStore{Store: st, race: func() {
+		if _, err := svc.Put(ctx, Write{Schema: "m", ID: "x", Version: 1, Body: body(100)}); err != nil {
+			t.Error(err)
+		}
+	}}, svc.schemas, Options{})
+	items := []*ImportItem{
+		{ID: "x", Version: 1, Body: body(1)},
+		{ID: "x", Version: 1, Body: body(2)},
+	}
+	next := func() (*ImportItem, error) {
+		if len(items) == 0 {
+			return nil, io.EOF
+		}
+		item := items[0]
+		items = items[1:]
+		return item, nil
+	}
+	sum, err := racing.Import(ctx, "m", next, false, "", nil)
+	if err != nil || sum.Accepted != 2 || sum.Rejected != 0 {
+		t.Fatalf("import: %+v, %v; want both envelopes accepted", sum, err)
+	}
+	rec, err := svc.Get(ctx, "m", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := svc.Schema("m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, err := rec.View(sc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Revision != 3 || string(data) != `{"n":2}` {
+		t.Errorf("after the race: revision %d, data %s; want revision 3 (the other write, then both envelopes) and {\"n\":2}", rec.Revision, data)
 	}
 }
