@@ -102,8 +102,10 @@ func (d *recordDeps) exportRecords() http.Handler {
 		h.Set("Content-Type", choice.MediaType+"; schema="+t.name+"; version="+strconv.Itoa(version))
 		h.Set("Vary", varyNegotiated)
 		d.markDeprecated(w, t.schema, version)
-		// HEAD makes the stream as far as a GET's headers depend on it:
-		// its first KiB, or the whole of a shorter one.
+		// HEAD makes the stream as far as a GET's status and headers
+		// depend on it: to the stream encoder's first write, or the whole
+		// of a shorter one. A record that cannot be shown before that point
+		// is a 406 for both.
 		body := newStreamBody(w, r, responseEncoding(r))
 		se := sc.NewEncoder(body)
 		raw, direct := se.(negotiate.RawJSONEncoder)
@@ -120,11 +122,6 @@ func (d *recordDeps) exportRecords() http.Handler {
 			}
 			if err != nil {
 				return err
-			}
-			if body.headersOnly {
-				// HEAD needs only the first KiB: the encoder's buffer
-				// would hold far more before it reached the body.
-				return se.Flush()
 			}
 			if n++; n%streamFlushEvery == 0 {
 				return body.Flush()
