@@ -134,6 +134,47 @@ func TestMinimalWriteAtAnUnshowableVersion(t *testing.T) {
 	}
 }
 
+// TestOldClientWritesOverANewerValue checks that a version-1 client can
+// write a record holding a value that version 2 cannot show, by PUT, PATCH
+// and import, when its write replaces that value or version 1 cannot see
+// it at all, and that the fields it cannot see keep their values.
+func TestOldClientWritesOverANewerValue(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"w","version":1,"fields":{"a":{"type":"int"},"n":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"w","version":2,"fields":{"a":{"type":"int"},"n":{"type":"int"},"b":{"type":"int"}},"migrate":[{"op":"add","field":"b","default":0}]}`)
+	s.MustRegister(t, `{"name":"w","version":3,"fields":{"a":{"type":"int"},"n":{"type":"float"},"b":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"},{"op":"retype","field":"b","to":"float"}]}`)
+	latest := []string{"Content-Type", "application/json"}
+	v1 := []string{"Content-Type", "application/json; version=1", "Accept", "application/json; version=3"}
+	for _, id := range []string{"put", "patch", "import"} {
+		s.Send(t, http.MethodPut, "/v1/records/w/"+id, []byte(`{"a":1,"n":7.5,"b":2.5}`), latest...).MustStatus(t, http.StatusCreated)
+	}
+	s.Get(t, "/v1/records/w/put", "Accept", "application/json; version=1").Problem(t, http.StatusNotAcceptable)
+
+	s.Send(t, http.MethodPut, "/v1/records/w/put", []byte(`{"a":2,"n":8}`), v1...).MustStatus(t, http.StatusOK)
+	s.Send(t, http.MethodPut, "/v1/records/w/patch", []byte(`{"a":1,"n":7,"b":2.5}`), latest...).MustStatus(t, http.StatusOK)
+	s.Send(t, http.MethodPatch, "/v1/records/w/patch", []byte(`{"a":2}`),
+		"Content-Type", "application/merge-patch+json; version=1", "Prefer", "return=minimal").MustStatus(t, http.StatusNoContent)
+	importSummary(t, s.Send(t, http.MethodPost, "/v1/records/w/_import", []byte(`{"id":"import","version":1,"data":{"a":2,"n":8}}`+"\n"),
+		"Content-Type", "application/jsonl"), 1, 0)
+	for id, want := range map[string]map[string]float64{
+		"put":    {"a": 2, "n": 8, "b": 2.5},
+		"patch":  {"a": 2, "n": 7, "b": 2.5},
+		"import": {"a": 2, "n": 8, "b": 2.5},
+	} {
+		m := s.Get(t, "/v1/records/w/"+id).JSON(t)
+		for k, x := range want {
+			if floatOf(t, m, k) != x {
+				t.Errorf("%s at version 1 over b 2.5: %v, want %v", id, m, want)
+				break
+			}
+		}
+		if v := s.Get(t, "/v1/records/w/"+id, "Accept", "application/json; version=1").MustStatus(t, http.StatusOK).JSON(t); num(t, v, "a") != 2 {
+			t.Errorf("%s read at version 1: %v, want a 2", id, v)
+		}
+	}
+}
+
 func TestPostCreatesWithUUIDv7(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t)

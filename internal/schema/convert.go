@@ -220,6 +220,7 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 		return d, nil
 	}
 	var views []map[string]any
+	unfits := false
 	kept := map[string]any{}
 	if prev != nil {
 		// The stored record is context here, not what is written: it is
@@ -228,9 +229,11 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 			return nil, err
 		}
 		if from < latest {
-			if views, err = s.viewsDown(prev, from); err != nil {
-				return nil, err
-			}
+			// A field the writer cannot see keeps its stored value, taken
+			// from the stored record seen at the version that adds it. A
+			// value that version cannot show is carried there unfit, and
+			// the retype that could not bring it down gives it back.
+			views, unfits = s.viewsDown(prev, from)
 		}
 		for k, x := range prev.Kept {
 			if keyVersion(k) <= from {
@@ -247,6 +250,13 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 			if err := st.up(data, ctx, kept); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if unfits {
+		// Every unfit value taken from a view met its retype on the way
+		// up; one that did not would be stored, so it is refused.
+		if err := cmp.Or(firstUnfit(data), firstUnfit(kept)); err != nil {
+			return nil, err
 		}
 	}
 	if prev != nil {
@@ -296,8 +306,10 @@ func (s *Schema) dropStaleRetypes(kept map[string]any, from int, prev *Doc, data
 func (s *Schema) valueAt(data, kept map[string]any, v int, path []string) (x any, ok bool, err error) {
 	view := deepCopy(data).(map[string]any)
 	for n := len(s.versions); n > v; n-- {
-		if err := s.stepDown(view, n, kept); err != nil {
-			return nil, false, err
+		if s.stepDown(view, n, kept) {
+			if err := firstUnfit(view); err != nil {
+				return nil, false, err
+			}
 		}
 	}
 	p, found := parentOf(view, path)
@@ -344,33 +356,36 @@ func (s *Schema) checkLatest(data map[string]any) error {
 }
 
 // viewsDown returns prev's data as seen at each version from+1 … latest,
-// each its own copy (views[0] is at from+1).
-func (s *Schema) viewsDown(prev *Doc, from int) ([]map[string]any, error) {
+// each its own copy (views[0] is at from+1). A value that a version cannot
+// show is left unfit in its view, and unfits reports whether one was.
+func (s *Schema) viewsDown(prev *Doc, from int) (views []map[string]any, unfits bool) {
 	latest := len(s.versions)
-	views := make([]map[string]any, latest-from)
+	views = make([]map[string]any, latest-from)
 	cur := deepCopy(prev.Data).(map[string]any)
 	for n := latest; ; n-- {
 		views[n-from-1] = cur
 		if n == from+1 {
-			return views, nil
+			return views, unfits
 		}
 		next := deepCopy(cur).(map[string]any)
-		if err := s.stepDown(next, n, prev.Kept); err != nil {
-			return nil, err
+		if s.stepDown(next, n, prev.Kept) {
+			unfits = true
 		}
 		cur = next
 	}
 }
 
-// stepDown converts data in place from version n to n-1.
-func (s *Schema) stepDown(data map[string]any, n int, kept map[string]any) error {
+// stepDown converts data in place from version n to n-1, reporting
+// whether it left an unfit value.
+func (s *Schema) stepDown(data map[string]any, n int, kept map[string]any) bool {
 	steps := s.versions[n-1].steps
+	unfits := false
 	for i := len(steps) - 1; i >= 0; i-- {
-		if err := steps[i].down(data, kept); err != nil {
-			return err
+		if steps[i].down(data, kept) {
+			unfits = true
 		}
 	}
-	return nil
+	return unfits
 }
 
 func keyVersion(key string) int {
@@ -411,8 +426,14 @@ func (s *Schema) view(d *Doc, to int, shown bool) (any, error) {
 	if to != d.Version {
 		data = deepCopy(d.Data).(map[string]any)
 	}
+	unfits := false
 	for n := d.Version; n > to; n-- {
-		if err := s.stepDown(data, n, d.Kept); err != nil {
+		if s.stepDown(data, n, d.Kept) {
+			unfits = true
+		}
+	}
+	if unfits {
+		if err := firstUnfit(data); err != nil {
 			return nil, err
 		}
 	}
@@ -545,6 +566,10 @@ func (st *step) up(data, ctx, kept map[string]any) error {
 		if !has {
 			return nil
 		}
+		if u, ok := x.(unfit); ok {
+			p[last(st.path)] = u.value
+			return nil
+		}
 		w, exact, err := widen(x, st.fromKind, st.toKind)
 		if err != nil {
 			return fmt.Errorf("schema: retype %s in version %d: %w", joinPath(st.path), st.version, err)
@@ -558,8 +583,8 @@ func (st *step) up(data, ctx, kept map[string]any) error {
 }
 
 // down applies the step to data in place, going down, taking back what
-// the document kept.
-func (st *step) down(data, kept map[string]any) error {
+// the document kept. It reports whether it left an unfit value.
+func (st *step) down(data, kept map[string]any) bool {
 	switch st.op {
 	case OpAdd:
 		if p, ok := parentOf(data, st.path); ok {
@@ -582,7 +607,7 @@ func (st *step) down(data, kept map[string]any) error {
 	case OpRemove:
 		p, ok := parentOf(data, st.path)
 		if !ok {
-			return nil
+			return false
 		}
 		if x, has := kept[st.key]; has {
 			if x != nil {
@@ -594,25 +619,64 @@ func (st *step) down(data, kept map[string]any) error {
 	case OpRetype:
 		p, ok := parentOf(data, st.path)
 		if !ok {
-			return nil
+			return false
 		}
 		x, has := p[last(st.path)]
 		if !has {
-			return nil
+			return false
 		}
 		if orig, ok := kept[st.key]; ok {
 			if w, _, err := widen(orig, st.fromKind, st.toKind); err == nil && w == x {
 				p[last(st.path)] = orig
-				return nil
+				return false
 			}
+		}
+		if u, ok := x.(unfit); ok {
+			p[last(st.path)] = unfit{value: u, err: u.err}
+			return true
 		}
 		n, err := narrow(x, st.toKind, st.fromKind)
 		if err != nil {
-			return problem.New(problem.NotAcceptable,
+			p[last(st.path)] = unfit{value: x, err: problem.New(problem.NotAcceptable,
 				"field '%s': %s cannot be converted back to %s by the retype %s → %s of version %d: %v",
-				joinPath(st.path), describeScalar(x), st.fromKind, st.fromKind, st.toKind, st.version, err).WithReason("conversion")
+				joinPath(st.path), describeScalar(x), st.fromKind, st.fromKind, st.toKind, st.version, err).WithReason("conversion")}
+			return true
 		}
 		p[last(st.path)] = n
+	}
+	return false
+}
+
+// An unfit value stands, while a record steps down, where a retype could
+// not bring a value back: a version below cannot show it. It is an error
+// only if it is still there at the version asked for; a step further down
+// that drops its field (the step that added it, say) takes it away, and
+// going up again the same retype gives back the value it holds.
+type unfit struct {
+	value any // the value at the version above the retype
+	err   error
+}
+
+// firstUnfit returns the error of an unfit value left in data, looking at
+// keys in order so that the answer does not depend on map order, or nil
+// when there is none.
+func firstUnfit(x any) error {
+	switch x := x.(type) {
+	case unfit:
+		return x.err
+	case map[string]any:
+		keys := slices.Sorted(maps.Keys(x))
+		for _, k := range keys {
+			if err := firstUnfit(x[k]); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := firstUnfit(e); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

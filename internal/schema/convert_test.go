@@ -186,6 +186,87 @@ func TestRetype(t *testing.T) {
 	}
 }
 
+// TestWriteBelowAValueItsVersionCannotShow checks writes at version 1
+// over records holding a value that a retype above cannot bring down to
+// version 2: a field version 1 sees is replaced by what the client wrote,
+// and a field it does not see keeps its stored value, however many
+// versions down the retype is. A view is refused only where the value is
+// still there at the version asked for.
+func TestWriteBelowAValueItsVersionCannotShow(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		defs     []string
+		stored   string // written at the latest version
+		write    string // at version 1
+		latest   string // the latest view after the write
+		v1Before bool   // whether the stored record has a version-1 view
+	}{
+		{
+			name: "field version 1 sees",
+			defs: []string{
+				`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`,
+				`{"name":"m","version":2,"fields":{"n":{"type":"int"},"y":{"type":"string"}},"migrate":[{"op":"add","field":"y","default":"dy"}]}`,
+				`{"name":"m","version":3,"fields":{"n":{"type":"float"},"y":{"type":"string"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`,
+			},
+			stored: `{"n":7.5,"y":"kept"}`,
+			write:  `{"n":8}`,
+			latest: `{"n":8,"y":"kept"}`,
+		},
+		{
+			name: "field version 1 does not see",
+			defs: []string{
+				`{"name":"m","version":1,"fields":{"a":{"type":"int"}}}`,
+				`{"name":"m","version":2,"fields":{"a":{"type":"int"},"b":{"type":"int"}},"migrate":[{"op":"add","field":"b","default":0}]}`,
+				`{"name":"m","version":3,"fields":{"a":{"type":"int"},"b":{"type":"float"}},"migrate":[{"op":"retype","field":"b","to":"float"}]}`,
+			},
+			stored:   `{"a":1,"b":7.5}`,
+			write:    `{"a":2}`,
+			latest:   `{"a":2,"b":7.5}`,
+			v1Before: true,
+		},
+		{
+			name: "renamed and retyped twice",
+			defs: []string{
+				`{"name":"m","version":1,"fields":{"a":{"type":"int"}}}`,
+				`{"name":"m","version":2,"fields":{"a":{"type":"int"},"b":{"type":"int"}},"migrate":[{"op":"add","field":"b","default":0}]}`,
+				`{"name":"m","version":3,"fields":{"a":{"type":"int"},"c":{"type":"float"}},"migrate":[{"op":"rename","from":"b","to":"c"},{"op":"retype","field":"c","to":"float"}]}`,
+				`{"name":"m","version":4,"fields":{"a":{"type":"int"},"c":{"type":"string"}},"migrate":[{"op":"retype","field":"c","to":"string"}]}`,
+			},
+			stored:   `{"a":1,"c":"not a number"}`,
+			write:    `{"a":2}`,
+			latest:   `{"a":2,"c":"not a number"}`,
+			v1Before: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, s := mustRegister(t, tc.defs...)
+			latest := len(tc.defs)
+			d := mustWrite(t, s, recordAt(t, s, latest, tc.stored), latest, nil)
+			if _, err := s.View(d, 2); !problem.Is(err, problem.NotAcceptable) {
+				t.Fatalf("stored record at v2: %v, want a problem.NotAcceptable", err)
+			}
+			if _, err := s.View(d, 1); (err == nil) != tc.v1Before {
+				t.Errorf("stored record at v1: %v, want a view: %v", err, tc.v1Before)
+			}
+			w := mustWrite(t, s, recordAt(t, s, 1, tc.write), 1, d)
+			if got := viewJSON(t, s, w, latest); got != tc.latest {
+				t.Errorf("after the v1 write: %s, want %s", got, tc.latest)
+			}
+			if got := viewJSON(t, s, w, 1); got != tc.write {
+				t.Errorf("after the v1 write, at v1: %s, want %s", got, tc.write)
+			}
+			for k, x := range w.Kept {
+				if _, ok := x.(unfit); ok {
+					t.Errorf("kept %s holds an unfit value", k)
+				}
+			}
+		})
+	}
+}
+
 func TestNestedPaths(t *testing.T) {
 	t.Parallel()
 	v1 := `{"name":"p","version":1,"fields":{"zip":{"type":"string"},"address":{"type":"object","optional":true,"fields":{"street":{"type":"string"},"old":{"type":"int"}}}}}`
