@@ -464,6 +464,9 @@ func viewVersion(r *http.Request, sc *schema.Schema, f recordFormat) int {
 	return f.version
 }
 
+// preferMinimal reports whether the request prefers return=minimal. Only
+// the first return preference counts (RFC 7240 §2), across every Prefer
+// field in order.
 func preferMinimal(r *http.Request) bool {
 	for _, v := range r.Header.Values("Prefer") {
 		for p := range strings.SplitSeq(v, ",") {
@@ -471,9 +474,8 @@ func preferMinimal(r *http.Request) bool {
 			// (RFC 7240); its parameters do not change it.
 			pref, _, _ := strings.Cut(p, ";")
 			name, value, _ := strings.Cut(pref, "=")
-			value = strings.Trim(strings.TrimSpace(value), `"`)
-			if strings.EqualFold(strings.TrimSpace(name), "return") && strings.EqualFold(value, "minimal") {
-				return true
+			if strings.EqualFold(strings.TrimSpace(name), "return") {
+				return strings.EqualFold(strings.Trim(strings.TrimSpace(value), `"`), "minimal")
 			}
 		}
 	}

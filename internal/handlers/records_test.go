@@ -356,6 +356,25 @@ func TestPreferReturnMinimal(t *testing.T) {
 	if len(r.Body) == 0 || r.Header.Get("Preference-Applied") == minimal {
 		t.Errorf("Prefer return=representation answered %d bytes with Preference-Applied %q", len(r.Body), r.Header.Get("Preference-Applied"))
 	}
+	// Only the first return preference counts, across fields too.
+	for _, tc := range []struct {
+		prefs        []string
+		minimalFirst bool
+	}{
+		{[]string{"return=representation, return=minimal"}, false},
+		{[]string{"return=representation", "return=minimal"}, false},
+		{[]string{"respond-async, return=minimal", "return=representation"}, true},
+	} {
+		prefs := tc.prefs
+		h := hdr("Content-Type", "application/json")
+		for _, p := range prefs {
+			h.Add("Prefer", p)
+		}
+		r := s.Do(t, Call{Method: http.MethodPut, Path: "/v1/records/item/m1", Body: body, Header: h})
+		if got := r.Status == http.StatusNoContent && len(r.Raw) == 0; got != tc.minimalFirst {
+			t.Errorf("Prefer %q: %d with %d body bytes; want the first return preference applied", prefs, r.Status, len(r.Raw))
+		}
+	}
 	// A delete's 204 is minimal anyway, and says the preference was heard.
 	r = s.Send(t, http.MethodDelete, "/v1/records/item/m1", nil, "Prefer", minimal).MustStatus(t, http.StatusNoContent)
 	if r.Header.Get("Preference-Applied") != minimal || r.Header.Get("Ferry-Revision") == "" {
