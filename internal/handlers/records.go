@@ -189,21 +189,29 @@ func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Reco
 		if e.Body, e.Encoding, err = compress(body, f.encoding); err != nil {
 			return err
 		}
+		if !negotiate.StableBytes(f.codec) {
+			e.Sum = bodySum(e.Body)
+		}
 		d.cache.Put(key, e)
 	}
 	rep.body, rep.encoding = e.Body, e.Encoding
+	sent := f
 	if f.encoding != "" && e.Encoding == "" {
-		rep.etag = rec.Validator.ETag(f.unencoded().tagRepr())
+		sent = f.unencoded()
+	}
+	if e.Sum != "" || sent.encoding != f.encoding {
+		rep.etag = rec.Validator.ETag(sent.summedTagRepr(e.Sum))
 	}
 	return nil
 }
 
 // settleETag makes rep's ETag the one a read sends: when f names a
-// content coding, whether the body gets it depends on the body's size, so
-// the body is encoded (or found in the cache) first. Without a coding the
-// ETag is settled already and nothing is encoded.
+// content coding, whether the body gets it depends on the body's size, and
+// when f's format can encode one record as different bytes, the ETag names
+// the bytes, so the body is encoded (or found in the cache) first.
+// Otherwise the ETag is settled already and nothing is encoded.
 func (d *recordDeps) settleETag(rep *representation, t target, rec *records.Record, f recordFormat, view any) error {
-	if f.encoding == "" {
+	if f.encoding == "" && negotiate.StableBytes(f.codec) {
 		return nil
 	}
 	return d.encodeBody(rep, t, rec, f, view)

@@ -40,6 +40,9 @@ func NewGobCodec(vetter *gobcheck.Vetter) *GobCodec {
 // Name returns "gob".
 func (c *GobCodec) Name() string { return "gob" }
 
+// StableBytes is false: see the package's StableBytes.
+func (c *GobCodec) StableBytes() bool { return false }
+
 // MediaTypes returns the media types of gob bodies, the one emitted by
 // default first.
 func (c *GobCodec) MediaTypes() []string { return []string{MediaTypeGob, "application/x-gob"} }
