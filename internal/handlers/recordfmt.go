@@ -111,7 +111,13 @@ func (f recordFormat) contentType(schemaName string) string {
 // format and version from Accept, else fallbackVersion. A version the
 // schema lacks is a 406 listing the versions it has.
 func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate(acceptHeader(r), sc, fallbackVersion)
+	return negotiateRecordAmong(r, codecs, sc, sc, fallbackVersion)
+}
+
+// negotiateRecordAmong is negotiateRecord among the versions of sc that
+// res has.
+func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negotiate.Resource, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
+	codec, choice, err := codecs.Negotiate(acceptHeader(r), res, fallbackVersion)
 	if err != nil {
 		return recordFormat{}, err
 	}
@@ -131,6 +137,51 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 	}
 	f := recordFormat{codec: codec, mediaType: choice.MediaType, alias: choice.Alias, version: version, encoding: responseEncoding(r), pretty: pretty}
 	return f.settled(), nil
+}
+
+// versionsLeft is a schema as negotiation sees it, less the versions a
+// record could not be shown at.
+type versionsLeft struct {
+	*schema.Schema
+	tried []int
+}
+
+// Has reports whether the schema has version and it was not tried.
+func (v versionsLeft) Has(version int) bool {
+	return !slices.Contains(v.tried, version) && v.Schema.Has(version)
+}
+
+// A fallback finds, for a record that cannot be shown at the version a
+// request prefers, the next format the request accepts: RFC 9110 has a
+// 406 mean that no acceptable representation can be made, so a range the
+// client weighed lower serves when those above it cannot.
+type fallback struct {
+	r               *http.Request
+	codecs          *negotiate.Registry
+	sc              *schema.Schema
+	fallbackVersion int
+	formats         []recordFormat // those next has given
+}
+
+// next returns the version of the format the request accepts best after
+// the versions tried, or 0 when it accepts no other.
+func (fb *fallback) next(tried []int) int {
+	f, err := negotiateRecordAmong(fb.r, fb.codecs, versionsLeft{fb.sc, tried}, fb.sc, fb.fallbackVersion)
+	if err != nil || slices.Contains(tried, f.version) {
+		return 0
+	}
+	fb.formats = append(fb.formats, f)
+	return f.version
+}
+
+// format returns the format of version, which is f's or one next gave.
+func (fb *fallback) format(f recordFormat, version int) recordFormat {
+	for _, g := range fb.formats {
+		if g.version == version && version != f.version {
+			return g
+		}
+	}
+	return f
 }
 
 // acceptHeader is the request's Accept field.

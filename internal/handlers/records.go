@@ -217,6 +217,37 @@ func (d *recordDeps) settleETag(rep *representation, t target, rec *records.Reco
 	return d.encodeBody(rep, t, rec, f, view)
 }
 
+// represent starts rec's representation in f, its ETag settled. Below the
+// latest version whether rec can be shown decides the format, so the body
+// is made here, and a record that cannot be shown at f's version is shown
+// in the next format the request accepts (fallback); the error is f's
+// when none can show it.
+func (d *recordDeps) represent(r *http.Request, t target, rec *records.Record, f recordFormat) (representation, recordFormat, error) {
+	rep := recordRepresentation(t, rec, f)
+	latest := t.schema.Latest().Number()
+	if f.version == latest {
+		return rep, f, d.settleETag(&rep, t, rec, f, nil)
+	}
+	err := d.encodeBody(&rep, t, rec, f, nil)
+	if err == nil || !problem.Is(err, problem.NotAcceptable) {
+		return rep, f, err
+	}
+	fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: latest}
+	for tried := []int{f.version}; ; {
+		version := fb.next(tried)
+		if version == 0 {
+			return rep, f, err
+		}
+		g := fb.format(f, version)
+		next := recordRepresentation(t, rec, g)
+		nextErr := d.encodeBody(&next, t, rec, g, nil)
+		if !problem.Is(nextErr, problem.NotAcceptable) {
+			return next, g, nextErr
+		}
+		tried = append(tried, version)
+	}
+}
+
 // marshalRecord encodes the record in format f: compact JSON straight from
 // the stored document when no conversion is needed, else its view (given,
 // or made here) through the codec.
@@ -254,10 +285,15 @@ func (d *recordDeps) getRecord() http.Handler {
 		}
 		d.markDeprecated(w, t.schema, f.version)
 		w.Header()["Ferry-Revision"] = []string{strconv.FormatInt(rec.Revision, 10)}
-		rep := recordRepresentation(t, rec, f)
 		// Preconditions compare the ETag a read sends.
-		if err := d.settleETag(&rep, t, rec, f, nil); err != nil {
+		asked := f.version
+		rep, f, err := d.represent(r, t, rec, f)
+		if err != nil {
 			return err
+		}
+		if f.version != asked {
+			requestInfoFrom(w).formatOut = f.codec.Name()
+			d.markDeprecated(w, t.schema, f.version)
 		}
 		unchanged, err := d.readPrecondition(r, t, rec, rep.etag, rep.lastModified)
 		if err != nil {
@@ -391,9 +427,10 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		}
 		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
+		fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: v.Number()}
 		write := records.Write{
 			Schema: t.name, ID: t.id, Version: v.Number(), Body: body, FromGob: in.Name() == "gob",
-			Cond: cond, ViewVersion: viewVersion(r, t.schema, f),
+			Cond: cond, ViewVersion: viewVersion(r, t.schema, f), NextView: fb.next,
 		}
 		var written *records.Written
 		if create {
@@ -407,6 +444,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		}
 		d.countConversion(t.schema, v.Number(), t.schema.Latest().Number())
 		d.audit(w, t.name, written)
+		f = d.shownIn(w, t, fb, f, written)
 		status := http.StatusOK
 		if written.Created {
 			status = http.StatusCreated
@@ -434,6 +472,18 @@ func (d *recordDeps) currentETag(ctx context.Context, t target, f recordFormat, 
 		p.With("current_etag", rep.etag)
 	}
 	return err
+}
+
+// shownIn returns the format a write's answer shows its record in: f, or
+// the one fb found when the record could not be shown in f.
+func (d *recordDeps) shownIn(w http.ResponseWriter, t target, fb *fallback, f recordFormat, written *records.Written) recordFormat {
+	if written.ViewVersion == 0 || written.ViewVersion == f.version {
+		return f
+	}
+	f = fb.format(f, written.ViewVersion)
+	requestInfoFrom(w).formatOut = f.codec.Name()
+	d.markDeprecated(w, t.schema, f.version)
+	return f
 }
 
 // answerWrite answers a successful write: the stored record as a read
@@ -561,15 +611,17 @@ func (d *recordDeps) patchRecord() http.Handler {
 		}
 		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = "json", f.codec.Name()
+		fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: v.Number()}
 		written, err := d.svc.Patch(writeContext(r), records.Patch{
 			Schema: t.name, ID: t.id, Version: v.Number(), Merge: merge,
-			Cond: cond, ViewVersion: viewVersion(r, t.schema, f),
+			Cond: cond, ViewVersion: viewVersion(r, t.schema, f), NextView: fb.next,
 		})
 		if err != nil {
 			d.countValidation(t, v.Number(), err)
 			return d.currentETag(r.Context(), t, f, err)
 		}
 		d.audit(w, t.name, written)
+		f = d.shownIn(w, t, fb, f, written)
 		return d.answerWrite(w, r, t, f, written, http.StatusOK)
 	})
 }

@@ -175,6 +175,61 @@ func TestOldClientWritesOverANewerValue(t *testing.T) {
 	}
 }
 
+// TestNotAcceptableFallsBack checks that a record that cannot be shown at
+// the version a request prefers is shown at the next one it accepts, as
+// RFC 9110 keeps 406 for when no acceptable representation can be made,
+// for reads and for writes' answers; and that with none left the answer is
+// the 406, with nothing stored.
+func TestNotAcceptableFallsBack(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"w","version":1,"fields":{"q":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"w","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`)
+	s.Send(t, http.MethodPut, "/v1/records/w/half", []byte(`{"q":7.5}`), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	tests := []struct {
+		accept      string
+		contentType string // "" for a 406
+	}{
+		{"application/json; version=1", ""},
+		{"application/json; version=1, application/json; version=2; q=0", ""},
+		{"application/json; version=1, application/json; version=2; q=0.5", "application/json; schema=w; version=2"},
+		{"application/json; version=1, application/cbor; q=0.5", "application/cbor; schema=w; version=2"},
+		{"application/cbor; version=1, */*; q=0.1", "application/json; schema=w; version=2"},
+	}
+	for _, tc := range tests {
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodPatch} {
+			var r *Resp
+			switch method {
+			case http.MethodGet:
+				r = s.Get(t, "/v1/records/w/half", "Accept", tc.accept)
+			case http.MethodPut:
+				r = s.Send(t, method, "/v1/records/w/half", []byte(`{"q":7.5}`), "Content-Type", "application/json", "Accept", tc.accept)
+			default:
+				r = s.Send(t, method, "/v1/records/w/half", []byte(`{"q":7.5}`), "Content-Type", "application/merge-patch+json", "Accept", tc.accept)
+			}
+			if tc.contentType == "" {
+				r.Problem(t, http.StatusNotAcceptable)
+				continue
+			}
+			r.MustStatus(t, http.StatusOK)
+			if got := r.Header.Get("Content-Type"); got != tc.contentType {
+				t.Errorf("%s with Accept %q: Content-Type %q, want %q", method, tc.accept, got, tc.contentType)
+			}
+			if atV2 := s.Get(t, "/v1/records/w/half").MustStatus(t, http.StatusOK); method == http.MethodGet && tc.contentType == atV2.Header.Get("Content-Type") {
+				if r.Header.Get("ETag") != atV2.Header.Get("ETag") {
+					t.Errorf("GET with Accept %q: ETag %s, a read at version 2 gives %s", tc.accept, r.Header.Get("ETag"), atV2.Header.Get("ETag"))
+				}
+				s.Get(t, "/v1/records/w/half", "Accept", tc.accept, "If-None-Match", atV2.Header.Get("ETag")).MustStatus(t, http.StatusNotModified)
+			}
+		}
+	}
+	// Refused writes stored nothing: the record is at its first revision
+	// plus the writes answered in version 2.
+	if rev := s.Get(t, "/v1/records/w/half").Header.Get("Ferry-Revision"); rev != "7" {
+		t.Errorf("after six writes answered and four refused: revision %s, want 7", rev)
+	}
+}
+
 func TestPostCreatesWithUUIDv7(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t)

@@ -46,8 +46,11 @@ type Write struct {
 	Cond    Conditions
 	// ViewVersion, when set, is the version the response shows the record
 	// at. The write is refused, before anything is stored, when the record
-	// cannot be shown at that version.
+	// cannot be shown at that version, nor at any NextView names.
 	ViewVersion int
+	// NextView, when set, names the version to show the record at when it
+	// cannot be shown at those tried, or 0 when there is none.
+	NextView func(tried []int) int
 }
 
 // A Written record is the outcome of a write.
@@ -56,9 +59,12 @@ type Written struct {
 	Created bool
 	Op      string
 	Version int // the schema version the client wrote
-	// View is the record at the asked ViewVersion: a pointer to that
-	// version's compiled struct; nil for a delete or when none was asked.
+	// View is the record at ViewVersion: a pointer to that version's
+	// compiled struct; nil for a delete or when none was asked.
 	View any
+	// ViewVersion is the version of View: the asked one, or one NextView
+	// named.
+	ViewVersion int
 }
 
 // Sha256 returns the hex SHA-256 of the stored bytes, computed when asked:
@@ -86,7 +92,7 @@ func (s *Service) Put(ctx context.Context, w Write) (*Written, error) {
 		return nil, err
 	}
 	op := writeOp{
-		sc: sc, id: w.ID, cond: w.Cond, by: w.By, version: w.Version, viewVersion: w.ViewVersion,
+		sc: sc, id: w.ID, cond: w.Cond, by: w.By, version: w.Version, viewVersion: w.ViewVersion, nextView: w.NextView,
 		build: func(prev *Record) (*schema.Doc, error) { return sc.WriteStored(record, w.Version, prev.storedBody()) },
 	}
 	if w.Version == sc.Latest().Number() {
@@ -130,8 +136,9 @@ type Patch struct {
 	Merge map[string]any
 	By    string
 	Cond  Conditions
-	// ViewVersion is as in Write.
+	// ViewVersion and NextView are as in Write.
 	ViewVersion int
+	NextView    func(tried []int) int
 }
 
 // Patch applies a merge patch to the record as seen at p.Version.
@@ -148,7 +155,7 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 		return nil, err
 	}
 	return s.write(ctx, writeOp{sc: sc, id: p.ID, cond: p.Cond, by: p.By, version: p.Version, op: "patch", viewVersion: p.ViewVersion,
-		mustExist: true,
+		nextView: p.NextView, mustExist: true,
 		build: func(prev *Record) (*schema.Doc, error) {
 			// Merging would take a null as removal, and the default
 			// would fill the field in again.
@@ -224,10 +231,11 @@ type writeOp struct {
 	id          string
 	cond        Conditions
 	by          string
-	version     int    // the version the client wrote
-	op          string // history op; "" lets the store choose create or replace
-	viewVersion int    // when set, the version the record must be viewable at
-	mustExist   bool   // a record that is not live is NotFound, whatever the preconditions
+	version     int                   // the version the client wrote
+	op          string                // history op; "" lets the store choose create or replace
+	viewVersion int                   // when set, the version the record must be viewable at
+	nextView    func(tried []int) int // when set, the versions to try after it
+	mustExist   bool                  // a record that is not live is NotFound, whatever the preconditions
 	// build makes the document to store from the stored record (nil when
 	// the record is not live).
 	build func(prev *Record) (*schema.Doc, error)
@@ -261,7 +269,7 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if live {
 			prev = stored
 		}
-		doc, body, view, err := w.encode(prev)
+		doc, body, view, viewed, err := w.encode(prev)
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +290,7 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 			sr := store.Record{Schema: schemaName, ID: id, Revision: r.Revision, UpdatedAt: at, Body: body, Seq: r.Seq}
 			rec := recordFrom(sr)
 			rec.doc = doc // nil when encoded directly: decoded if needed
-			written := &Written{Record: rec, Created: r.Created, Op: w.op, Version: w.version, View: view}
+			written := &Written{Record: rec, Created: r.Created, Op: w.op, Version: w.version, View: view, ViewVersion: viewed}
 			if written.Op == "" {
 				written.Op = "replace"
 				if r.Created {
@@ -298,9 +306,10 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 }
 
 // encode makes the stored bytes of the write over prev, and its view at
-// w.viewVersion when that is set. doc is the document built on the way, or
-// nil when the record was encoded directly.
-func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, err error) {
+// w.viewVersion, or the version after it that can show it, when that is
+// set (viewed). doc is the document built on the way, or nil when the
+// record was encoded directly.
+func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, viewed int, err error) {
 	latest := w.sc.Latest()
 	// The record as written is its own view at the latest version, unless
 	// the version has an optional array or map, which a view shows empty
@@ -309,27 +318,48 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 	if w.latest != nil && asWritten {
 		body, ok, err := w.sc.EncodeLatest(w.latest, latest.Number(), prev.storedBody())
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, 0, err
 		}
 		if ok {
 			if w.viewVersion > 0 {
 				view = w.latest
 			}
-			return nil, body, view, nil
+			return nil, body, view, w.viewVersion, nil
 		}
 	}
 	if doc, err = w.build(prev); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
 	if w.viewVersion > 0 {
-		if view, err = w.sc.View(doc, w.viewVersion); err != nil {
-			return nil, nil, nil, err
+		if view, viewed, err = w.view(doc); err != nil {
+			return nil, nil, nil, 0, err
 		}
 	}
 	if body, err = doc.MarshalBinary(); err != nil {
-		return nil, nil, nil, fmt.Errorf("records: encode %s/%s: %w", w.sc.Name(), w.id, err)
+		return nil, nil, nil, 0, fmt.Errorf("records: encode %s/%s: %w", w.sc.Name(), w.id, err)
 	}
-	return doc, body, view, nil
+	return doc, body, view, viewed, nil
+}
+
+// view shows doc at w.viewVersion, or, when it cannot be shown there, at
+// the first version w.nextView names that can; the error is that of
+// w.viewVersion when none can.
+func (w *writeOp) view(doc *schema.Doc) (view any, version int, err error) {
+	view, err = w.sc.View(doc, w.viewVersion)
+	if err == nil || w.nextView == nil || !problem.Is(err, problem.NotAcceptable) {
+		return view, w.viewVersion, err
+	}
+	for tried := []int{w.viewVersion}; ; {
+		next := w.nextView(tried)
+		if next == 0 {
+			return nil, 0, err
+		}
+		view, nextErr := w.sc.View(doc, next)
+		if !problem.Is(nextErr, problem.NotAcceptable) {
+			return view, next, nextErr
+		}
+		tried = append(tried, next)
+	}
 }
 
 // CheckConditions weighs the preconditions of a write of (schemaName, id)
