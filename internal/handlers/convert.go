@@ -9,6 +9,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/metrics"
 	"github.com/ferry-dev/ferry/internal/negotiate"
 	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/records"
 	"github.com/ferry-dev/ferry/internal/schema"
 )
 
@@ -166,7 +167,16 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 		if err == nil && (f.version != v.Number() || v.ShowsOptionalContainers()) {
 			var doc *schema.Doc
 			if doc, err = sc.Write(rec, v.Number(), nil); err == nil {
-				rec, err = sc.View(doc, f.version)
+				// Shown as a read would be, in the next format the
+				// request accepts when its first cannot show it.
+				fb := &fallback{r: r, codecs: codecs, sc: sc, fallbackVersion: sc.Latest().Number()}
+				asked := f
+				_, err = records.ShowFirst(f.version, fb.next, func(version int) (err error) {
+					f = fb.format(asked, version)
+					rec, err = sc.View(doc, version)
+					return err
+				})
+				info.formatOut = f.codec.Name()
 				if f.version != v.Number() {
 					m.VersionConversions.WithLabelValues(name, strconv.Itoa(v.Number()), strconv.Itoa(f.version)).Inc()
 				}

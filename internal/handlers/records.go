@@ -228,24 +228,17 @@ func (d *recordDeps) represent(r *http.Request, t target, rec *records.Record, f
 	if f.version == latest {
 		return rep, f, d.settleETag(&rep, t, rec, f, nil)
 	}
-	err := d.encodeBody(&rep, t, rec, f, nil)
-	if err == nil || !problem.Is(err, problem.NotAcceptable) {
-		return rep, f, err
-	}
 	fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: latest}
-	for tried := []int{f.version}; ; {
-		version := fb.next(tried)
-		if version == 0 {
-			return rep, f, err
-		}
-		g := fb.format(f, version)
-		next := recordRepresentation(t, rec, g)
-		nextErr := d.encodeBody(&next, t, rec, g, nil)
-		if !problem.Is(nextErr, problem.NotAcceptable) {
-			return next, g, nextErr
-		}
-		tried = append(tried, version)
+	shown := f
+	_, err := records.ShowFirst(f.version, fb.next, func(version int) error {
+		shown = fb.format(f, version)
+		rep = recordRepresentation(t, rec, shown)
+		return d.encodeBody(&rep, t, rec, shown, nil)
+	})
+	if err != nil {
+		return representation{}, f, err
 	}
+	return rep, shown, nil
 }
 
 // marshalRecord encodes the record in format f: compact JSON straight from

@@ -345,20 +345,31 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 // the first version w.nextView names that can; the error is that of
 // w.viewVersion when none can.
 func (w *writeOp) view(doc *schema.Doc) (view any, version int, err error) {
-	view, err = w.sc.View(doc, w.viewVersion)
-	if err == nil || w.nextView == nil || !problem.Is(err, problem.NotAcceptable) {
-		return view, w.viewVersion, err
+	version, err = ShowFirst(w.viewVersion, w.nextView, func(v int) (err error) {
+		view, err = w.sc.View(doc, v)
+		return err
+	})
+	return view, version, err
+}
+
+// ShowFirst calls show with version, then, while show fails with a
+// problem.NotAcceptable (the record cannot be shown at that version), with
+// each version next names given those tried, until next names none (0)
+// or is nil. It returns the version shown, or the first failure.
+func ShowFirst(version int, next func(tried []int) int, show func(version int) error) (int, error) {
+	err := show(version)
+	if err == nil || next == nil || !problem.Is(err, problem.NotAcceptable) {
+		return version, err
 	}
-	for tried := []int{w.viewVersion}; ; {
-		next := w.nextView(tried)
-		if next == 0 {
-			return nil, 0, err
+	for tried := []int{version}; ; {
+		v := next(tried)
+		if v == 0 {
+			return version, err
 		}
-		view, nextErr := w.sc.View(doc, next)
-		if !problem.Is(nextErr, problem.NotAcceptable) {
-			return view, next, nextErr
+		if nextErr := show(v); !problem.Is(nextErr, problem.NotAcceptable) {
+			return v, nextErr
 		}
-		tried = append(tried, next)
+		tried = append(tried, v)
 	}
 }
 
