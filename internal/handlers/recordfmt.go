@@ -174,6 +174,14 @@ func (fb *fallback) next(tried []int) int {
 	return f.version
 }
 
+// nextView is fb.next, or nil for a nil fb.
+func (fb *fallback) nextView() func(tried []int) int {
+	if fb == nil {
+		return nil
+	}
+	return fb.next
+}
+
 // format returns the format of version, which is f's or one next gave.
 func (fb *fallback) format(f recordFormat, version int) recordFormat {
 	for _, g := range fb.formats {

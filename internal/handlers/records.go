@@ -420,11 +420,12 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		}
 		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = in.Name(), f.codec.Name()
-		fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: v.Number()}
 		write := records.Write{
 			Schema: t.name, ID: t.id, Version: v.Number(), Body: body, FromGob: in.Name() == "gob",
-			Cond: cond, ViewVersion: viewVersion(r, t.schema, f), NextView: fb.next,
+			Cond: cond, ViewVersion: viewVersion(r, t.schema, f),
 		}
+		fb := d.writeFallback(r, t, v.Number(), write.ViewVersion)
+		write.NextView = fb.nextView()
 		var written *records.Written
 		if create {
 			written, err = d.svc.Create(writeContext(r), write)
@@ -465,6 +466,15 @@ func (d *recordDeps) currentETag(ctx context.Context, t target, f recordFormat, 
 		p.With("current_etag", rep.etag)
 	}
 	return err
+}
+
+// writeFallback is the fallback of a write at version whose answer shows
+// its record at view, or nil when it shows none.
+func (d *recordDeps) writeFallback(r *http.Request, t target, version, view int) *fallback {
+	if view == 0 {
+		return nil
+	}
+	return &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: version}
 }
 
 // shownIn returns the format a write's answer shows its record in: f, or
@@ -604,10 +614,11 @@ func (d *recordDeps) patchRecord() http.Handler {
 		}
 		info := requestInfoFrom(w)
 		info.formatIn, info.formatOut = "json", f.codec.Name()
-		fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: v.Number()}
+		view := viewVersion(r, t.schema, f)
+		fb := d.writeFallback(r, t, v.Number(), view)
 		written, err := d.svc.Patch(writeContext(r), records.Patch{
 			Schema: t.name, ID: t.id, Version: v.Number(), Merge: merge,
-			Cond: cond, ViewVersion: viewVersion(r, t.schema, f), NextView: fb.next,
+			Cond: cond, ViewVersion: view, NextView: fb.nextView(),
 		})
 		if err != nil {
 			d.countValidation(t, v.Number(), err)
