@@ -770,6 +770,12 @@ func TestGobETagsNameTheirBytes(t *testing.T) {
 	other := etag[:i+2] + "AAAAAAAAAAA" + etag[i+13:]
 	s.Get(t, "/v1/records/item/g", "Accept", "application/gob", "Accept-Encoding", "gzip", "If-None-Match", other).MustStatus(t, 200)
 	s.SendJSON(t, "PUT", "/v1/records/item/g", rec, "If-Match", etag).MustStatus(t, 200)
+	// A 412 gives the tag a read sends.
+	current := s.Get(t, "/v1/records/item/g", "Accept", "application/gob").MustStatus(t, 200).Header.Get("ETag")
+	p := s.SendJSON(t, "PUT", "/v1/records/item/g", rec, "Accept", "application/gob", "If-Match", etag).Problem(t, 412)
+	if got := str(p, "current_etag"); got != current {
+		t.Errorf("412 of a write with Accept gob: current_etag %s, want the ETag a read sends, %s", got, current)
+	}
 }
 
 // TestIfMatchTakesOnlyIssuedTags checks that If-Match names a revision

@@ -448,13 +448,14 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 	})
 }
 
-// currentETag corrects the current_etag of a write's 412 for a record
-// whose body is too small to get the coding f names: a read sends it
-// unencoded, under the unencoded ETag, which is the one to give. Any other
-// error comes back as it is.
+// currentETag corrects the current_etag of a write's 412 where a read's
+// ETag depends on the body: for a record too small to get the coding f
+// names (a read sends it unencoded, under the unencoded ETag), and for a
+// format whose tags name their bytes (gob). Any other error comes back as
+// it is.
 func (d *recordDeps) currentETag(ctx context.Context, t target, f recordFormat, err error) error {
 	p, ok := problem.As(err)
-	if !ok || p.Kind != problem.PreconditionFailed || f.encoding == "" || p.Extra["current_etag"] == nil {
+	if !ok || p.Kind != problem.PreconditionFailed || f.encoding == "" && negotiate.StableBytes(f.codec) || p.Extra["current_etag"] == nil {
 		return err
 	}
 	rec, gerr := d.svc.Get(ctx, t.name, t.id)
