@@ -531,17 +531,36 @@ func viewVersion(r *http.Request, sc *schema.Schema, f recordFormat) int {
 // field in order.
 func preferMinimal(r *http.Request) bool {
 	for _, v := range r.Header.Values("Prefer") {
-		for p := range strings.SplitSeq(v, ",") {
+		for v != "" {
+			var p string
+			p, v = nextListElement(v)
 			// preference = token [ BWS "=" BWS word ] *( OWS ";" ... )
 			// (RFC 7240); its parameters do not change it.
-			pref, _, _ := strings.Cut(p, ";")
-			name, value, _ := strings.Cut(pref, "=")
+			name, value, _ := strings.Cut(p, "=")
 			if strings.EqualFold(strings.TrimSpace(name), "return") {
+				value, _, _ = strings.Cut(value, ";")
 				return strings.EqualFold(strings.Trim(strings.TrimSpace(value), `"`), "minimal")
 			}
 		}
 	}
 	return false
+}
+
+// nextListElement splits the first element off a comma-separated list
+// (RFC 9110 §5.6.1), whose elements may hold commas in quoted strings.
+func nextListElement(list string) (elem, rest string) {
+	quoted := false
+	for i := 0; i < len(list); i++ {
+		switch c := list[i]; {
+		case quoted && c == '\\':
+			i++ // a quoted-pair
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			return list[:i], list[i+1:]
+		}
+	}
+	return list, ""
 }
 
 func recordPath(schemaName, id string) string {

@@ -421,6 +421,8 @@ func TestPreferReturnMinimal(t *testing.T) {
 		{[]string{"return=representation, return=minimal"}, false},
 		{[]string{"return=representation", "return=minimal"}, false},
 		{[]string{"respond-async, return=minimal", "return=representation"}, true},
+		{[]string{`foo="a,return=minimal", return=representation`}, false},
+		{[]string{`foo="a\",return=representation", return=minimal; x="y,z"`}, true},
 	} {
 		prefs := tc.prefs
 		h := hdr("Content-Type", "application/json")
