@@ -157,7 +157,16 @@ func TestOldClientWritesOverANewerValue(t *testing.T) {
 		"Content-Type", "application/merge-patch+json; version=1", "Prefer", "return=minimal").MustStatus(t, http.StatusNoContent)
 	importSummary(t, s.Send(t, http.MethodPost, "/v1/records/w/_import", []byte(`{"id":"import","version":1,"data":{"a":2,"n":8}}`+"\n"),
 		"Content-Type", "application/jsonl"), 1, 0)
+	// A patch replaces a value its version cannot show, or is refused
+	// for it.
+	s.Send(t, http.MethodPut, "/v1/records/w/patchn", []byte(`{"a":1,"n":7.5,"b":2.5}`), latest...).MustStatus(t, http.StatusCreated)
+	p := s.Send(t, http.MethodPatch, "/v1/records/w/patchn", []byte(`{"a":2}`), "Content-Type", "application/merge-patch+json; version=1").Problem(t, http.StatusConflict)
+	if !strings.Contains(str(p, "detail"), "field 'n'") {
+		t.Errorf("a version-1 patch leaving n at 7.5: %v, want a conflict naming n", p)
+	}
+	s.Send(t, http.MethodPatch, "/v1/records/w/patchn", []byte(`{"n":8}`), "Content-Type", "application/merge-patch+json; version=1").MustStatus(t, http.StatusOK)
 	for id, want := range map[string]map[string]float64{
+		"patchn": {"a": 1, "n": 8, "b": 2.5},
 		"put":    {"a": 2, "n": 8, "b": 2.5},
 		"patch":  {"a": 2, "n": 7, "b": 2.5},
 		"import": {"a": 2, "n": 8, "b": 2.5},
@@ -169,8 +178,8 @@ func TestOldClientWritesOverANewerValue(t *testing.T) {
 				break
 			}
 		}
-		if v := s.Get(t, "/v1/records/w/"+id, "Accept", "application/json; version=1").MustStatus(t, http.StatusOK).JSON(t); num(t, v, "a") != 2 {
-			t.Errorf("%s read at version 1: %v, want a 2", id, v)
+		if v := s.Get(t, "/v1/records/w/"+id, "Accept", "application/json; version=1").MustStatus(t, http.StatusOK).JSON(t); num(t, v, "a") != int64(want["a"]) {
+			t.Errorf("%s read at version 1: %v, want a %v", id, v, want["a"])
 		}
 	}
 }

@@ -20,3 +20,22 @@ func MergePatch(target map[string]any, patch map[string]any) map[string]any {
 	}
 	return target
 }
+
+// replaces reports whether the merge patch replaces or removes the value at
+// path (object keys from the root) of a document it is applied to: it sets
+// the path, or a value on the way that is not an object.
+func replaces(patch map[string]any, path []string) bool {
+	m := patch
+	for i, seg := range path {
+		x, ok := m[seg]
+		if !ok {
+			return false
+		}
+		sub, isObject := x.(map[string]any)
+		if i == len(path)-1 || !isObject {
+			return true
+		}
+		m = sub
+	}
+	return false
+}

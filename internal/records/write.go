@@ -166,7 +166,7 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 			if err != nil {
 				return nil, err
 			}
-			view, err := sc.MergeBase(stored, p.Version)
+			view, err := sc.MergeBase(stored, p.Version, func(path []string) bool { return replaces(p.Merge, path) })
 			if err != nil {
 				return nil, err
 			}

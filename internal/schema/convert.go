@@ -253,9 +253,16 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 		}
 	}
 	if unfits {
-		// Every unfit value taken from a view met its retype on the way
-		// up; one that did not would be stored, so it is refused.
-		if err := cmp.Or(firstUnfit(data), firstUnfit(kept)); err != nil {
+		// An unfit value taken from a view meets its retype on the way
+		// up, unless a step kept it (its new place is gone): the version
+		// it would come back at cannot hold it, so it is not kept. One
+		// left in the data would be stored, so it is refused.
+		for k, x := range kept {
+			if _, ok := x.(unfit); ok {
+				delete(kept, k)
+			}
+		}
+		if err := firstUnfit(data); err != nil {
 			return nil, err
 		}
 	}
@@ -290,8 +297,8 @@ func (s *Schema) dropStaleRetypes(kept map[string]any, from int, prev *Doc, data
 		before, ok1, err1 := s.valueAt(prev.Data, prev.Kept, v, st.path)
 		after, ok2, err2 := s.valueAt(data, kept, v, st.path)
 		if err1 != nil || err2 != nil {
-			// Another field cannot be seen at that version: that says
-			// nothing of this one, whose original stays.
+			// The value cannot be seen at that version, by a retype
+			// above it: nothing says it changed, and its original stays.
 			continue
 		}
 		if ok1 != ok2 || !reflect.DeepEqual(before, after) {
@@ -302,21 +309,20 @@ func (s *Schema) dropStaleRetypes(kept map[string]any, from int, prev *Doc, data
 
 // valueAt returns the value at path of data, a document at the latest
 // version, as seen at version v; ok is false when it has none there, and
-// err is set when data cannot be seen at v at all.
+// err is set when its value cannot be seen at v.
 func (s *Schema) valueAt(data, kept map[string]any, v int, path []string) (x any, ok bool, err error) {
 	view := deepCopy(data).(map[string]any)
 	for n := len(s.versions); n > v; n-- {
-		if s.stepDown(view, n, kept) {
-			if err := firstUnfit(view); err != nil {
-				return nil, false, err
-			}
-		}
+		s.stepDown(view, n, kept)
 	}
 	p, found := parentOf(view, path)
 	if !found {
 		return nil, false, nil
 	}
 	x, ok = p[last(path)]
+	if err := firstUnfit(x); err != nil {
+		return nil, false, err
+	}
 	return x, ok, nil
 }
 
@@ -407,14 +413,20 @@ func keyVersion(key string) int {
 //
 // Arrays and maps are never null in what View returns: an optional one
 // that the record lacks is empty. MergeBase leaves it absent.
-func (s *Schema) View(d *Doc, to int) (any, error) { return s.view(d, to, true) }
+func (s *Schema) View(d *Doc, to int) (any, error) { return s.view(d, to, true, nil) }
 
 // MergeBase is View for a merge patch to apply to: an optional array or
 // map that the record lacks stays absent, so that a patch of another
-// field does not make it present.
-func (s *Schema) MergeBase(d *Doc, to int) (any, error) { return s.view(d, to, false) }
+// field does not make it present. A value the version cannot show is no
+// obstacle where the patch replaces it (replaced reports whether it does,
+// given the field's path at version to; nil for none): the base holds a
+// zero value of the field's type there. Where it does not, the error is a
+// problem.Conflict: the patch cannot be applied to the record as it is.
+func (s *Schema) MergeBase(d *Doc, to int, replaced func(path []string) bool) (any, error) {
+	return s.view(d, to, false, replaced)
+}
 
-func (s *Schema) view(d *Doc, to int, shown bool) (any, error) {
+func (s *Schema) view(d *Doc, to int, shown bool, replaced func(path []string) bool) (any, error) {
 	v, err := s.Version(to)
 	if err != nil {
 		return nil, err
@@ -433,7 +445,7 @@ func (s *Schema) view(d *Doc, to int, shown bool) (any, error) {
 		}
 	}
 	if unfits {
-		if err := firstUnfit(data); err != nil {
+		if err := settleUnfits(data, to, replaced); err != nil {
 			return nil, err
 		}
 	}
@@ -632,12 +644,12 @@ func (st *step) down(data, kept map[string]any) bool {
 			}
 		}
 		if u, ok := x.(unfit); ok {
-			p[last(st.path)] = unfit{value: u, err: u.err}
+			p[last(st.path)] = unfit{value: u, err: u.err, kind: st.fromKind}
 			return true
 		}
 		n, err := narrow(x, st.toKind, st.fromKind)
 		if err != nil {
-			p[last(st.path)] = unfit{value: x, err: problem.New(problem.NotAcceptable,
+			p[last(st.path)] = unfit{value: x, kind: st.fromKind, err: problem.New(problem.NotAcceptable,
 				"field '%s': %s cannot be converted back to %s by the retype %s → %s of version %d: %v",
 				joinPath(st.path), describeScalar(x), st.fromKind, st.fromKind, st.toKind, st.version, err).WithReason("conversion")}
 			return true
@@ -653,32 +665,74 @@ func (st *step) down(data, kept map[string]any) bool {
 // that drops its field (the step that added it, say) takes it away, and
 // going up again the same retype gives back the value it holds.
 type unfit struct {
-	value any // the value at the version above the retype
-	err   error
+	value any   // the value at the version above the retype
+	kind  kind  // the type the version below holds
+	err   error // why it cannot be shown below
 }
 
-// firstUnfit returns the error of an unfit value left in data, looking at
-// keys in order so that the answer does not depend on map order, or nil
-// when there is none.
+// firstUnfit returns the error of an unfit value left in x, or nil when
+// there is none.
 func firstUnfit(x any) error {
-	switch x := x.(type) {
-	case unfit:
-		return x.err
-	case map[string]any:
-		keys := slices.Sorted(maps.Keys(x))
-		for _, k := range keys {
-			if err := firstUnfit(x[k]); err != nil {
-				return err
+	return settleUnfits(x, 0, nil)
+}
+
+// settleUnfits deals with the unfit values left in x, a record seen at
+// version: one at a path that replaced reports true for becomes a zero
+// value of its type; for the first other, looking at keys in order so that
+// the answer does not depend on map order, the error is its own, or a
+// problem.Conflict when replaced is set.
+func settleUnfits(x any, version int, replaced func(path []string) bool) error {
+	var path []string
+	var walk func(x any) error
+	walk = func(x any) error {
+		switch x := x.(type) {
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				u, ok := x[k].(unfit)
+				if !ok {
+					path = append(path, k)
+					err := walk(x[k])
+					path = path[:len(path)-1]
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				at := append(path, k)
+				switch {
+				case replaced == nil:
+					return u.err
+				case !replaced(at):
+					return problem.New(problem.Conflict, "%s; a merge patch at version %d must replace the field, or be made at a version that can show it",
+						strings.TrimSuffix(u.err.Error(), "."), version).WithReason("conversion")
+				}
+				x[k] = zeroOf(u.kind)
 			}
-		}
-	case []any:
-		for _, e := range x {
-			if err := firstUnfit(e); err != nil {
-				return err
+		case []any:
+			for _, e := range x {
+				if err := walk(e); err != nil {
+					return err
+				}
 			}
+		case unfit:
+			return x.err
 		}
+		return nil
 	}
-	return nil
+	return walk(x)
+}
+
+// zeroOf is the zero value of a retyped field of kind k, as data holds it.
+func zeroOf(k kind) any {
+	switch k {
+	case kindInt:
+		return int64(0)
+	case kindFloat:
+		return float64(0)
+	case kindTime:
+		return time.Time{}
+	}
+	return ""
 }
 
 func describeScalar(x any) string {

@@ -226,6 +226,19 @@ func TestWriteBelowAValueItsVersionCannotShow(t *testing.T) {
 			v1Before: true,
 		},
 		{
+			name: "moved into an object the write leaves out",
+			defs: []string{
+				`{"name":"m","version":1,"fields":{"a":{"type":"int"},"o":{"type":"object","optional":true,"fields":{"x":{"type":"string","optional":true}}}}}`,
+				`{"name":"m","version":2,"fields":{"a":{"type":"int"},"b":{"type":"int"},"o":{"type":"object","optional":true,"fields":{"x":{"type":"string","optional":true}}}},"migrate":[{"op":"add","field":"b","default":0}]}`,
+				`{"name":"m","version":3,"fields":{"a":{"type":"int"},"o":{"type":"object","optional":true,"fields":{"x":{"type":"string","optional":true},"b":{"type":"int","optional":true}}}},"migrate":[{"op":"rename","from":"b","to":"o.b"}]}`,
+				`{"name":"m","version":4,"fields":{"a":{"type":"int"},"o":{"type":"object","optional":true,"fields":{"x":{"type":"string","optional":true},"b":{"type":"float","optional":true}}}},"migrate":[{"op":"retype","field":"o.b","to":"float"}]}`,
+			},
+			stored:   `{"a":1,"o":{"b":7.5}}`,
+			write:    `{"a":2,"o":null}`,
+			latest:   `{"a":2,"o":null}`,
+			v1Before: true,
+		},
+		{
 			name: "renamed and retyped twice",
 			defs: []string{
 				`{"name":"m","version":1,"fields":{"a":{"type":"int"}}}`,

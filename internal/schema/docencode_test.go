@@ -45,7 +45,7 @@ func TestPropertyEncodeLatest(t *testing.T) {
 			}
 			// A write's response shows the record it was given as the view
 			// of what was stored: they must not differ at all.
-			view, err := s.MergeBase(doc, 1)
+			view, err := s.MergeBase(doc, 1, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -480,7 +480,7 @@ func TestPropertyConversions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("seed %d: Write at v%d of %v: %v %v\n%s", seed, i, want, err, fieldErrs(err), describe())
 			}
-			back, err := s.MergeBase(d1, i)
+			back, err := s.MergeBase(d1, i, nil)
 			if err != nil {
 				t.Fatalf("seed %d: View(v%d) of a v%d write: %v\n%s", seed, i, i, err, describe())
 			}
@@ -497,7 +497,7 @@ func TestPropertyConversions(t *testing.T) {
 			if err := stored.UnmarshalBinary(bin); err != nil {
 				t.Fatal(err)
 			}
-			viewJ, err := s.MergeBase(&stored, j)
+			viewJ, err := s.MergeBase(&stored, j, nil)
 			if problem.Is(err, problem.NotAcceptable) {
 				continue // a value that cannot go down exactly
 			}
@@ -511,7 +511,7 @@ func TestPropertyConversions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("seed %d: Write at v%d of the v%d view: %v %v\n%s", seed, j, j, err, fieldErrs(err), describe())
 			}
-			again, err := s.MergeBase(d2, i)
+			again, err := s.MergeBase(d2, i, nil)
 			if err != nil {
 				t.Fatalf("seed %d: View(v%d) after writing back at v%d: %v\n%s", seed, i, j, err, describe())
 			}
