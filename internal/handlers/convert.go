@@ -169,14 +169,19 @@ func convert(codecs *negotiate.Registry, schemas *schema.Registry, limits Limits
 			if doc, err = sc.Write(rec, v.Number(), nil); err == nil {
 				// Shown as a read would be, in the next format the
 				// request accepts when its first cannot show it.
-				fb := &fallback{r: r, codecs: codecs, sc: sc, fallbackVersion: sc.Latest().Number()}
+				fb := &fallback{r: r, codecs: codecs, sc: sc, defaultVersion: sc.Latest().Number()}
 				asked := f
 				_, err = records.ShowFirst(f.version, fb.next, func(version int) (err error) {
 					f = fb.format(asked, version)
 					rec, err = sc.View(doc, version)
 					return err
 				})
-				info.formatOut = f.codec.Name()
+				if err != nil {
+					f = asked
+				} else if f.version != asked.version {
+					info.formatOut = f.codec.Name()
+					markServed(w, m, sc, f.version, v.Number())
+				}
 				if f.version != v.Number() {
 					m.VersionConversions.WithLabelValues(name, strconv.Itoa(v.Number()), strconv.Itoa(f.version)).Inc()
 				}

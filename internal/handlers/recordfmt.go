@@ -108,22 +108,22 @@ func (f recordFormat) contentType(schemaName string) string {
 }
 
 // negotiateRecord chooses the representation of a record response: the
-// format and version from Accept, else fallbackVersion. A version the
+// format and version from Accept, else defaultVersion. A version the
 // schema lacks is a 406 listing the versions it has.
-func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	return negotiateRecordAmong(r, codecs, sc, sc, fallbackVersion)
+func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Schema, defaultVersion int) (recordFormat, error) {
+	return negotiateRecordAmong(r, codecs, sc, sc, defaultVersion)
 }
 
 // negotiateRecordAmong is negotiateRecord among the versions of sc that
 // res has.
-func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negotiate.Resource, sc *schema.Schema, fallbackVersion int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate(acceptHeader(r), res, fallbackVersion)
+func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negotiate.Resource, sc *schema.Schema, defaultVersion int) (recordFormat, error) {
+	codec, choice, err := codecs.Negotiate(acceptHeader(r), res, defaultVersion)
 	if err != nil {
 		return recordFormat{}, err
 	}
 	version := choice.Version
 	if version == 0 {
-		version = fallbackVersion
+		version = defaultVersion
 	}
 	if err := acceptableVersion(sc, version); err != nil {
 		return recordFormat{}, err
@@ -156,17 +156,17 @@ func (v versionsLeft) Has(version int) bool {
 // 406 mean that no acceptable representation can be made, so a range the
 // client weighed lower serves when those above it cannot.
 type fallback struct {
-	r               *http.Request
-	codecs          *negotiate.Registry
-	sc              *schema.Schema
-	fallbackVersion int
-	formats         []recordFormat // those next has given
+	r              *http.Request
+	codecs         *negotiate.Registry
+	sc             *schema.Schema
+	defaultVersion int
+	formats        []recordFormat // those next has given
 }
 
 // next returns the version of the format the request accepts best after
 // the versions tried, or 0 when it accepts no other.
 func (fb *fallback) next(tried []int) int {
-	f, err := negotiateRecordAmong(fb.r, fb.codecs, versionsLeft{fb.sc, tried}, fb.sc, fb.fallbackVersion)
+	f, err := negotiateRecordAmong(fb.r, fb.codecs, versionsLeft{fb.sc, tried}, fb.sc, fb.defaultVersion)
 	if err != nil || slices.Contains(tried, f.version) {
 		return 0
 	}
@@ -273,6 +273,21 @@ func markDeprecated(w http.ResponseWriter, m *metrics.Metrics, sc *schema.Schema
 			m.DeprecatedRequests.WithLabelValues(sc.Name(), strconv.Itoa(n), "").Inc()
 		}
 	}
+}
+
+// markServed corrects the deprecation marks of a response that a fallback
+// moved to version served: they become those of served and of the
+// versions also in use (a write's own), and served is counted.
+func markServed(w http.ResponseWriter, m *metrics.Metrics, sc *schema.Schema, served int, also ...int) {
+	h := w.Header()
+	h.Del("Deprecation")
+	h.Del("Sunset")
+	for _, n := range also {
+		if v, err := sc.Version(n); err == nil && n != served {
+			markVersionDeprecated(w, v)
+		}
+	}
+	markDeprecated(w, m, sc, served)
 }
 
 func (d *recordDeps) markDeprecated(w http.ResponseWriter, sc *schema.Schema, versions ...int) {

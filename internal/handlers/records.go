@@ -228,7 +228,7 @@ func (d *recordDeps) represent(r *http.Request, t target, rec *records.Record, f
 	if f.version == latest {
 		return rep, f, d.settleETag(&rep, t, rec, f, nil)
 	}
-	fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: latest}
+	fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, defaultVersion: latest}
 	shown := f
 	_, err := records.ShowFirst(f.version, fb.next, func(version int) error {
 		shown = fb.format(f, version)
@@ -286,7 +286,7 @@ func (d *recordDeps) getRecord() http.Handler {
 		}
 		if f.version != asked {
 			requestInfoFrom(w).formatOut = f.codec.Name()
-			d.markDeprecated(w, t.schema, f.version)
+			markServed(w, d.metrics, t.schema, f.version)
 		}
 		unchanged, err := d.readPrecondition(r, t, rec, rep.etag, rep.lastModified)
 		if err != nil {
@@ -475,7 +475,7 @@ func (d *recordDeps) writeFallback(r *http.Request, t target, version, view int)
 	if view == 0 {
 		return nil
 	}
-	return &fallback{r: r, codecs: d.codecs, sc: t.schema, fallbackVersion: version}
+	return &fallback{r: r, codecs: d.codecs, sc: t.schema, defaultVersion: version}
 }
 
 // shownIn returns the format a write's answer shows its record in: f, or
@@ -486,7 +486,7 @@ func (d *recordDeps) shownIn(w http.ResponseWriter, t target, fb *fallback, f re
 	}
 	f = fb.format(f, written.ViewVersion)
 	requestInfoFrom(w).formatOut = f.codec.Name()
-	d.markDeprecated(w, t.schema, f.version)
+	markServed(w, d.metrics, t.schema, f.version, written.Version)
 	return f
 }
 

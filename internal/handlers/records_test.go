@@ -234,6 +234,17 @@ func TestNotAcceptableFallsBack(t *testing.T) {
 			}
 		}
 	}
+	// The deprecation marks are those of the version served.
+	s.Send(t, http.MethodPatch, "/v1/schemas/w/versions/1", []byte(`{"deprecated":true,"sunset":"2030-01-01T00:00:00Z"}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
+	fallingBack := "application/json; version=1, application/json; version=2; q=0.5"
+	for _, r := range []*Resp{
+		s.Get(t, "/v1/records/w/half", "Accept", fallingBack).MustStatus(t, http.StatusOK),
+		s.Send(t, http.MethodPost, "/v1/convert?schema=w", []byte(`{"q":7.5}`), "Content-Type", "application/json", "Accept", fallingBack).MustStatus(t, http.StatusOK),
+	} {
+		if r.Header.Get("Deprecation") != "" || r.Header.Get("Sunset") != "" {
+			t.Errorf("%s served at version 2 with version 1 deprecated: Deprecation %q, Sunset %q", r.call.Path, r.Header.Get("Deprecation"), r.Header.Get("Sunset"))
+		}
+	}
 	// Refused writes stored nothing: the record is at its first revision
 	// plus the writes answered in version 2.
 	if rev := s.Get(t, "/v1/records/w/half").Header.Get("Ferry-Revision"); rev != "7" {
