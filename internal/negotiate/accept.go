@@ -186,10 +186,10 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 							}
 						}
 					}
-					best.consider(oi, name, mr.version, def, usable)
+					best.consider(oi, name, ni > 0, mr.version, def, usable)
 				}
 			}
-			best.consider(oi, name, 0, def, usable)
+			best.consider(oi, name, ni > 0, 0, def, usable)
 		}
 	}
 	if best.offer < 0 {
@@ -257,8 +257,9 @@ type candidate struct {
 // version matches only that version. A weight of 0 excludes it. A tie goes to the earlier
 // offer; within one offer, to the representation matched most
 // specifically (the alias or the version the client named, over a
-// wildcard or no version).
-func (c *candidate) consider(offer int, name string, version, def int, ranges []mediaRange) {
+// wildcard or no version). An alias is a representation only where a
+// range names it: a wildcard gives an offer's own media type.
+func (c *candidate) consider(offer int, name string, alias bool, version, def int, ranges []mediaRange) {
 	spec, quality := -1, 0
 	for i := range ranges {
 		mr := &ranges[i]
@@ -270,7 +271,7 @@ func (c *candidate) consider(offer int, name string, version, def int, ranges []
 			spec, quality = s, mr.quality
 		}
 	}
-	if spec < 0 || quality == 0 {
+	if spec < 0 || quality == 0 || alias && spec < specExact {
 		return
 	}
 	if c.offer >= 0 && (quality < c.quality || quality == c.quality && (offer != c.offer || spec <= c.spec)) {

@@ -65,6 +65,7 @@ func TestChoose(t *testing.T) {
 		{"a named alias above a wildcard", "application/x-msgpack;q=0.6, */*;q=0.5", recordOffers, "application/x-msgpack", 0},
 		{"within an offer, the alias named wins a tie", "application/json;q=0, application/x-msgpack, */*", recordOffers, "application/x-msgpack", 0},
 		{"within an offer, the alias named wins a tie with type/*", "application/x-msgpack, application/*, application/json;q=0.5", recordOffers, "application/x-msgpack", 0},
+		{"a wildcard gives no alias the type itself was refused", "*/*;q=0.5, application/json;q=0, application/vnd.msgpack;q=0, application/cbor;q=0", recordOffers, "application/gob", 0},
 		{"type wildcard", "application/*", recordOffers, "application/json", 0},
 		{"type wildcard misses", "text/*, application/cbor;q=0.1", recordOffers, "application/cbor", 0},
 		{"q=0 excludes json", "application/json;q=0, */*", recordOffers, "application/vnd.msgpack", 0},
@@ -144,6 +145,7 @@ func TestChooseNotAcceptable(t *testing.T) {
 		{"cbor on schemas", "application/cbor", schemaOffers},
 		{"unknown parameter", "application/json;indent=4", recordOffers},
 		{"no offers", "*/*", nil},
+		{"a type wildcard gives no alias a refused type", "application/*, application/json;q=0, application/vnd.msgpack;q=0, application/cbor;q=0, application/gob;q=0", recordOffers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
