@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -149,6 +150,8 @@ func writeProblemStatus(w http.ResponseWriter, r *http.Request, status int, p *p
 	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
+	// Set here, not by net/http, so that HEAD gets the GET's length too.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	setContentDigest(h, r, body)
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
