@@ -786,6 +786,11 @@ func narrow(x any, from, to kind) (any, error) {
 		if f != math.Trunc(f) || f >= twoTo63 || f < -twoTo63 {
 			return nil, fmt.Errorf("it is not an integer within 64 bits")
 		}
+		if f == 0 && math.Signbit(f) {
+			// 0 would widen back to +0: what a client wrote back would
+			// change the value.
+			return nil, fmt.Errorf("an integer has no -0")
+		}
 		return int64(f), nil
 	case kindString:
 		s, ok := x.(string)

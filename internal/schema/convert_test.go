@@ -163,6 +163,8 @@ func TestRetype(t *testing.T) {
 		{"integral float", `{"qty":7.0,"at":"2024-01-02T02:04:05Z","f":"1e+21"}`, ""},
 		{"fraction", `{"qty":7.5,"at":"2024-01-02T02:04:05Z","f":"1"}`, "qty"},
 		{"beyond int64", `{"qty":1e19,"at":"2024-01-02T02:04:05Z","f":"1"}`, "qty"},
+		{"negative zero", `{"qty":-0.0,"at":"2024-01-02T02:04:05Z","f":"1"}`, "qty"},
+		{"zero", `{"qty":0.0,"at":"2024-01-02T02:04:05Z","f":"1"}`, ""},
 		{"not a time", `{"qty":1,"at":"soon","f":"1"}`, "at"},
 		{"time not in UTC form", `{"qty":1,"at":"2024-01-02T03:04:05+01:00","f":"1"}`, "at"},
 		{"not a float", `{"qty":1,"at":"2024-01-02T02:04:05Z","f":"abc"}`, "f"},
