@@ -154,7 +154,12 @@ func notModified(r *http.Request, etag string) bool {
 // request because clients naming an alias (application/x-msgpack) share the
 // representation but get their name back.
 func recordRepresentation(t target, rec *records.Record, f recordFormat) representation {
-	return representation{etag: rec.Validator.ETag(f.tagRepr()), lastModified: lastModified(t.schema, rec, f.version), contentType: f.contentType(t.name)}
+	rep := representation{lastModified: lastModified(t.schema, rec, f.version), contentType: f.contentType(t.name)}
+	if negotiate.StableBytes(f.codec) {
+		// Else the ETag names the bytes, and encodeBody gives it.
+		rep.etag = rec.Validator.ETag(f.tagRepr())
+	}
+	return rep
 }
 
 // lastModified is when the representation of rec at version last changed:
@@ -228,9 +233,16 @@ func (d *recordDeps) represent(r *http.Request, t target, rec *records.Record, f
 	if f.version == latest {
 		return rep, f, d.settleETag(&rep, t, rec, f, nil)
 	}
+	first := d.encodeBody(&rep, t, rec, f, nil)
+	if !problem.Is(first, problem.NotAcceptable) {
+		return rep, f, first
+	}
 	fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, defaultVersion: latest}
 	shown := f
 	_, err := records.ShowFirst(f.version, fb.next, func(version int) error {
+		if version == f.version {
+			return first
+		}
 		shown = fb.format(f, version)
 		rep = recordRepresentation(t, rec, shown)
 		return d.encodeBody(&rep, t, rec, shown, nil)
