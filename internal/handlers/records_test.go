@@ -187,8 +187,8 @@ func TestOldClientWritesOverANewerValue(t *testing.T) {
 // TestNotAcceptableFallsBack checks that a record that cannot be shown at
 // the version a request prefers is shown at the next one it accepts, as
 // RFC 9110 keeps 406 for when no acceptable representation can be made,
-// for reads, writes' answers and conversions; and that with none left the
-// answer is the 406, with nothing stored.
+// for reads, writes' answers, conversions and pages; and that with none
+// left the answer is the 406, with nothing stored.
 func TestNotAcceptableFallsBack(t *testing.T) {
 	t.Parallel()
 	s := MustServer(t)
@@ -206,9 +206,11 @@ func TestNotAcceptableFallsBack(t *testing.T) {
 		{"application/cbor; version=1, */*; q=0.1", "application/json; schema=w; version=2"},
 	}
 	for _, tc := range tests {
-		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, "convert"} {
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, "convert", "page"} {
 			var r *Resp
 			switch method {
+			case "page":
+				r = s.Get(t, "/v1/records/w", "Accept", tc.accept)
 			case "convert":
 				r = s.Send(t, http.MethodPost, "/v1/convert?schema=w", []byte(`{"q":7.5}`), "Content-Type", "application/json", "Accept", tc.accept)
 			case http.MethodGet:

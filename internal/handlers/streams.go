@@ -39,15 +39,24 @@ func (d *recordDeps) listRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		v, _ := t.schema.Version(f.version)
-		env := d.types.of(reflect.PointerTo(v.Type()))
-		items := reflect.MakeSlice(reflect.SliceOf(env), 0, len(page.Records))
-		for _, rec := range page.Records {
-			view, err := rec.View(t.schema, f.version)
-			if err != nil {
-				return err
-			}
-			items = reflect.Append(items, d.types.envelope(rec.ID, rec.Revision, f.version, rec.UpdatedAt, view))
+		// A page shows its records at one version: when one of them
+		// cannot be shown at the version asked for, the whole page is
+		// shown in the next format the request accepts.
+		fb := &fallback{r: r, codecs: d.codecs, sc: t.schema, defaultVersion: t.schema.Latest().Number()}
+		asked := f
+		var env reflect.Type
+		var items reflect.Value
+		_, err = records.ShowFirst(f.version, fb.next, func(version int) (err error) {
+			f = fb.format(asked, version)
+			env, items, err = d.pageItems(t, page.Records, version)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if f.version != asked.version {
+			requestInfoFrom(w).formatOut = f.codec.Name()
+			markServed(w, d.metrics, t.schema, f.version)
 		}
 		out := reflect.New(d.types.pageOf(env)).Elem()
 		out.Field(0).Set(items)
@@ -71,6 +80,25 @@ func (d *recordDeps) listRecords() http.Handler {
 		writeRepresentation(w, r, http.StatusOK, representation{body: body, contentType: f.contentType(t.name), encoding: enc})
 		return nil
 	})
+}
+
+// pageItems returns the envelope type of version and a slice of it that
+// holds recs at version.
+func (d *recordDeps) pageItems(t target, recs []*records.Record, version int) (env reflect.Type, items reflect.Value, err error) {
+	v, err := t.schema.Version(version)
+	if err != nil {
+		return nil, reflect.Value{}, err
+	}
+	env = d.types.of(reflect.PointerTo(v.Type()))
+	items = reflect.MakeSlice(reflect.SliceOf(env), 0, len(recs))
+	for _, rec := range recs {
+		view, err := rec.View(t.schema, version)
+		if err != nil {
+			return nil, reflect.Value{}, err
+		}
+		items = reflect.Append(items, d.types.envelope(rec.ID, rec.Revision, version, rec.UpdatedAt, view))
+	}
+	return env, items, nil
 }
 
 // streamFlushEvery is how many records an export writes between flushes.
