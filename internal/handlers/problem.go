@@ -66,8 +66,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	p, status := classify(err)
-	if status == http.StatusNotAcceptable {
-		// The answer depends on Accept like the representation would.
+	if status == http.StatusNotAcceptable || status == http.StatusPreconditionFailed {
+		// The answer depends on Accept like the representation would: a
+		// 412 names the current ETag of the representation asked for.
 		w.Header().Set("Vary", varyNegotiated)
 	}
 	writeProblemStatus(w, r, status, p)

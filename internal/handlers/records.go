@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -424,7 +423,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 				return err
 			}
 		} else if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond, false); err != nil {
-			return d.currentETag(r.Context(), t, f, err)
+			return d.currentETag(r, t, f, err)
 		}
 		body, err := d.decodeBody(w, r, in, v)
 		if err != nil {
@@ -446,7 +445,7 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 		}
 		if err != nil {
 			d.countValidation(t, v.Number(), err)
-			return d.currentETag(r.Context(), t, f, err)
+			return d.currentETag(r, t, f, err)
 		}
 		d.countConversion(t.schema, v.Number(), t.schema.Latest().Number())
 		d.audit(w, t.name, written)
@@ -460,23 +459,30 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 	})
 }
 
-// currentETag corrects the current_etag of a write's 412 where a read's
-// ETag depends on the body: for a record too small to get the coding f
-// names (a read sends it unencoded, under the unencoded ETag), and for a
-// format whose tags name their bytes (gob). Any other error comes back as
-// it is.
-func (d *recordDeps) currentETag(ctx context.Context, t target, f recordFormat, err error) error {
+// currentETag makes the current_etag of a write's 412 the ETag a read
+// with the request's headers would send where that is not the one the
+// records package gave, which names f: where the body decides it (a
+// content coding a small body does not get, a format whose tags name
+// their bytes) and where f's version is not the latest (the record may
+// only be shown in another format the request accepts, or in none, which
+// makes it null). Any other error comes back as it is.
+func (d *recordDeps) currentETag(r *http.Request, t target, f recordFormat, err error) error {
 	p, ok := problem.As(err)
-	if !ok || p.Kind != problem.PreconditionFailed || f.encoding == "" && negotiate.StableBytes(f.codec) || p.Extra["current_etag"] == nil {
+	if !ok || p.Kind != problem.PreconditionFailed || p.Extra["current_etag"] == nil {
 		return err
 	}
-	rec, gerr := d.svc.Get(ctx, t.name, t.id)
+	if f.encoding == "" && negotiate.StableBytes(f.codec) && f.version == t.schema.Latest().Number() {
+		return err
+	}
+	rec, gerr := d.svc.Get(r.Context(), t.name, t.id)
 	if gerr != nil {
 		return err
 	}
-	rep := recordRepresentation(t, rec, f)
-	if d.settleETag(&rep, t, rec, f, nil) == nil {
+	switch rep, _, rerr := d.represent(r, t, rec, f); {
+	case rerr == nil:
 		p.With("current_etag", rep.etag)
+	case problem.Is(rerr, problem.NotAcceptable):
+		p.With("current_etag", nil)
 	}
 	return err
 }
@@ -629,7 +635,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		// Preconditions come before the body (RFC 9110 §13.2.1).
 		cond := d.conditions(r, t, f)
 		if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond, true); err != nil {
-			return d.currentETag(r.Context(), t, f, err)
+			return d.currentETag(r, t, f, err)
 		}
 		body, err := readBody(w, r, d.limits.MaxBodyBytes)
 		if err != nil {
@@ -654,7 +660,7 @@ func (d *recordDeps) patchRecord() http.Handler {
 		})
 		if err != nil {
 			d.countValidation(t, v.Number(), err)
-			return d.currentETag(r.Context(), t, f, err)
+			return d.currentETag(r, t, f, err)
 		}
 		d.audit(w, t.name, written)
 		f = d.shownIn(w, t, fb, f, written)
@@ -680,7 +686,7 @@ func (d *recordDeps) deleteRecord() http.Handler {
 		cond := d.conditions(r, t, f)
 		if len(r.Header["Content-Digest"]) > 0 {
 			if err := d.svc.CheckConditions(r.Context(), t.name, t.id, cond, true); err != nil {
-				return d.currentETag(r.Context(), t, f, err)
+				return d.currentETag(r, t, f, err)
 			}
 			if err := checkDigestOnly(w, r, d.limits.MaxBodyBytes); err != nil {
 				return err
@@ -688,7 +694,7 @@ func (d *recordDeps) deleteRecord() http.Handler {
 		}
 		written, err := d.svc.Delete(writeContext(r), t.name, t.id, cond, "")
 		if err != nil {
-			return d.currentETag(r.Context(), t, f, err)
+			return d.currentETag(r, t, f, err)
 		}
 		d.audit(w, t.name, written)
 		w.Header().Set("Ferry-Revision", strconv.FormatInt(written.Record.Revision, 10))

@@ -236,6 +236,27 @@ func TestNotAcceptableFallsBack(t *testing.T) {
 			}
 		}
 	}
+	// A 412 names the ETag a read with the same headers gets, or none
+	// when a read gets no representation.
+	for _, tc := range []struct{ accept, encoding string }{
+		{"application/json; version=1, application/cbor; q=0.5", ""},
+		{"application/json; version=1, application/cbor; q=0.5", "gzip"},
+		{"application/json; version=1", "gzip"},
+	} {
+		read := s.Get(t, "/v1/records/w/half", "Accept", tc.accept, "Accept-Encoding", tc.encoding)
+		refused := s.Send(t, http.MethodDelete, "/v1/records/w/half", nil, "Accept", tc.accept, "Accept-Encoding", tc.encoding, "If-Match", `"0-stale"`)
+		p := refused.Problem(t, http.StatusPreconditionFailed)
+		if !hasVaryNegotiated(refused.Header.Values("Vary")) {
+			t.Errorf("412 with Accept %q: Vary %q", tc.accept, refused.Header.Values("Vary"))
+		}
+		want := any(nil)
+		if read.Status == http.StatusOK {
+			want = read.Header.Get("ETag")
+		}
+		if p["current_etag"] != want {
+			t.Errorf("412 with Accept %q, Accept-Encoding %q: current_etag %v, a read gives %v", tc.accept, tc.encoding, p["current_etag"], want)
+		}
+	}
 	// The deprecation marks are those of the version served.
 	s.Send(t, http.MethodPatch, "/v1/schemas/w/versions/1", []byte(`{"deprecated":true,"sunset":"2030-01-01T00:00:00Z"}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
 	fallingBack := "application/json; version=1, application/json; version=2; q=0.5"
