@@ -320,8 +320,8 @@ func (s *Schema) valueAt(data, kept map[string]any, v int, path []string) (x any
 		return nil, false, nil
 	}
 	x, ok = p[last(path)]
-	if err := firstUnfit(x); err != nil {
-		return nil, false, err
+	if u, unfitted := x.(unfit); unfitted {
+		return nil, false, u.problem(path)
 	}
 	return x, ok, nil
 }
@@ -644,14 +644,16 @@ func (st *step) down(data, kept map[string]any) bool {
 			}
 		}
 		if u, ok := x.(unfit); ok {
-			p[last(st.path)] = unfit{value: u, err: u.err, kind: st.fromKind}
+			wrapped := u
+			wrapped.value, wrapped.kind = u, st.fromKind
+			p[last(st.path)] = wrapped
 			return true
 		}
 		n, err := narrow(x, st.toKind, st.fromKind)
 		if err != nil {
-			p[last(st.path)] = unfit{value: x, kind: st.fromKind, err: problem.New(problem.NotAcceptable,
-				"field '%s': %s cannot be converted back to %s by the retype %s → %s of version %d: %v",
-				joinPath(st.path), describeScalar(x), st.fromKind, st.fromKind, st.toKind, st.version, err).WithReason("conversion")}
+			p[last(st.path)] = unfit{value: x, kind: st.fromKind, path: st.path, version: st.version,
+				why: fmt.Sprintf("%s cannot be converted back to %s by the retype %s → %s of version %d: %v",
+					describeScalar(x), st.fromKind, st.fromKind, st.toKind, st.version, err)}
 			return true
 		}
 		p[last(st.path)] = n
@@ -665,9 +667,23 @@ func (st *step) down(data, kept map[string]any) bool {
 // that drops its field (the step that added it, say) takes it away, and
 // going up again the same retype gives back the value it holds.
 type unfit struct {
-	value any   // the value at the version above the retype
-	kind  kind  // the type the version below holds
-	err   error // why it cannot be shown below
+	value any  // the value at the version above the retype
+	kind  kind // the type the version below holds
+	// path and version name the field as the retype that could not
+	// bring the value down does; why says what happened.
+	path    []string
+	version int
+	why     string
+}
+
+// problem is the refusal of a record that holds u at path, a field as a
+// client of the version it is seen at names it.
+func (u unfit) problem(path []string) *problem.Error {
+	name := joinPath(path)
+	if slices.Equal(path, u.path) {
+		return problem.New(problem.NotAcceptable, "field '%s': %s", name, u.why).WithReason("conversion")
+	}
+	return problem.New(problem.NotAcceptable, "field '%s' (named '%s' in version %d): %s", name, joinPath(u.path), u.version, u.why).WithReason("conversion")
 }
 
 // firstUnfit returns the error of an unfit value left in x, or nil when
@@ -701,10 +717,12 @@ func settleUnfits(x any, version int, replaced func(path []string) bool) error {
 				at := append(path, k)
 				switch {
 				case replaced == nil:
-					return u.err
+					return u.problem(at)
 				case !replaced(at):
-					return problem.New(problem.Conflict, "%s; a merge patch at version %d must replace the field, or be made at a version that can show it",
-						strings.TrimSuffix(u.err.Error(), "."), version).WithReason("conversion")
+					p := u.problem(at)
+					p.Kind = problem.Conflict
+					p.Detail += fmt.Sprintf("; a merge patch at version %d must replace the field, or be made at a version that can show it", version)
+					return p
 				}
 				x[k] = zeroOf(u.kind)
 			}
@@ -715,7 +733,7 @@ func settleUnfits(x any, version int, replaced func(path []string) bool) error {
 				}
 			}
 		case unfit:
-			return x.err
+			return x.problem(x.path)
 		}
 		return nil
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -279,6 +280,32 @@ func TestWriteBelowAValueItsVersionCannotShow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnfitValuesNamedAsSeen checks that a refusal for a value a version
+// cannot show names the field as a client of that version does, and that
+// a merge base holds a zero value where the patch replaces it.
+func TestUnfitValuesNamedAsSeen(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t,
+		`{"name":"m","version":1,"fields":{"x":{"type":"int"},"o":{"type":"string"}}}`,
+		`{"name":"m","version":2,"fields":{"y":{"type":"float"},"o":{"type":"string"}},"migrate":[{"op":"rename","from":"x","to":"y"},{"op":"retype","field":"y","to":"float"}]}`)
+	d := mustWrite(t, s, recordAt(t, s, 2, `{"y":1.5,"o":"o"}`), 2, nil)
+	_, err := s.View(d, 1)
+	if !problem.Is(err, problem.NotAcceptable) || !strings.Contains(err.Error(), "field 'x' (named 'y' in version 2)") {
+		t.Errorf("View at v1: %v, want a problem.NotAcceptable naming x, as y in version 2", err)
+	}
+	_, err = s.MergeBase(d, 1, func(path []string) bool { return false })
+	if !problem.Is(err, problem.Conflict) || !strings.Contains(err.Error(), "field 'x'") {
+		t.Errorf("MergeBase at v1 of a patch leaving x: %v, want a problem.Conflict naming x", err)
+	}
+	base, err := s.MergeBase(d, 1, func(path []string) bool { return slices.Equal(path, []string{"x"}) })
+	if err != nil {
+		t.Fatalf("MergeBase at v1 of a patch replacing x: %v", err)
+	}
+	if b, _ := json.Marshal(base); string(b) != `{"o":"o","x":0}` {
+		t.Errorf("MergeBase at v1 of a patch replacing x = %s, want x zero", b)
 	}
 }
 
