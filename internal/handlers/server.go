@@ -196,7 +196,12 @@ func methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 // writeNotAllowed answers 405 with the Allow header RFC 9110 requires.
 func writeNotAllowed(w http.ResponseWriter, r *http.Request, allowed []string) {
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	p := problem.New(problem.Invalid, "%s is not allowed on %s", r.Method, r.URL.Path)
+	method := r.Method
+	if method == http.MethodHead {
+		// HEAD gets what GET would, to the length.
+		method = http.MethodGet
+	}
+	p := problem.New(problem.Invalid, "%s is not allowed on %s", method, r.URL.Path)
 	p.Slug = "method-not-allowed"
 	writeProblemStatus(w, r, http.StatusMethodNotAllowed, p.With("allow", allowed))
 }
