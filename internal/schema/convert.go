@@ -258,7 +258,7 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 		// it would come back at cannot hold it, so it is not kept. One
 		// left in the data would be stored, so it is refused.
 		for k, x := range kept {
-			if _, ok := x.(unfit); ok {
+			if firstUnfit(x) != nil {
 				delete(kept, k)
 			}
 		}
@@ -296,12 +296,12 @@ func (s *Schema) dropStaleRetypes(kept map[string]any, from int, prev *Doc, data
 		}
 		before, ok1, err1 := s.valueAt(prev.Data, prev.Kept, v, st.path)
 		after, ok2, err2 := s.valueAt(data, kept, v, st.path)
-		if err1 != nil || err2 != nil {
-			// The value cannot be seen at that version, by a retype
+		if err1 != nil && err2 != nil {
+			// Neither value can be seen at that version, by a retype
 			// above it: nothing says it changed, and its original stays.
 			continue
 		}
-		if ok1 != ok2 || !reflect.DeepEqual(before, after) {
+		if err1 != nil || err2 != nil || ok1 != ok2 || !reflect.DeepEqual(before, after) {
 			delete(kept, k)
 		}
 	}
@@ -749,8 +749,10 @@ func zeroOf(k kind) any {
 		return float64(0)
 	case kindTime:
 		return time.Time{}
+	case kindString:
+		return ""
 	}
-	return ""
+	panic(fmt.Sprintf("schema: a retype of a %s", k))
 }
 
 func describeScalar(x any) string {

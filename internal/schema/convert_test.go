@@ -145,6 +145,19 @@ func TestRetype(t *testing.T) {
 		t.Errorf("v1 view after a stored v2 write of other fields = %s, want %s", got, want)
 	}
 
+	// A value written since, which cannot be seen at version 1, is a
+	// change: the original of before it does not come back.
+	_, s4 := mustRegister(t,
+		`{"name":"r","version":1,"fields":{"n":{"type":"int"}}}`,
+		`{"name":"r","version":2,"fields":{"n":{"type":"float"}},"migrate":[{"op":"retype","field":"n","to":"float"}]}`,
+		`{"name":"r","version":3,"fields":{"n":{"type":"string"}},"migrate":[{"op":"retype","field":"n","to":"string"}]}`)
+	r1 := mustWrite(t, s4, recordAt(t, s4, 1, `{"n":9007199254740993}`), 1, nil)
+	r2 := mustWrite(t, s4, recordAt(t, s4, 3, `{"n":"abc"}`), 3, r1)
+	r3 := mustWrite(t, s4, recordAt(t, s4, 3, `{"n":"9.007199254740992e+15"}`), 3, r2)
+	if got, want := viewJSON(t, s4, r3, 1), `{"n":9007199254740992}`; got != want {
+		t.Errorf("v1 view after a write v1 could not see and another = %s, want %s", got, want)
+	}
+
 	// A field of a later version that cannot go down says nothing of q.
 	_, s3 := mustRegister(t,
 		`{"name":"q","version":1,"fields":{"q":{"type":"int"},"f":{"type":"float"}}}`,
@@ -242,6 +255,19 @@ func TestWriteBelowAValueItsVersionCannotShow(t *testing.T) {
 			v1Before: true,
 		},
 		{
+			name: "an object moved into one the write leaves out",
+			defs: []string{
+				`{"name":"m","version":1,"fields":{"a":{"type":"int"},"p":{"type":"object","optional":true,"fields":{"x":{"type":"string","optional":true}}}}}`,
+				`{"name":"m","version":2,"fields":{"a":{"type":"int"},"p":{"type":"object","optional":true,"fields":{"x":{"type":"string","optional":true}}},"o":{"type":"object","optional":true,"fields":{"n":{"type":"int"}}}},"migrate":[{"op":"add","field":"o"}]}`,
+				`{"name":"m","version":3,"fields":{"a":{"type":"int"},"p":{"type":"object","optional":true,"fields":{"x":{"type":"string","optional":true},"o":{"type":"object","optional":true,"fields":{"n":{"type":"int"}}}}}},"migrate":[{"op":"rename","from":"o","to":"p.o"}]}`,
+				`{"name":"m","version":4,"fields":{"a":{"type":"int"},"p":{"type":"object","optional":true,"fields":{"x":{"type":"string","optional":true},"o":{"type":"object","optional":true,"fields":{"n":{"type":"float"}}}}}},"migrate":[{"op":"retype","field":"p.o.n","to":"float"}]}`,
+			},
+			stored:   `{"a":1,"p":{"o":{"n":7.5}}}`,
+			write:    `{"a":2,"p":null}`,
+			latest:   `{"a":2,"p":null}`,
+			v1Before: true,
+		},
+		{
 			name: "renamed and retyped twice",
 			defs: []string{
 				`{"name":"m","version":1,"fields":{"a":{"type":"int"}}}`,
@@ -275,9 +301,12 @@ func TestWriteBelowAValueItsVersionCannotShow(t *testing.T) {
 				t.Errorf("after the v1 write, at v1: %s, want %s", got, tc.write)
 			}
 			for k, x := range w.Kept {
-				if _, ok := x.(unfit); ok {
+				if firstUnfit(x) != nil {
 					t.Errorf("kept %s holds an unfit value", k)
 				}
+			}
+			if _, err := w.MarshalBinary(); err != nil {
+				t.Errorf("the written document does not encode: %v", err)
 			}
 		})
 	}
