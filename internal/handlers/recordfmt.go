@@ -276,18 +276,24 @@ func markDeprecated(w http.ResponseWriter, m *metrics.Metrics, sc *schema.Schema
 }
 
 // markServed corrects the deprecation marks of a response that a fallback
-// moved to version served: they become those of served and of the
-// versions also in use (a write's own), and served is counted.
+// moved to version served: they become served's when it is deprecated,
+// else those of a version also in use (a write's own), one version's
+// marks whole; served is counted unless also counted it already.
 func markServed(w http.ResponseWriter, m *metrics.Metrics, sc *schema.Schema, served int, also ...int) {
 	h := w.Header()
 	h.Del("Deprecation")
 	h.Del("Sunset")
+	if v, err := sc.Version(served); err == nil && markVersionDeprecated(w, v) {
+		if !slices.Contains(also, served) {
+			m.DeprecatedRequests.WithLabelValues(sc.Name(), strconv.Itoa(served), "").Inc()
+		}
+		return
+	}
 	for _, n := range also {
-		if v, err := sc.Version(n); err == nil && n != served {
-			markVersionDeprecated(w, v)
+		if v, err := sc.Version(n); err == nil && markVersionDeprecated(w, v) {
+			return
 		}
 	}
-	markDeprecated(w, m, sc, served)
 }
 
 func (d *recordDeps) markDeprecated(w http.ResponseWriter, sc *schema.Schema, versions ...int) {

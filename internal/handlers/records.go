@@ -459,13 +459,13 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 	})
 }
 
-// currentETag makes the current_etag of a write's 412 the ETag a read
-// with the request's headers would send where that is not the one the
-// records package gave, which names f: where the body decides it (a
-// content coding a small body does not get, a format whose tags name
-// their bytes) and where f's version is not the latest (the record may
-// only be shown in another format the request accepts, or in none, which
-// makes it null). Any other error comes back as it is.
+// currentETag makes the current_etag of a write's 412 the ETag that a
+// read sends of the representation the write answers in, f, where that is
+// not the tag the records package gave, which f names: where the body
+// decides it (a content coding a small body does not get, a format whose
+// tags name their bytes) and where f's version is not the latest (the
+// record may only be shown in the next format the request accepts, or in
+// none, which makes it null). Any other error comes back as it is.
 func (d *recordDeps) currentETag(r *http.Request, t target, f recordFormat, err error) error {
 	p, ok := problem.As(err)
 	if !ok || p.Kind != problem.PreconditionFailed || p.Extra["current_etag"] == nil {
