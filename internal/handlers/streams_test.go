@@ -1673,13 +1673,7 @@ func TestExportCutShortKeepsWholeEnvelopes(t *testing.T) {
 	fmt.Fprintf(&lines, `{"id":"zz-half","data":{"n":7.5}}`+"\n")
 	importSummary(t, s.Send(t, http.MethodPost, "/v1/records/num/_import", lines.Bytes(), "Content-Type", "application/jsonl"), whole+1, 0)
 	for _, enc := range []string{"identity", "gzip"} {
-		req, _ := http.NewRequest(http.MethodGet, s.URL+"/v1/records/num/_export", nil)
-		req.Header.Set("Accept", "application/jsonl; version=1")
-		req.Header.Set("Accept-Encoding", enc)
-		res, err := s.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := getExportV1(t, s, enc)
 		var body io.Reader = res.Body
 		if res.Header.Get("Content-Encoding") == "gzip" {
 			zr, err := gzip.NewReader(res.Body)
@@ -1711,6 +1705,21 @@ func TestExportCutShortKeepsWholeEnvelopes(t *testing.T) {
 	}
 }
 
+// getExportV1 starts a GET of schema num's export as JSON Lines at
+// version 1 with content coding enc, its body left for the caller to read
+// and close: a body cut short is what some tests look at.
+func getExportV1(t *testing.T, s *Server, enc string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/v1/records/num/_export", nil)
+	req.Header.Set("Accept", "application/jsonl; version=1")
+	req.Header.Set("Accept-Encoding", enc)
+	res, err := s.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // TestHeadExportAnswersAsGet checks that a HEAD export answers with the
 // status and headers of the GET, whether the record that cannot be shown
 // comes before the stream starts (a 406 for both) or after (a 200 that the
@@ -1739,13 +1748,7 @@ func TestHeadExportAnswersAsGet(t *testing.T) {
 			s.Send(t, http.MethodPut, "/v1/records/num/n04000-half", []byte(`{"n":7.5}`), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
 		}
 		for _, enc := range []string{"identity", "gzip"} {
-			req, _ := http.NewRequest(http.MethodGet, s.URL+"/v1/records/num/_export", nil)
-			req.Header.Set("Accept", "application/jsonl; version=1")
-			req.Header.Set("Accept-Encoding", enc)
-			res, err := s.Client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := getExportV1(t, s, enc)
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			head := s.Do(t, Call{Method: http.MethodHead, Path: "/v1/records/num/_export",
