@@ -117,7 +117,21 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 // negotiateRecordAmong is negotiateRecord among the versions of sc that
 // res has.
 func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negotiate.Resource, sc *schema.Schema, defaultVersion int) (recordFormat, error) {
-	codec, choice, err := codecs.Negotiate(acceptHeader(r), res, defaultVersion)
+	accept := acceptHeader(r)
+	codec, choice, err := codecs.Negotiate(accept, res, defaultVersion)
+	if problem.Is(err, problem.NotAcceptable) {
+		// A range without a version takes any version, the default
+		// first: with the default excluded (json;version=3;q=0, json),
+		// the nearest other version it takes serves, the later first.
+		for v := sc.Latest().Number(); v >= 1 && err != nil; v-- {
+			if v == defaultVersion || !res.Has(v) {
+				continue
+			}
+			if c, ch, verr := codecs.Negotiate(accept, res, v); verr == nil {
+				codec, choice, err, defaultVersion = c, ch, nil, v
+			}
+		}
+	}
 	if err != nil {
 		return recordFormat{}, err
 	}

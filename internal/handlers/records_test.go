@@ -257,6 +257,13 @@ func TestNotAcceptableFallsBack(t *testing.T) {
 			t.Errorf("412 with Accept %q, Accept-Encoding %q: current_etag %v, a read gives %v", tc.accept, tc.encoding, p["current_etag"], want)
 		}
 	}
+	// A range without a version takes any version: with the latest
+	// excluded, an earlier one serves.
+	s.Send(t, http.MethodPut, "/v1/records/w/seven", []byte(`{"q":7}`), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	if r := s.Get(t, "/v1/records/w/seven", "Accept", "application/json; version=2; q=0, application/json").MustStatus(t, http.StatusOK); r.Header.Get("Content-Type") != "application/json; schema=w; version=1" {
+		t.Errorf("Accept excluding version 2 of JSON only: Content-Type %q, want version 1", r.Header.Get("Content-Type"))
+	}
+	s.Get(t, "/v1/records/w/seven", "Accept", "application/json; version=2; q=0").Problem(t, http.StatusNotAcceptable)
 	// The deprecation marks are those of the version served.
 	s.Send(t, http.MethodPatch, "/v1/schemas/w/versions/1", []byte(`{"deprecated":true,"sunset":"2030-01-01T00:00:00Z"}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
 	fallingBack := "application/json; version=1, application/json; version=2; q=0.5"
