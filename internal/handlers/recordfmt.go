@@ -119,16 +119,20 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negotiate.Resource, sc *schema.Schema, defaultVersion int) (recordFormat, error) {
 	accept := acceptHeader(r)
 	codec, choice, err := codecs.Negotiate(accept, res, defaultVersion)
-	if problem.Is(err, problem.NotAcceptable) {
+	if missing := err == nil && choice.Version != 0 && !res.Has(choice.Version); missing || problem.Is(err, problem.NotAcceptable) {
 		// A range without a version takes any version, the default
 		// first: with the default excluded (json;version=3;q=0, json),
-		// the nearest other version it takes serves, the later first.
-		for v := sc.Latest().Number(); v >= 1 && err != nil; v-- {
+		// another version it takes serves, from the latest down. The
+		// first answer stands when none does: its 406, or its version
+		// the schema lacks, which names the versions there are.
+		for v := sc.Latest().Number(); v >= 1; v-- {
 			if v == defaultVersion || !res.Has(v) {
 				continue
 			}
-			if c, ch, verr := codecs.Negotiate(accept, res, v); verr == nil {
+			c, ch, verr := codecs.Negotiate(accept, res, v)
+			if verr == nil && (ch.Version == 0 || res.Has(ch.Version)) {
 				codec, choice, err, defaultVersion = c, ch, nil, v
+				break
 			}
 		}
 	}

@@ -282,6 +282,39 @@ func TestNotAcceptableFallsBack(t *testing.T) {
 	}
 }
 
+// TestUnversionedRangeTakesOtherVersions checks that a range without a
+// version takes any version the client did not exclude, when the version
+// it asks for first is excluded or cannot show the record, and that a
+// range naming a version outweighs one with other parameters only.
+func TestUnversionedRangeTakesOtherVersions(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"z","version":1,"fields":{"q":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"z","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`)
+	s.MustRegister(t, `{"name":"z","version":3,"fields":{"q":{"type":"float"},"s":{"type":"string","optional":true}},"migrate":[{"op":"add","field":"s"}]}`)
+	s.Send(t, http.MethodPut, "/v1/records/z/half", []byte(`{"q":7.5}`), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	for _, accept := range []string{
+		"application/json; version=1, application/json; version=3; q=0, application/json; q=0.5",
+		"application/json; version=9; q=0.5, application/json; version=3; q=0, application/json",
+		"application/json; schema=z; version=3; q=0, application/json; schema=z",
+		"application/json; version=3; q=0, application/json; charset=utf-8",
+	} {
+		r := s.Get(t, "/v1/records/z/half", "Accept", accept).MustStatus(t, http.StatusOK)
+		if got := r.Header.Get("Content-Type"); got != "application/json; schema=z; version=2" {
+			t.Errorf("Accept %q: Content-Type %q, want version 2", accept, got)
+		}
+	}
+	// A response carries one version's deprecation marks, whole: the
+	// version it shows when that one is deprecated.
+	s.Send(t, http.MethodPatch, "/v1/schemas/z/versions/1", []byte(`{"deprecated":true,"sunset":"2030-01-01T00:00:00Z"}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
+	s.Send(t, http.MethodPatch, "/v1/schemas/z/versions/2", []byte(`{"deprecated":true}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
+	r := s.Send(t, http.MethodPut, "/v1/records/z/seven", []byte(`{"q":7}`), "Content-Type", "application/json; version=1", "Accept", "application/json; version=2").MustStatus(t, http.StatusCreated)
+	if r.Header.Get("Deprecation") == "" || r.Header.Get("Sunset") != "" {
+		t.Errorf("a version-1 write answered at version 2, both deprecated, only 1 with a sunset: Deprecation %q, Sunset %q; want version 2's marks alone",
+			r.Header.Get("Deprecation"), r.Header.Get("Sunset"))
+	}
+}
+
 func TestPostCreatesWithUUIDv7(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t)

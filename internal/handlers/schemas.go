@@ -198,8 +198,11 @@ func markVersionDeprecated(w http.ResponseWriter, v *schema.Version) bool {
 		return false
 	}
 	w.Header().Set("Deprecation", "@"+strconv.FormatInt(at.Unix(), 10))
+	// One version's marks, whole: another's Sunset does not stay.
 	if sunset, ok := v.Sunset(); ok {
 		w.Header().Set("Sunset", httpDate(sunset))
+	} else {
+		w.Header().Del("Sunset")
 	}
 	return true
 }

@@ -39,6 +39,7 @@ const (
 	specType            // type/*
 	specExact           // type/subtype
 	specParams          // type/subtype;param=value
+	specVersion         // type/subtype;version=N: names the representation
 	qualityScale = 1000 // q=1 in thousandths
 )
 
@@ -267,6 +268,12 @@ func (c *candidate) consider(offer int, name string, alias bool, version, def in
 			continue
 		}
 		s, ok := mr.match(name)
+		if ok && mr.version != 0 {
+			// More specific than other parameters: schema=, which
+			// clients echo from Content-Type, or charset= says nothing
+			// of the version a range with version= weighs.
+			s = specVersion
+		}
 		if ok && (s > spec || s == spec && mr.quality > quality) {
 			spec, quality = s, mr.quality
 		}
