@@ -118,24 +118,9 @@ func negotiateRecord(r *http.Request, codecs *negotiate.Registry, sc *schema.Sch
 // res has.
 func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negotiate.Resource, sc *schema.Schema, defaultVersion int) (recordFormat, error) {
 	accept := acceptHeader(r)
-	codec, choice, err := codecs.Negotiate(accept, res, defaultVersion)
-	if missing := err == nil && choice.Version != 0 && !res.Has(choice.Version); missing || problem.Is(err, problem.NotAcceptable) {
-		// A range without a version takes any version, the default
-		// first: with the default excluded (json;version=3;q=0, json),
-		// another version it takes serves, from the latest down. The
-		// first answer stands when none does: its 406, or its version
-		// the schema lacks, which names the versions there are.
-		for v := sc.Latest().Number(); v >= 1; v-- {
-			if v == defaultVersion || !res.Has(v) {
-				continue
-			}
-			c, ch, verr := codecs.Negotiate(accept, res, v)
-			if verr == nil && (ch.Version == 0 || res.Has(ch.Version)) {
-				codec, choice, err, defaultVersion = c, ch, nil, v
-				break
-			}
-		}
-	}
+	codec, choice, defaultVersion, err := anyVersion(sc, res, defaultVersion, func(def int) (negotiate.Codec, negotiate.Choice, error) {
+		return codecs.Negotiate(accept, res, def)
+	})
 	if err != nil {
 		return recordFormat{}, err
 	}
@@ -155,6 +140,31 @@ func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negot
 	}
 	f := recordFormat{codec: codec, mediaType: choice.MediaType, alias: choice.Alias, version: version, encoding: responseEncoding(r), pretty: pretty}
 	return f.settled(), nil
+}
+
+// anyVersion runs a negotiation in which a range without a version takes
+// any version of sc that res has, def first: choose negotiates with the
+// version such a range asks for. When its answer for def is a 406, or a
+// version res lacks, choose is asked again with each other version, from
+// the latest down, so that json;version=3;q=0, json gets version 2. The
+// first answer stands when none does: its 406, or its version the schema
+// lacks, which names the versions there are. It returns the answer and the
+// version choose was given for it.
+func anyVersion[T any](sc *schema.Schema, res negotiate.Resource, def int, choose func(def int) (T, negotiate.Choice, error)) (T, negotiate.Choice, int, error) {
+	x, ch, err := choose(def)
+	missing := err == nil && ch.Version != 0 && !res.Has(ch.Version)
+	if !missing && !problem.Is(err, problem.NotAcceptable) {
+		return x, ch, def, err
+	}
+	for v := sc.Latest().Number(); v >= 1; v-- {
+		if v == def || !res.Has(v) {
+			continue
+		}
+		if y, vch, verr := choose(v); verr == nil && (vch.Version == 0 || res.Has(vch.Version)) {
+			return y, vch, v, nil
+		}
+	}
+	return x, ch, def, err
 }
 
 // versionsLeft is a schema as negotiation sees it, less the versions a

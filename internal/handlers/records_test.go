@@ -304,6 +304,19 @@ func TestUnversionedRangeTakesOtherVersions(t *testing.T) {
 			t.Errorf("Accept %q: Content-Type %q, want version 2", accept, got)
 		}
 	}
+	// So do exports, pages and change lists.
+	for path, want := range map[string]string{
+		"/v1/records/z/_export|application/jsonl":              "application/jsonl; schema=z; version=2",
+		"/v1/records/z|application/cbor":                       "application/cbor; schema=z; version=2",
+		"/v1/records/z/_changes?include=data|application/json": "application/json; schema=z; version=2",
+	} {
+		path, mt, _ := strings.Cut(path, "|")
+		accept := mt + "; version=3; q=0, " + mt
+		r := s.Get(t, path, "Accept", accept).MustStatus(t, http.StatusOK)
+		if got := r.Header.Get("Content-Type"); got != want {
+			t.Errorf("GET %s with Accept %q: Content-Type %q, want %q", path, accept, got, want)
+		}
+	}
 	// A response carries one version's deprecation marks, whole: the
 	// version it shows when that one is deprecated.
 	s.Send(t, http.MethodPatch, "/v1/schemas/z/versions/1", []byte(`{"deprecated":true,"sunset":"2030-01-01T00:00:00Z"}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)

@@ -110,13 +110,15 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if err != nil {
 			return err
 		}
-		sc, choice, err := d.codecs.NegotiateStream(acceptHeader(r), t.schema, t.schema.Latest().Number())
+		accept := acceptHeader(r)
+		sc, choice, version, err := anyVersion(t.schema, t.schema, t.schema.Latest().Number(), func(def int) (negotiate.StreamCodec, negotiate.Choice, error) {
+			return d.codecs.NegotiateStream(accept, t.schema, def)
+		})
 		if err != nil {
 			return err
 		}
-		version := choice.Version
-		if version == 0 {
-			version = t.schema.Latest().Number()
+		if choice.Version != 0 {
+			version = choice.Version
 		}
 		if err := acceptableVersion(t.schema, version); err != nil {
 			return err
@@ -716,7 +718,11 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 		}
 		// A range naming another schema, or a version this one lacks,
 		// matches none, with records or without.
-		choice, err := negotiate.ChooseVersion(acceptHeader(r), offered, t.schema, t.schema.Latest().Number())
+		accept := acceptHeader(r)
+		_, choice, version, err := anyVersion(t.schema, t.schema, t.schema.Latest().Number(), func(def int) (struct{}, negotiate.Choice, error) {
+			ch, err := negotiate.ChooseVersion(accept, offered, t.schema, def)
+			return struct{}{}, ch, err
+		})
 		if err != nil {
 			return err
 		}
@@ -724,13 +730,14 @@ func (d *recordDeps) recordChanges(shutdown context.Context) http.Handler {
 			if err := acceptableVersion(t.schema, choice.Version); err != nil {
 				return err
 			}
+			version = choice.Version
 		}
 		if choice.Offer == len(offered)-1 {
 			// Records in events are JSON, at the version the event
 			// stream's media range names, else the latest.
 			var data *recordFormat
 			if withData {
-				f, err := jsonFormat(d.codecs, t.schema, choice.Version)
+				f, err := jsonFormat(d.codecs, t.schema, version)
 				if err != nil {
 					return err
 				}
