@@ -317,6 +317,7 @@ func TestUnversionedRangeTakesOtherVersions(t *testing.T) {
 			t.Errorf("GET %s with Accept %q: Content-Type %q, want %q", path, accept, got, want)
 		}
 	}
+	s.Get(t, "/v1/records/z/half/_history?include=data", "Accept", "application/json; version=3; q=0, application/json").MustStatus(t, http.StatusOK)
 	// A response carries one version's deprecation marks, whole: the
 	// version it shows when that one is deprecated.
 	s.Send(t, http.MethodPatch, "/v1/schemas/z/versions/1", []byte(`{"deprecated":true,"sunset":"2030-01-01T00:00:00Z"}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)

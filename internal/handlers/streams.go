@@ -642,7 +642,11 @@ func (d *recordDeps) recordHistory() http.Handler {
 		}
 		// A version the schema lacks is refused even without data: the
 		// client asked for a representation there is not.
-		ch, err := negotiate.ChooseVersion(acceptHeader(r), jsonOnly, t.schema, version)
+		accept := acceptHeader(r)
+		_, ch, version, err := anyVersion(t.schema, t.schema, version, func(def int) (struct{}, negotiate.Choice, error) {
+			ch, err := negotiate.ChooseVersion(accept, jsonOnly, t.schema, def)
+			return struct{}{}, ch, err
+		})
 		if err != nil {
 			return err
 		}
