@@ -38,8 +38,6 @@ const (
 	specAny      = iota // */*
 	specType            // type/*
 	specExact           // type/subtype
-	specParams          // type/subtype;param=value
-	specVersion         // type/subtype;version=N: names the representation
 	qualityScale = 1000 // q=1 in thousandths
 )
 
@@ -51,8 +49,9 @@ type mediaRange struct {
 	version  int
 	// schema is the schema parameter, or empty.
 	schema string
-	// params is set when the range carries parameters other than q.
-	params bool
+	// others is set when the range carries parameters other than q and
+	// version.
+	others bool
 	// unmatchable is set when the range carries a parameter that no Ferry
 	// representation has, so that it matches none of them.
 	unmatchable bool
@@ -267,18 +266,12 @@ func (c *candidate) consider(offer int, name string, alias bool, version, def in
 		if mr.version != 0 && mr.version != version && (version != 0 || mr.version != def) {
 			continue
 		}
-		s, ok := mr.match(name)
-		if ok && mr.version != 0 {
-			// More specific than other parameters: schema=, which
-			// clients echo from Content-Type, or charset= says nothing
-			// of the version a range with version= weighs.
-			s = specVersion
-		}
+		s, ok := mr.specificity(name)
 		if ok && (s > spec || s == spec && mr.quality > quality) {
 			spec, quality = s, mr.quality
 		}
 	}
-	if spec < 0 || quality == 0 || alias && spec < specExact {
+	if spec < 0 || quality == 0 || alias && spec < specExact<<2 {
 		return
 	}
 	if c.offer >= 0 && (quality < c.quality || quality == c.quality && (offer != c.offer || spec <= c.spec)) {
@@ -287,9 +280,29 @@ func (c *candidate) consider(offer int, name string, alias bool, version, def in
 	*c = candidate{offer: offer, name: name, version: version, spec: spec, quality: quality}
 }
 
-// match reports whether mr matches the media type name and how
-// specifically.
-func (mr *mediaRange) match(name string) (spec int, ok bool) {
+// specificity reports whether mr matches the media type name and how
+// specifically (RFC 9110 §12.5.1): by its type first (a wildcard below
+// type/* below type/subtype), then by its parameters, a version above the
+// others (schema=, which clients echo from Content-Type, says nothing of
+// the version a range with version= weighs), both above either.
+func (mr *mediaRange) specificity(name string) (spec int, ok bool) {
+	level, ok := mr.match(name)
+	if !ok {
+		return 0, false
+	}
+	spec = level << 2
+	if mr.version != 0 {
+		spec |= 2
+	}
+	if mr.others {
+		spec |= 1
+	}
+	return spec, true
+}
+
+// match reports whether mr matches the media type name, and at which
+// level: specAny, specType or specExact.
+func (mr *mediaRange) match(name string) (level int, ok bool) {
 	if mr.typ == "*" {
 		return specAny, true
 	}
@@ -302,9 +315,6 @@ func (mr *mediaRange) match(name string) (spec int, ok bool) {
 	}
 	if !strings.EqualFold(name[slash+1:], mr.sub) {
 		return 0, false
-	}
-	if mr.params {
-		return specParams, true
 	}
 	return specExact, true
 }
@@ -377,7 +387,6 @@ func parseMediaRange(s string, i int) (mediaRange, int, error) {
 				v = NoVersion
 			}
 			mr.version = v
-			mr.params = true
 		case seenQ:
 			// An accept extension: it does not qualify the media type.
 		case strings.EqualFold(name, "schema"):
@@ -387,12 +396,12 @@ func parseMediaRange(s string, i int) (mediaRange, int, error) {
 				return mediaRange{}, 0, acceptError("media range %q has two schema parameters", s[start:end])
 			}
 			mr.schema, seenSchema = value, true
-			mr.params = true
+			mr.others = true
 		case strings.EqualFold(name, "charset"):
 			// Ferry's text is always UTF-8.
-			mr.params = true
+			mr.others = true
 		default:
-			mr.params = true
+			mr.others = true
 			mr.unmatchable = true
 		}
 	}

@@ -404,6 +404,15 @@ func TestChooseVersion(t *testing.T) {
 		{"application/json;version=2;q=0, application/json", "", 0, true},
 		{"application/json;version=2;q=0, application/json, application/cbor;q=0.5", "application/cbor", 0, false},
 		{"application/json;version=2;q=0.2, application/json;version=1;q=0.5, application/json", "application/json", 1, false},
+		// The type is weighed first, then version=, then other parameters.
+		{"application/json;version=2;q=0, */*;version=2", "application/vnd.msgpack", 2, false},
+		{"application/json;q=0, */*;version=2", "application/vnd.msgpack", 2, false},
+		{"application/json;version=1;q=0, application/*;version=1", "application/vnd.msgpack", 1, false},
+		{"application/json;version=2;q=0.2, */*;version=2;q=0.3, application/cbor;version=2;q=0.25", "application/vnd.msgpack", 2, false},
+		{"application/json;version=1;schema=order;q=0, application/json;version=1;q=0.5", "", 0, true},
+		{"application/json;version=1;schema=order;q=0.2, application/json;version=1;q=0.9, application/cbor;version=1;q=0.5", "application/cbor", 1, false},
+		{"application/json;schema=order;version=2;q=0, application/json;schema=order", "", 0, true},
+		{"application/json;version=2;q=0, application/json;charset=utf-8", "", 0, true},
 	}
 	for _, tc := range tests {
 		got, err := ChooseVersion(tc.accept, recordOffers, res, 2)
