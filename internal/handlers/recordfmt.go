@@ -145,24 +145,31 @@ func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negot
 // anyVersion runs a negotiation in which a range without a version takes
 // any version of sc that res has, def first: choose negotiates with the
 // version such a range asks for. When its answer for def is a 406, or a
-// version res lacks, choose is asked again with each other version, from
-// the latest down, so that json;version=3;q=0, json gets version 2. The
-// first answer stands when none does: its 406, or its version the schema
-// lacks, which names the versions there are. It returns the answer and the
-// version choose was given for it.
+// version res lacks, or when a range names a version (so that another
+// default could weigh more), choose is asked again with each other
+// version, from the latest down, and the answer that weighs most wins,
+// the earliest at a tie: json;version=3;q=0, json gets version 2, and so
+// does json;version=3;q=0.2, json. The first answer stands when none does
+// better: its 406, or its version the schema lacks, which names the
+// versions there are. It returns the answer and the version choose was
+// given for it.
 func anyVersion[T any](sc *schema.Schema, res negotiate.Resource, def int, choose func(def int) (T, negotiate.Choice, error)) (T, negotiate.Choice, int, error) {
 	x, ch, err := choose(def)
 	missing := err == nil && ch.Version != 0 && !res.Has(ch.Version)
-	if !missing && !problem.Is(err, problem.NotAcceptable) {
+	failed := missing || problem.Is(err, problem.NotAcceptable)
+	if !failed && (err != nil || !ch.VersionNamed) {
 		return x, ch, def, err
 	}
+	found := !failed
 	for v := sc.Latest().Number(); v >= 1; v-- {
 		if v == def || !res.Has(v) {
 			continue
 		}
-		if y, vch, verr := choose(v); verr == nil && (vch.Version == 0 || res.Has(vch.Version)) {
-			return y, vch, v, nil
+		y, vch, verr := choose(v)
+		if verr != nil || vch.Version != 0 && !res.Has(vch.Version) || found && vch.Quality <= ch.Quality {
+			continue
 		}
+		x, ch, def, err, found = y, vch, v, nil, true
 	}
 	return x, ch, def, err
 }

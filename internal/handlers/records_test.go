@@ -304,6 +304,21 @@ func TestUnversionedRangeTakesOtherVersions(t *testing.T) {
 			t.Errorf("Accept %q: Content-Type %q, want version 2", accept, got)
 		}
 	}
+	// Each version weighs as its most specific range says; the default
+	// wins a tie.
+	s.Send(t, http.MethodPut, "/v1/records/z/whole", []byte(`{"q":7}`), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
+	for accept, want := range map[string]int{
+		"application/json; version=3; q=0.2, application/json":                                            2,
+		"application/json; version=3; q=0.5, application/json; version=2; q=0.4, application/json; q=0.9": 1,
+		"*/*; version=1; q=0, application/json":                                                           3,
+		"application/*; version=2; q=0.3, application/json":                                               3,
+		"application/json; version=1, application/json":                                                   1,
+	} {
+		r := s.Get(t, "/v1/records/z/whole", "Accept", accept).MustStatus(t, http.StatusOK)
+		if got, wantType := r.Header.Get("Content-Type"), fmt.Sprintf("application/json; schema=z; version=%d", want); got != wantType {
+			t.Errorf("Accept %q: Content-Type %q, want %q", accept, got, wantType)
+		}
+	}
 	// So do exports, pages and change lists.
 	for path, want := range map[string]string{
 		"/v1/records/z/_export|application/jsonl":              "application/jsonl; schema=z; version=2",

@@ -30,6 +30,12 @@ type Choice struct {
 	Version int
 	// Alias reports whether MediaType is one of the offer's aliases.
 	Alias bool
+	// Quality is the weight of the choice, in thousandths.
+	Quality int
+	// VersionNamed reports whether a range that counted named a version,
+	// so that representations at another default version could weigh
+	// otherwise.
+	VersionNamed bool
 }
 
 // Specificity of a media range, lowest first. A range with parameters is
@@ -126,17 +132,17 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 	}
 	accept = strings.Trim(accept, " \t")
 	if accept == "" || accept == "*/*" {
-		return Choice{MediaType: offers[0].MediaType}, nil
+		return Choice{MediaType: offers[0].MediaType, Quality: qualityScale}, nil
 	}
 	// A client that names one media type usually names it exactly.
 	if !strings.ContainsAny(accept, ",;*") {
 		for i, o := range offers {
 			if strings.EqualFold(accept, o.MediaType) {
-				return Choice{Offer: i, MediaType: o.MediaType}, nil
+				return Choice{Offer: i, MediaType: o.MediaType, Quality: qualityScale}, nil
 			}
 			for _, a := range o.Aliases {
 				if strings.EqualFold(accept, a) {
-					return Choice{Offer: i, MediaType: a, Alias: true}, nil
+					return Choice{Offer: i, MediaType: a, Alias: true, Quality: qualityScale}, nil
 				}
 			}
 		}
@@ -170,8 +176,10 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 			if ni > 0 {
 				name = o.Aliases[ni-1]
 			}
-			// The versions named first: at a tie they win over the
-			// default, which may be one of them.
+			// The default first: at a tie it wins over a version a
+			// range names, unless that range weighs it more
+			// specifically.
+			best.consider(oi, name, ni > 0, 0, def, usable)
 			if versioned {
 			versions:
 				for i := range usable {
@@ -189,7 +197,6 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 					best.consider(oi, name, ni > 0, mr.version, def, usable)
 				}
 			}
-			best.consider(oi, name, ni > 0, 0, def, usable)
 		}
 	}
 	if best.offer < 0 {
@@ -200,7 +207,8 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 		}
 		return Choice{}, notAcceptable(offers)
 	}
-	return Choice{Offer: best.offer, MediaType: best.name, Version: best.version, Alias: best.name != offers[best.offer].MediaType}, nil
+	return Choice{Offer: best.offer, MediaType: best.name, Version: best.version, Alias: best.name != offers[best.offer].MediaType,
+		Quality: best.quality, VersionNamed: versioned}, nil
 }
 
 // maxMediaRanges bounds the media ranges of an Accept header: weighing
@@ -260,7 +268,7 @@ type candidate struct {
 // wildcard or no version). An alias is a representation only where a
 // range names it: a wildcard gives an offer's own media type.
 func (c *candidate) consider(offer int, name string, alias bool, version, def int, ranges []mediaRange) {
-	spec, quality := -1, 0
+	spec, quality, named := -1, 0, 0
 	for i := range ranges {
 		mr := &ranges[i]
 		if mr.version != 0 && mr.version != version && (version != 0 || mr.version != def) {
@@ -268,8 +276,12 @@ func (c *candidate) consider(offer int, name string, alias bool, version, def in
 		}
 		s, ok := mr.specificity(name)
 		if ok && (s > spec || s == spec && mr.quality > quality) {
-			spec, quality = s, mr.quality
+			spec, quality, named = s, mr.quality, mr.version
 		}
+	}
+	if version == 0 {
+		// The default, as a range naming it says.
+		version = named
 	}
 	if spec < 0 || quality == 0 || alias && spec < specExact<<2 {
 		return

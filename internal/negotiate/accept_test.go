@@ -413,6 +413,10 @@ func TestChooseVersion(t *testing.T) {
 		{"application/json;version=1;schema=order;q=0.2, application/json;version=1;q=0.9, application/cbor;version=1;q=0.5", "application/cbor", 1, false},
 		{"application/json;schema=order;version=2;q=0, application/json;schema=order", "", 0, true},
 		{"application/json;version=2;q=0, application/json;charset=utf-8", "", 0, true},
+		// The default wins a tie with a version whose weight a range
+		// without a version sets.
+		{"*/*;version=1;q=0, application/json", "application/json", 0, false},
+		{"application/*;version=1;q=0.3, application/json", "application/json", 0, false},
 	}
 	for _, tc := range tests {
 		got, err := ChooseVersion(tc.accept, recordOffers, res, 2)
