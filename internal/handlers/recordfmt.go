@@ -149,8 +149,9 @@ func negotiateRecordAmong(r *http.Request, codecs *negotiate.Registry, res negot
 // default could weigh more), choose is asked again with each other
 // version, from the latest down, and the answer that weighs most wins,
 // the earliest at a tie: json;version=3;q=0, json gets version 2, and so
-// does json;version=3;q=0.2, json. The first answer stands when none does
-// better: its 406, or its version the schema lacks, which names the
+// does json;version=3;q=0.2, json, and json;version=3;q=0, json, cbor
+// (JSON before CBOR at a tie, as always). The first answer stands when
+// none does better: its 406, or its version the schema lacks, which names the
 // versions there are. It returns the answer and the version choose was
 // given for it.
 func anyVersion[T any](sc *schema.Schema, res negotiate.Resource, def int, choose func(def int) (T, negotiate.Choice, error)) (T, negotiate.Choice, int, error) {
@@ -166,7 +167,12 @@ func anyVersion[T any](sc *schema.Schema, res negotiate.Resource, def int, choos
 			continue
 		}
 		y, vch, verr := choose(v)
-		if verr != nil || vch.Version != 0 && !res.Has(vch.Version) || found && vch.Quality <= ch.Quality {
+		if verr != nil || vch.Version != 0 && !res.Has(vch.Version) {
+			continue
+		}
+		// Heavier wins; at a tie, the server's order of formats, as
+		// within one negotiation, then the answer found first.
+		if found && (vch.Quality < ch.Quality || vch.Quality == ch.Quality && vch.Offer >= ch.Offer) {
 			continue
 		}
 		x, ch, def, err, found = y, vch, v, nil, true

@@ -313,6 +313,7 @@ func TestUnversionedRangeTakesOtherVersions(t *testing.T) {
 		"*/*; version=1; q=0, application/json":                                                           3,
 		"application/*; version=2; q=0.3, application/json":                                               3,
 		"application/json; version=1, application/json":                                                   1,
+		"application/json; version=3; q=0, application/json, application/cbor":                            2,
 	} {
 		r := s.Get(t, "/v1/records/z/whole", "Accept", accept).MustStatus(t, http.StatusOK)
 		if got, wantType := r.Header.Get("Content-Type"), fmt.Sprintf("application/json; schema=z; version=%d", want); got != wantType {
