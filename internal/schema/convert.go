@@ -374,9 +374,7 @@ func (s *Schema) viewsDown(prev *Doc, from int) (views []map[string]any, unfits 
 			return views, unfits
 		}
 		next := deepCopy(cur).(map[string]any)
-		if s.stepDown(next, n, prev.Kept) {
-			unfits = true
-		}
+		unfits = s.stepDown(next, n, prev.Kept) || unfits
 		cur = next
 	}
 }
@@ -387,9 +385,7 @@ func (s *Schema) stepDown(data map[string]any, n int, kept map[string]any) bool 
 	steps := s.versions[n-1].steps
 	unfits := false
 	for i := len(steps) - 1; i >= 0; i-- {
-		if steps[i].down(data, kept) {
-			unfits = true
-		}
+		unfits = steps[i].down(data, kept) || unfits
 	}
 	return unfits
 }
@@ -440,12 +436,10 @@ func (s *Schema) view(d *Doc, to int, shown bool, replaced func(path []string) b
 	}
 	unfits := false
 	for n := d.Version; n > to; n-- {
-		if s.stepDown(data, n, d.Kept) {
-			unfits = true
-		}
+		unfits = s.stepDown(data, n, d.Kept) || unfits
 	}
 	if unfits {
-		if err := settleUnfits(data, to, replaced); err != nil {
+		if err := settleUnfits(data, nil, to, replaced); err != nil {
 			return nil, err
 		}
 	}
@@ -689,55 +683,46 @@ func (u unfit) problem(path []string) *problem.Error {
 // firstUnfit returns the error of an unfit value left in x, or nil when
 // there is none.
 func firstUnfit(x any) error {
-	return settleUnfits(x, 0, nil)
+	return settleUnfits(x, nil, 0, nil)
 }
 
-// settleUnfits deals with the unfit values left in x, a record seen at
-// version: one at a path that replaced reports true for becomes a zero
-// value of its type; for the first other, looking at keys in order so that
-// the answer does not depend on map order, the error is its own, or a
+// settleUnfits deals with the unfit values left in x, at path of a record
+// seen at version: one at a path that replaced reports true for becomes a
+// zero value of its type; for the first other, looking at keys in order so
+// that the answer does not depend on map order, the error is its own, or a
 // problem.Conflict when replaced is set.
-func settleUnfits(x any, version int, replaced func(path []string) bool) error {
-	var path []string
-	var walk func(x any) error
-	walk = func(x any) error {
-		switch x := x.(type) {
-		case map[string]any:
-			for _, k := range slices.Sorted(maps.Keys(x)) {
-				u, ok := x[k].(unfit)
-				if !ok {
-					path = append(path, k)
-					err := walk(x[k])
-					path = path[:len(path)-1]
-					if err != nil {
-						return err
-					}
-					continue
-				}
-				at := append(path, k)
-				switch {
-				case replaced == nil:
-					return u.problem(at)
-				case !replaced(at):
-					p := u.problem(at)
-					p.Kind = problem.Conflict
-					p.Detail += fmt.Sprintf("; a merge patch at version %d must replace the field, or be made at a version that can show it", version)
-					return p
-				}
-				x[k] = zeroOf(u.kind)
-			}
-		case []any:
-			for _, e := range x {
-				if err := walk(e); err != nil {
+func settleUnfits(x any, path []string, version int, replaced func(path []string) bool) error {
+	switch x := x.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			at := append(path, k)
+			u, ok := x[k].(unfit)
+			switch {
+			case !ok:
+				if err := settleUnfits(x[k], at, version, replaced); err != nil {
 					return err
 				}
+			case replaced == nil:
+				return u.problem(at)
+			case !replaced(at):
+				p := u.problem(at)
+				p.Kind = problem.Conflict
+				p.Detail += fmt.Sprintf("; a merge patch at version %d must replace the field, or be made at a version that can show it", version)
+				return p
+			default:
+				x[k] = zeroOf(u.kind)
 			}
-		case unfit:
-			return x.problem(x.path)
 		}
-		return nil
+	case []any:
+		for _, e := range x {
+			if err := settleUnfits(e, path, version, replaced); err != nil {
+				return err
+			}
+		}
+	case unfit:
+		return x.problem(x.path)
 	}
-	return walk(x)
+	return nil
 }
 
 // zeroOf is the zero value of a retyped field of kind k, as data holds it.
