@@ -225,8 +225,11 @@ func (fb *fallback) nextView() func(tried []int) int {
 
 // format returns the format of version, which is f's or one next gave.
 func (fb *fallback) format(f recordFormat, version int) recordFormat {
+	if version == f.version {
+		return f
+	}
 	for _, g := range fb.formats {
-		if g.version == version && version != f.version {
+		if g.version == version {
 			return g
 		}
 	}
