@@ -252,6 +252,23 @@ func TestMethodNotAllowedListsAllow(t *testing.T) {
 			}
 		})
 	}
+	// A HEAD that is not allowed gets the GET's problem, to the byte: its
+	// length is the GET's, less the difference in their request ids.
+	for _, path := range []string{"/v1/convert", "/v1/records/item/_import"} {
+		get := s.Get(t, path).MustStatus(t, http.StatusMethodNotAllowed)
+		head := s.Do(t, Call{Method: http.MethodHead, Path: path}).MustStatus(t, http.StatusMethodNotAllowed)
+		bodyLength := func(r *Resp) int {
+			n, err := strconv.Atoi(r.Header.Get("Content-Length"))
+			if err != nil {
+				t.Fatalf("%s: Content-Length %q", path, r.Header.Get("Content-Length"))
+			}
+			return n - len(r.Header.Get("X-Request-Id"))
+		}
+		if bodyLength(get) != bodyLength(head) {
+			t.Errorf("405 of %s: HEAD's Content-Length %s, GET's %s (request ids %s, %s)", path,
+				head.Header.Get("Content-Length"), get.Header.Get("Content-Length"), head.Header.Get("X-Request-Id"), get.Header.Get("X-Request-Id"))
+		}
+	}
 }
 
 func TestReservedNameAsHistoryID(t *testing.T) {

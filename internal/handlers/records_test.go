@@ -345,6 +345,27 @@ func TestUnversionedRangeTakesOtherVersions(t *testing.T) {
 	}
 }
 
+// TestFallbackCountsADeprecatedVersionOnce checks that a write whose
+// answer falls back to the write's own deprecated version counts that
+// version once, as any request using it is counted.
+func TestFallbackCountsADeprecatedVersionOnce(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"dc","version":1,"fields":{"q":{"type":"int"}}}`)
+	s.MustRegister(t, `{"name":"dc","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`)
+	s.MustRegister(t, `{"name":"dc","version":3,"fields":{"q":{"type":"float"},"s":{"type":"string","optional":true}},"migrate":[{"op":"add","field":"s"}]}`)
+	s.Send(t, http.MethodPatch, "/v1/schemas/dc/versions/2", []byte(`{"deprecated":true}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
+	r := s.Send(t, http.MethodPut, "/v1/records/dc/a", []byte(`{"q":7.5}`), "Content-Type", "application/json; version=2",
+		"Accept", "application/json; version=1, application/json; q=0.5").MustStatus(t, http.StatusCreated)
+	if got := r.Header.Get("Content-Type"); got != "application/json; schema=dc; version=2" || r.Header.Get("Deprecation") == "" {
+		t.Fatalf("answer: Content-Type %q, Deprecation %q; want version 2, marked deprecated", got, r.Header.Get("Deprecation"))
+	}
+	metrics := string(s.Get(t, "/metrics").MustStatus(t, http.StatusOK).Body)
+	if want := `ferry_deprecated_version_requests_total{key="",schema="dc",version="2"} 1`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+}
+
 func TestPostCreatesWithUUIDv7(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t)
