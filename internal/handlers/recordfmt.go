@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"encoding/base64"
-	"hash/fnv"
 	"net/http"
 	"reflect"
 	"slices"
@@ -54,39 +52,12 @@ func (f recordFormat) tagRepr() string {
 	if f.tag != "" {
 		return f.tag
 	}
-	return f.summedTagRepr("")
-}
-
-// summedTagRepr is tagRepr with sum, the name of the bytes sent, when the
-// format can encode one record as different bytes (negotiate.StableBytes):
-// the tag then changes with the bytes, as a strong one must.
-func (f recordFormat) summedTagRepr(sum string) string {
 	s := f.repr()
-	if sum != "" {
-		s += "." + sumPrefix + sum
-	}
 	if f.alias {
 		_, subtype, _ := strings.Cut(f.mediaType, "/")
 		s += "+" + subtype
 	}
 	return s
-}
-
-// sumPrefix starts the part of an entity tag that names the bytes sent.
-const sumPrefix = "h"
-
-// bodySum names body in an entity tag: its 64-bit FNV-1a hash, which
-// tells apart the encodings of one revision, in unpadded base64url.
-func bodySum(body []byte) string {
-	h := fnv.New64a()
-	h.Write(body)
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
-}
-
-// isBodySum reports whether s is a name bodySum makes.
-func isBodySum(s string) bool {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil && len(b) == 8
 }
 
 // settled is f with its names worked out.
@@ -523,9 +494,6 @@ func (d *recordDeps) issuedRepr(tag string, t target) bool {
 	}
 	if pretty, after, _ := strings.Cut(rest, "."); pretty == "pretty" {
 		rest = after
-	}
-	if sum, ok := strings.CutPrefix(rest, sumPrefix); ok && !negotiate.StableBytes(codec) && isBodySum(sum) {
-		rest = ""
 	}
 	if rest != "" {
 		return false

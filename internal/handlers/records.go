@@ -153,12 +153,11 @@ func notModified(r *http.Request, etag string) bool {
 // request because clients naming an alias (application/x-msgpack) share the
 // representation but get their name back.
 func recordRepresentation(t target, rec *records.Record, f recordFormat) representation {
-	rep := representation{lastModified: lastModified(t.schema, rec, f.version), contentType: f.contentType(t.name)}
-	if negotiate.StableBytes(f.codec) {
-		// Else the ETag names the bytes, and encodeBody gives it.
-		rep.etag = rec.Validator.ETag(f.tagRepr())
+	return representation{
+		lastModified: lastModified(t.schema, rec, f.version),
+		contentType:  f.contentType(t.name),
+		etag:         rec.Validator.ETag(f.tagRepr()),
 	}
-	return rep
 }
 
 // lastModified is when the representation of rec at version last changed:
@@ -193,9 +192,6 @@ func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Reco
 		if e.Body, e.Encoding, err = compress(body, f.encoding); err != nil {
 			return err
 		}
-		if !negotiate.StableBytes(f.codec) {
-			e.Sum = bodySum(e.Body)
-		}
 		d.cache.Put(key, e)
 	}
 	rep.body, rep.encoding = e.Body, e.Encoding
@@ -203,19 +199,18 @@ func (d *recordDeps) encodeBody(rep *representation, t target, rec *records.Reco
 	if f.encoding != "" && e.Encoding == "" {
 		sent = f.unencoded()
 	}
-	if e.Sum != "" || sent.encoding != f.encoding {
-		rep.etag = rec.Validator.ETag(sent.summedTagRepr(e.Sum))
+	if sent.encoding != f.encoding {
+		rep.etag = rec.Validator.ETag(sent.tagRepr())
 	}
 	return nil
 }
 
 // settleETag makes rep's ETag the one a read sends: when f names a
-// content coding, whether the body gets it depends on the body's size, and
-// when f's format can encode one record as different bytes, the ETag names
-// the bytes, so the body is encoded (or found in the cache) first.
-// Otherwise the ETag is settled already and nothing is encoded.
+// content coding, whether the body gets it depends on the body's size, so
+// the body is encoded (or found in the cache) first. Otherwise the ETag is
+// settled already and nothing is encoded.
 func (d *recordDeps) settleETag(rep *representation, t target, rec *records.Record, f recordFormat, view any) error {
-	if f.encoding == "" && negotiate.StableBytes(f.codec) {
+	if f.encoding == "" {
 		return nil
 	}
 	return d.encodeBody(rep, t, rec, f, view)
@@ -462,16 +457,16 @@ func (d *recordDeps) putRecord(create bool) http.Handler {
 // currentETag makes the current_etag of a write's 412 the ETag that a
 // read sends of the representation the write answers in, f, where that is
 // not the tag the records package gave, which f names: where the body
-// decides it (a content coding a small body does not get, a format whose
-// tags name their bytes) and where f's version is not the latest (the
-// record may only be shown in the next format the request accepts, or in
-// none, which makes it null). Any other error comes back as it is.
+// decides it (a content coding a small body does not get) and where f's
+// version is not the latest (the record may only be shown in the next
+// format the request accepts, or in none, which makes it null). Any other
+// error comes back as it is.
 func (d *recordDeps) currentETag(r *http.Request, t target, f recordFormat, err error) error {
 	p, ok := problem.As(err)
 	if !ok || p.Kind != problem.PreconditionFailed || p.Extra["current_etag"] == nil {
 		return err
 	}
-	if f.encoding == "" && negotiate.StableBytes(f.codec) && f.version == t.schema.Latest().Number() {
+	if f.encoding == "" && f.version == t.schema.Latest().Number() {
 		return err
 	}
 	rec, gerr := d.svc.Get(r.Context(), t.name, t.id)

@@ -1,6 +1,8 @@
 package negotiate
 
 import (
+	"bytes"
+	"encoding/gob"
 	stdjson "encoding/json"
 	"fmt"
 	"testing"
@@ -148,4 +150,29 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkGobEncode measures Ferry's gob encoding (package gobenc, with
+// the codec's range checks) against encoding/gob writing the same record
+// as one stream, as each gob body is.
+func BenchmarkGobEncode(b *testing.B) {
+	rec := newBenchRecord()
+	b.Run("ferry", func(b *testing.B) {
+		c := NewGobCodec(nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Marshal(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-gob", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var buf bytes.Buffer
+			if err := gob.NewEncoder(&buf).Encode(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ferry-dev/ferry/internal/gobcheck"
+	"github.com/ferry-dev/ferry/internal/gobenc"
 	"github.com/ferry-dev/ferry/internal/problem"
 )
 
@@ -16,7 +17,9 @@ import (
 // named none of its aliases.
 const MediaTypeGob = "application/gob"
 
-// A GobCodec reads and writes gob (encoding/gob), one gob stream per body.
+// A GobCodec reads and writes gob, one gob stream per body. It reads with
+// encoding/gob and writes with package gobenc, which gives one value the
+// same bytes every time, as an entity tag needs.
 //
 // gob carries Go types, so only values of struct types (schemas compiled to
 // structs) are written and read: schemaless values are refused. A body is
@@ -29,19 +32,17 @@ const MediaTypeGob = "application/gob"
 type GobCodec struct {
 	vetter *gobcheck.Vetter
 	ranges rangeChecker
+	plans  *gobenc.Planner
 }
 
 // NewGobCodec returns a gob codec that vets bodies with vetter, which may
 // be nil to refuse them all.
 func NewGobCodec(vetter *gobcheck.Vetter) *GobCodec {
-	return &GobCodec{vetter: vetter, ranges: rangeChecker{format: "gob", floats: true}}
+	return &GobCodec{vetter: vetter, ranges: rangeChecker{format: "gob", floats: true}, plans: new(gobenc.Planner)}
 }
 
 // Name returns "gob".
 func (c *GobCodec) Name() string { return "gob" }
-
-// StableBytes is false: see the package's StableBytes.
-func (c *GobCodec) StableBytes() bool { return false }
 
 // MediaTypes returns the media types of gob bodies, the one emitted by
 // default first.
@@ -60,26 +61,23 @@ func (c *GobCodec) Encode(w io.Writer, v any) error {
 
 // Marshal returns v, a struct or a pointer to one, as one gob stream.
 func (c *GobCodec) Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := c.encodeTo(gob.NewEncoder(&buf), v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return c.appendTo(gobenc.NewEncoder(c.plans), nil, v)
 }
 
-// encodeTo checks that gob can carry v and encodes it with enc.
-func (c *GobCodec) encodeTo(enc *gob.Encoder, v any) error {
+// appendTo checks that gob can carry v and appends it to dst with enc.
+func (c *GobCodec) appendTo(enc *gobenc.Encoder, dst []byte, v any) ([]byte, error) {
 	if !isStruct(reflect.TypeOf(v)) {
-		return problem.New(problem.NotAcceptable, "gob can carry only records of a schema, not a %s", modelKind(v)).
+		return dst, problem.New(problem.NotAcceptable, "gob can carry only records of a schema, not a %s", modelKind(v)).
 			WithReason("gob_schemaless")
 	}
 	if err := c.ranges.check(reflect.ValueOf(v)); err != nil {
-		return encodeProblem(err, "gob")
+		return dst, encodeProblem(err, "gob")
 	}
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("negotiate: encode gob: %w", err)
+	dst, err := enc.Append(dst, v)
+	if err != nil {
+		return dst, fmt.Errorf("negotiate: encode gob: %w", err)
 	}
-	return nil
+	return dst, nil
 }
 
 // isStruct reports whether t is a struct or a pointer to one.

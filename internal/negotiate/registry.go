@@ -35,15 +35,6 @@ type Codec interface {
 	Decode(data []byte, v any) error
 }
 
-// StableBytes reports whether c encodes equal values as equal bytes, so
-// that an entity tag can name a representation by the record it holds.
-// gob does not: it writes a map's entries in Go's random iteration order,
-// and numbers its types in the order a process first meets them.
-func StableBytes(c Codec) bool {
-	s, ok := c.(interface{ StableBytes() bool })
-	return !ok || s.StableBytes()
-}
-
 // Pretty returns the indenting variant of c when its format has one (JSON),
 // and c otherwise. Handlers use it for ?pretty=true.
 func Pretty(c Codec) Codec {

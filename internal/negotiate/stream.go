@@ -12,6 +12,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ferry-dev/ferry/internal/gobcheck"
+	"github.com/ferry-dev/ferry/internal/gobenc"
 	"github.com/ferry-dev/ferry/internal/problem"
 	"github.com/ferry-dev/ferry/internal/wire"
 )
@@ -657,7 +658,7 @@ func (c *gobStreamCodec) MediaTypes() []string {
 // NewEncoder returns an encoder writing one gob stream to w.
 func (c *gobStreamCodec) NewEncoder(w io.Writer) StreamEncoder {
 	bw := bufio.NewWriterSize(w, streamBufferSize)
-	return &gobStreamEncoder{gob: c.gob, w: bw, enc: gob.NewEncoder(bw)}
+	return &gobStreamEncoder{gob: c.gob, w: bw, enc: gobenc.NewEncoder(c.gob.plans)}
 }
 
 // NewDecoder returns a decoder of one gob stream of many values, each held
@@ -671,7 +672,8 @@ func (c *gobStreamCodec) NewDecoder(r io.Reader, maxValueBytes int64) StreamDeco
 type gobStreamEncoder struct {
 	gob    *GobCodec
 	w      *bufio.Writer
-	enc    *gob.Encoder
+	enc    *gobenc.Encoder
+	buf    []byte // the messages of one value
 	closed bool
 }
 
@@ -680,7 +682,12 @@ func (e *gobStreamEncoder) Encode(v any) error {
 	if e.closed {
 		return errEncoderClosed
 	}
-	return e.gob.encodeTo(e.enc, v)
+	var err error
+	if e.buf, err = e.gob.appendTo(e.enc, e.buf[:0], v); err != nil {
+		return err
+	}
+	_, err = e.w.Write(e.buf)
+	return err
 }
 
 // Flush writes out the buffered values.

@@ -26,9 +26,6 @@ type Entry struct {
 	Body []byte
 	// Encoding is the content coding applied to Body; "" for none.
 	Encoding string
-	// Sum names Body in the entity tags of a format that can encode one
-	// record as different bytes; "" for other formats.
-	Sum string
 }
 
 // A Cache is a byte-bounded LRU cache of representations, safe for
