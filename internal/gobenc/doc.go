@@ -8,11 +8,12 @@
 // their encoded keys and numbers a stream's types from the first id a
 // stream may use, in the order the stream describes them. Everything else
 // follows encoding/gob: which fields are sent, zero values left out,
-// GobEncode, MarshalBinary and MarshalText, and the order of type
-// descriptions.
+// GobEncode and MarshalBinary, and the order of type descriptions (of
+// which it leaves out those gob sends for the fields of a type with its
+// own GobEncode or MarshalBinary, which no decoder needs).
 //
 // It writes what Ferry's records are made of: structs, pointers, booleans,
 // integers, floats, strings, byte slices, slices, arrays, maps and types
-// with their own marshaling method (time.Time). Interfaces and complex
-// numbers are refused with ErrUnsupported.
+// with their own marshaling method (time.Time). Interfaces, complex
+// numbers and the other types ErrUnsupported lists are refused.
 package gobenc

@@ -18,12 +18,14 @@ import (
 const maxMessage = 1 << 30
 
 // maxDepth bounds how deeply a value may nest, so that a value that
-// points back into itself fails rather than exhausting the stack.
+// points back into itself, through structs, slices or maps, fails rather
+// than exhausting the stack.
 const maxDepth = 1000
 
 // Marshal returns v, a struct or a pointer to one, as a complete gob
-// stream: the descriptions of its types, then the value. Equal values of
-// one type give equal bytes.
+// stream: the descriptions of its types, then the value. Values that
+// encoding/gob would write with the same map entries, in some order, give
+// the same bytes.
 func (p *Planner) Marshal(v any) ([]byte, error) {
 	return NewEncoder(p).Append(nil, v)
 }
@@ -35,10 +37,8 @@ type Encoder struct {
 	planner *Planner
 	ids     map[reflect.Type]int
 	next    int
-	// msg holds the message being built; keys holds map keys as they
-	// are sorted.
-	msg  []byte
-	keys []byte
+	// msg holds the message being built.
+	msg []byte
 }
 
 // NewEncoder returns an encoder of a new stream whose types are planned by
@@ -182,9 +182,6 @@ func (e *Encoder) describe(b []byte, pl *plan) []byte {
 // appendStruct appends struct v's fields that are not zero, each after
 // the difference between its number and the last one's, then a zero.
 func (e *Encoder) appendStruct(b []byte, pl *plan, v reflect.Value, depth int) ([]byte, error) {
-	if depth > maxDepth {
-		return b, fmt.Errorf("gobenc: a value nests more than %d levels deep", maxDepth)
-	}
 	last := -1
 	for i, f := range pl.fields {
 		fv, ok := follow(v.Field(f.index), f.indir)
@@ -248,6 +245,9 @@ func (e *Encoder) appendElem(b []byte, r ref, v reflect.Value, depth int) ([]byt
 
 // appendValue appends v, whose pointers have been followed.
 func (e *Encoder) appendValue(b []byte, pl *plan, v reflect.Value, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return b, fmt.Errorf("gobenc: a value nests more than %d levels deep", maxDepth)
+	}
 	switch pl.kind {
 	case kindBool:
 		if v.Bool() {
@@ -288,44 +288,45 @@ func (e *Encoder) appendValue(b []byte, pl *plan, v reflect.Value, depth int) ([
 	return b, fmt.Errorf("%w: %s", ErrUnsupported, pl.typ)
 }
 
-// appendMap appends a map's entries in the order of their keys' encoded
-// bytes, where encoding/gob takes Go's random order.
+// appendMap appends a map's entries in the order of their encoded keys,
+// where encoding/gob takes Go's random order. Entries whose keys encode
+// alike (NaN, pointers to equal values) go in the order of their encoded
+// values, so that only entries that encode alike whole can swap.
 func (e *Encoder) appendMap(b []byte, pl *plan, v reflect.Value, depth int) ([]byte, error) {
 	n := v.Len()
 	b = appendUint(b, uint64(n))
 	if n == 0 {
 		return b, nil
 	}
-	type entry struct {
-		start, end int
-		value      reflect.Value
-	}
-	// Keys are encoded into a buffer of the encoder's own, which a
-	// nested map extends and gives back.
-	base := len(e.keys)
-	entries := make([]entry, 0, n)
+	// Each entry is encoded into a buffer of this map's own, since a map
+	// within a key or a value has one too.
+	type entry struct{ start, mid, end int }
+	var (
+		buf     []byte
+		entries = make([]entry, 0, n)
+		err     error
+	)
 	for it := v.MapRange(); it.Next(); {
-		start := len(e.keys)
-		var err error
-		if e.keys, err = e.appendElem(e.keys, pl.key, it.Key(), depth); err != nil {
-			e.keys = e.keys[:base]
+		start := len(buf)
+		if buf, err = e.appendElem(buf, pl.key, it.Key(), depth); err != nil {
 			return b, err
 		}
-		entries = append(entries, entry{start, len(e.keys), it.Value()})
-	}
-	keys := e.keys
-	slices.SortFunc(entries, func(x, y entry) int {
-		return bytes.Compare(keys[x.start:x.end], keys[y.start:y.end])
-	})
-	var err error
-	for _, en := range entries {
-		b = append(b, e.keys[en.start:en.end]...)
-		if b, err = e.appendElem(b, pl.elem, en.value, depth); err != nil {
-			break
+		mid := len(buf)
+		if buf, err = e.appendElem(buf, pl.elem, it.Value(), depth); err != nil {
+			return b, err
 		}
+		entries = append(entries, entry{start, mid, len(buf)})
 	}
-	e.keys = e.keys[:base]
-	return b, err
+	slices.SortFunc(entries, func(x, y entry) int {
+		if c := bytes.Compare(buf[x.start:x.mid], buf[y.start:y.mid]); c != 0 {
+			return c
+		}
+		return bytes.Compare(buf[x.mid:x.end], buf[y.mid:y.end])
+	})
+	for _, en := range entries {
+		b = append(b, buf[en.start:en.end]...)
+	}
+	return b, nil
 }
 
 // marshal calls the method an external type is written with.
@@ -339,8 +340,6 @@ func marshal(ext external, v reflect.Value) ([]byte, error) {
 		data, err = v.Interface().(gob.GobEncoder).GobEncode()
 	case externalBinary:
 		data, err = v.Interface().(encoding.BinaryMarshaler).MarshalBinary()
-	case externalText:
-		data, err = v.Interface().(encoding.TextMarshaler).MarshalText()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("gobenc: marshal %s: %w", v.Type(), err)

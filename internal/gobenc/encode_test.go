@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"math"
+	"net"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -17,6 +18,11 @@ type inner struct {
 	Count int64
 	Tags  []string
 }
+
+// textOnly has MarshalText, which gob ignores: it is written as an int.
+type textOnly int64
+
+func (t textOnly) MarshalText() ([]byte, error) { return []byte("text"), nil }
 
 type everything struct {
 	Bool     bool
@@ -45,6 +51,10 @@ type everything struct {
 	IntKeys  map[int64]string
 	ByteMap  map[string][]byte
 	Addr     netip.Addr // MarshalBinary and MarshalText, no GobEncode
+	IP       net.IP     // MarshalText only, which gob does not use
+	Text     textOnly
+	FloatKey map[float64]int8
+	Empty    struct{}
 	unsent   int
 	Chan     chan int
 	Func     func()
@@ -73,6 +83,9 @@ func samples() map[string]any {
 			IntKeys:  map[int64]string{-1: "m", 0: "z", 1: "o", 300: "big"},
 			ByteMap:  map[string][]byte{"e": {}, "f": {1}},
 			Addr:     netip.MustParseAddr("192.0.2.1"),
+			IP:       net.ParseIP("192.0.2.2"),
+			Text:     7,
+			FloatKey: map[float64]int8{-1.5: 1, 0: 2, math.Inf(1): 3},
 			unsent:   5,
 		},
 		"zero pointees": everything{
@@ -266,6 +279,74 @@ func TestDepthIsBounded(t *testing.T) {
 	}
 	if back := decode(t, got, node{}).(node); back.Next == nil || back.Next.Name != "b" {
 		t.Errorf("read %+v", back)
+	}
+}
+
+func TestMapsWithinMapKeys(t *testing.T) {
+	type key struct {
+		N int
+		M map[string]int
+	}
+	in := struct{ M map[*key]int }{map[*key]int{}}
+	for i := range 6 {
+		in.M[&key{N: i + 1, M: map[string]int{string(rune('a' + i)): i}}] = i
+	}
+	var p Planner
+	data, err := p.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := decode(t, data, in).(struct{ M map[*key]int })
+	if len(out.M) != len(in.M) {
+		t.Fatalf("read %d entries, want %d", len(out.M), len(in.M))
+	}
+	for k, v := range out.M {
+		if k.N != v+1 || len(k.M) != 1 || k.M[string(rune('a'+v))] != v {
+			t.Errorf("entry %+v: %d, not as written", *k, v)
+		}
+	}
+}
+
+func TestKeysThatEncodeAlike(t *testing.T) {
+	m := map[float64]int{}
+	for i := range 8 {
+		m[math.NaN()] = i
+	}
+	v := struct{ M map[float64]int }{m}
+	var p Planner
+	first, err := p.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if again, _ := p.Marshal(v); !bytes.Equal(again, first) {
+			t.Fatal("entries whose keys encode alike came out in another order")
+		}
+	}
+}
+
+type cycle []cycle
+
+type cycleMap map[string]cycleMap
+
+type selfPointer *selfPointer
+
+func TestCyclesAreRefused(t *testing.T) {
+	s := cycle{nil}
+	s[0] = s
+	m := cycleMap{}
+	m["a"] = m
+	var p Planner
+	for name, v := range map[string]any{
+		"slice": struct{ C cycle }{s},
+		"map":   struct{ M cycleMap }{m},
+	} {
+		if _, err := p.Marshal(v); err == nil || !strings.Contains(err.Error(), "levels") {
+			t.Errorf("%s that holds itself: %v", name, err)
+		}
+	}
+	if _, err := p.Marshal(struct{ P selfPointer }{}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("a pointer type that points to itself: %v", err)
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 
 // ErrUnsupported is wrapped by the error for a type this package cannot
 // write: interfaces, complex numbers, channels and functions outside
-// struct fields, and types whose gob methods need a pointer receiver.
+// struct fields, structs whose fields are all unexported, types whose
+// GobEncode or MarshalBinary has a pointer receiver, and pointer types
+// that point to themselves.
 var ErrUnsupported = errors.New("gobenc: unsupported type")
 
 // Builtin type ids of the gob wire format, and the first one a stream may
@@ -49,20 +51,22 @@ const (
 )
 
 // Which method an external type is written with, in gob's order of
-// preference.
+// preference. gob does not use MarshalText (golang.org/issue/6760).
 type external uint8
 
 const (
 	externalGob external = iota + 1
 	externalBinary
-	externalText
 )
 
 var (
 	gobEncoderType    = reflect.TypeFor[gob.GobEncoder]()
 	binaryMarshalType = reflect.TypeFor[encoding.BinaryMarshaler]()
-	textMarshalType   = reflect.TypeFor[encoding.TextMarshaler]()
 )
+
+// maxIndirections is how many pointers a type may have before its value,
+// as in encoding/gob; a pointer type that points to itself has no end.
+const maxIndirections = 100
 
 // A plan is how values of one type are written, and how the type is
 // described on the wire. Pointers are not planned: a ref says how many
@@ -138,6 +142,9 @@ type builder struct {
 func (b *builder) ref(t reflect.Type) (ref, error) {
 	if r, ok := b.done[t]; ok {
 		return r, nil
+	}
+	if indirections(t) > maxIndirections {
+		return ref{}, fmt.Errorf("%w: %s has more than %d pointers before its value", ErrUnsupported, t, maxIndirections)
 	}
 	if ext, indir, ok := externalMethod(t); ok {
 		if indir < 0 {
@@ -224,36 +231,39 @@ func (b *builder) structFields(pl *plan) error {
 		}
 		pl.fields = append(pl.fields, field{index: i, name: f.Name, ref: r})
 	}
-	if len(pl.fields) == 0 {
+	if len(pl.fields) == 0 && t.NumField() > 0 {
 		return fmt.Errorf("%w: %s has no exported fields", ErrUnsupported, t)
 	}
 	return nil
 }
 
+// deref returns t without its pointers, or, when it has more than
+// maxIndirections, a pointer type.
 func deref(t reflect.Type) reflect.Type {
-	for t.Kind() == reflect.Pointer {
+	for n := 0; t.Kind() == reflect.Pointer && n <= maxIndirections; n++ {
 		t = t.Elem()
 	}
 	return t
 }
 
+// indirections counts t's pointers, up to one more than maxIndirections.
 func indirections(t reflect.Type) int {
 	n := 0
-	for ; t.Kind() == reflect.Pointer; t = t.Elem() {
+	for ; t.Kind() == reflect.Pointer && n <= maxIndirections; t = t.Elem() {
 		n++
 	}
 	return n
 }
 
-// externalMethod reports whether t, or a type its pointers lead to, has a
-// method gob writes it with, as gob looks for one: the number of pointers
-// to follow to reach the type that has it, or -1 when only a pointer to t
-// has it.
+// externalMethod reports whether t, or a type its pointers lead to, has
+// GobEncode or MarshalBinary, as gob looks for them: the number of
+// pointers to follow to reach the type that has it, or -1 when only a
+// pointer to t has it.
 func externalMethod(t reflect.Type) (external, int, bool) {
 	for _, m := range []struct {
 		ext   external
 		iface reflect.Type
-	}{{externalGob, gobEncoderType}, {externalBinary, binaryMarshalType}, {externalText, textMarshalType}} {
+	}{{externalGob, gobEncoderType}, {externalBinary, binaryMarshalType}} {
 		if indir, ok := implements(t, m.iface); ok {
 			return m.ext, indir, true
 		}
