@@ -33,13 +33,13 @@ type slot struct {
 var (
 	gobDecoderType        = reflect.TypeFor[gob.GobDecoder]()
 	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
-	textUnmarshalerType   = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// decodesItself reports whether gob hands t's bytes to a method of t.
+// decodesItself reports whether gob hands t's bytes to a method of t. gob
+// does not use UnmarshalText (golang.org/issue/6760).
 func decodesItself(t reflect.Type) bool {
 	for _, u := range [...]reflect.Type{t, reflect.PointerTo(t)} {
-		if u.Implements(gobDecoderType) || u.Implements(binaryUnmarshalerType) || u.Implements(textUnmarshalerType) {
+		if u.Implements(gobDecoderType) || u.Implements(binaryUnmarshalerType) {
 			return true
 		}
 	}

@@ -8,9 +8,9 @@
 // unless every count and length fits in the bytes that follow, nesting stays
 // within a limit, and only the wire types Ferry's schemas produce appear:
 // structs, slices, maps with string keys, bool, int, uint, float, string,
-// []byte and values sent through GobEncoder, BinaryMarshaler or
-// TextMarshaler (time.Time). Interfaces, arrays, complex numbers and
-// recursive types are refused.
+// []byte and values sent through GobEncoder or BinaryMarshaler
+// (time.Time). Interfaces, arrays, complex numbers and recursive types are
+// refused.
 //
 // Counts alone bound the bytes that encoding/gob reads, not the memory it
 // allocates: a slice element that takes one byte on the wire can become a
