@@ -34,6 +34,9 @@ type MsgpackCodec struct {
 	shapes shapeCache
 	ranges rangeChecker
 	states sync.Pool // of *msgpackState
+	// sorted holds the types whose maps the library writes through
+	// encodeSortedMap (a set of reflect.Type).
+	sorted sync.Map
 }
 
 // msgpackState is the reusable per-call state of a MsgpackCodec.
@@ -184,7 +187,70 @@ func (c *MsgpackCodec) write(e *msgpack.Encoder, v any) error {
 	if err := c.ranges.check(reflect.ValueOf(v)); err != nil {
 		return err
 	}
+	c.sortMaps(reflect.TypeOf(v))
 	return e.Encode(v)
+}
+
+// sortMaps has the library write every map with string keys that a value
+// of type t can hold in the order of its keys: its own SetSortMapKeys
+// sorts only maps of strings, booleans and empty interfaces, and writes
+// the others, such as a schema's map of ints or of objects, in Go's
+// random order, which a strong entity tag cannot name. The library keeps
+// a struct's field encoders from the first time it meets the struct, so
+// this runs before a type is first encoded or decoded.
+func (c *MsgpackCodec) sortMaps(t reflect.Type) {
+	if t == nil {
+		return
+	}
+	if _, done := c.sorted.Load(t); done {
+		return
+	}
+	// t is marked only once every map in it is registered, so that no
+	// other call can encode a t before.
+	registerSortedMaps(t, make(map[reflect.Type]bool))
+	c.sorted.Store(t, true)
+}
+
+func registerSortedMaps(t reflect.Type, seen map[reflect.Type]bool) {
+	if seen[t] {
+		return
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		registerSortedMaps(t.Elem(), seen)
+	case reflect.Map:
+		if t.Key().Kind() == reflect.String {
+			msgpack.Register(reflect.Zero(t).Interface(), encodeSortedMap, nil)
+		}
+		registerSortedMaps(t.Key(), seen)
+		registerSortedMaps(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			registerSortedMaps(t.Field(i).Type, seen)
+		}
+	}
+}
+
+// encodeSortedMap writes a map with string keys in the order of its keys.
+func encodeSortedMap(e *msgpack.Encoder, v reflect.Value) error {
+	if v.IsNil() {
+		return e.EncodeNil()
+	}
+	if err := e.EncodeMapLen(v.Len()); err != nil {
+		return err
+	}
+	keys := v.MapKeys()
+	slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+	for _, k := range keys {
+		if err := e.EncodeString(k.String()); err != nil {
+			return err
+		}
+		if err := e.EncodeValue(v.MapIndex(k)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Decode reads the MessagePack value in data into v, which is *any or a
@@ -212,6 +278,7 @@ func (c *MsgpackCodec) Decode(data []byte, v any) error {
 	if err := chk.check(c.shapes.of(t.Elem())); err != nil {
 		return asProblem(err, "msgpack")
 	}
+	c.sortMaps(t)
 	st := c.get()
 	defer c.put(st)
 	st.rd.Reset(data)
