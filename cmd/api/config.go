@@ -16,6 +16,7 @@ type config struct {
 	Addr            string
 	DataDir         string
 	Store           string
+	APIKeysFile     string
 	SchemaDir       string
 	MaxBodyBytes    int64
 	MaxImportBytes  int64
@@ -43,6 +44,9 @@ func settings(c *config) []setting {
 		}},
 		{"FERRY_STORE", "store URL; empty for the embedded store", func(fs *flag.FlagSet, n, u string) {
 			fs.StringVar(&c.Store, n, "", u)
+		}},
+		{"FERRY_API_KEYS_FILE", "API keys and their scopes; not available in this build", func(fs *flag.FlagSet, n, u string) {
+			fs.StringVar(&c.APIKeysFile, n, "", u)
 		}},
 		{"FERRY_SCHEMA_DIR", "directory of schema files loaded at start-up", func(fs *flag.FlagSet, n, u string) {
 			fs.StringVar(&c.SchemaDir, n, "", u)

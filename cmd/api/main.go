@@ -85,6 +85,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Store != "" {
 		return fmt.Errorf("config: FERRY_STORE=%q: only the embedded store is available in this build; leave FERRY_STORE empty", cfg.Store)
 	}
+	// Serving openly when told to check keys would expose what the
+	// operator meant to protect, gob decoding among it.
+	if cfg.APIKeysFile != "" {
+		return fmt.Errorf("config: FERRY_API_KEYS_FILE=%q: API keys are not available in this build; leave FERRY_API_KEYS_FILE empty and serve on loopback", cfg.APIKeysFile)
+	}
 	service, err := app.Open(ctx, app.Config{
 		DataDir:        cfg.DataDir,
 		SchemaDir:      cfg.SchemaDir,

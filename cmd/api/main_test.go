@@ -139,13 +139,16 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func TestRunRefusesAnotherStore(t *testing.T) {
+// Settings for what this build lacks are refused, not ignored.
+func TestRunRefusesWhatItLacks(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"FERRY_STORE": "postgres://db/ferry", "FERRY_ADDR": freeAddr(t), "FERRY_DATA_DIR": t.TempDir()}
-	var out bytes.Buffer
-	err := run(context.Background(), nil, func(k string) string { return env[k] }, &out, &out)
-	if err == nil || !strings.Contains(err.Error(), "FERRY_STORE") {
-		t.Fatalf("run with FERRY_STORE=postgres://… = %v, want a refusal naming FERRY_STORE", err)
+	for name, value := range map[string]string{"FERRY_STORE": "postgres://db/ferry", "FERRY_API_KEYS_FILE": "/etc/ferry/keys.json"} {
+		env := map[string]string{name: value, "FERRY_ADDR": freeAddr(t), "FERRY_DATA_DIR": t.TempDir()}
+		var out bytes.Buffer
+		err := run(context.Background(), nil, func(k string) string { return env[k] }, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("run with %s=%s = %v, want a refusal naming it", name, value, err)
+		}
 	}
 }
 
