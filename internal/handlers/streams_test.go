@@ -1941,3 +1941,56 @@ func TestImportCommitsAsItArrives(t *testing.T) {
 		t.Errorf("the import once whole: %d %s, want 600 accepted", res.StatusCode, body)
 	}
 }
+
+// A long-poll or an event stream with data outlives the schema it looked
+// up: a version registered while it waits, and a record written at it,
+// are shown as any other record is.
+func TestChangeFeedWithDataSeesVersionsRegisteredSince(t *testing.T) {
+	t.Parallel()
+	const v1 = `{"name": "sa", "version": 1, "fields": {"a": {"type": "int"}}}`
+	const v2 = `{"name": "sa", "version": 2, "fields": {"b": {"type": "int"}}, "migrate": [{"op": "rename", "from": "a", "to": "b"}]}`
+	s := MustServer(t)
+	s.MustRegister(t, v1)
+	s.MustPut(t, "sa", "x", map[string]any{"a": 1})
+	_, last := changeList(t, s.Get(t, "/v1/records/sa/_changes"))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := openEvents(t, s, ctx, fmt.Sprintf("/v1/records/sa/_changes?include=data&since=%d", last))
+	done := make(chan *Resp, 1)
+	go func() {
+		r, err := s.Exchange(context.Background(), t, Call{Method: http.MethodGet,
+			Path: fmt.Sprintf("/v1/records/sa/_changes?include=data&wait=20&since=%d", last), Header: hdr("Accept", "application/json; version=1")})
+		if err != nil {
+			r = nil
+		}
+		done <- r
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.MustRegister(t, v2)
+	s.MustPut(t, "sa", "y", map[string]any{"b": 2})
+
+	select {
+	case r := <-done:
+		if r == nil {
+			t.Fatal("long-poll failed")
+		}
+		r.MustStatus(t, 200)
+		changes, _ := changeList(t, r)
+		if len(changes) != 1 || str(changes[0], "id") != "y" || floatOf(t, changes[0]["data"].(map[string]any), "a") != 2 {
+			t.Errorf("long-poll at version 1 answered %v, want y with a = 2", changes)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("long-poll did not answer within 10 s of a write")
+	}
+	// The stream shows every record at the version it began with.
+	ev := nextEvent(t, events)
+	if !strings.Contains(ev.data, `"id":"y"`) || !strings.Contains(ev.data, `"a":2`) {
+		t.Errorf("event %+v, want y with a = 2", ev)
+	}
+	// The stream goes on.
+	s.MustPut(t, "sa", "z", map[string]any{"b": 3})
+	if ev := nextEvent(t, events); !strings.Contains(ev.data, `"id":"z"`) {
+		t.Errorf("event %+v, want z", ev)
+	}
+}

@@ -56,7 +56,7 @@ func TestCheckConditions(t *testing.T) {
 			t.Parallel()
 			s := &Service{opts: Options{RequireIfMatch: tc.require}}
 			isLive := tc.cur.Revision > 0 && !tc.cur.Deleted
-			err := s.checkConditions(recordFrom(tc.cur), tc.cond, isLive)
+			err := s.checkConditions(s.recordFrom(tc.cur), tc.cond, isLive)
 			if tc.want == problem.Internal {
 				if err != nil {
 					t.Fatalf("checkConditions(%+v) = %v, want nil", tc.cond, err)

@@ -223,9 +223,12 @@ func (imp *importer) prepare(ctx context.Context) (out []prepared, repeats bool,
 			revision = cur.Revision + 1
 			if cur.Revision > 0 && !cur.Deleted {
 				expect = cur.Revision
-				if prev, err = recordFrom(cur).Doc(); err != nil {
+				if prev, err = imp.s.recordFrom(cur).Doc(); err != nil {
 					return nil, false, err
 				}
+				// A version may have been registered since the import
+				// began, and this record written at it.
+				imp.sc = covering(imp.s.schemas, imp.sc, prev.Version)
 			}
 		}
 		if expect > 0 && imp.s.opts.RequireIfMatch {
@@ -235,7 +238,7 @@ func (imp *importer) prepare(ctx context.Context) (out []prepared, repeats bool,
 				"this service requires If-Match on updates, which an import cannot carry: record %q exists", p.item.ID))
 			continue
 		}
-		doc, err := imp.convert(p.item, prev)
+		doc, err := convert(imp.sc, p.item, prev)
 		if err != nil {
 			if _, ok := problem.As(err); !ok {
 				return nil, false, err
@@ -257,9 +260,9 @@ func (imp *importer) prepare(ctx context.Context) (out []prepared, repeats bool,
 	return out, repeats, nil
 }
 
-// convert validates an envelope's data and builds its document.
-func (imp *importer) convert(item *ImportItem, prev *schema.Doc) (*schema.Doc, error) {
-	v, err := imp.sc.Version(item.Version)
+// convert validates an envelope's data and builds its document through sc.
+func convert(sc *schema.Schema, item *ImportItem, prev *schema.Doc) (*schema.Doc, error) {
+	v, err := sc.Version(item.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +270,7 @@ func (imp *importer) convert(item *ImportItem, prev *schema.Doc) (*schema.Doc, e
 	if err != nil {
 		return nil, err
 	}
-	return imp.sc.Write(record, item.Version, prev)
+	return sc.Write(record, item.Version, prev)
 }
 
 // flush commits the pending envelopes of a non-atomic import; an envelope
@@ -302,12 +305,12 @@ func (imp *importer) flush(ctx context.Context) error {
 		}
 		item := p.item
 		written, err := imp.s.write(ctx, writeOp{sc: imp.sc, id: item.ID, by: imp.by, version: item.Version,
-			build: func(prev *Record) (*schema.Doc, error) {
+			build: func(sc *schema.Schema, prev *Record) (*schema.Doc, error) {
 				stored, err := prev.docOrNil()
 				if err != nil {
 					return nil, err
 				}
-				return imp.convert(item, stored)
+				return convert(sc, item, stored)
 			}})
 		if err != nil {
 			if _, ok := problem.As(err); ok {
@@ -334,7 +337,7 @@ func writesOf(ready []prepared) []store.Write {
 func (imp *importer) accept(p prepared, r store.Result) {
 	imp.sum.Accepted++
 	sr := store.Record{Schema: imp.schema, ID: p.item.ID, Revision: r.Revision, UpdatedAt: p.write.At, Body: p.write.Body, Seq: r.Seq}
-	rec := recordFrom(sr)
+	rec := imp.s.recordFrom(sr)
 	rec.doc = p.doc
 	op := "replace"
 	if r.Created {

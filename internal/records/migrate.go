@@ -259,7 +259,7 @@ func (s *Service) upgradeRecord(ctx context.Context, schemaName string, r *Recor
 	// The history names the version the job wrote: the latest.
 	written, err := s.write(ctx, writeOp{sc: sc, id: r.ID, by: by, version: latest, op: "replace",
 		mustExist: true,
-		build: func(prev *Record) (*schema.Doc, error) {
+		build: func(sc *schema.Schema, prev *Record) (*schema.Doc, error) {
 			stored, err := prev.Doc()
 			if err != nil {
 				return nil, err

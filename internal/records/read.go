@@ -41,7 +41,7 @@ func (s *Service) List(ctx context.Context, schemaName, cursor string, limit int
 	}
 	page.Records = make([]*Record, len(rows))
 	for i, r := range rows {
-		page.Records[i] = recordFrom(r)
+		page.Records[i] = s.recordFrom(r)
 	}
 	return page, nil
 }
@@ -69,7 +69,7 @@ func (s *Service) eachAfter(ctx context.Context, schemaName, after string, fn fu
 			return fmt.Errorf("records: export %s: %w", schemaName, err)
 		}
 		for _, r := range rows {
-			if err := fn(recordFrom(r)); err != nil {
+			if err := fn(s.recordFrom(r)); err != nil {
 				return err
 			}
 		}
@@ -130,7 +130,7 @@ func (s *Service) History(ctx context.Context, schemaName, id string) ([]Revisio
 			Size: len(e.Body), Sha256: sha256Hex(e.Body),
 		}
 		if e.Op != "delete" && e.Body != nil {
-			rev.Record = recordFrom(store.Record{Schema: schemaName, ID: id, Revision: e.Revision, UpdatedAt: e.At, Body: e.Body})
+			rev.Record = s.recordFrom(store.Record{Schema: schemaName, ID: id, Revision: e.Revision, UpdatedAt: e.At, Body: e.Body})
 		}
 		out[i] = rev
 	}
@@ -209,7 +209,7 @@ func (s *Service) RecordAt(ctx context.Context, schemaName, id string, revision 
 	}
 	if n := len(entries); n > 0 {
 		if e := entries[n-1]; e.Revision == revision && e.Op != "delete" && e.Body != nil {
-			return recordFrom(store.Record{Schema: schemaName, ID: id, Revision: e.Revision, UpdatedAt: e.At, Body: e.Body}), nil
+			return s.recordFrom(store.Record{Schema: schemaName, ID: id, Revision: e.Revision, UpdatedAt: e.At, Body: e.Body}), nil
 		}
 	}
 	return nil, problem.New(problem.NotFound, "record %q of schema %q has no revision %d at hand", id, schemaName, revision)

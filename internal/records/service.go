@@ -116,6 +116,9 @@ type Record struct {
 	Stored []byte
 
 	doc *schema.Doc
+	// schemas is where View finds a version registered after the schema
+	// it is given was looked up.
+	schemas Schemas
 }
 
 // Doc decodes the stored document once.
@@ -155,11 +158,26 @@ func (r *Record) View(sc *schema.Schema, version int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := sc.View(d, version)
+	v, err := covering(r.schemas, sc, d.Version).View(d, version)
 	if p, ok := problem.As(err); ok {
 		return nil, r.named(p)
 	}
 	return v, err
+}
+
+// covering returns sc, or, when a document is at a version sc lacks, the
+// one schemas has now. A request looks its schema up once, and a version
+// registered since (before any record could be written at it) is then
+// missing from it: a long-poll, an event stream or an import can outlive
+// the lookup by minutes.
+func covering(schemas Schemas, sc *schema.Schema, version int) *schema.Schema {
+	if version <= sc.Latest().Number() || schemas == nil {
+		return sc
+	}
+	if now, err := schemas.Schema(sc.Name()); err == nil {
+		return now
+	}
+	return sc
 }
 
 // named returns p as a problem about this record: its detail names the
@@ -172,8 +190,9 @@ func (r *Record) named(p *problem.Error) *problem.Error {
 	return named.With("id", r.ID)
 }
 
-func recordFrom(sr store.Record) *Record {
+func (s *Service) recordFrom(sr store.Record) *Record {
 	return &Record{
+		schemas:   s.schemas,
 		Schema:    sr.Schema,
 		ID:        sr.ID,
 		Revision:  sr.Revision,
@@ -198,7 +217,7 @@ func (s *Service) Get(ctx context.Context, schemaName, id string) (*Record, erro
 	if err != nil {
 		return nil, fmt.Errorf("records: get %s/%s: %w", schemaName, id, err)
 	}
-	return recordFrom(sr), nil
+	return s.recordFrom(sr), nil
 }
 
 // current reads the record's present state, live or not; a record that

@@ -93,7 +93,9 @@ func (s *Service) Put(ctx context.Context, w Write) (*Written, error) {
 	}
 	op := writeOp{
 		sc: sc, id: w.ID, cond: w.Cond, by: w.By, version: w.Version, viewVersion: w.ViewVersion, nextView: w.NextView,
-		build: func(prev *Record) (*schema.Doc, error) { return sc.WriteStored(record, w.Version, prev.storedBody()) },
+		build: func(sc *schema.Schema, prev *Record) (*schema.Doc, error) {
+			return sc.WriteStored(record, w.Version, prev.storedBody())
+		},
 	}
 	if w.Version == sc.Latest().Number() {
 		op.latest = record
@@ -156,7 +158,7 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 	}
 	return s.write(ctx, writeOp{sc: sc, id: p.ID, cond: p.Cond, by: p.By, version: p.Version, op: "patch", viewVersion: p.ViewVersion,
 		nextView: p.NextView, mustExist: true,
-		build: func(prev *Record) (*schema.Doc, error) {
+		build: func(sc *schema.Schema, prev *Record) (*schema.Doc, error) {
 			// Merging would take a null as removal, and the default
 			// would fill the field in again.
 			if err := version.NullDefaults(p.Merge, false); err != nil {
@@ -198,7 +200,7 @@ func (s *Service) Delete(ctx context.Context, schemaName, id string, cond Condit
 		if cur.Revision == 0 || cur.Deleted {
 			return nil, problem.New(problem.NotFound, "no record %q in schema %q", id, schemaName)
 		}
-		rec := recordFrom(cur)
+		rec := s.recordFrom(cur)
 		if err := s.checkConditions(rec, cond, true); err != nil {
 			return nil, err
 		}
@@ -237,8 +239,8 @@ type writeOp struct {
 	nextView    func(tried []int) int // when set, the versions to try after it
 	mustExist   bool                  // a record that is not live is NotFound, whatever the preconditions
 	// build makes the document to store from the stored record (nil when
-	// the record is not live).
-	build func(prev *Record) (*schema.Doc, error)
+	// the record is not live), through sc.
+	build func(sc *schema.Schema, prev *Record) (*schema.Doc, error)
 	// latest, when set, is a record at the schema's latest version, which
 	// is encoded directly when the stored record needs no conversion
 	// (schema.EncodeLatest); build is the way otherwise. It is also the
@@ -261,10 +263,11 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if w.mustExist && !live {
 			return nil, notFound(schemaName, id)
 		}
-		stored := recordFrom(cur)
+		stored := s.recordFrom(cur)
 		if err := s.checkConditions(stored, w.cond, live); err != nil {
 			return nil, err
 		}
+		w.cover(s.schemas, cur.Body)
 		var prev *Record
 		if live {
 			prev = stored
@@ -288,7 +291,7 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		r := res[0]
 		if r.Err == nil {
 			sr := store.Record{Schema: schemaName, ID: id, Revision: r.Revision, UpdatedAt: at, Body: body, Seq: r.Seq}
-			rec := recordFrom(sr)
+			rec := s.recordFrom(sr)
 			rec.doc = doc // nil when encoded directly: decoded if needed
 			written := &Written{Record: rec, Created: r.Created, Op: w.op, Version: w.version, View: view, ViewVersion: viewed}
 			if written.Op == "" {
@@ -302,6 +305,23 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if !errors.Is(r.Err, store.ErrConflict) || attempt >= maxAttempts {
 			return nil, fmt.Errorf("records: write %s/%s: %w", schemaName, id, r.Err)
 		}
+	}
+}
+
+// cover moves w to the schema as it is now when the stored record is at a
+// version registered since w's was looked up: converting through w's
+// schema would fail, or store the record at an older version than it was.
+// The version the client wrote at is no longer the latest then.
+func (w *writeOp) cover(schemas Schemas, stored []byte) {
+	if stored == nil {
+		return
+	}
+	version, err := schema.StoredVersion(stored)
+	if err != nil {
+		return // converting will say what is wrong with it
+	}
+	if sc := covering(schemas, w.sc, version); sc != w.sc {
+		w.sc, w.latest = sc, nil
 	}
 }
 
@@ -327,7 +347,7 @@ func (w *writeOp) encode(prev *Record) (doc *schema.Doc, body []byte, view any, 
 			return nil, body, view, w.viewVersion, nil
 		}
 	}
-	if doc, err = w.build(prev); err != nil {
+	if doc, err = w.build(w.sc, prev); err != nil {
 		return nil, nil, nil, 0, err
 	}
 	if w.viewVersion > 0 {
@@ -394,7 +414,7 @@ func (s *Service) CheckConditions(ctx context.Context, schemaName, id string, co
 	if mustExist && !live {
 		return notFound(schemaName, id)
 	}
-	return s.checkConditions(recordFrom(cur), cond, live)
+	return s.checkConditions(s.recordFrom(cur), cond, live)
 }
 
 // notFound is the problem of a write that needs a live record.
