@@ -3,6 +3,7 @@ package gobcheck
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -68,17 +69,30 @@ func FuzzCheck(f *testing.F) {
 			_ = gob.NewDecoder(bytes.NewReader(data)).DecodeValue(reflect.New(targets[i]))
 		}
 
+		// A stream read as the gob stream decoder reads it: a refused
+		// value is passed over, its type definitions kept.
 		s := checkers[0].NewScanner()
-		accepted, values := 0, 0
+		var vetted []byte
+		read, values := 0, 0
 		for {
-			n, err := s.Next(data[accepted:])
+			n, err := s.Next(data[read:])
+			var refused *ValueError
+			if errors.As(err, &refused) {
+				if refused.Defs > refused.Len || refused.Len > len(data)-read || refused.Len == 0 {
+					t.Fatalf("ValueError of %d bytes with %d of definitions, %d left", refused.Len, refused.Defs, len(data)-read)
+				}
+				vetted = append(vetted, data[read:read+refused.Defs]...)
+				read += refused.Len
+				continue
+			}
 			if err != nil {
 				break
 			}
-			accepted += n
+			vetted = append(vetted, data[read:read+n]...)
+			read += n
 			values++
 		}
-		dec := gob.NewDecoder(bytes.NewReader(data[:accepted]))
+		dec := gob.NewDecoder(bytes.NewReader(vetted))
 		for range values {
 			if dec.DecodeValue(reflect.New(targets[0])) != nil {
 				break

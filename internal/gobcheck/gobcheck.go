@@ -103,9 +103,12 @@ func NewChecker(into reflect.Type, l Limits) *Checker {
 func (c *Checker) Check(data []byte) error {
 	s := Scanner{checker: c}
 	n, err := s.Next(data)
+	var ve *ValueError
 	switch {
 	case err == io.EOF:
 		return truncated("the gob body ends at byte 0, before any message")
+	case errors.As(err, &ve):
+		return ve.Err
 	case err != nil:
 		return err
 	case n != len(data):
@@ -152,8 +155,9 @@ type Scanner struct {
 // sequence's length. When data ends inside the sequence, Next returns an
 // error wrapping ErrTruncated and keeps no state from the call, so it can
 // be called again with the same bytes and more. When data is empty it
-// returns io.EOF. Any other error ends the stream: later calls return it
-// again.
+// returns io.EOF. A *ValueError refuses the sequence's value alone: the
+// stream goes on after the sequence. Any other error ends the stream:
+// later calls return it again.
 func (s *Scanner) Next(data []byte) (n int, err error) {
 	if s.err != nil {
 		return 0, s.err
@@ -162,7 +166,12 @@ func (s *Scanner) Next(data []byte) (n int, err error) {
 		return 0, io.EOF
 	}
 	n, err = s.next(data)
-	if err != nil {
+	var ve *ValueError
+	switch {
+	case errors.As(err, &ve):
+		s.offset += int64(ve.Len)
+		return 0, err
+	case err != nil:
 		if !errors.Is(err, ErrTruncated) {
 			s.err = err
 		}
@@ -172,6 +181,19 @@ func (s *Scanner) Next(data []byte) (n int, err error) {
 	return n, nil
 }
 
+// A ValueError refuses the value of a message sequence whose framing and
+// type definitions are sound, so that a reader can pass over it: the
+// sequence takes Len bytes, of which the first Defs are type definitions
+// that a decoder must still read, as later values may use them.
+type ValueError struct {
+	Err       error
+	Len, Defs int
+}
+
+func (e *ValueError) Error() string { return e.Err.Error() }
+
+func (e *ValueError) Unwrap() error { return e.Err }
+
 func (s *Scanner) next(data []byte) (int, error) {
 	end, err := s.frame(data)
 	if err != nil {
@@ -179,6 +201,7 @@ func (s *Scanner) next(data []byte) (int, error) {
 	}
 	pos := 0
 	for pos < end {
+		msg := pos
 		length, w, _ := readUint(data[pos:])
 		start := pos + w
 		pos = start + int(length)
@@ -194,6 +217,9 @@ func (s *Scanner) next(data []byte) (int, error) {
 			continue
 		}
 		if err := s.value(&c, id, start); err != nil {
+			if v, ok := err.(valueError); ok {
+				return 0, &ValueError{Err: v.error, Len: end, Defs: msg}
+			}
 			return 0, err
 		}
 	}
@@ -263,17 +289,21 @@ func (s *Scanner) value(c *cursor, id int64, start int) error {
 		c.budget = budget
 		root = &edge{p: t.planFor(target, &s.types)}
 		if err := c.charge(target.size, off); err != nil {
-			return err
+			return valueError{err}
 		}
 	}
 	if err := c.value(t, root, 1); err != nil {
-		return err
+		return valueError{err}
 	}
 	if c.pos != len(c.b) {
-		return invalid("trailing", "%d bytes follow the gob value in its message at byte %d", len(c.b)-c.pos, c.off())
+		return valueError{invalid("trailing", "%d bytes follow the gob value in its message at byte %d", len(c.b)-c.pos, c.off())}
 	}
 	return nil
 }
+
+// A valueError is an error in the content of a value message, which is
+// framed and typed soundly: it refuses that value alone.
+type valueError struct{ error }
 
 func invalid(reason, format string, args ...any) *problem.Error {
 	return problem.New(problem.Invalid, format, args...).WithReason(reason)

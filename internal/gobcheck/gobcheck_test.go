@@ -506,6 +506,8 @@ func TestScannerStream(t *testing.T) {
 	}
 }
 
+// A hostile value in a sound frame is refused alone: the stream goes on
+// after it, at the right offsets.
 func TestScannerRefusesHostileValueMidStream(t *testing.T) {
 	t.Parallel()
 	first := mustEncode(t, mapBody{map[string]int64{"a": 1}})
@@ -515,7 +517,7 @@ func TestScannerRefusesHostileValueMidStream(t *testing.T) {
 	_, iw, _ := readUint(last[w:])
 	content := concat(last[w:w+iw], []byte{1}, appendUint(nil, 0xFFFFFFFF), []byte{1, 'a', 2, 0})
 	hostile := frame(content)
-	data := concat(first, hostile)
+	data := concat(first, hostile, last, hostile)
 
 	s := NewScanner()
 	n, err := s.Next(data)
@@ -524,12 +526,23 @@ func TestScannerRefusesHostileValueMidStream(t *testing.T) {
 	}
 	_, err = s.Next(data[n:])
 	checkProblem(t, err, "length")
+	var ve *ValueError
+	if !errors.As(err, &ve) || ve.Len != len(hostile) || ve.Defs != 0 {
+		t.Fatalf("error %#v, want a ValueError of %d bytes with no definitions", err, len(hostile))
+	}
 	wantOff := fmt.Sprintf("at byte %d ", len(first)+1+iw+1)
 	if !strings.Contains(err.Error(), wantOff) {
 		t.Errorf("error %q does not name the stream offset (%q)", err, wantOff)
 	}
-	if _, again := s.Next(data[n:]); again != err {
-		t.Errorf("Next after an error = %v; want the same error %v", again, err)
+	n += ve.Len
+	if m, err := s.Next(data[n:]); err != nil || m != len(last) {
+		t.Fatalf("Next after the refused value = %d, %v; want the next value, %d bytes", m, err, len(last))
+	}
+	n += len(last)
+	_, err = s.Next(data[n:])
+	wantOff = fmt.Sprintf("at byte %d ", n+1+iw+1)
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), wantOff) {
+		t.Errorf("the second hostile value: %v, want a ValueError naming %q", err, wantOff)
 	}
 }
 

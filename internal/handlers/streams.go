@@ -454,13 +454,23 @@ func (d *recordDeps) gobItems(sc *schema.Schema, stream negotiate.StreamCodec, r
 		if dec == nil {
 			var first reflect.Value
 			var err error
-			if dec, def, first, err = d.gobFirst(sc, stream, r, def); err != nil {
+			dec, def, first, err = d.gobFirst(sc, stream, r, def)
+			switch {
+			case errors.Is(err, negotiate.ErrSkipped):
+				return &records.ImportItem{Version: def.Number(), Err: err}, nil
+			case err != nil:
 				return nil, err
 			}
 			return gobItem(first, def), nil
 		}
 		ptr := reflect.New(d.types.of(reflect.TypeOf(def.New())))
-		if err := dec.Decode(ptr.Interface()); err != nil {
+		switch err := dec.Decode(ptr.Interface()); {
+		case errors.Is(err, negotiate.ErrSkipped):
+			// A well-framed envelope that gob's checks refuse (a field
+			// the version lacks, a string that is not UTF-8) is rejected
+			// alone.
+			return &records.ImportItem{Version: def.Number(), Err: err}, nil
+		case err != nil:
 			return nil, err
 		}
 		return gobItem(ptr.Elem(), def), nil
@@ -473,7 +483,9 @@ func (d *recordDeps) gobItems(sc *schema.Schema, stream negotiate.StreamCodec, r
 // up to that envelope) at each version tried, the latest first, until one
 // takes the envelope's fields and, when it gives one, its Version; when
 // the version it names cannot read it, the first that could reads the
-// stream. When none does, the error is the latest version's.
+// stream. When none does, the error is the latest version's, and when
+// that refuses the envelope alone (negotiate.ErrSkipped), the latest
+// version reads the rest of the stream.
 func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r io.Reader, latest *schema.Version) (negotiate.StreamDecoder, *schema.Version, reflect.Value, error) {
 	replay := &replayReader{r: r, recording: true}
 	defer replay.stop()
@@ -487,6 +499,12 @@ func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r
 		v   *schema.Version
 		env reflect.Value
 		pos int // where in the stream that decoder stopped reading
+	}
+	// skipped is the latest version's decoder when it refused the
+	// envelope alone.
+	var skipped struct {
+		dec negotiate.StreamDecoder
+		pos int
 	}
 	for v := latest; ; {
 		tried[v.Number()] = true
@@ -517,6 +535,9 @@ func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r
 		}
 		if latestErr == nil {
 			latestErr = err
+			if errors.Is(err, negotiate.ErrSkipped) {
+				skipped.dec, skipped.pos = dec, replay.pos
+			}
 		}
 		v = nil
 		for i := len(versions) - 1; i >= 0 && v == nil; i-- {
@@ -525,6 +546,10 @@ func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r
 			}
 		}
 		if v == nil {
+			if skipped.dec != nil {
+				replay.pos = skipped.pos
+				return skipped.dec, latest, reflect.Value{}, latestErr
+			}
 			return nil, nil, reflect.Value{}, latestErr
 		}
 	}

@@ -1994,3 +1994,51 @@ func TestChangeFeedWithDataSeesVersionsRegisteredSince(t *testing.T) {
 		t.Errorf("event %+v, want z", ev)
 	}
 }
+
+// A gob envelope that is framed and typed soundly but that gob's checks
+// refuse, such as one setting a field the version lacks or holding a
+// string that is not UTF-8, is rejected alone, as in every other stream
+// format: the envelopes after it are imported. That holds for the first
+// envelope too, which decides the stream's version.
+func TestGobImportRejectsARefusedEnvelopeAlone(t *testing.T) {
+	t.Parallel()
+	type extraEnvelope struct {
+		Id   string
+		Data gobItem
+		Foo  string
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	item := func(name string) gobItem {
+		return gobItem{Name: name, Qty: 1, PlacedAt: &at, Lines: []gobLine{{Qty: 1, Sku: "a"}}, Attrs: map[string]string{"k": "v"}}
+	}
+	for _, tc := range []struct {
+		name     string
+		envs     []extraEnvelope
+		accepted []string
+		refused  []int
+	}{
+		{"an unknown field in the middle", []extraEnvelope{{Id: "m-1", Data: item("a")}, {Id: "m-2", Data: item("b"), Foo: "bar"}, {Id: "m-3", Data: item("c")}},
+			[]string{"m-1", "m-3"}, []int{1}},
+		{"invalid UTF-8 in the middle", []extraEnvelope{{Id: "u-1", Data: item("a")}, {Id: "u-2", Data: item("b\xff")}, {Id: "u-3", Data: item("c")}},
+			[]string{"u-1", "u-3"}, []int{1}},
+		{"an unknown field first", []extraEnvelope{{Id: "f-1", Data: item("a"), Foo: "bar"}, {Id: "f-2", Data: item("b")}},
+			[]string{"f-2"}, []int{0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newItemServer(t)
+			var stream bytes.Buffer
+			enc := gob.NewEncoder(&stream)
+			for _, e := range tc.envs {
+				if err := enc.Encode(e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			importSummary(t, s.Send(t, http.MethodPost, "/v1/records/item/_import", stream.Bytes(), "Content-Type", "application/gob-stream"),
+				len(tc.accepted), len(tc.refused), tc.refused...)
+			for _, id := range tc.accepted {
+				s.Get(t, "/v1/records/item/"+id).MustStatus(t, 200)
+			}
+		})
+	}
+}

@@ -736,6 +736,14 @@ func (d *gobStreamDecoder) Decode(v any) error {
 		return fmt.Errorf("negotiate: gob stream decoded into %s after %s", t.Elem(), d.into)
 	}
 	n, err := d.next()
+	var refused *gobcheck.ValueError
+	if errors.As(err, &refused) {
+		// The value alone is refused. The decoder still reads the type
+		// definitions before it, which later values may use.
+		d.vetted.Write(d.pending[:refused.Defs])
+		d.pending = d.pending[refused.Len:]
+		return skippedValue(refused.Err, nil)
+	}
 	if err != nil {
 		d.err = err
 		return err
