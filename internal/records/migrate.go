@@ -172,48 +172,12 @@ func (j *Jobs) launch(job *Job) {
 }
 
 func (j *Jobs) runMigration(ctx context.Context, job *Job) {
-	sc, err := j.records.Schema(job.Schema)
-	if err == nil {
-		latest := sc.Latest().Number()
-		if job.StartedAt == nil {
-			now := j.records.opts.Now().UTC()
-			job.StartedAt = &now
-		}
-		if job.after == "" || job.target != latest {
-			job.after, job.target, job.Done, job.Errors = "", latest, 0, 0
-			job.Total, err = j.records.Count(ctx, job.Schema)
-		}
+	if job.StartedAt == nil {
+		now := j.records.opts.Now().UTC()
+		job.StartedAt = &now
 	}
 	job.State, job.FinishedAt = JobRunning, nil
-	if err == nil {
-		err = j.save(ctx, job)
-	}
-	lastSave := time.Now()
-	if err == nil {
-		err = j.records.eachAfter(ctx, job.Schema, job.after, func(r *Record) error {
-			written, err := j.records.upgradeRecord(ctx, job.Schema, r, job.By)
-			switch {
-			case err == nil && written != nil:
-				j.log.Rewrote(job, written)
-			case err == nil:
-			case isProblem(err):
-				j.log.Refused(job, r.ID, err)
-				job.Errors++
-			default:
-				return err
-			}
-			job.Done++
-			job.after = r.ID
-			if job.Done > job.Total {
-				job.Total = job.Done
-			}
-			if time.Since(lastSave) >= progressEvery {
-				lastSave = time.Now()
-				return j.save(ctx, job)
-			}
-			return nil
-		})
-	}
+	err := j.migrate(ctx, job)
 	if ctx.Err() != nil {
 		// Shutting down: leave the job running in the store so that the
 		// next start resumes it.
@@ -227,6 +191,77 @@ func (j *Jobs) runMigration(ctx context.Context, job *Job) {
 		job.State = JobFailed
 	}
 	_ = j.save(context.Background(), job)
+}
+
+// migrate goes through the schema's records, upgrading each to the latest
+// version as the pass began, until a pass ends with that version still the
+// latest: one registered during a pass leaves the records the pass went
+// through before then a version short, so the job goes over them all
+// again (those written since are at the latest already). A pass that a
+// restart interrupted goes on after the last record it saved.
+func (j *Jobs) migrate(ctx context.Context, job *Job) error {
+	for {
+		latest, err := j.latest(job.Schema)
+		if err != nil {
+			return err
+		}
+		if job.after == "" || job.target != latest {
+			job.after, job.target, job.Done, job.Errors = "", latest, 0, 0
+			if job.Total, err = j.records.Count(ctx, job.Schema); err != nil {
+				return err
+			}
+		}
+		if err := j.save(ctx, job); err != nil {
+			return err
+		}
+		if err := j.pass(ctx, job); err != nil {
+			return err
+		}
+		if latest, err = j.latest(job.Schema); err != nil || latest == job.target {
+			// What the pass went through is the whole schema, whatever
+			// the count at its start: records come and go meanwhile.
+			job.Total = job.Done
+			return err
+		}
+		job.after = ""
+	}
+}
+
+func (j *Jobs) latest(schemaName string) (int, error) {
+	sc, err := j.records.Schema(schemaName)
+	if err != nil {
+		return 0, err
+	}
+	return sc.Latest().Number(), nil
+}
+
+// pass upgrades the records after job.after, saving its progress now and
+// then.
+func (j *Jobs) pass(ctx context.Context, job *Job) error {
+	lastSave := time.Now()
+	return j.records.eachAfter(ctx, job.Schema, job.after, func(r *Record) error {
+		written, err := j.records.upgradeRecord(ctx, job.Schema, r, job.By)
+		switch {
+		case err == nil && written != nil:
+			j.log.Rewrote(job, written)
+		case err == nil:
+		case isProblem(err):
+			j.log.Refused(job, r.ID, err)
+			job.Errors++
+		default:
+			return err
+		}
+		job.Done++
+		job.after = r.ID
+		if job.Done > job.Total {
+			job.Total = job.Done
+		}
+		if time.Since(lastSave) >= progressEvery {
+			lastSave = time.Now()
+			return j.save(ctx, job)
+		}
+		return nil
+	})
 }
 
 // isProblem reports whether err is a problem with a record, which a job

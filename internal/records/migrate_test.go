@@ -207,3 +207,65 @@ func TestMigrationRewritesEachRecordOnce(t *testing.T) {
 		t.Errorf("the jobs' log heard of refusals %v, want neg from each job", log.refused)
 	}
 }
+
+// hookLog calls its hook on the job's first rewrite.
+type hookLog struct {
+	jobLog
+	once sync.Once
+	hook func()
+}
+
+func (l *hookLog) Rewrote(job *Job, w *Written) {
+	l.once.Do(l.hook)
+	l.jobLog.Rewrote(job, w)
+}
+
+// TestMigrationMeetsChanges checks a migration over records that change
+// under it: a version registered while it runs has it go over the records
+// it passed again, so that every record ends at the latest version, and
+// records deleted meanwhile leave it succeeded with done equal to total.
+func TestMigrationMeetsChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, svc, register := testService(t)
+	v1 := register(`{"name":"m","version":1,"fields":{"n":{"type":"int"}}}`)
+	ids := []string{"a", "b", "c", "d", "e", "f"}
+	for i, id := range ids {
+		record, err := v1.FromMap(map[string]any{"n": int64(i)}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Put(ctx, Write{Schema: "m", ID: id, Version: 1, Body: record}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register(`{"name":"m","version":2,"fields":{"n":{"type":"int"},"c":{"type":"string","default":"blue"}},
+		"migrate":[{"op":"add","field":"c","default":"blue"}]}`)
+	log := &hookLog{hook: func() {
+		register(`{"name":"m","version":3,"fields":{"n":{"type":"int"},"c":{"type":"string"},"d":{"type":"bool","default":true}},
+			"migrate":[{"op":"add","field":"d","default":true}]}`)
+		for _, id := range []string{"e", "f"} {
+			if _, err := svc.Delete(ctx, "m", id, Conditions{}, ""); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	jobs := NewJobs(svc, st, log)
+	defer jobs.Close()
+	job, err := jobs.StartMigration(ctx, "m", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := waitJob(t, jobs, job.ID); got.State != JobSucceeded || got.Done != 4 || got.Total != 4 {
+		t.Errorf("job = %+v, want succeeded with 4 done of 4", got)
+	}
+	for _, id := range ids[:4] {
+		rec, err := svc.Get(ctx, "m", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc, err := rec.Doc(); err != nil || doc.Version != 3 {
+			t.Errorf("record %s at version %v after the job, want 3 (%v)", id, doc, err)
+		}
+	}
+}
