@@ -207,6 +207,9 @@ func (imp *importer) prepare(ctx context.Context) (out []prepared, repeats bool,
 		revision int64
 	}
 	latest := make(map[string]written)
+	// An import may run for minutes: its records go to the latest version
+	// as it is when each chunk is prepared, as a migration expects.
+	imp.sc = newest(imp.s.schemas, imp.sc)
 	for _, p := range imp.pending {
 		var prev *schema.Doc
 		expect, revision := int64(0), int64(1)
@@ -226,9 +229,6 @@ func (imp *importer) prepare(ctx context.Context) (out []prepared, repeats bool,
 				if prev, err = imp.s.recordFrom(cur).Doc(); err != nil {
 					return nil, false, err
 				}
-				// A version may have been registered since the import
-				// began, and this record written at it.
-				imp.sc = covering(imp.s.schemas, imp.sc, prev.Version)
 			}
 		}
 		if expect > 0 && imp.s.opts.RequireIfMatch {

@@ -171,10 +171,21 @@ func (r *Record) View(sc *schema.Schema, version int) (any, error) {
 // missing from it: a long-poll, an event stream or an import can outlive
 // the lookup by minutes.
 func covering(schemas Schemas, sc *schema.Schema, version int) *schema.Schema {
-	if version <= sc.Latest().Number() || schemas == nil {
+	if version <= sc.Latest().Number() {
 		return sc
 	}
-	if now, err := schemas.Schema(sc.Name()); err == nil {
+	return newest(schemas, sc)
+}
+
+// newest returns the schema schemas has now, when it has versions that sc,
+// looked up before, lacks; else sc. A write takes it, so that a record is
+// stored at the latest version as it is when the write commits, as a
+// migration expects; the versions sc has are the same in both.
+func newest(schemas Schemas, sc *schema.Schema) *schema.Schema {
+	if schemas == nil {
+		return sc
+	}
+	if now, err := schemas.Schema(sc.Name()); err == nil && now.Latest().Number() > sc.Latest().Number() {
 		return now
 	}
 	return sc

@@ -106,4 +106,38 @@ func TestStaleSchemaMeetsNewerRecord(t *testing.T) {
 	} else {
 		wantKept("an import", 4)
 	}
+
+	// A record created through a stale schema is stored at the latest
+	// version too, so that a migration that ended before it is not
+	// undone.
+	for name, create := range map[string]func(*Service) error{
+		"PUT": func(s *Service) error {
+			_, err := s.Put(ctx, Write{Schema: "m", ID: "new-put", Version: 1, Body: v1Body(5)})
+			return err
+		},
+		"import": func(s *Service) error {
+			sent := false
+			_, err := s.Import(ctx, "m", func() (*ImportItem, error) {
+				if sent {
+					return nil, io.EOF
+				}
+				sent = true
+				return &ImportItem{ID: "new-import", Version: 1, Body: v1Body(6)}, nil
+			}, false, "", nil)
+			return err
+		},
+	} {
+		if err := create(New(st, &staleFirst{old: old, now: svc.schemas}, Options{})); err != nil {
+			t.Fatalf("creating through a stale schema (%s): %v", name, err)
+		}
+	}
+	for _, id := range []string{"new-put", "new-import"} {
+		rec, err := svc.Get(ctx, "m", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc, err := rec.Doc(); err != nil || doc.Version != 2 || doc.Data["c"] != "blue" {
+			t.Errorf("%s created through a stale schema: stored as %+v (%v), want version 2 with the default", id, doc, err)
+		}
+	}
 }

@@ -267,7 +267,12 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if err := s.checkConditions(stored, w.cond, live); err != nil {
 			return nil, err
 		}
-		w.cover(s.schemas, cur.Body)
+		if sc := newest(s.schemas, w.sc); sc != w.sc {
+			// A version was registered since the write looked its schema
+			// up: the record goes to it, and the version the client
+			// wrote at is no longer the latest.
+			w.sc, w.latest = sc, nil
+		}
 		var prev *Record
 		if live {
 			prev = stored
@@ -305,23 +310,6 @@ func (s *Service) write(ctx context.Context, w writeOp) (*Written, error) {
 		if !errors.Is(r.Err, store.ErrConflict) || attempt >= maxAttempts {
 			return nil, fmt.Errorf("records: write %s/%s: %w", schemaName, id, r.Err)
 		}
-	}
-}
-
-// cover moves w to the schema as it is now when the stored record is at a
-// version registered since w's was looked up: converting through w's
-// schema would fail, or store the record at an older version than it was.
-// The version the client wrote at is no longer the latest then.
-func (w *writeOp) cover(schemas Schemas, stored []byte) {
-	if stored == nil {
-		return
-	}
-	version, err := schema.StoredVersion(stored)
-	if err != nil {
-		return // converting will say what is wrong with it
-	}
-	if sc := covering(schemas, w.sc, version); sc != w.sc {
-		w.sc, w.latest = sc, nil
 	}
 }
 

@@ -272,17 +272,6 @@ func decodeDoc(b []byte, skipData bool) (*Doc, error) {
 	return d, nil
 }
 
-// StoredVersion returns the version a stored document (Doc.MarshalBinary)
-// is at, reading only its start.
-func StoredVersion(stored []byte) (int, error) {
-	r := docReader{b: stored}
-	v, err := r.docHeader()
-	if err != nil {
-		return 0, fmt.Errorf("schema: decode document: %w", err)
-	}
-	return v, nil
-}
-
 // docHeader reads the start of a document, [version, …, and returns the
 // version.
 func (r *docReader) docHeader() (int, error) {
