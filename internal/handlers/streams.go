@@ -450,14 +450,23 @@ func (d *recordDeps) gobItems(sc *schema.Schema, stream negotiate.StreamCodec, r
 	if named {
 		dec = stream.NewDecoder(r, d.limits.MaxBodyBytes)
 	}
+	latest := def
+	replay := &replayReader{r: r, recording: true}
+	refused := 0 // the leading envelopes that every version refuses
 	return func() (*records.ImportItem, error) {
 		if dec == nil {
 			var first reflect.Value
 			var err error
-			dec, def, first, err = d.gobFirst(sc, stream, r, def)
+			dec, def, first, err = d.gobFirst(sc, stream, replay, latest, refused)
+			if dec != nil {
+				replay.stop()
+			}
 			switch {
 			case errors.Is(err, negotiate.ErrSkipped):
-				return &records.ImportItem{Version: def.Number(), Err: err}, nil
+				// Refused at every version: rejected alone, and, until
+				// gobFirst gives up, the next envelope decides.
+				refused++
+				return &records.ImportItem{Version: latest.Number(), Err: err}, nil
 			case err != nil:
 				return nil, err
 			}
@@ -477,18 +486,24 @@ func (d *recordDeps) gobItems(sc *schema.Schema, stream negotiate.StreamCodec, r
 	}
 }
 
-// gobFirst reads the first envelope of a gob stream whose version no
+// maxUndecided is how many leading envelopes that every version refuses
+// gobFirst passes over to find the stream's version in the one after;
+// the stream up to there is kept in memory. Past them, the latest version
+// reads the stream.
+const maxUndecided = 8
+
+// gobFirst reads the first envelope after the refused leading ones (which
+// every version refuses alone) of a gob stream whose version no
 // Content-Type names, and returns the decoder for the rest at the version
-// that reads it: the stream is read again from its start (kept in memory
+// that reads it: the stream is read again from its start (replay keeps it
 // up to that envelope) at each version tried, the latest first, until one
 // takes the envelope's fields and, when it gives one, its Version; when
 // the version it names cannot read it, the first that could reads the
-// stream. When none does, the error is the latest version's, and when
-// that refuses the envelope alone (negotiate.ErrSkipped), the latest
-// version reads the rest of the stream.
-func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r io.Reader, latest *schema.Version) (negotiate.StreamDecoder, *schema.Version, reflect.Value, error) {
-	replay := &replayReader{r: r, recording: true}
-	defer replay.stop()
+// stream. When none does, the error is the latest version's. When that
+// refuses the envelope alone (negotiate.ErrSkipped), the decoder is nil
+// and the next envelope decides, or, past maxUndecided of them, the
+// latest version reads the rest of the stream.
+func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, replay *replayReader, latest *schema.Version, refused int) (negotiate.StreamDecoder, *schema.Version, reflect.Value, error) {
 	tried := map[int]bool{}
 	versions := sc.Versions()
 	var latestErr error
@@ -511,7 +526,12 @@ func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r
 		replay.rewind()
 		dec := stream.NewDecoder(replay, d.limits.MaxBodyBytes)
 		ptr := reflect.New(d.types.of(reflect.TypeOf(v.New())))
-		err := dec.Decode(ptr.Interface())
+		var err error
+		for range refused + 1 {
+			if err = dec.Decode(ptr.Interface()); !errors.Is(err, negotiate.ErrSkipped) {
+				break
+			}
+		}
 		if err == nil {
 			said := int(ptr.Elem().Field(2).Int())
 			if said == 0 || said == v.Number() || tried[said] || !sc.Has(said) {
@@ -545,13 +565,17 @@ func (d *recordDeps) gobFirst(sc *schema.Schema, stream negotiate.StreamCodec, r
 				v, _ = sc.Version(versions[i])
 			}
 		}
-		if v == nil {
-			if skipped.dec != nil {
-				replay.pos = skipped.pos
-				return skipped.dec, latest, reflect.Value{}, latestErr
-			}
+		if v != nil {
+			continue
+		}
+		if skipped.dec == nil {
 			return nil, nil, reflect.Value{}, latestErr
 		}
+		if refused+1 < maxUndecided {
+			return nil, latest, reflect.Value{}, latestErr
+		}
+		replay.pos = skipped.pos
+		return skipped.dec, latest, reflect.Value{}, latestErr
 	}
 }
 

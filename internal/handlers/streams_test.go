@@ -2042,3 +2042,29 @@ func TestGobImportRejectsARefusedEnvelopeAlone(t *testing.T) {
 		})
 	}
 }
+
+// When every version refuses a version-1 gob stream's first envelope, the
+// next envelope decides the stream's version, so that the rest is read at
+// version 1 and not refused, or stored without version 2's fields, at the
+// latest.
+func TestGobImportDecidesItsVersionPastRefusedEnvelopes(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustRegister(t, itemV2)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var stream bytes.Buffer
+	enc := gob.NewEncoder(&stream)
+	for i, name := range []string{"bad\xff", "also bad\xfe", "good", "fine"} {
+		env := gobEnvelope{Id: fmt.Sprintf("v1-%d", i), Data: gobItem{Name: name, Qty: 7, PlacedAt: &at, Attrs: map[string]string{"k": "v"}}}
+		if err := enc.Encode(env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	importSummary(t, s.Send(t, http.MethodPost, "/v1/records/item/_import", stream.Bytes(), "Content-Type", "application/gob-stream"), 2, 2, 0, 1)
+	for _, id := range []string{"v1-2", "v1-3"} {
+		got := s.Get(t, "/v1/records/item/"+id, "Accept", "application/json; version=1").MustStatus(t, 200).JSON(t)
+		if num(t, got, "qty") != 7 {
+			t.Errorf("%s read at version 1: %v, want qty 7", id, got)
+		}
+	}
+}
