@@ -78,10 +78,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if cfg.InsecureOpen && !isLoopback(cfg.Addr) {
-		logger.Warn().Str("addr", cfg.Addr).Msg("insecure: serving without API keys on a non-loopback address; anyone who can reach it can read and write")
-	}
-
 	if cfg.Store != "" {
 		return fmt.Errorf("config: FERRY_STORE=%q: only the embedded store is available in this build; leave FERRY_STORE empty", cfg.Store)
 	}
@@ -89,6 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// operator meant to protect, gob decoding among it.
 	if cfg.APIKeysFile != "" {
 		return fmt.Errorf("config: FERRY_API_KEYS_FILE=%q: API keys are not available in this build; leave FERRY_API_KEYS_FILE empty and serve on loopback", cfg.APIKeysFile)
+	}
+	if cfg.InsecureOpen && !isLoopback(cfg.Addr) {
+		logger.Warn().Str("addr", cfg.Addr).Msg("insecure: serving without API keys on a non-loopback address; anyone who can reach it can read and write")
 	}
 	service, err := app.Open(ctx, app.Config{
 		DataDir:        cfg.DataDir,
