@@ -1017,3 +1017,24 @@ func TestLastModifiedOfANewVersion(t *testing.T) {
 		t.Errorf("at version 1: Last-Modified %s, want the record's %s", lm, before)
 	}
 }
+
+// A record written at a version where a field is optional, and without
+// it, can be patched at an older version that requires the field when the
+// patch sets it; a patch that does not is a 409 naming the field.
+func TestPatchAtOldVersionSetsAFieldItRequires(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name": "opt", "version": 1, "fields": {"a": {"type": "string"}, "n": {"type": "int"}}}`)
+	s.MustRegister(t, `{"name": "opt", "version": 2, "fields": {"a": {"type": "string", "optional": true}, "n": {"type": "int"}}}`)
+	s.Send(t, http.MethodPut, "/v1/records/opt/r", []byte(`{"n": 1}`), "Content-Type", "application/json; version=2").MustStatus(t, 201)
+
+	p := s.Send(t, http.MethodPatch, "/v1/records/opt/r", []byte(`{"n": 2}`), "Content-Type", "application/merge-patch+json; version=1").Problem(t, 409)
+	if !strings.Contains(str(p, "detail"), "a is missing") {
+		t.Errorf("409 detail %q does not name the field", str(p, "detail"))
+	}
+	s.Send(t, http.MethodPatch, "/v1/records/opt/r", []byte(`{"a": "set"}`), "Content-Type", "application/merge-patch+json; version=1").MustStatus(t, 200)
+	got := s.Get(t, "/v1/records/opt/r", "Accept", "application/json; version=1").MustStatus(t, 200).JSON(t)
+	if str(got, "a") != "set" || num(t, got, "n") != 1 {
+		t.Errorf("after the patch, version 1 shows %v, want a set and n 1", got)
+	}
+}

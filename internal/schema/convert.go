@@ -413,11 +413,13 @@ func (s *Schema) View(d *Doc, to int) (any, error) { return s.view(d, to, true, 
 
 // MergeBase is View for a merge patch to apply to: an optional array or
 // map that the record lacks stays absent, so that a patch of another
-// field does not make it present. A value the version cannot show is no
-// obstacle where the patch replaces it (replaced reports whether it does,
-// given the field's path at version to; nil for none): the base holds a
-// zero value of the field's type there. Where it does not, the error is a
-// problem.Conflict: the patch cannot be applied to the record as it is.
+// field does not make it present. A value the version cannot show, or a
+// field it requires that the record lacks (written at a version where it
+// is optional), is no obstacle where the patch replaces it (replaced
+// reports whether it does, given the field's path at version to; nil for
+// none): the base holds a zero value of the field's type there. Where it
+// does not, the error is a problem.Conflict: the patch cannot be applied
+// to the record as it is.
 func (s *Schema) MergeBase(d *Doc, to int, replaced func(path []string) bool) (any, error) {
 	return s.view(d, to, false, replaced)
 }
@@ -451,14 +453,19 @@ func (s *Schema) view(d *Doc, to int, shown bool, replaced func(path []string) b
 		}
 	}
 	rec := reflect.New(v.c.root.plain)
-	fl := filler{shown: shown}
+	fl := filler{shown: shown, absentOK: replaced}
 	fl.mapObject(v.c.root, data, rec.Elem())
 	if len(fl.malformed) > 0 {
 		return nil, fmt.Errorf("schema: view %s v%d: stored data does not fit: %s", s.name, to, fl.malformedText())
 	}
 	if len(fl.missing) > 0 {
-		return nil, problem.New(problem.NotAcceptable, "the record cannot be shown at %s version %d: %s", s.name, to, fl.missing[0].Message).
+		p := problem.New(problem.NotAcceptable, "the record cannot be shown at %s version %d: %s", s.name, to, fl.missing[0].Message).
 			WithReason("conversion")
+		if replaced != nil {
+			p.Kind = problem.Conflict
+			p.Detail += fmt.Sprintf("; a merge patch at version %d must set the field, or be made at a version that can show the record", to)
+		}
+		return nil, p
 	}
 	return rec.Interface(), nil
 }

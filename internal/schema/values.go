@@ -29,6 +29,10 @@ type filler struct {
 	// shown makes an absent optional array or map an empty one, as a
 	// record is shown: arrays and maps are never null on output.
 	shown bool
+	// absentOK, when set, says which absent required fields stay zero
+	// rather than missing, given their path of keys (up to an array,
+	// which a merge patch replaces whole): those a merge patch sets.
+	absentOK func(path []string) bool
 	// missing holds 422 failures: absent fields and non-finite floats.
 	missing []problem.FieldError
 	// malformed holds 400 failures of a plain map: unknown fields, wrong
@@ -117,9 +121,23 @@ func (fl *filler) absent(f *field, dst reflect.Value, null bool) {
 		fl.fail("present", "is null")
 	case f.hasDefault:
 		dst.Set(plainValue(f.node, f.dflt))
+	case fl.absentOK != nil && fl.absentOK(fl.keyPath()):
 	default:
 		fl.fail("present", "is missing")
 	}
+}
+
+// keyPath is the path to the value at hand as the keys of objects and
+// maps, up to the first array element.
+func (fl *filler) keyPath() []string {
+	path := make([]string, 0, len(fl.segs))
+	for _, s := range fl.segs {
+		if s.name == "" && !s.isKey {
+			break
+		}
+		path = append(path, s.name)
+	}
+	return path
 }
 
 // emptyContainer reports whether v, the present value of an optional
