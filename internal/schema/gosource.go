@@ -56,10 +56,11 @@ func (v *Version) GoSource() []byte {
 
 // goPackage is the package name of a schema's Go source: the name without
 // underscores, and with "schema" after it when that is a Go keyword (a
-// schema may be called func or type).
+// schema may be called func or type) or main, whose package must be a
+// program.
 func goPackage(name string) string {
 	pkg := strings.ReplaceAll(name, "_", "")
-	if token.IsKeyword(pkg) {
+	if token.IsKeyword(pkg) || pkg == "main" {
 		pkg += "schema"
 	}
 	return pkg

@@ -183,6 +183,8 @@ func TestGoPackage(t *testing.T) {
 		{"type", "typeschema"},
 		{"go_to", "gotoschema"},
 		{"map", "mapschema"},
+		{"main", "mainschema"}, // package main needs a func main to build
+		{"ma_in", "mainschema"},
 		{"string", "string"}, // predeclared, not a keyword: a valid package name
 	}
 	for _, tc := range tests {
