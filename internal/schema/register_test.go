@@ -257,6 +257,9 @@ func TestRegisterConflict(t *testing.T) {
 			if v := problemLists(err); !containsAll(v, tc.want...) {
 				t.Fatalf("Register(%s) violations = %q, want one containing %q", tc.def, v, tc.want)
 			}
+			if v := problemLists(err); tc.name == "not a widening" && strings.Contains(strings.Join(v, "\n"), "without a retype step") {
+				t.Errorf("a retype that is not a widening is also said to lack a step: %q", v)
+			}
 		})
 	}
 }

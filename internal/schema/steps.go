@@ -305,6 +305,9 @@ func (sc *stepChecker) applyNew(shapes map[string]*shape, st *step, rs Step, nex
 		st.fromKind = s.node.kind
 		if !widening(st.fromKind, st.toKind) {
 			sc.violatef("field '%s': %s → %s is not a widening (a retype may go int → float, int → string, float → string or time → string)", joinPath(st.path), st.fromKind, st.toKind)
+			// The field still takes the type the step names, so that
+			// the comparison with the version does not report it again.
+			sc.apply(shapes, st, version)
 			return false
 		}
 	}
