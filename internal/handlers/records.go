@@ -469,7 +469,10 @@ func (d *recordDeps) currentETag(r *http.Request, t target, f recordFormat, err 
 	if f.encoding == "" && f.version == t.schema.Latest().Number() {
 		return err
 	}
-	rec, gerr := d.svc.Get(r.Context(), t.name, t.id)
+	// The tag is of the revision the 412 names, which a write since may
+	// have superseded, so that current_revision and current_etag agree.
+	revision, _ := p.Extra["current_revision"].(int64)
+	rec, gerr := d.svc.RecordAt(r.Context(), t.name, t.id, revision)
 	if gerr != nil {
 		return err
 	}
