@@ -24,6 +24,18 @@ func (s *staleFirst) Schema(name string) (*schema.Schema, error) {
 	return s.now.Schema(name)
 }
 
+// oneItem is an import stream of item alone.
+func oneItem(item *ImportItem) func() (*ImportItem, error) {
+	sent := false
+	return func() (*ImportItem, error) {
+		if sent {
+			return nil, io.EOF
+		}
+		sent = true
+		return item, nil
+	}
+}
+
 // TestStaleSchemaMeetsNewerRecord checks reads, writes and imports that
 // looked their schema up before a version was registered and a record
 // written at it: each goes through the schema as it is now, and a write
@@ -93,14 +105,7 @@ func TestStaleSchemaMeetsNewerRecord(t *testing.T) {
 	}
 
 	stale = New(st, &staleFirst{old: old, now: svc.schemas}, Options{})
-	sent := false
-	sum, err := stale.Import(ctx, "m", func() (*ImportItem, error) {
-		if sent {
-			return nil, io.EOF
-		}
-		sent = true
-		return &ImportItem{ID: "a", Version: 1, Body: v1Body(4)}, nil
-	}, false, "", nil)
+	sum, err := stale.Import(ctx, "m", oneItem(&ImportItem{ID: "a", Version: 1, Body: v1Body(4)}), false, "", nil)
 	if err != nil || sum.Accepted != 1 {
 		t.Errorf("a version-1 import through a stale schema: %+v, %v", sum, err)
 	} else {
@@ -116,14 +121,7 @@ func TestStaleSchemaMeetsNewerRecord(t *testing.T) {
 			return err
 		},
 		"import": func(s *Service) error {
-			sent := false
-			_, err := s.Import(ctx, "m", func() (*ImportItem, error) {
-				if sent {
-					return nil, io.EOF
-				}
-				sent = true
-				return &ImportItem{ID: "new-import", Version: 1, Body: v1Body(6)}, nil
-			}, false, "", nil)
+			_, err := s.Import(ctx, "m", oneItem(&ImportItem{ID: "new-import", Version: 1, Body: v1Body(6)}), false, "", nil)
 			return err
 		},
 	} {
