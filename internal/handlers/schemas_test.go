@@ -521,3 +521,16 @@ func TestRefusedListingAtDeprecatedVersion(t *testing.T) {
 		}
 	}
 }
+
+// _migrate takes no parameter but pretty: one it does not take, such as
+// the dry_run of a registration, is a 400 that starts no job, since a job
+// rewrites every record.
+func TestMigrateRefusesParameters(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	p := s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate?dry_run=true", nil).Problem(t, http.StatusBadRequest)
+	if !strings.Contains(str(p, "detail"), "dry_run") {
+		t.Errorf("400 detail %q does not name the parameter", str(p, "detail"))
+	}
+	s.Send(t, http.MethodPost, "/v1/schemas/item/_migrate?pretty=true", nil).MustStatus(t, http.StatusAccepted)
+}
