@@ -76,6 +76,9 @@ type shape struct {
 	// origin is the field the shape started as, nil for one a step made.
 	origin   *field
 	children map[string]*shape
+	// retypeRefused is set when a retype of the field was refused, which
+	// says all there is to say about its type.
+	retypeRefused bool
 }
 
 func shapesOf(n *node, version int) map[string]*shape {
@@ -305,9 +308,7 @@ func (sc *stepChecker) applyNew(shapes map[string]*shape, st *step, rs Step, nex
 		st.fromKind = s.node.kind
 		if !widening(st.fromKind, st.toKind) {
 			sc.violatef("field '%s': %s → %s is not a widening (a retype may go int → float, int → string, float → string or time → string)", joinPath(st.path), st.fromKind, st.toKind)
-			// The field still takes the type the step names, so that
-			// the comparison with the version does not report it again.
-			sc.apply(shapes, st, version)
+			s.retypeRefused = true
 			return false
 		}
 	}
@@ -485,6 +486,8 @@ func (sc *stepChecker) compareStructure(shapes map[string]*shape, n *node, path 
 		switch {
 		case s == nil:
 			sc.violatef("field '%s' is new in version %d without an add or rename step", fp, version)
+		case s.retypeRefused:
+			// The refused retype says all there is to say about its type.
 		case s.node.kind != f.node.kind:
 			sc.violatef("field '%s': its type changes from %s to %s without a retype step", fp, s.node.kind, f.node.kind)
 		case f.node.kind == kindObject:
