@@ -1037,4 +1037,15 @@ func TestPatchAtOldVersionSetsAFieldItRequires(t *testing.T) {
 	if str(got, "a") != "set" || num(t, got, "n") != 1 {
 		t.Errorf("after the patch, version 1 shows %v, want a set and n 1", got)
 	}
+
+	// A required object the record lacks must be set whole: a field of
+	// it that the patch leaves out is not made up as zero.
+	s.MustRegister(t, `{"name": "nob", "version": 1, "fields": {"n": {"type": "int"}, "o": {"type": "object", "fields": {"x": {"type": "int"}, "y": {"type": "int"}}}}}`)
+	s.MustRegister(t, `{"name": "nob", "version": 2, "fields": {"n": {"type": "int"}, "o": {"type": "object", "optional": true, "fields": {"x": {"type": "int"}, "y": {"type": "int"}}}}}`)
+	s.Send(t, http.MethodPut, "/v1/records/nob/r", []byte(`{"n": 1}`), "Content-Type", "application/json; version=2").MustStatus(t, 201)
+	p = s.Send(t, http.MethodPatch, "/v1/records/nob/r", []byte(`{"o": {"x": 7}}`), "Content-Type", "application/merge-patch+json; version=1").Problem(t, 409)
+	if !strings.Contains(str(p, "detail"), "o.y is missing") {
+		t.Errorf("409 detail %q does not name o.y", str(p, "detail"))
+	}
+	s.Send(t, http.MethodPatch, "/v1/records/nob/r", []byte(`{"o": {"x": 7, "y": 8}}`), "Content-Type", "application/merge-patch+json; version=1").MustStatus(t, 200)
 }

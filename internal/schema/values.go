@@ -122,6 +122,11 @@ func (fl *filler) absent(f *field, dst reflect.Value, null bool) {
 	case f.hasDefault:
 		dst.Set(plainValue(f.node, f.dflt))
 	case fl.absentOK != nil && fl.absentOK(fl.keyPath()):
+		if f.node.kind == kindObject {
+			// Each field the object requires must be set by the patch
+			// too, or it would be merged into made-up zero values.
+			fl.mapObject(f.node, map[string]any{}, dst)
+		}
 	default:
 		fl.fail("present", "is missing")
 	}
