@@ -118,8 +118,7 @@ func TestWriteAnswersInTheAcceptedFormat(t *testing.T) {
 func TestMinimalWriteAtAnUnshowableVersion(t *testing.T) {
 	t.Parallel()
 	s := MustServer(t)
-	s.MustRegister(t, `{"name":"w","version":1,"fields":{"q":{"type":"int"}}}`)
-	s.MustRegister(t, `{"name":"w","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`)
+	registerRetyped(t, s, "w", 2)
 	minimal := []string{"Content-Type", "application/json", "Accept", "application/json; version=1", "Prefer", "return=minimal"}
 	s.Send(t, http.MethodPut, "/v1/records/w/a", []byte(`{"q":7.5}`), minimal...).Problem(t, http.StatusNotAcceptable)
 	s.Get(t, "/v1/records/w/a").Problem(t, http.StatusNotFound)
@@ -192,8 +191,7 @@ func TestOldClientWritesOverANewerValue(t *testing.T) {
 func TestNotAcceptableFallsBack(t *testing.T) {
 	t.Parallel()
 	s := MustServer(t)
-	s.MustRegister(t, `{"name":"w","version":1,"fields":{"q":{"type":"int"}}}`)
-	s.MustRegister(t, `{"name":"w","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`)
+	registerRetyped(t, s, "w", 2)
 	s.Send(t, http.MethodPut, "/v1/records/w/half", []byte(`{"q":7.5}`), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
 	tests := []struct {
 		accept      string
@@ -289,9 +287,7 @@ func TestNotAcceptableFallsBack(t *testing.T) {
 func TestUnversionedRangeTakesOtherVersions(t *testing.T) {
 	t.Parallel()
 	s := MustServer(t)
-	s.MustRegister(t, `{"name":"z","version":1,"fields":{"q":{"type":"int"}}}`)
-	s.MustRegister(t, `{"name":"z","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`)
-	s.MustRegister(t, `{"name":"z","version":3,"fields":{"q":{"type":"float"},"s":{"type":"string","optional":true}},"migrate":[{"op":"add","field":"s"}]}`)
+	registerRetyped(t, s, "z", 3)
 	s.Send(t, http.MethodPut, "/v1/records/z/half", []byte(`{"q":7.5}`), "Content-Type", "application/json").MustStatus(t, http.StatusCreated)
 	for _, accept := range []string{
 		"application/json; version=1, application/json; version=3; q=0, application/json; q=0.5",
@@ -351,9 +347,7 @@ func TestUnversionedRangeTakesOtherVersions(t *testing.T) {
 func TestFallbackCountsADeprecatedVersionOnce(t *testing.T) {
 	t.Parallel()
 	s := MustServer(t)
-	s.MustRegister(t, `{"name":"dc","version":1,"fields":{"q":{"type":"int"}}}`)
-	s.MustRegister(t, `{"name":"dc","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`)
-	s.MustRegister(t, `{"name":"dc","version":3,"fields":{"q":{"type":"float"},"s":{"type":"string","optional":true}},"migrate":[{"op":"add","field":"s"}]}`)
+	registerRetyped(t, s, "dc", 3)
 	s.Send(t, http.MethodPatch, "/v1/schemas/dc/versions/2", []byte(`{"deprecated":true}`), "Content-Type", "application/json").MustStatus(t, http.StatusOK)
 	r := s.Send(t, http.MethodPut, "/v1/records/dc/a", []byte(`{"q":7.5}`), "Content-Type", "application/json; version=2",
 		"Accept", "application/json; version=1, application/json; q=0.5").MustStatus(t, http.StatusCreated)
@@ -1048,4 +1042,19 @@ func TestPatchAtOldVersionSetsAFieldItRequires(t *testing.T) {
 		t.Errorf("409 detail %q does not name o.y", str(p, "detail"))
 	}
 	s.Send(t, http.MethodPatch, "/v1/records/nob/r", []byte(`{"o": {"x": 7, "y": 8}}`), "Content-Type", "application/merge-patch+json; version=1").MustStatus(t, 200)
+}
+
+// registerRetyped registers versions of schema name up to last: version
+// 1 has an int q, version 2 retypes q to float, so that a record holding
+// 7.5 cannot be shown at version 1, and version 3 adds an optional s.
+func registerRetyped(t *testing.T, s *Server, name string, last int) {
+	t.Helper()
+	defs := []string{
+		`{"name":"%s","version":1,"fields":{"q":{"type":"int"}}}`,
+		`{"name":"%s","version":2,"fields":{"q":{"type":"float"}},"migrate":[{"op":"retype","field":"q","to":"float"}]}`,
+		`{"name":"%s","version":3,"fields":{"q":{"type":"float"},"s":{"type":"string","optional":true}},"migrate":[{"op":"add","field":"s"}]}`,
+	}
+	for _, def := range defs[:last] {
+		s.MustRegister(t, fmt.Sprintf(def, name))
+	}
 }
