@@ -98,7 +98,7 @@ func appendMessage(dst, msg []byte) []byte {
 // has not numbered yet, parent before children as encoding/gob does, and
 // returns the plans it numbered in that order.
 func (e *Encoder) assign(pl *plan, added []*plan) []*plan {
-	if pl.builtin != 0 {
+	if pl.builtin() != 0 {
 		return added
 	}
 	if _, ok := e.ids[pl.base]; ok {
@@ -122,8 +122,8 @@ func (e *Encoder) assign(pl *plan, added []*plan) []*plan {
 }
 
 func (e *Encoder) id(pl *plan) int {
-	if pl.builtin != 0 {
-		return pl.builtin
+	if id := pl.builtin(); id != 0 {
+		return id
 	}
 	return e.ids[pl.base]
 }

@@ -78,12 +78,29 @@ type plan struct {
 	// without its pointers, the type the wire describes.
 	typ, base reflect.Type
 	ext       external
-	// builtin is the wire id of a type gob predefines, zero for one a
-	// stream must describe.
-	builtin int
-	fields  []field // kindStruct
-	key     ref     // kindMap
-	elem    ref     // kindSlice, kindArray, kindMap
+	fields    []field // kindStruct
+	key       ref     // kindMap
+	elem      ref     // kindSlice, kindArray, kindMap
+}
+
+// builtin returns the wire id of a type gob predefines, or zero for one a
+// stream must describe.
+func (pl *plan) builtin() int {
+	switch pl.kind {
+	case kindBool:
+		return idBool
+	case kindInt:
+		return idInt
+	case kindUint:
+		return idUint
+	case kindFloat:
+		return idFloat
+	case kindString:
+		return idString
+	case kindBytes:
+		return idBytes
+	}
+	return 0
 }
 
 // A ref is a plan reached through indir pointers.
@@ -182,18 +199,18 @@ func (b *builder) plan(t reflect.Type) (*plan, error) {
 	var err error
 	switch t.Kind() {
 	case reflect.Bool:
-		pl.kind, pl.builtin = kindBool, idBool
+		pl.kind = kindBool
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		pl.kind, pl.builtin = kindInt, idInt
+		pl.kind = kindInt
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		pl.kind, pl.builtin = kindUint, idUint
+		pl.kind = kindUint
 	case reflect.Float32, reflect.Float64:
-		pl.kind, pl.builtin = kindFloat, idFloat
+		pl.kind = kindFloat
 	case reflect.String:
-		pl.kind, pl.builtin = kindString, idString
+		pl.kind = kindString
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
-			pl.kind, pl.builtin = kindBytes, idBytes
+			pl.kind = kindBytes
 			break
 		}
 		pl.kind = kindSlice
