@@ -5,6 +5,7 @@ import (
 	"encoding/gob"
 	stdjson "encoding/json"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -154,7 +155,7 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkGobEncode measures Ferry's gob encoding (package gobenc, with
 // the codec's range checks) against encoding/gob writing the same record
-// as one stream, as each gob body is.
+// as one stream, as each gob body is, and one value of a gob stream.
 func BenchmarkGobEncode(b *testing.B) {
 	rec := newBenchRecord()
 	b.Run("ferry", func(b *testing.B) {
@@ -162,6 +163,15 @@ func BenchmarkGobEncode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := c.Marshal(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ferry-stream", func(b *testing.B) {
+		enc := NewGobStreamCodec(NewGobCodec(nil)).NewEncoder(io.Discard)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := enc.Encode(rec); err != nil {
 				b.Fatal(err)
 			}
 		}

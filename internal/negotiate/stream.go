@@ -673,20 +673,21 @@ type gobStreamEncoder struct {
 	gob    *GobCodec
 	w      *bufio.Writer
 	enc    *gobenc.Encoder
-	buf    []byte // the messages of one value
 	closed bool
 }
 
-// Encode writes v, a struct or a pointer to one, to the gob stream.
+// Encode writes v, a struct or a pointer to one, to the gob stream. The
+// messages are appended to the writer's own buffer where they fit, so they
+// are not copied again.
 func (e *gobStreamEncoder) Encode(v any) error {
 	if e.closed {
 		return errEncoderClosed
 	}
-	var err error
-	if e.buf, err = e.gob.appendTo(e.enc, e.buf[:0], v); err != nil {
+	b, err := e.gob.appendTo(e.enc, e.w.AvailableBuffer(), v)
+	if err != nil {
 		return err
 	}
-	_, err = e.w.Write(e.buf)
+	_, err = e.w.Write(b)
 	return err
 }
 
