@@ -769,7 +769,9 @@ func TestRepresentationsAreStable(t *testing.T) {
 		"strs": {"type": "map", "values": {"type": "string"}},
 		"nested": {"type": "array", "items": {"type": "map", "values": {"type": "float"}}}}}`
 	rec := map[string]any{"ints": map[string]any{}, "objs": map[string]any{}, "strs": map[string]any{}, "nested": []any{map[string]any{}}}
-	for i := range 12 {
+	// Enough entries for every format's body to pass the compression
+	// threshold, so that the gzip runs are compressed.
+	for i := range 60 {
 		k := fmt.Sprint("k", i)
 		rec["ints"].(map[string]any)[k] = i
 		rec["objs"].(map[string]any)[k] = map[string]any{"x": i}
@@ -785,6 +787,9 @@ func TestRepresentationsAreStable(t *testing.T) {
 				return s.Get(t, "/v1/records/bag/g", append([]string{"Accept", accept, "Accept-Encoding", coding}, extra...)...)
 			}
 			first := get().MustStatus(t, 200)
+			if want := strings.TrimPrefix(coding, "identity"); first.Header.Get("Content-Encoding") != want {
+				t.Fatalf("%s, %s: Content-Encoding %q, want %q", accept, coding, first.Header.Get("Content-Encoding"), want)
+			}
 			etag := first.Header.Get("ETag")
 			for range 12 {
 				r := get().MustStatus(t, 200)
