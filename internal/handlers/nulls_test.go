@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"net/http"
@@ -304,4 +305,43 @@ func TestCBORZeroTimeRoundTrips(t *testing.T) {
 	s.Send(t, http.MethodPut, "/v1/records/zt/b", mustCBOR(t, with("n", 1)), "Content-Type", "application/cbor").Problem(t, http.StatusUnprocessableEntity)
 	s.Send(t, http.MethodPut, "/v1/records/zt/b", mustCBOR(t, with("n", nil, "t", nil)), "Content-Type", "application/cbor").Problem(t, http.StatusUnprocessableEntity)
 	s.Send(t, http.MethodPut, "/v1/records/zt/b", mustCBOR(t, with("n", 1, "t", nil, "b", "AAEC")), "Content-Type", "application/cbor").Problem(t, http.StatusBadRequest)
+}
+
+// TestCBORSelfDescribedTag sends bodies and sequence items that start with
+// the self-described CBOR tag (55799), as some encoders write them: each
+// reads as the item it wraps.
+func TestCBORSelfDescribedTag(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"sd","version":1,"fields":{"n":{"type":"int"},"at":{"type":"time"}}}`)
+	tagged := func(v any) []byte { return append([]byte{0xd9, 0xd9, 0xf7}, mustCBOR(t, v)...) }
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+
+	s.Send(t, http.MethodPut, "/v1/records/sd/a", tagged(map[string]any{"n": 1, "at": at}),
+		"Content-Type", "application/cbor").MustStatus(t, 201)
+	if got := s.Get(t, "/v1/records/sd/a").MustStatus(t, 200).JSON(t); num(t, got, "n") != 1 || str(got, "at") != at.Format(time.RFC3339Nano) {
+		t.Errorf("record written with the tag reads %v", got)
+	}
+
+	var stream []byte
+	for _, id := range []string{"b", "c"} {
+		stream = append(stream, tagged(map[string]any{"id": id, "data": map[string]any{"n": 2, "at": at}})...)
+	}
+	m := s.Send(t, http.MethodPost, "/v1/records/sd/_import", stream, "Content-Type", "application/cbor-seq").MustStatus(t, 200).JSON(t)
+	if num(t, m, "accepted") != 2 {
+		t.Errorf("import of tagged sequence items: %v, want both accepted", m)
+	}
+
+	out := convert(t, s, "", "application/cbor", "application/json", tagged(map[string]any{"k": "v"})).MustStatus(t, 200)
+	if string(bytes.TrimSpace(out.Body)) != `{"k":"v"}` {
+		t.Errorf("conversion of a tagged body = %s", out.Body)
+	}
+
+	// Inside a body the tag stays refused, as a decoder would take a
+	// tagged key and the same key untagged as one.
+	inner := []byte{0xa1, 0x61, 'n', 0xd9, 0xd9, 0xf7, 0x01}
+	p := s.Send(t, http.MethodPut, "/v1/records/sd/d", inner, "Content-Type", "application/cbor").Problem(t, 422)
+	if !strings.Contains(str(p, "detail"), "tag 55799 at offset 3") {
+		t.Errorf("tag inside the body: %v, want it refused at offset 3", p)
+	}
 }

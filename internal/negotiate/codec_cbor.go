@@ -143,7 +143,7 @@ func (c *CBORCodec) Decode(data []byte, v any) error {
 		*p = x
 		return nil
 	}
-	if topLevelNull(data[0] == 0xf6 || data[0] == 0xf7, v) {
+	if b := data[wire.SelfDescribedCBOR(data)]; topLevelNull(b == 0xf6 || b == 0xf7, v) {
 		return nullRecord("cbor")
 	}
 	err := c.dec.Unmarshal(data, v)

@@ -539,3 +539,48 @@ func TestZeroTime(t *testing.T) {
 		}
 	}
 }
+
+// TestCBORSelfDescribed checks that a body that starts with the
+// self-described CBOR tag reads as the item it wraps, errors keeping the
+// offsets of the body as sent.
+func TestCBORSelfDescribed(t *testing.T) {
+	t.Parallel()
+	c := NewCBORCodec()
+	type rec struct {
+		Name string `cbor:"name"`
+		Qty  int64  `cbor:"qty"`
+	}
+	tagged := func(b []byte) []byte { return append([]byte{0xd9, 0xd9, 0xf7}, b...) }
+	plain, err := c.Marshal(rec{Name: "n", Qty: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var got rec
+	if err := c.Decode(tagged(plain), &got); err != nil || got != (rec{Name: "n", Qty: 3}) {
+		t.Errorf("Decode into a struct = %+v, %v; want {n 3}", got, err)
+	}
+	var model any
+	if err := c.Decode(tagged(plain), &model); err != nil || !equalModel(map[string]any{"name": "n", "qty": int64(3)}, model) {
+		t.Errorf("Decode into any = %#v, %v", model, err)
+	}
+
+	// Refusals match those of the untagged body, three bytes further on.
+	for _, body := range [][]byte{
+		{0xf6},                                 // null
+		{0xa1, 0x64, 'n', 'a', 'm', 'e', 0x01}, // a number where a string goes
+		{0xa1, 0x63, 'q', 't', 'y', 0xc2, 0x41, 0x01}, // a bignum
+	} {
+		want := c.Decode(body, &rec{})
+		err := c.Decode(tagged(body), &rec{})
+		wp, _ := problem.As(want)
+		gp, ok := problem.As(err)
+		if want == nil || !ok || gp.Kind != wp.Kind || gp.Reason != wp.Reason {
+			t.Errorf("Decode(%x) = %v, want the refusal of the untagged body: %v", tagged(body), err, want)
+			continue
+		}
+		if off, ok := wp.Extra["offset"].(int); ok && gp.Extra["offset"] != off+3 {
+			t.Errorf("Decode(%x) names offset %v, want %d", tagged(body), gp.Extra["offset"], off+3)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/problem"
+	"github.com/ferry-dev/ferry/internal/wire"
 )
 
 // The MessagePack and CBOR bodies that reach the code in this file have been
@@ -72,7 +73,9 @@ type itemReader struct {
 }
 
 func newMsgpackReader(data []byte) *itemReader { return &itemReader{data: data} }
-func newCBORReader(data []byte) *itemReader    { return &itemReader{data: data, cbor: true} }
+func newCBORReader(data []byte) *itemReader {
+	return &itemReader{data: data, pos: wire.SelfDescribedCBOR(data), cbor: true}
+}
 
 func (r *itemReader) format() string {
 	if r.cbor {

@@ -160,13 +160,14 @@ func TestStreamRefusedValueKeepsStream(t *testing.T) {
 		stream, refused string
 		kind            problem.Kind
 	}{
-		{"cbor-seq", "\xa2\x61a\x01\x61a\x02", problem.Invalid},          // a repeated key
-		{"cbor-seq", "\x61\xff", problem.Invalid},                        // invalid UTF-8
-		{"cbor-seq", deep(0x81), problem.Invalid},                        // nested too deep
-		{"cbor-seq", "\xf9\x7e\x00", problem.Unprocessable},              // NaN
-		{"cbor-seq", "\xd9\xd9\xf7\xa1\x61a\x01", problem.Unprocessable}, // a foreign tag
-		{"cbor-seq", "\xc2\x41\x01", problem.Unprocessable},              // a bignum
-		{"cbor-seq", "\xa1\x61a\xf7", problem.Unprocessable},             // undefined
+		{"cbor-seq", "\xa2\x61a\x01\x61a\x02", problem.Invalid},     // a repeated key
+		{"cbor-seq", "\x61\xff", problem.Invalid},                   // invalid UTF-8
+		{"cbor-seq", deep(0x81), problem.Invalid},                   // nested too deep
+		{"cbor-seq", "\xf9\x7e\x00", problem.Unprocessable},         // NaN
+		{"cbor-seq", "\xd8\x20\x61a", problem.Unprocessable},        // a foreign tag (URI)
+		{"cbor-seq", "\x81\xd9\xd9\xf7\x01", problem.Unprocessable}, // self-described inside
+		{"cbor-seq", "\xc2\x41\x01", problem.Unprocessable},         // a bignum
+		{"cbor-seq", "\xa1\x61a\xf7", problem.Unprocessable},        // undefined
 		{"cbor-seq", "\x3b\xff\xff\xff\xff\xff\xff\xff\xff", problem.Unprocessable},
 		{"cbor-seq", "\xc0\x63abc", problem.Unprocessable}, // tag 0 on text that is no time
 		{"msgpack-seq", "\x82\xa1a\x01\xa1a\x02", problem.Invalid},

@@ -16,7 +16,7 @@ import (
 // nine fractional digits and an upper-case "T" and "Z", and the number of a
 // tag 1 must fit in 64-bit seconds.
 func CheckCBOR(data []byte) error {
-	c := cborChecker{scanner{data: data, format: "cbor"}}
+	c := cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), format: "cbor"}}
 	if err := c.value(0); err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func CheckCBOR(data []byte) error {
 // CBORHasNull reports whether a CBOR data item that CheckCBOR accepts
 // holds a null anywhere. It is false for data CheckCBOR refuses.
 func CBORHasNull(data []byte) bool {
-	c := cborChecker{scanner{data: data, format: "cbor"}}
+	c := cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), format: "cbor"}}
 	return c.value(0) == nil && c.nulls > 0
 }
 
@@ -40,11 +40,30 @@ func CBORHasNull(data []byte) bool {
 // callers reading a stream then need more data and should bound how much
 // they buffer. Offsets in errors count from the start of data.
 func NextCBOR(data []byte) (n int, err error) {
-	c := cborChecker{scanner{data: data, seq: true, format: "cbor"}}
+	c := cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), seq: true, format: "cbor"}}
 	if err := c.value(0); err != nil {
 		return 0, err
 	}
 	return c.pos, nil
+}
+
+// selfDescribed is the head of tag 55799, which marks the data item it
+// wraps as CBOR and means nothing more (RFC 8949 §3.4.6).
+var selfDescribed = [3]byte{0xd9, 0xd9, 0xf7}
+
+// SelfDescribedCBOR returns the length of the self-described CBOR tag
+// (55799) that data begins with, or 0. Encoders put the tag in front of a
+// data item so that readers can tell CBOR apart from other formats, and it
+// changes nothing about the item, so Ferry takes a body or a sequence item
+// with it as the item alone. The checks here step over it at the start of
+// an item and refuse it anywhere else, like any tag but the date/time
+// tags: inside an item, a map key that carries it would compare unequal
+// to the same key without it, where decoders take the two as one.
+func SelfDescribedCBOR(data []byte) int {
+	if len(data) >= len(selfDescribed) && [3]byte(data) == selfDescribed {
+		return len(selfDescribed)
+	}
+	return 0
 }
 
 // CBOR major types.
@@ -353,7 +372,7 @@ func (c *cborChecker) scalarKey(start int) keyRef {
 func (c *cborChecker) tag(start int, num uint64) error {
 	if num != tagDateTime && num != tagEpoch {
 		return fail(problem.Unprocessable, "unsupported_tag", start,
-			"cbor: tag %d at offset %d is not supported; only tags 0 and 1 (date/time) are", num, start)
+			"cbor: tag %d at offset %d is not supported; only tags 0 and 1 (date/time) are, and 55799 (self-described CBOR) in front of a body or a sequence item", num, start)
 	}
 	content := c.pos
 	if content >= len(c.data) {

@@ -67,6 +67,8 @@ func cborKeysMap(n, dup int, chunked bool) []byte {
 func cborValid() []checkCase {
 	return []checkCase{
 		ok("zero", h("00")),
+		ok("self-described int", h("d9d9f7 01")),
+		ok("self-described map", h("d9d9f7 a1 6161 c1 1a514b67b0")),
 		ok("23", h("17")),
 		ok("uint8", h("18 18")),
 		ok("uint16", h("19 0100")),
@@ -218,7 +220,11 @@ func TestCheckCBOR(t *testing.T) {
 		unprocessable("tag 2 bignum", h("c2 41 01"), "unsupported_tag", 0),
 		unprocessable("tag 3 bignum", h("c3 41 01"), "unsupported_tag", 0),
 		unprocessable("tag 32 URI", cat(h("d8 20"), textItem("https://example.com")), "unsupported_tag", 0),
-		unprocessable("self-described CBOR", h("d9 d9f7 01"), "unsupported_tag", 0),
+		unprocessable("self-described tag twice", h("d9d9f7 d9d9f7 01"), "unsupported_tag", 3),
+		unprocessable("self-described tag in an array", h("81 d9d9f7 01"), "unsupported_tag", 1),
+		unprocessable("self-described tag on a key", h("a1 d9d9f7 6161 01"), "unsupported_tag", 1),
+		unprocessable("self-described tag inside tag 1", h("c1 d9d9f7 01"), "time", 0),
+		bad("self-described tag alone", h("d9d9f7"), "truncated", 3),
 		unprocessable("largest tag", h("db ffffffffffffffff 00"), "unsupported_tag", 0),
 		unprocessable("2 MiB of tag 6", rep(0xc6, 2<<20), "unsupported_tag", 0),
 		unprocessable("unsupported tag in array", h("81 c2 41 01"), "unsupported_tag", 1),
@@ -304,8 +310,8 @@ func TestNextCBORErrors(t *testing.T) {
 
 func TestNextCBORSequence(t *testing.T) {
 	t.Parallel()
-	seq := h("01 6161 a1 6162 f5 c1 1a514b67b0 9f ff 5f 41 01 ff")
-	want := []int{1, 2, 4, 6, 2, 4}
+	seq := h("01 6161 a1 6162 f5 c1 1a514b67b0 9f ff 5f 41 01 ff d9d9f7 a0 d9d9f7 01")
+	want := []int{1, 2, 4, 6, 2, 4, 4, 4}
 	var got []int
 	for rest := seq; len(rest) > 0; {
 		n, err := NextCBOR(rest)

@@ -15,7 +15,8 @@
 //   - data after the single value;
 //   - reserved or malformed bytes;
 //   - values Ferry cannot keep exactly: non-finite floats, CBOR integers
-//     below -2^63, CBOR tags other than the date/time tags 0 and 1, CBOR
+//     below -2^63, CBOR tags other than the date/time tags 0 and 1 (and
+//     the self-described CBOR tag, 55799, at the start of an item), CBOR
 //     simple values other than false, true and null, and MessagePack
 //     extensions other than the timestamp extension.
 //
