@@ -96,13 +96,6 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	for _, s := range all {
 		s.bind(fs, flagName(s.env), s.usage)
 	}
-	for _, s := range all {
-		if v := getenv(s.env); v != "" {
-			if err := fs.Set(flagName(s.env), v); err != nil {
-				return c, fmt.Errorf("config: %s=%q: %w", s.env, v, err)
-			}
-		}
-	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -110,6 +103,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		// A word the server does not take must not start it as if it
 		// had not been given.
 		return c, fmt.Errorf("config: unexpected argument %q; Ferry takes only flags", fs.Arg(0))
+	}
+	// The environment fills what the command line left out, so that a
+	// flag wins even over a variable that would not parse.
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range all {
+		if v := getenv(s.env); v != "" && !given[flagName(s.env)] {
+			if err := fs.Set(flagName(s.env), v); err != nil {
+				return c, fmt.Errorf("config: %s=%q: %w", s.env, v, err)
+			}
+		}
 	}
 	return c, c.validate()
 }
@@ -128,7 +132,15 @@ func (c config) validate() error {
 	if c.HistoryLimit < 0 {
 		errs = append(errs, errors.New("config: FERRY_HISTORY_LIMIT must be 0 or more"))
 	}
-	if !c.InsecureOpen && !isLoopback(c.Addr) {
+	if c.CacheBytes < 0 {
+		errs = append(errs, errors.New("config: FERRY_CACHE_BYTES must be 0 (no cache) or more"))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("config: FERRY_SHUTDOWN_TIMEOUT must be positive, or requests in flight are cut off at shutdown"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("config: FERRY_ADDR %q is not host:port: %w", c.Addr, err))
+	} else if !c.InsecureOpen && !isLoopback(c.Addr) {
 		errs = append(errs, fmt.Errorf("config: refusing to serve %s open to everyone: listen on a loopback address, or set FERRY_INSECURE_OPEN=true to accept the risk", c.Addr))
 	}
 	return errors.Join(errs...)

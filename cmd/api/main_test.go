@@ -118,6 +118,17 @@ func TestParseConfig(t *testing.T) {
 		{name: "open on a public address", env: map[string]string{"FERRY_ADDR": "0.0.0.0:8080"}, wantErr: "refusing"},
 		{name: "open on a public address, insisted", env: map[string]string{"FERRY_ADDR": "0.0.0.0:8080", "FERRY_INSECURE_OPEN": "true"}},
 		{name: "localhost is loopback", env: map[string]string{"FERRY_ADDR": "localhost:9000"}},
+		{name: "a flag wins over a variable that does not parse", args: []string{"-max-body-bytes", "100"},
+			env: map[string]string{"FERRY_MAX_BODY_BYTES": "abc"},
+			check: func(t *testing.T, c config) {
+				if c.MaxBodyBytes != 100 {
+					t.Errorf("MaxBodyBytes = %d, want the flag's 100", c.MaxBodyBytes)
+				}
+			}},
+		{name: "negative cache", env: map[string]string{"FERRY_CACHE_BYTES": "-1"}, wantErr: "FERRY_CACHE_BYTES must be 0"},
+		{name: "negative shutdown timeout", env: map[string]string{"FERRY_SHUTDOWN_TIMEOUT": "-5s"}, wantErr: "FERRY_SHUTDOWN_TIMEOUT must be positive"},
+		{name: "no shutdown timeout", env: map[string]string{"FERRY_SHUTDOWN_TIMEOUT": "0s"}, wantErr: "FERRY_SHUTDOWN_TIMEOUT must be positive"},
+		{name: "address without a port", env: map[string]string{"FERRY_ADDR": "nonsense"}, wantErr: `FERRY_ADDR "nonsense" is not host:port`},
 		{name: "unknown flag", args: []string{"-fsync=false"}, wantErr: "not defined"},
 		{name: "a word after the flags", args: []string{"-history-limit", "7", "extra"}, wantErr: `unexpected argument "extra"`},
 	}
