@@ -537,3 +537,58 @@ func TestOutOfRangeListsEveryFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownQueryParameter sends every route a parameter it does not
+// read: each is a 400 naming it, and nothing is written, where before a
+// write with ?dry_run=true was carried out.
+func TestUnknownQueryParameter(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	s.MustPut(t, "item", "a", map[string]any{"name": "a", "qty": 1})
+	item := []byte(`{"name":"b","qty":2}`)
+	v2 := []byte(strings.Replace(itemV1, `"version": 1`, `"version": 2`, 1))
+	tests := []struct {
+		method, path string
+		body         []byte
+	}{
+		{http.MethodPut, "/v1/records/item/b?dry_run=true", item},
+		{http.MethodPost, "/v1/records/item?dry_run=true", item},
+		{http.MethodPatch, "/v1/records/item/a?dry_run=true", []byte(`{"qty":5}`)},
+		{http.MethodDelete, "/v1/records/item/a?dry_run=true", nil},
+		{http.MethodGet, "/v1/records/item/a?version=1", nil},
+		{http.MethodGet, "/v1/records/item?limt=5", nil},
+		{http.MethodGet, "/v1/records/item/_export?limit=5", nil},
+		{http.MethodPost, "/v1/records/item/_import?atomc=true", []byte(`{"id":"c","data":{"name":"c","qty":1}}` + "\n")},
+		{http.MethodGet, "/v1/records/item/_changes?wiat=1", nil},
+		{http.MethodGet, "/v1/records/item/a/_history?limit=1", nil},
+		{http.MethodPost, "/v1/schemas?dryrun=true", v2},
+		{http.MethodGet, "/v1/schemas/item?version=1", nil},
+		{http.MethodPost, "/v1/convert?schma=item", item},
+		{http.MethodGet, "/v1/jobs/x?wait=1", nil},
+	}
+	for _, tc := range tests {
+		ct := "application/json"
+		switch {
+		case tc.method == http.MethodPatch:
+			ct = "application/merge-patch+json"
+		case strings.Contains(tc.path, "_import"):
+			ct = "application/jsonl"
+		}
+		p := s.Send(t, tc.method, tc.path, tc.body, "Content-Type", ct).Problem(t, http.StatusBadRequest)
+		name := tc.path[strings.Index(tc.path, "?")+1 : strings.Index(tc.path, "=")]
+		if !strings.Contains(str(p, "detail"), `"`+name+`"`) {
+			t.Errorf("%s %s: detail %q does not name %s", tc.method, tc.path, str(p, "detail"), name)
+		}
+	}
+	s.Get(t, "/v1/records/item/b").MustStatus(t, http.StatusNotFound)
+	s.Get(t, "/v1/records/item/c").MustStatus(t, http.StatusNotFound)
+	if got := s.Get(t, "/v1/records/item/a").MustStatus(t, http.StatusOK).JSON(t); num(t, got, "qty") != 1 {
+		t.Errorf("record a after refused writes: %v", got)
+	}
+	if got := s.Get(t, "/v1/schemas/item").MustStatus(t, http.StatusOK).JSON(t); len(got["versions"].([]any)) != 1 {
+		t.Errorf("a registration with a misspelt dry_run was carried out: %v", got["versions"])
+	}
+	// What a route does take still works, pretty everywhere.
+	s.Get(t, "/v1/records/item?limit=1&pretty=true").MustStatus(t, http.StatusOK)
+	s.Get(t, "/v1/records/item/a?pretty=true").MustStatus(t, http.StatusOK)
+}

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -348,13 +347,6 @@ func (d *schemaDeps) migrate() http.Handler {
 		sc, err := d.jsonSchemaRequest(r)
 		if err != nil {
 			return err
-		}
-		// A job rewrites every record: a parameter it does not take, such
-		// as the dry_run of a registration, must not start one.
-		for _, name := range slices.Sorted(maps.Keys(r.URL.Query())) {
-			if name != "pretty" {
-				return problem.New(problem.Invalid, "query parameter %s is not one _migrate takes; it takes only pretty", problem.Excerpt(name, maxEcho)).WithReason("query")
-			}
 		}
 		// The request takes no body: it is read only to check a
 		// Content-Digest, as a delete's is.

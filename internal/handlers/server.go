@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -141,6 +142,28 @@ func validQuery(next http.Handler) http.Handler {
 			}
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// takes answers 400 to a query parameter that h does not read, naming the
+// ones it does: a misspelt or misplaced parameter (?dry_run=true on a
+// record write, ?limt=5 on a page) must not be carried out as if it were
+// absent. Every route takes pretty, which indents a JSON answer, problems
+// included.
+func takes(h http.Handler, names ...string) http.Handler {
+	names = append([]string{"pretty"}, names...)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			// validQuery has parsed the query already.
+			for _, name := range slices.Sorted(maps.Keys(r.URL.Query())) {
+				if !slices.Contains(names, name) {
+					writeProblem(w, r, problem.New(problem.Invalid, "query parameter %q is not one this resource takes; it takes %s",
+						problem.Excerpt(name, maxEcho), strings.Join(names, ", ")).WithReason("query"))
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 
