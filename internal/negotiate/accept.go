@@ -1,7 +1,9 @@
 package negotiate
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ferry-dev/ferry/internal/problem"
@@ -170,6 +172,7 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 	// without a version asks for (the latest, or the pin), and each
 	// version a range names.
 	best := candidate{offer: -1}
+	var named []int
 	for oi, o := range offers {
 		for ni := 0; ni <= len(o.Aliases); ni++ {
 			name := o.MediaType
@@ -181,20 +184,19 @@ func choose(accept string, offers []Offer, schema string, has func(version int) 
 			// specifically.
 			best.consider(oi, name, ni > 0, 0, def, usable)
 			if versioned {
-			versions:
+				// Then the versions ranges name, from the latest down,
+				// so that among versions weighed alike the latest wins,
+				// whatever order the client listed them in.
+				named = named[:0]
 				for i := range usable {
 					mr := &usable[i]
-					if _, ok := mr.match(name); !ok || mr.version == 0 {
-						continue
+					if _, ok := mr.match(name); ok && mr.version != 0 && !slices.Contains(named, mr.version) {
+						named = append(named, mr.version)
 					}
-					for j := range i {
-						if usable[j].version == mr.version {
-							if _, ok := usable[j].match(name); ok {
-								continue versions // weighed already
-							}
-						}
-					}
-					best.consider(oi, name, ni > 0, mr.version, def, usable)
+				}
+				slices.SortFunc(named, func(a, b int) int { return cmp.Compare(b, a) })
+				for _, v := range named {
+					best.consider(oi, name, ni > 0, v, def, usable)
 				}
 			}
 		}

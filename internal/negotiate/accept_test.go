@@ -432,6 +432,30 @@ func TestChooseVersion(t *testing.T) {
 	}
 }
 
+// TestChooseVersionTieGoesToLatest lists versions weighed alike in either
+// order: the latest of them wins, as the default would, whatever the
+// order of the header.
+func TestChooseVersionTieGoesToLatest(t *testing.T) {
+	t.Parallel()
+	res := testResource{name: "order", latest: 4}
+	for _, tc := range []struct {
+		accept string
+		want   int
+	}{
+		{"application/json;version=1, application/json;version=2", 2},
+		{"application/json;version=2, application/json;version=1", 2},
+		{"application/json;version=1, application/json;version=3, application/json;version=2", 3},
+		{"application/json;version=1, application/json;version=2;q=0.9", 1},
+		{"application/json;version=1, application/json", 1},           // named more specifically
+		{"application/json;version=1, application/cbor;version=3", 1}, // formats first
+	} {
+		got, err := ChooseVersion(tc.accept, recordOffers, res, 4)
+		if err != nil || got.Version != tc.want {
+			t.Errorf("ChooseVersion(%q) = %+v, %v; want version %d", tc.accept, got, err, tc.want)
+		}
+	}
+}
+
 func TestContentTypeSchema(t *testing.T) {
 	t.Parallel()
 	for ct, want := range map[string]string{
