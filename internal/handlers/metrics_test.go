@@ -1,10 +1,16 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The metrics of API.md §7 appear once the service has done the work they
@@ -69,4 +75,58 @@ func TestMetricsCountClientGoneAs499(t *testing.T) {
 	if strings.Contains(body, `code="503"`) {
 		t.Error("/metrics counts the client's departure as a 503")
 	}
+}
+
+// An export whose client leaves partway through is counted as 499 too,
+// not as the 200 its headers carried: the work was cut short by the
+// client, unlike an export that a record it cannot show cuts short.
+func TestMetricsCountExportLeftAs499(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"pet","version":1,"fields":{"name":{"type":"string"}}}`)
+	var stream bytes.Buffer
+	for i := range 20000 {
+		fmt.Fprintf(&stream, `{"id":"p%05d","data":{"name":"%s"}}`+"\n", i, strings.Repeat("x", 200))
+	}
+	s.Send(t, http.MethodPost, "/v1/records/pet/_import", stream.Bytes(), "Content-Type", "application/jsonl").MustStatus(t, 200)
+
+	conn, err := net.Dial("tcp", s.HTTP.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /v1/records/pet/_export HTTP/1.1\r\nHost: x\r\nAccept: application/jsonl\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(conn, make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	// Leave with a reset, so that the server's next write fails.
+	_ = conn.(*net.TCPConn).SetLinger(0)
+	_ = conn.Close()
+
+	want := `ferry_http_requests_total{code="499",method="GET",route="/v1/records/{schema}/_export"} 1`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := string(s.Get(t, "/metrics").MustStatus(t, 200).Body)
+		if strings.Contains(body, want) {
+			if strings.Contains(body, `code="200",method="GET",route="/v1/records/{schema}/_export"`) {
+				t.Error("/metrics counts the export its client left as a 200 as well")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s after the client left:\n%s", want, grepLines(body, "_export"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -178,8 +178,14 @@ func (d *recordDeps) exportRecords() http.Handler {
 			// last chunk, or a connection closed before its length),
 			// and to log why.
 			info := requestInfoFrom(w)
-			info.failure = "export_cut_short"
-			info.logger.Warn().Err(err).Str("request_id", info.id).Str("schema", t.name).Int("envelopes_sent", n).Msg("export cut short")
+			if r.Context().Err() != nil {
+				// The client left: its own doing, counted as 499.
+				info.failure = reasonCancelled
+				info.logger.Info().Err(err).Str("request_id", info.id).Str("schema", t.name).Int("envelopes_sent", n).Msg("export left by its client")
+			} else {
+				info.failure = "export_cut_short"
+				info.logger.Warn().Err(err).Str("request_id", info.id).Str("schema", t.name).Int("envelopes_sent", n).Msg("export cut short")
+			}
 			// HTTP/1.0 has no framing to show a body incomplete: its
 			// end is the connection's, and a stream cut between two
 			// envelopes would look whole, so it is not flushed.
