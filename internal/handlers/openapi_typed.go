@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/go-json-experiment/json"
 
@@ -30,7 +32,7 @@ func (d *schemaDeps) typedOpenAPI() http.Handler {
 			for _, v := range sc.All() {
 				schemas[componentName(sc.Name(), v.Number())] = openAPIObject(v.Definition().Fields)
 			}
-			addTypedPaths(paths, sc)
+			addTypedPaths(doc, paths, sc)
 		}
 		return writeJSON(w, r, http.StatusOK, doc)
 	})
@@ -49,9 +51,18 @@ func childMap(m map[string]any, key string) map[string]any {
 	return c
 }
 
-// addTypedPaths adds the record paths of one schema, typed at its latest
-// version.
-func addTypedPaths(paths map[string]any, sc *schema.Schema) {
+// genericRecordPath is the generic path whose operations the typed paths copy.
+const genericRecordPath = "/v1/records/{schema}/{id}"
+
+// addTypedPaths adds the record path of one schema: a copy of the generic
+// record path's operations, with their statuses, headers and parameters,
+// whose records are typed at the schema's latest version and whose
+// operation ids and tags name the schema.
+func addTypedPaths(doc, paths map[string]any, sc *schema.Schema) {
+	base, ok := paths[genericRecordPath].(map[string]any)
+	if !ok {
+		return
+	}
 	name := sc.Name()
 	ref := map[string]any{"$ref": "#/components/schemas/" + componentName(name, sc.Latest().Number())}
 	content := func() map[string]any {
@@ -61,32 +72,67 @@ func addTypedPaths(paths map[string]any, sc *schema.Schema) {
 			"application/cbor":        map[string]any{"schema": ref},
 		}
 	}
-	problemRef := map[string]any{"$ref": "#/components/responses/Problem"}
-	idParam := map[string]any{
-		"name": "id", "in": "path", "required": true,
-		"schema": map[string]any{"type": "string", "pattern": `^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`},
-	}
-	op := func(id, summary string, withBody bool, okStatus string) map[string]any {
-		o := map[string]any{
-			"operationId": id,
-			"summary":     summary,
-			"tags":        []string{name},
-			"parameters":  []any{idParam},
-			"responses": map[string]any{
-				okStatus:  map[string]any{"description": summary, "content": content()},
-				"default": problemRef,
-			},
+	item := map[string]any{}
+	for key, v := range base {
+		if key == "parameters" {
+			// The schema is part of the path now; the id stays.
+			var params []any
+			for _, p := range asSlice(v) {
+				if m, _ := p.(map[string]any); m["$ref"] != "#/components/parameters/RecordSchemaPath" {
+					params = append(params, p)
+				}
+			}
+			item[key] = params
+			continue
 		}
-		if withBody {
-			o["requestBody"] = map[string]any{"required": true, "content": content()}
+		op, ok := v.(map[string]any)
+		if !ok {
+			continue
 		}
-		return o
+		op = maps.Clone(op)
+		op["operationId"] = key + schema.GoName(name)
+		op["tags"] = []string{name}
+		if key == "put" {
+			op["requestBody"] = map[string]any{"required": true, "content": content()}
+		}
+		responses := maps.Clone(asMap(op["responses"]))
+		for status, resp := range responses {
+			r := resolveResponse(doc, resp)
+			if _, hasBody := r["content"]; hasBody && status[0] == '2' {
+				r = maps.Clone(r)
+				r["content"] = content()
+				responses[status] = r
+			}
+		}
+		op["responses"] = responses
+		item[key] = op
 	}
-	goName := schema.GoName(name)
-	paths["/v1/records/"+name+"/{id}"] = map[string]any{
-		"get": op("get"+goName, "Read a "+name+" record", false, "200"),
-		"put": op("put"+goName, "Create or replace a "+name+" record", true, "200"),
+	paths["/v1/records/"+name+"/{id}"] = item
+}
+
+// resolveResponse returns the response object resp stands for, following
+// a reference into the document's components.
+func resolveResponse(doc map[string]any, resp any) map[string]any {
+	r := asMap(resp)
+	ref, ok := r["$ref"].(string)
+	if !ok {
+		return r
 	}
+	name, ok := strings.CutPrefix(ref, "#/components/responses/")
+	if !ok {
+		return r
+	}
+	return asMap(asMap(asMap(doc["components"])["responses"])[name])
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
 }
 
 // openAPIObject renders schema fields as an OpenAPI 3.0 object schema.

@@ -45,6 +45,42 @@ func TestTypedOpenAPIDocument(t *testing.T) {
 	if !strings.HasPrefix(ref, "#/components/schemas/item_v") {
 		t.Errorf("typed GET response schema ref = %q, want an item_vN component", ref)
 	}
+	// Every status of the generic record path, so that generated clients
+	// know a create (201), a minimal write (204) and a 304.
+	for _, tc := range []struct {
+		op       *openapi3.Operation
+		statuses []int
+		typed    []int
+	}{
+		{item.Get, []int{200, 304, 404, 406, 412}, []int{200}},
+		{item.Put, []int{200, 201, 204, 412, 422, 428}, []int{200, 201}},
+		{item.Patch, []int{200, 204, 404}, []int{200}},
+		{item.Delete, []int{204, 404}, nil},
+		{item.Head, []int{200, 304}, nil},
+	} {
+		if tc.op == nil {
+			t.Fatalf("typed path lacks an operation: get %v put %v patch %v delete %v head %v", item.Get != nil, item.Put != nil, item.Patch != nil, item.Delete != nil, item.Head != nil)
+		}
+		for _, status := range tc.statuses {
+			if tc.op.Responses.Status(status) == nil {
+				t.Errorf("%s lacks status %d", tc.op.OperationID, status)
+			}
+		}
+		for _, status := range tc.typed {
+			mt := tc.op.Responses.Status(status).Value.Content.Get("application/json")
+			if mt == nil || !strings.HasPrefix(mt.Schema.Ref, "#/components/schemas/item_v") {
+				t.Errorf("%s %d is not typed", tc.op.OperationID, status)
+			}
+		}
+	}
+	if item.Put.OperationID != "putItem" || item.Put.Tags[0] != "item" {
+		t.Errorf("typed PUT is %q tagged %v, want putItem tagged item", item.Put.OperationID, item.Put.Tags)
+	}
+	for _, p := range append(item.Parameters, item.Get.Parameters...) {
+		if p.Value.Name == "schema" {
+			t.Error("typed path still takes a schema parameter")
+		}
+	}
 }
 
 // The reference page is served from the binary and lists the routes.
