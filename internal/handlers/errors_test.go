@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"runtime"
@@ -591,4 +592,41 @@ func TestUnknownQueryParameter(t *testing.T) {
 	// What a route does take still works, pretty everywhere.
 	s.Get(t, "/v1/records/item?limit=1&pretty=true").MustStatus(t, http.StatusOK)
 	s.Get(t, "/v1/records/item/a?pretty=true").MustStatus(t, http.StatusOK)
+}
+
+// TestOutOfRangeIntegerListedAlone sends an integer beyond 64 bits to a
+// field with a rule: the body is refused for the integer, and the rule,
+// which would have seen the zero left in its place, adds no failure. In
+// CBOR, with a time sent as epoch seconds beside it, the time is read as
+// the decoder reads it rather than reported as the wrong type.
+func TestOutOfRangeIntegerListedAlone(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"oi","version":1,"fields":{
+		"amount":{"type":"int","validate":"gte=10"},"at":{"type":"time"}}}`)
+	fields := func(p map[string]any) string {
+		var out []string
+		for _, f := range p["errors"].([]any) {
+			m := f.(map[string]any)
+			out = append(out, fmt.Sprint(m["field"], ":", m["rule"]))
+		}
+		return strings.Join(out, " ")
+	}
+	p := s.Send(t, http.MethodPut, "/v1/records/oi/a", []byte(`{"amount":9223372036854775808,"at":"2026-01-01T00:00:00Z"}`),
+		"Content-Type", "application/json").Problem(t, http.StatusUnprocessableEntity)
+	if got := fields(p); got != "amount:int_range" {
+		t.Errorf("JSON: failures %q, want amount:int_range alone", got)
+	}
+
+	body := mustCBOR(t, map[string]any{"amount": uint64(math.MaxUint64), "at": int64(1767225600)})
+	p = s.Send(t, http.MethodPut, "/v1/records/oi/a", body, "Content-Type", "application/cbor").Problem(t, http.StatusUnprocessableEntity)
+	if got := fields(p); got != "amount:int_range" {
+		t.Errorf("CBOR: failures %q, want amount:int_range alone", got)
+	}
+	// The same time is taken when nothing else is wrong.
+	s.Send(t, http.MethodPut, "/v1/records/oi/a", mustCBOR(t, map[string]any{"amount": 10, "at": int64(1767225600)}),
+		"Content-Type", "application/cbor").MustStatus(t, http.StatusCreated)
+	if got := s.Get(t, "/v1/records/oi/a").MustStatus(t, 200).JSON(t); str(got, "at") != "2026-01-01T00:00:00Z" {
+		t.Errorf("epoch time read as %v", got["at"])
+	}
 }

@@ -229,13 +229,11 @@ func (v *Version) failed(failures []problem.FieldError, version int) error {
 }
 
 // coveredBy reports whether a rule failure at path concerns a field
-// already reported missing (or something inside it), which would say the
-// same thing twice.
+// already reported missing or holding a value the record could not take
+// (an integer out of range), or something inside it: the rule then saw
+// the zero left in its place, and its failure would be false.
 func coveredBy(failures []problem.FieldError, path string) bool {
 	for _, f := range failures {
-		if f.Rule != "present" {
-			continue
-		}
 		if path == f.Field || len(path) > len(f.Field) && path[:len(f.Field)] == f.Field && (path[len(f.Field)] == '.' || path[len(f.Field)] == '[') {
 			return true
 		}
@@ -296,11 +294,13 @@ func (v *Version) ToMap(rec any) (map[string]any, error) {
 // and validates it as Validate does a wire struct. Unknown fields and
 // values of the wrong type are a problem.Invalid error listing "errors";
 // absent or null fields that must be present, and failed rules, are a
-// problem.Unprocessable error. With nullTime set, null on a time field
-// that is not optional is the zero time, as CBOR writes it.
-func (v *Version) FromMap(m map[string]any, nullTime bool) (any, error) {
+// problem.Unprocessable error. With cbor set, values are read as the
+// CBOR decoder reads them: null on a time field that is not optional is
+// the zero time, as CBOR writes it, and a number on a time field is
+// seconds since the Unix epoch.
+func (v *Version) FromMap(m map[string]any, cbor bool) (any, error) {
 	rec := reflect.New(v.c.root.plain)
-	fl := filler{nullTime: nullTime}
+	fl := filler{cbor: cbor}
 	fl.mapObject(v.c.root, m, rec.Elem())
 	if err := v.malformed(&fl); err != nil {
 		return nil, err

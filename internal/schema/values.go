@@ -23,9 +23,10 @@ type filler struct {
 	// fromGob makes every absent field present with its zero value: gob
 	// leaves zero values off the wire.
 	fromGob bool
-	// nullTime makes null on a time field its zero time, as CBOR bodies
-	// write it.
-	nullTime bool
+	// cbor reads values as CBOR's decoder does: null on a time field is
+	// its zero time, as CBOR bodies write it, and a number there is
+	// seconds since the Unix epoch, as an untagged CBOR time may be.
+	cbor bool
 	// shown makes an absent optional array or map an empty one, as a
 	// record is shown: arrays and maps are never null on output.
 	shown bool
@@ -546,6 +547,11 @@ func (fl *filler) mapValue(n *node, x any, dst reflect.Value) {
 		case time.Time:
 			setTime(dst, fl.checkTime(t.UTC()))
 			return
+		case int64, float64:
+			if t, ok := epochTime(x); ok && fl.cbor {
+				setTime(dst, fl.checkTime(t))
+				return
+			}
 		case string:
 			// The parser alone takes more than nine fractional digits
 			// and drops the rest: the text is checked first, as every
@@ -832,7 +838,7 @@ func (v *Version) ShowsOptionalContainers() bool { return v.c.optionalContainers
 // nullIsZeroTime reports whether a null where a value of n belongs is
 // the zero time, as CBOR writes it; the zero value is that time.
 func (fl *filler) nullIsZeroTime(n *node) bool {
-	return fl.nullTime && n.kind == kindTime
+	return fl.cbor && n.kind == kindTime
 }
 
 // NullDefaults checks data, a record of this version in plain form as any
@@ -846,7 +852,7 @@ func (v *Version) NullDefaults(data any, nullTime bool) error {
 	if !v.c.defaulted {
 		return nil
 	}
-	fl := filler{nullTime: nullTime}
+	fl := filler{cbor: nullTime}
 	fl.nullDefaults(v.c.root, data)
 	return v.failed(fl.missing, 0)
 }
@@ -888,4 +894,21 @@ func (fl *filler) nullDefaults(n *node, x any) {
 			}
 		}
 	}
+}
+
+// epochTime reads x, an int64 or a float64 of seconds since the Unix
+// epoch, as the CBOR decoder reads an untagged number on a time field:
+// whole seconds, and the fraction of a float as nanoseconds.
+func epochTime(x any) (time.Time, bool) {
+	switch x := x.(type) {
+	case int64:
+		return time.Unix(x, 0).UTC(), true
+	case float64:
+		if math.IsNaN(x) || math.Abs(x) >= 1<<63 {
+			return time.Time{}, false
+		}
+		sec, frac := math.Modf(x)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
+	}
+	return time.Time{}, false
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 )
 
 func TestToFloat(t *testing.T) {
@@ -47,6 +48,31 @@ func TestHasDefaults(t *testing.T) {
 		_, sc := mustRegister(t, fmt.Sprintf(`{"name":"d%d","version":1,"fields":%s}`, i, tt.fields))
 		if got := sc.Latest().HasDefaults(); got != tt.want {
 			t.Errorf("fields %s: HasDefaults() = %v, want %v", tt.fields, got, tt.want)
+		}
+	}
+}
+
+// TestEpochTime reads numbers as the CBOR decoder reads an untagged time.
+func TestEpochTime(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   any
+		want string
+		ok   bool
+	}{
+		{int64(0), "1970-01-01T00:00:00Z", true},
+		{int64(1767225600), "2026-01-01T00:00:00Z", true},
+		{int64(-1), "1969-12-31T23:59:59Z", true},
+		{1.5, "1970-01-01T00:00:01.5Z", true},
+		{-1.5, "1969-12-31T23:59:58.5Z", true},
+		{math.NaN(), "", false},
+		{math.Inf(1), "", false},
+		{1e19, "", false},
+		{"1", "", false},
+	} {
+		got, ok := epochTime(tc.in)
+		if ok != tc.ok || ok && got.Format(time.RFC3339Nano) != tc.want {
+			t.Errorf("epochTime(%v) = %v, %v; want %s, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 }
