@@ -630,3 +630,28 @@ func TestOutOfRangeIntegerListedAlone(t *testing.T) {
 		t.Errorf("epoch time read as %v", got["at"])
 	}
 }
+
+// The HTTP/2 preface, which net/http hands to handlers, gets the 400 that
+// every other version but 1.x gets, not a 404 for the path "*".
+func TestHTTP2PrefaceRefused(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	conn, err := net.Dial("tcp", s.HTTP.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/problem+json" ||
+		!strings.Contains(string(body), "HTTP/1.0 and HTTP/1.1") {
+		t.Errorf("HTTP/2 preface: %d %q %s; want the 400 of an unspoken version", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}

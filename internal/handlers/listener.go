@@ -146,7 +146,7 @@ func problemForStdError(b []byte, newID func() string) (stdProblem, bool) {
 	case http.StatusHTTPVersionNotSupported:
 		// A request line naming HTTP/2.0 or 0.9, say: the client's
 		// fault too.
-		status, detail = http.StatusBadRequest, "the request names an HTTP version Ferry does not speak over HTTP/1 (it speaks HTTP/1.0 and HTTP/1.1)"
+		status, detail = http.StatusBadRequest, unspokenVersion
 	}
 	known, ok := stdAnswers[status]
 	if !ok {
@@ -185,3 +185,7 @@ var stdAnswers = map[int]stdAnswer{
 	http.StatusBadRequest:                  {"invalid", "the request is not well-formed HTTP/1.1"},
 	http.StatusExpectationFailed:           {"expectation-failed", "the Expect header asks for an expectation this server does not meet (it meets 100-continue only)"},
 }
+
+// unspokenVersion is the detail of the 400 to a request in an HTTP version
+// other than 1.x.
+const unspokenVersion = "the request names an HTTP version Ferry does not speak over HTTP/1 (it speaks HTTP/1.0 and HTTP/1.1)"

@@ -97,13 +97,28 @@ func NewServer(d Deps) (http.Handler, error) {
 	if d.RequestIDs == nil {
 		d.RequestIDs = NewRequestIDs()
 	}
-	r.Use(observe(d.Logger, d.Metrics, d.RequestIDs, d.BodyIdle), decodedPath, validQuery, oneContentType)
+	r.Use(observe(d.Logger, d.Metrics, d.RequestIDs, d.BodyIdle), httpOne, decodedPath, validQuery, oneContentType)
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		writeProblem(w, req, problem.New(problem.NotFound, "no resource at %s", req.URL.Path))
 	})
 	r.MethodNotAllowed(methodNotAllowed(r))
 	addRoutes(r, d, docs)
 	return r, nil
+}
+
+// httpOne answers the HTTP/2 preface (PRI * HTTP/2.0), which net/http
+// hands on for a handler that speaks HTTP/2 without TLS, with the 400 that
+// the listener gives every other HTTP version but 1.x: Ferry speaks
+// HTTP/1.0 and HTTP/1.1.
+func httpOne(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 1 {
+			w.Header().Set("Connection", "close")
+			writeProblem(w, r, problem.New(problem.Invalid, "%s", unspokenVersion).WithReason("version"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // decodedPath routes a request by its decoded path, as net/url gives it,
