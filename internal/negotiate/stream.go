@@ -328,7 +328,12 @@ func (d *framedDecoder) valueError(value []byte, err error) error {
 	if !ok {
 		return err
 	}
-	if d.c.framing != framingSelfDelimited && !jsontext.Value(value).IsValid(jsontext.AllowDuplicateNames(true)) {
+	if d.c.framing == framingLines && !jsontext.Value(value).IsValid(jsontext.AllowDuplicateNames(true)) {
+		// A line that is not one JSON value may be part of a value
+		// written across lines, so where the next value starts is not
+		// known. In a JSON text sequence the record separator says
+		// where, and a text that does not parse is rejected alone
+		// (RFC 7464 §2.3).
 		d.err = p
 		return p
 	}
@@ -437,7 +442,9 @@ func (d *framedDecoder) seqElement(elem []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if elem[len(elem)-1] != '\n' {
-		return nil, false, d.framingError("the JSON text does not end with a line feed and may be truncated")
+		// The next record separator still marks where the next text
+		// starts, so this one is rejected alone (RFC 7464 §2.3).
+		return nil, false, skippedValue(d.framingError("the JSON text does not end with a line feed and may be truncated"), elem)
 	}
 	// The line feed is framing, as it is in JSON Lines: not held to the limit.
 	return d.element(elem[:len(elem)-1])
