@@ -512,7 +512,8 @@ func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t targe
 	rec := written.Record
 	w.Header().Set("Ferry-Revision", strconv.FormatInt(rec.Revision, 10))
 	rep := recordRepresentation(t, rec, f)
-	if preferMinimal(r) {
+	switch preferredReturn(r) {
+	case "minimal":
 		if err := d.settleETag(&rep, t, rec, f, written.View); err != nil {
 			return err
 		}
@@ -522,6 +523,10 @@ func (d *recordDeps) answerWrite(w http.ResponseWriter, r *http.Request, t targe
 		}
 		writeValidators(w, status, rep)
 		return nil
+	case "representation":
+		// What a write answers anyway; saying so tells the client its
+		// preference was understood.
+		w.Header().Set("Preference-Applied", "return=representation")
 	}
 	if err := d.encodeBody(&rep, t, rec, f, written.View); err != nil {
 		return err
@@ -542,10 +547,14 @@ func viewVersion(r *http.Request, sc *schema.Schema, f recordFormat) int {
 	return f.version
 }
 
-// preferMinimal reports whether the request prefers return=minimal. Only
-// the first return preference counts (RFC 7240 §2), across every Prefer
-// field in order.
-func preferMinimal(r *http.Request) bool {
+// preferMinimal reports whether the request prefers return=minimal.
+func preferMinimal(r *http.Request) bool { return preferredReturn(r) == "minimal" }
+
+// preferredReturn returns the request's return preference, lower-cased:
+// "minimal", "representation", another word, or "" when there is none.
+// Only the first return preference counts (RFC 7240 §2), across every
+// Prefer field in order.
+func preferredReturn(r *http.Request) string {
 	for _, v := range r.Header.Values("Prefer") {
 		for v != "" {
 			var p string
@@ -555,11 +564,11 @@ func preferMinimal(r *http.Request) bool {
 			name, value, _ := strings.Cut(p, "=")
 			if strings.EqualFold(strings.TrimSpace(name), "return") {
 				value, _, _ = strings.Cut(value, ";")
-				return strings.EqualFold(strings.Trim(strings.TrimSpace(value), `"`), "minimal")
+				return strings.ToLower(strings.Trim(strings.TrimSpace(value), `"`))
 			}
 		}
 	}
-	return false
+	return ""
 }
 
 // nextListElement splits the first element off a comma-separated list
