@@ -264,6 +264,8 @@ func ReadSizedBody(r io.Reader, contentEncoding string, size, limit int64) ([]by
 		return nil, tooLarge(limit)
 	case src.err != nil:
 		return nil, ReadFailed(src.err)
+	case errors.Is(err, zstd.ErrWindowSizeExceeded):
+		return nil, problem.Wrap(problem.Invalid, err, "the zstd request body uses a window larger than the %d MiB of the zstd content coding (RFC 9659); compress it with a window of 8 MiB or less", zstdMaxWindow>>20).WithReason("encoding")
 	}
 	return nil, problem.Wrap(problem.Invalid, err, "the request body is not valid %s data", coding).WithReason("encoding")
 }

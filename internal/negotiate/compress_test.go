@@ -256,3 +256,22 @@ func TestReadBodyBomb(t *testing.T) {
 		}
 	}
 }
+
+// A zstd body whose frame asks for a window past RFC 9659's 8 MiB is
+// refused with a 400 that says so, not as data that is not zstd.
+func TestReadBodyZstdWindow(t *testing.T) {
+	t.Parallel()
+	// A frame whose header asks for a 2 GiB window (window log 31), then
+	// one raw block of one byte, last.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3, 0x09, 0x00, 0x00, 'x'}
+	_, err := ReadBody(bytes.NewReader(frame), "zstd", 1<<20)
+	p, ok := problem.As(err)
+	if !ok || p.Kind != problem.Invalid || !strings.Contains(p.Detail, "window larger than the 8 MiB") {
+		t.Errorf("ReadBody of a zstd body with a 2 GiB window: %v, want a 400 naming the window", err)
+	}
+	// The same frame with an 8 MiB window (log 23) reads.
+	frame[5] = 13 << 3
+	if body, err := ReadBody(bytes.NewReader(frame), "zstd", 1<<20); err != nil || string(body) != "x" {
+		t.Errorf("ReadBody of a zstd body with an 8 MiB window = %q, %v; want x", body, err)
+	}
+}
