@@ -143,7 +143,17 @@ func yamlScalar(n *yaml.Node) (any, error) {
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return nil, fmt.Errorf("line %d: %q is not a finite number", n.Line, n.Value)
 		}
-		return f, nil
+		// A float keeps its digits, as it would in a JSON definition:
+		// 1.0 is not an integer default for an int field. What JSON
+		// cannot write as it stands (.5, +1.5) is written anew.
+		if v := jsontext.Value(n.Value); v.Kind() == '0' && v.IsValid() {
+			return v, nil
+		}
+		text := strconv.FormatFloat(f, 'g', -1, 64)
+		if !strings.ContainsAny(text, ".e") {
+			text += ".0"
+		}
+		return jsontext.Value(text), nil
 	default:
 		return nil, fmt.Errorf("line %d: tag %s is not supported in a definition", n.Line, tag)
 	}

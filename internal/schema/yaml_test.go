@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,8 @@ func TestYAMLToJSON(t *testing.T) {
 	}{
 		{"YAML 1.1 booleans are strings as keys", "{y: 1, n: 2, on: 3, off: 4, yes: 5, no: 6}", `{"n":2,"no":6,"off":4,"on":3,"y":1,"yes":5}`, ""},
 		{"and as values", "[y, on, no, true, False]", `["y","on","no",true,false]`, ""},
-		{"numbers keep their digits", "[9007199254740993, -0, 1.5, 0x1f, 0o17, 1e3, +5, 012]", `[9007199254740993,-0,1.5,31,15,1000,5,12]`, ""},
+		{"numbers keep their digits", "[9007199254740993, -0, 1.5, 0x1f, 0o17, 1e3, +5, 012]", `[9007199254740993,-0,1.5,31,15,1e3,5,12]`, ""},
+		{"floats stay floats", "[1.0, .5, +1.5, -2., 1E3]", `[1.0,0.5,1.5,-2.0,1E3]`, ""},
 		{"YAML 1.1 integers are 1.2 strings", "[1_000]", `["1_000"]`, ""},
 		{"timestamps are strings", "{at: 2024-01-01T00:00:00Z, day: 2024-01-01}", `{"at":"2024-01-01T00:00:00Z","day":"2024-01-01"}`, ""},
 		{"null and quoted", `{a: null, b: "null", c: ~, d: '1'}`, `{"a":null,"b":"null","c":null,"d":"1"}`, ""},
@@ -74,4 +76,26 @@ func FuzzYAMLToJSON(f *testing.F) {
 			t.Fatalf("ParseDefinition of converted YAML: %v", err)
 		}
 	})
+}
+
+// A float default in YAML is refused on an int field, as it is in JSON:
+// 1.0 is not an integer literal in either.
+func TestYAMLFloatDefaultOnInt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{"name: d\nversion: 1\nfields:\n  n: {type: int, default: 1.0}\n", false},
+		{"name: d\nversion: 1\nfields:\n  n: {type: int, default: 1}\n", true},
+		{"name: d\nversion: 1\nfields:\n  n: {type: float, default: 1.0}\n", true},
+	} {
+		def, err := ParseDefinition([]byte(tc.yaml), true)
+		if err == nil {
+			_, err = NewRegistry(newMemStore()).Register(context.Background(), def, false)
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: error %v, want ok %v", tc.yaml, err, tc.ok)
+		}
+	}
 }
