@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -552,4 +554,55 @@ func FuzzDecodeDoc(f *testing.F) {
 			t.Fatalf("round trip changed the document:\n%+v\n%+v", doc, back)
 		}
 	})
+}
+
+// TestMoveIntoNewObject moves top-level fields into an object that the
+// version adds, and in a third version out of it again before removing
+// it: the add's default need not hold what the renames bring, and records
+// go up and down losslessly.
+func TestMoveIntoNewObject(t *testing.T) {
+	t.Parallel()
+	v1 := `{"name":"pt","version":1,"fields":{"x":{"type":"int"},"y":{"type":"int"},"label":{"type":"string"}}}`
+	v2 := `{"name":"pt","version":2,"fields":{"label":{"type":"string"},"pos":{"type":"object","fields":{"x":{"type":"int"},"y":{"type":"int"},"z":{"type":"int"}}}},
+	 "migrate":[{"op":"add","field":"pos","default":{}},{"op":"rename","from":"x","to":"pos.x"},{"op":"rename","from":"y","to":"pos.y"},{"op":"add","field":"pos.z","default":0}]}`
+	v3 := `{"name":"pt","version":3,"fields":{"label":{"type":"string"},"px":{"type":"int"},"py":{"type":"int"}},
+	 "migrate":[{"op":"rename","from":"pos.x","to":"px"},{"op":"rename","from":"pos.y","to":"py"},{"op":"remove","field":"pos","default":{"z":0}}]}`
+	// Each step can be undone, so the strictest mode takes the chain too.
+	full := strings.Replace(v1, `"version":1,`, `"version":1,"compatibility":"FULL_TRANSITIVE",`, 1)
+	_, s := mustRegister(t, full, v2, v3)
+	d := mustWrite(t, s, recordAt(t, s, 1, `{"x":1,"y":2,"label":"a"}`), 1, nil)
+	for n, want := range map[int]string{
+		1: `{"label":"a","x":1,"y":2}`,
+		2: `{"label":"a","pos":{"x":1,"y":2,"z":0}}`,
+		3: `{"label":"a","px":1,"py":2}`,
+	} {
+		if got := viewJSON(t, s, d, n); got != want {
+			t.Errorf("v%d view = %s, want %s", n, got, want)
+		}
+	}
+	// Written at version 2 with a z version 1 cannot see: back at 2 after
+	// a version-1 write, and at 1 without pos.
+	d = mustWrite(t, s, recordAt(t, s, 2, `{"label":"b","pos":{"x":3,"y":4,"z":5}}`), 2, nil)
+	if got, want := viewJSON(t, s, d, 1), `{"label":"b","x":3,"y":4}`; got != want {
+		t.Errorf("v1 view = %s, want %s", got, want)
+	}
+	d = mustWrite(t, s, recordAt(t, s, 1, `{"x":7,"y":8,"label":"c"}`), 1, d)
+	if got, want := viewJSON(t, s, d, 2), `{"label":"c","pos":{"x":7,"y":8,"z":5}}`; got != want {
+		t.Errorf("v2 view after a v1 write = %s, want %s", got, want)
+	}
+}
+
+// TestAddedObjectDefaultStillChecked keeps refusing a default that lacks
+// a required member no step provides.
+func TestAddedObjectDefaultStillChecked(t *testing.T) {
+	t.Parallel()
+	v1 := `{"name":"pq","version":1,"fields":{"x":{"type":"int"}}}`
+	v2 := `{"name":"pq","version":2,"fields":{"pos":{"type":"object","fields":{"x":{"type":"int"},"w":{"type":"int"}}}},
+	 "migrate":[{"op":"add","field":"pos","default":{}},{"op":"rename","from":"x","to":"pos.x"}]}`
+	r, _ := mustRegister(t, v1)
+	def := mustParse(t, v2)
+	_, err := r.Register(context.Background(), def, false)
+	if err == nil || !strings.Contains(fmt.Sprint(err, problemLists(err)), "w") {
+		t.Errorf("Register with a default lacking w = %v %v, want it refused naming w", err, problemLists(err))
+	}
 }

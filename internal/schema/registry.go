@@ -364,7 +364,7 @@ func (c *compiler) compileDefaults(root *node) {
 		if f.def.Default == nil {
 			return
 		}
-		x, err := decodeDefault(f.node, f.def.Default)
+		x, err := decodeDefault(f.node, f.def.Default, nil)
 		if err != "" {
 			c.errorf("field '%s': the default %s", path, err)
 			return

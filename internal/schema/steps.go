@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,11 @@ type step struct {
 	// takes away.
 	node     *node
 	optional bool
+	// filled are the members of the object an add creates (or a remove
+	// takes away) that other steps of the version move in after it (or
+	// moved out before it), as paths below path: its default need not
+	// hold them, and its shape lacks them until those steps run.
+	filled [][]string
 	// hasDefault and dflt (plain form) are the step's default.
 	hasDefault bool
 	dflt       any
@@ -177,21 +183,76 @@ func describeRaw(s Step) string {
 // change only by retype.
 func (sc *stepChecker) compileSteps(raw []Step, prevRoot, nextRoot *node, version int) []*step {
 	shapes := shapesOf(prevRoot, version-1)
+	compiled := make([]*step, len(raw))
+	for i, rs := range raw {
+		if st := sc.compileStep(rs, fmt.Sprintf("step %d (%s)", i+1, describeRaw(rs))); st != nil {
+			st.version, st.index = version, i
+			st.key = strconv.Itoa(version) + "." + strconv.Itoa(i)
+			compiled[i] = st
+		}
+	}
+	for i, st := range compiled {
+		if st != nil && (st.op == OpAdd || st.op == OpRemove) {
+			st.filled = filledBy(compiled, i)
+		}
+	}
 	var steps []*step
 	for i, rs := range raw {
-		where := fmt.Sprintf("step %d (%s)", i+1, describeRaw(rs))
-		st := sc.compileStep(rs, where)
-		if st == nil {
-			continue
-		}
-		st.version, st.index = version, i
-		st.key = strconv.Itoa(version) + "." + strconv.Itoa(i)
-		if sc.applyNew(shapes, st, rs, nextRoot, where, version) {
+		st := compiled[i]
+		if st != nil && sc.applyNew(shapes, st, rs, nextRoot, fmt.Sprintf("step %d (%s)", i+1, describeRaw(rs)), version) {
 			steps = append(steps, st)
 		}
 	}
 	sc.compareStructure(shapes, nextRoot, "", version)
 	return steps
+}
+
+// filledBy returns the members of the object that steps[i], an add or a
+// remove, creates or takes away, which the version's other steps move
+// into it after (an add) or out of it before (a remove), as paths below
+// it: moving fields into a new object is an add of the object followed by
+// renames into it, and moving the last ones out of an object is renames
+// followed by its remove.
+func filledBy(steps []*step, i int) [][]string {
+	at := steps[i]
+	var filled [][]string
+	for j, st := range steps {
+		if st == nil || (at.op == OpAdd) != (j > i) || j == i {
+			continue
+		}
+		var p []string
+		switch {
+		case at.op == OpAdd && st.op == OpRename:
+			p = st.to
+		case at.op == OpAdd && st.op == OpAdd, at.op == OpRemove && st.op == OpRemove:
+			p = st.path
+		case at.op == OpRemove && st.op == OpRename:
+			p = st.from
+		}
+		if len(p) > len(at.path) && slices.Equal(p[:len(at.path)], at.path) {
+			filled = append(filled, p[len(at.path):])
+		}
+	}
+	return filled
+}
+
+// withoutFilled drops the members at paths filled from children, shapes
+// of an object's members, in place.
+func withoutFilled(children map[string]*shape, filled [][]string) {
+	for _, p := range filled {
+		m := children
+		for _, seg := range p[:len(p)-1] {
+			s := m[seg]
+			if s == nil || s.children == nil {
+				m = nil
+				break
+			}
+			m = s.children
+		}
+		if m != nil {
+			delete(m, last(p))
+		}
+	}
 }
 
 // compileStep checks the members a step needs for its op.
@@ -322,7 +383,7 @@ func (sc *stepChecker) stepDefault(st *step, rs Step, where string) bool {
 	if rs.Default == nil {
 		return true
 	}
-	x, err := decodeDefault(st.node, rs.Default)
+	x, err := decodeDefault(st.node, rs.Default, st.filled)
 	if err != "" {
 		sc.errorf("%s: the default %s", where, err)
 		return false
@@ -349,7 +410,7 @@ func (sc *stepChecker) defaultKeepsRule(st *step, rs Step, f *field, where strin
 		// The field had another type in that version (a retype came
 		// before the step): the default is read again as that type.
 		var err string
-		if x, err = decodeDefault(f.node, rs.Default); err != "" {
+		if x, err = decodeDefault(f.node, rs.Default, st.filled); err != "" {
 			sc.errorf("%s: the default %s does not fit field '%s' as version %d has it: %s", where, compactRaw(rs.Default), joinPath(st.path), version, err)
 			return false
 		}
@@ -362,8 +423,10 @@ func (sc *stepChecker) defaultKeepsRule(st *step, rs Step, f *field, where strin
 }
 
 // decodeDefault reads a JSON default as a value of node n, in plain form.
-// Numbers keep every digit: an int default beyond 2^53 stays exact.
-func decodeDefault(n *node, raw jsontext.Value) (any, string) {
+// Numbers keep every digit: an int default beyond 2^53 stays exact. The
+// members at paths filled, which other steps provide, may be left out,
+// and are left out of the value.
+func decodeDefault(n *node, raw jsontext.Value, filled [][]string) (any, string) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var x any
@@ -379,14 +442,56 @@ func decodeDefault(n *node, raw jsontext.Value) (any, string) {
 	if len(fl.malformed) > 0 {
 		return nil, "does not fit: " + fl.malformedText()
 	}
-	if len(fl.missing) > 0 {
-		var msgs []string
-		for _, m := range fl.missing {
+	var msgs []string
+	for _, m := range fl.missing {
+		if !underFilled(m.Field, filled) {
 			msgs = append(msgs, m.Message)
 		}
+	}
+	if len(msgs) > 0 {
 		return nil, "does not fit: " + strings.Join(msgs, "; ")
 	}
-	return toPlain(n, v), ""
+	plain := toPlain(n, v)
+	for _, p := range filled {
+		m, _ := plain.(map[string]any)
+		for _, seg := range p[:len(p)-1] {
+			m, _ = m[seg].(map[string]any)
+		}
+		if m != nil && !hasMember(raw, p) {
+			delete(m, last(p))
+		}
+	}
+	return plain, ""
+}
+
+// underFilled reports whether the field at path, as a filler names it,
+// is one of filled or inside one.
+func underFilled(path string, filled [][]string) bool {
+	for _, p := range filled {
+		fp := joinPath(p)
+		if path == fp || strings.HasPrefix(path, fp+".") || strings.HasPrefix(path, fp+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasMember reports whether the JSON object raw holds a member at path.
+func hasMember(raw jsontext.Value, path []string) bool {
+	var x any
+	if json.Unmarshal(raw, &x) != nil {
+		return false
+	}
+	for _, seg := range path {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return false
+		}
+		if x, ok = m[seg]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // fieldAt finds the field at a dotted path through nested objects.
@@ -440,6 +545,7 @@ func (sc *stepChecker) apply(shapes map[string]*shape, st *step, version int) {
 		}
 		if st.node.kind == kindObject {
 			s.children = shapesOf(st.node, version)
+			withoutFilled(s.children, st.filled)
 		}
 		parent[last(st.path)] = s
 	case OpRemove:
@@ -566,6 +672,7 @@ func (sc *stepChecker) unapply(shapes map[string]*shape, st *step, version, from
 		}
 		if st.node.kind == kindObject {
 			s.children = shapesOf(st.node, version-1)
+			withoutFilled(s.children, st.filled)
 		}
 		parent[last(st.path)] = s
 	case OpRetype:
