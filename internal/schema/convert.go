@@ -521,6 +521,21 @@ func parentOf(data map[string]any, path []string) (map[string]any, bool) {
 	return m, true
 }
 
+// withoutPaths deletes the members at paths from the object x, in place,
+// and returns x.
+func withoutPaths(x any, paths [][]string) any {
+	for _, p := range paths {
+		m, _ := x.(map[string]any)
+		for _, seg := range p[:len(p)-1] {
+			m, _ = m[seg].(map[string]any)
+		}
+		if m != nil {
+			delete(m, last(p))
+		}
+	}
+	return x
+}
+
 // up applies the step to data in place, going up. ctx is the stored
 // record as seen at the step's version (nil when there is none); kept
 // receives what the data cannot hold.
@@ -549,6 +564,12 @@ func (st *step) up(data, ctx, kept map[string]any) error {
 		if ctx != nil {
 			if src, ok := parentOf(ctx, st.path); ok {
 				if x, has := src[last(st.path)]; has {
+					if len(st.filled) > 0 {
+						// What the version's renames move in comes from
+						// the data, which can see it: a member the write
+						// leaves out is cleared, not kept.
+						x = withoutPaths(deepCopy(x), st.filled)
+					}
 					dst[last(st.path)] = x
 				}
 				return nil

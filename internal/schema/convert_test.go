@@ -606,3 +606,22 @@ func TestAddedObjectDefaultStillChecked(t *testing.T) {
 		t.Errorf("Register with a default lacking w = %v %v, want it refused naming w", err, problemLists(err))
 	}
 }
+
+// TestWriteBelowMoveClearsMovedField writes at the version before a move
+// into a new object, leaving out an optional field that moves: the write
+// clears it, as it does for any field its version can see.
+func TestWriteBelowMoveClearsMovedField(t *testing.T) {
+	t.Parallel()
+	v1 := `{"name":"mb","version":1,"fields":{"a":{"type":"int"},"b":{"type":"string","optional":true}}}`
+	v2 := `{"name":"mb","version":2,"fields":{"box":{"type":"object","fields":{"a":{"type":"int"},"b":{"type":"string","optional":true},"c":{"type":"int"}}}},
+	 "migrate":[{"op":"add","field":"box","default":{"c":1}},{"op":"rename","from":"a","to":"box.a"},{"op":"rename","from":"b","to":"box.b"}]}`
+	_, s := mustRegister(t, v1, v2)
+	d := mustWrite(t, s, recordAt(t, s, 2, `{"box":{"a":1,"b":"hello","c":9}}`), 2, nil)
+	d = mustWrite(t, s, recordAt(t, s, 1, `{"a":2,"b":null}`), 1, d)
+	if got, want := viewJSON(t, s, d, 2), `{"box":{"a":2,"b":null,"c":9}}`; got != want {
+		t.Errorf("v2 view after a v1 write without b = %s, want %s (b cleared, c kept)", got, want)
+	}
+	if got, want := viewJSON(t, s, d, 1), `{"a":2,"b":null}`; got != want {
+		t.Errorf("v1 view = %s, want %s", got, want)
+	}
+}

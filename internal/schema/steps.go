@@ -451,17 +451,13 @@ func decodeDefault(n *node, raw jsontext.Value, filled [][]string) (any, string)
 	if len(msgs) > 0 {
 		return nil, "does not fit: " + strings.Join(msgs, "; ")
 	}
-	plain := toPlain(n, v)
+	var unset [][]string
 	for _, p := range filled {
-		m, _ := plain.(map[string]any)
-		for _, seg := range p[:len(p)-1] {
-			m, _ = m[seg].(map[string]any)
-		}
-		if m != nil && !hasMember(raw, p) {
-			delete(m, last(p))
+		if !hasMember(raw, p) {
+			unset = append(unset, p)
 		}
 	}
-	return plain, ""
+	return withoutPaths(toPlain(n, v), unset), ""
 }
 
 // underFilled reports whether the field at path, as a filler names it,
