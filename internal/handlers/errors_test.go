@@ -589,6 +589,16 @@ func TestUnknownQueryParameter(t *testing.T) {
 	if got := s.Get(t, "/v1/schemas/item").MustStatus(t, http.StatusOK).JSON(t); len(got["versions"].([]any)) != 1 {
 		t.Errorf("a registration with a misspelt dry_run was carried out: %v", got["versions"])
 	}
+	// A schema resource lists its 400's detail under errors, as all its
+	// 400s do; every unknown parameter is named; and a path that is not
+	// the route's keeps its 405.
+	p := s.Send(t, http.MethodPost, "/v1/schemas?bogus=1&x=2&limit=0", v2, "Content-Type", "application/json").Problem(t, http.StatusBadRequest)
+	if errs, _ := p["errors"].([]any); len(errs) != 1 || !strings.Contains(str(p, "detail"), `"bogus", "limit", "x"`) {
+		t.Errorf("schema 400 for unknown parameters: %v", p)
+	}
+	if r := s.Get(t, "/v1/records/item/_import?x=1"); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "POST" {
+		t.Errorf("GET _import?x=1 = %d Allow %q, want 405 allowing POST", r.Status, r.Header.Get("Allow"))
+	}
 	// What a route does take still works, pretty everywhere.
 	s.Get(t, "/v1/records/item?limit=1&pretty=true").MustStatus(t, http.StatusOK)
 	s.Get(t, "/v1/records/item/a?pretty=true").MustStatus(t, http.StatusOK)

@@ -6,10 +6,10 @@ package handlers
 
 import (
 	"context"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -164,19 +164,44 @@ func validQuery(next http.Handler) http.Handler {
 // ones it does: a misspelt or misplaced parameter (?dry_run=true on a
 // record write, ?limt=5 on a page) must not be carried out as if it were
 // absent. Every route takes pretty, which indents a JSON answer, problems
-// included.
+// included. When h is an errHandler the 400 is its error, for wrappers
+// such as listErrors to see.
 func takes(h http.Handler, names ...string) http.Handler {
 	names = append([]string{"pretty"}, names...)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.RawQuery != "" {
-			// validQuery has parsed the query already.
-			for _, name := range slices.Sorted(maps.Keys(r.URL.Query())) {
-				if !slices.Contains(names, name) {
-					writeProblem(w, r, problem.New(problem.Invalid, "query parameter %q is not one this resource takes; it takes %s",
-						problem.Excerpt(name, maxEcho), strings.Join(names, ", ")).WithReason("query"))
-					return
-				}
+	check := func(r *http.Request) error {
+		if r.URL.RawQuery == "" || misroutedReserved(r) {
+			return nil
+		}
+		// validQuery has parsed the query already.
+		var unknown []string
+		for name := range r.URL.Query() {
+			if !slices.Contains(names, name) {
+				unknown = append(unknown, strconv.Quote(problem.Excerpt(name, maxEcho)))
 			}
+		}
+		if len(unknown) == 0 {
+			return nil
+		}
+		slices.Sort(unknown)
+		what := "query parameter %s is not one"
+		if len(unknown) > 1 {
+			what = "query parameters %s are not ones"
+		}
+		return problem.New(problem.Invalid, what+" this resource takes; it takes %s",
+			strings.Join(unknown, ", "), strings.Join(names, ", ")).WithReason("query")
+	}
+	if eh, ok := h.(errHandler); ok {
+		return errHandler(func(w http.ResponseWriter, r *http.Request) error {
+			if err := check(r); err != nil {
+				return err
+			}
+			return eh(w, r)
+		})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := check(r); err != nil {
+			writeProblem(w, r, err)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -285,6 +310,15 @@ func reservedMethods(path string) ([]string, bool) {
 		return nil, false
 	}
 	return reservedAllow[name], true
+}
+
+// misroutedReserved reports whether r reached a record's route only
+// because a reserved name stands where the id goes, as GET …/_import does:
+// the handler answers it as it would without a query (405, or 400 for the
+// id), which says more than a parameter it does not take.
+func misroutedReserved(r *http.Request) bool {
+	name, below, ok := reservedName(r.URL.Path)
+	return ok && (below || !slices.Contains(reservedAllow[name], r.Method))
 }
 
 // reservedAsID returns the error of a path that puts a reserved name where
