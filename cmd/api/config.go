@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -138,8 +139,10 @@ func (c config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("config: FERRY_SHUTDOWN_TIMEOUT must be positive, or requests in flight are cut off at shutdown"))
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("config: FERRY_ADDR %q is not host:port: %w", c.Addr, err))
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		errs = append(errs, fmt.Errorf("config: FERRY_ADDR %q: the port must be a number from 0 to 65535", c.Addr))
 	} else if !c.InsecureOpen && !isLoopback(c.Addr) {
 		errs = append(errs, fmt.Errorf("config: refusing to serve %s open to everyone: listen on a loopback address, or set FERRY_INSECURE_OPEN=true to accept the risk", c.Addr))
 	}

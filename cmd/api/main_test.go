@@ -128,6 +128,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "negative cache", env: map[string]string{"FERRY_CACHE_BYTES": "-1"}, wantErr: "FERRY_CACHE_BYTES must be 0"},
 		{name: "negative shutdown timeout", env: map[string]string{"FERRY_SHUTDOWN_TIMEOUT": "-5s"}, wantErr: "FERRY_SHUTDOWN_TIMEOUT must be positive"},
 		{name: "no shutdown timeout", env: map[string]string{"FERRY_SHUTDOWN_TIMEOUT": "0s"}, wantErr: "FERRY_SHUTDOWN_TIMEOUT must be positive"},
+		{name: "port out of range", env: map[string]string{"FERRY_ADDR": "127.0.0.1:99999"}, wantErr: "the port must be a number"},
 		{name: "address without a port", env: map[string]string{"FERRY_ADDR": "nonsense"}, wantErr: `FERRY_ADDR "nonsense" is not host:port`},
 		{name: "unknown flag", args: []string{"-fsync=false"}, wantErr: "not defined"},
 		{name: "a word after the flags", args: []string{"-history-limit", "7", "extra"}, wantErr: `unexpected argument "extra"`},
