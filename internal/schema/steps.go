@@ -183,9 +183,10 @@ func describeRaw(s Step) string {
 // change only by retype.
 func (sc *stepChecker) compileSteps(raw []Step, prevRoot, nextRoot *node, version int) []*step {
 	shapes := shapesOf(prevRoot, version-1)
-	compiled := make([]*step, len(raw))
+	compiled, where := make([]*step, len(raw)), make([]string, len(raw))
 	for i, rs := range raw {
-		if st := sc.compileStep(rs, fmt.Sprintf("step %d (%s)", i+1, describeRaw(rs))); st != nil {
+		where[i] = fmt.Sprintf("step %d (%s)", i+1, describeRaw(rs))
+		if st := sc.compileStep(rs, where[i]); st != nil {
 			st.version, st.index = version, i
 			st.key = strconv.Itoa(version) + "." + strconv.Itoa(i)
 			compiled[i] = st
@@ -199,7 +200,7 @@ func (sc *stepChecker) compileSteps(raw []Step, prevRoot, nextRoot *node, versio
 	var steps []*step
 	for i, rs := range raw {
 		st := compiled[i]
-		if st != nil && sc.applyNew(shapes, st, rs, nextRoot, fmt.Sprintf("step %d (%s)", i+1, describeRaw(rs)), version) {
+		if st != nil && sc.applyNew(shapes, st, rs, nextRoot, where[i], version) {
 			steps = append(steps, st)
 		}
 	}
@@ -453,7 +454,7 @@ func decodeDefault(n *node, raw jsontext.Value, filled [][]string) (any, string)
 	}
 	var unset [][]string
 	for _, p := range filled {
-		if !hasMember(raw, p) {
+		if !hasMember(x, p) {
 			unset = append(unset, p)
 		}
 	}
@@ -472,12 +473,9 @@ func underFilled(path string, filled [][]string) bool {
 	return false
 }
 
-// hasMember reports whether the JSON object raw holds a member at path.
-func hasMember(raw jsontext.Value, path []string) bool {
-	var x any
-	if json.Unmarshal(raw, &x) != nil {
-		return false
-	}
+// hasMember reports whether x, a decoded JSON object, holds a member at
+// path.
+func hasMember(x any, path []string) bool {
 	for _, seg := range path {
 		m, ok := x.(map[string]any)
 		if !ok {
