@@ -625,3 +625,16 @@ func TestWriteBelowMoveClearsMovedField(t *testing.T) {
 		t.Errorf("v1 view = %s, want %s", got, want)
 	}
 }
+
+// TestRenameIntoUndeclaredMember names the rename when it moves a field
+// to a place the new version does not declare.
+func TestRenameIntoUndeclaredMember(t *testing.T) {
+	t.Parallel()
+	r, _ := mustRegister(t, `{"name":"ru","version":1,"fields":{"b":{"type":"string"}}}`)
+	def := mustParse(t, `{"name":"ru","version":2,"fields":{"box":{"type":"object","fields":{"keep":{"type":"string"}}}},
+	 "migrate":[{"op":"add","field":"box","default":{"keep":"k"}},{"op":"rename","from":"b","to":"box.zz"}]}`)
+	_, err := r.Register(context.Background(), def, false)
+	if got := fmt.Sprint(problemLists(err)); !strings.Contains(got, "field 'box.zz', where a rename moves 'b', is not in version 2") {
+		t.Errorf("Register = %v %s, want the rename named", err, got)
+	}
+}

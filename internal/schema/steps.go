@@ -85,6 +85,9 @@ type shape struct {
 	// retypeRefused is set when a retype of the field was refused, which
 	// says all there is to say about its type.
 	retypeRefused bool
+	// renamedFrom is the path a rename of the version being registered
+	// moved the field from, for its reports.
+	renamedFrom string
 }
 
 func shapesOf(n *node, version int) map[string]*shape {
@@ -527,6 +530,7 @@ func (sc *stepChecker) apply(shapes map[string]*shape, st *step, version int) {
 		if moved.absent == "" {
 			moved.absent = leavesAbsent(srcUp, dstUp, joinPath(st.from))
 		}
+		moved.renamedFrom = joinPath(st.from)
 		dst[last(st.to)] = &moved
 	case OpAdd:
 		parent, _, ok := sc.resolve(shapes, st.path, where, version-1)
@@ -576,7 +580,11 @@ func leavesAbsent(srcUp, dstUp []*shape, from string) string {
 // fields of the next version, with the same types.
 func (sc *stepChecker) compareStructure(shapes map[string]*shape, n *node, path string, version int) {
 	for _, name := range sortedKeys(shapes) {
-		if n.byName[name] == nil {
+		switch {
+		case n.byName[name] != nil:
+		case shapes[name].renamedFrom != "":
+			sc.violatef("field '%s', where a rename moves '%s', is not in version %d", child(path, name), shapes[name].renamedFrom, version)
+		default:
 			sc.violatef("field '%s' of version %d is not in version %d, and no rename or remove step says where it went", child(path, name), version-1, version)
 		}
 	}
