@@ -638,3 +638,18 @@ func TestRenameIntoUndeclaredMember(t *testing.T) {
 		t.Errorf("Register = %v %s, want the rename named", err, got)
 	}
 }
+
+// TestRenameBeforeItsAdd blames a rename into an object that a later step
+// adds, not the add's default.
+func TestRenameBeforeItsAdd(t *testing.T) {
+	t.Parallel()
+	r, _ := mustRegister(t, `{"name":"rb","version":1,"fields":{"a":{"type":"int"}}}`)
+	def := mustParse(t, `{"name":"rb","version":2,"fields":{"box":{"type":"object","fields":{"a":{"type":"int"}}}},
+	 "migrate":[{"op":"rename","from":"a","to":"box.a"},{"op":"add","field":"box","default":{}}]}`)
+	_, err := r.Register(context.Background(), def, false)
+	got := fmt.Sprint(err, problemLists(err))
+	if !strings.Contains(got, "step 1 (rename a → box.a): it moves a field into 'box', which step 2 (add box) adds after it; put the add first") ||
+		strings.Contains(got, "does not fit") {
+		t.Errorf("Register = %s, want the order blamed, not the default", got)
+	}
+}

@@ -199,6 +199,13 @@ func (sc *stepChecker) compileSteps(raw []Step, prevRoot, nextRoot *node, versio
 		if st != nil && (st.op == OpAdd || st.op == OpRemove) {
 			st.filled = filledBy(compiled, i)
 		}
+		if st != nil && st.op == OpAdd {
+			for j, early := range compiled[:i] {
+				if into(early, st.path) {
+					sc.errorf("%s: it moves a field into '%s', which %s adds after it; put the add first", where[j], joinPath(st.path), where[i])
+				}
+			}
+		}
 	}
 	var steps []*step
 	for i, rs := range raw {
@@ -217,27 +224,48 @@ func (sc *stepChecker) compileSteps(raw []Step, prevRoot, nextRoot *node, versio
 // it: moving fields into a new object is an add of the object followed by
 // renames into it, and moving the last ones out of an object is renames
 // followed by its remove.
+// (Steps that move into an object before its add are an error of their
+// own; they count as filling it, so that its default is not blamed too.)
 func filledBy(steps []*step, i int) [][]string {
 	at := steps[i]
 	var filled [][]string
 	for j, st := range steps {
-		if st == nil || (at.op == OpAdd) != (j > i) || j == i {
+		if st == nil || j == i || at.op == OpRemove && j > i {
 			continue
 		}
 		var p []string
 		switch {
-		case at.op == OpAdd && st.op == OpRename:
-			p = st.to
-		case at.op == OpAdd && st.op == OpAdd, at.op == OpRemove && st.op == OpRemove:
+		case at.op == OpAdd && (st.op == OpRename || st.op == OpAdd):
+			p = target(st)
+		case at.op == OpRemove && st.op == OpRemove:
 			p = st.path
 		case at.op == OpRemove && st.op == OpRename:
 			p = st.from
 		}
-		if len(p) > len(at.path) && slices.Equal(p[:len(at.path)], at.path) {
+		if below(p, at.path) {
 			filled = append(filled, p[len(at.path):])
 		}
 	}
 	return filled
+}
+
+// target returns where a rename or an add puts a field, or nil.
+func target(st *step) []string {
+	switch st.op {
+	case OpRename:
+		return st.to
+	case OpAdd:
+		return st.path
+	}
+	return nil
+}
+
+// into reports whether st puts a field inside the object at path.
+func into(st *step, path []string) bool { return st != nil && below(target(st), path) }
+
+// below reports whether p is a path inside the object at path.
+func below(p, path []string) bool {
+	return len(p) > len(path) && slices.Equal(p[:len(path)], path)
 }
 
 // withoutFilled drops the members at paths filled from children, shapes
