@@ -2071,17 +2071,19 @@ func TestGobImportDecidesItsVersionPastRefusedEnvelopes(t *testing.T) {
 
 // A JSON text sequence marks where each text starts, so a text that does
 // not parse, or that lacks its closing line feed, is rejected alone and
-// the texts after it are imported (RFC 7464 §2.3).
+// the texts after it are imported (RFC 7464 §2.3); so are bytes before
+// the first record separator.
 func TestImportJSONSeqSkipsBrokenText(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t)
-	body := "\x1e{\"id\":\"s1\",\"data\":{\"name\":\"a\",\"qty\":1}}\n" +
+	body := "junk\n" +
+		"\x1e{\"id\":\"s1\",\"data\":{\"name\":\"a\",\"qty\":1}}\n" +
 		"\x1e{\"id\":\"s2\",\"data\":{\"name\":\"b\",\"qty\":2\n" +
 		"\x1e{\"id\":\"s3\",\"data\":{\"name\":\"c\",\"qty\":3}}" +
 		"\x1e{\"id\":\"s4\",\"data\":{\"name\":\"d\",\"qty\":4}}\n"
 	r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/item/_import", Body: []byte(body),
 		Header: hdr("Content-Type", "application/json-seq"), Lax: true})
-	importSummary(t, r, 2, 2, 1, 2)
+	importSummary(t, r, 2, 3, 0, 2, 3)
 	s.Get(t, "/v1/records/item/s4").MustStatus(t, http.StatusOK)
 	s.Get(t, "/v1/records/item/s3").MustStatus(t, http.StatusNotFound)
 }

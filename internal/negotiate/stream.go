@@ -406,16 +406,16 @@ func (d *framedDecoder) jsonText() (value []byte, ok bool, err error) {
 	for {
 		data := d.win.bytes()
 		if len(data) > 0 {
+			from := 1 // past the record separator
 			if data[0] != recordSeparator {
-				return nil, false, d.framingError("expected a record separator (0x1E) at offset %d", d.win.off)
+				from = 0
 			}
-			if i := bytes.IndexByte(data[1+d.scanned:], recordSeparator); i >= 0 {
-				n := 1 + d.scanned + i
-				d.win.consume(n)
+			if i := bytes.IndexByte(data[from+d.scanned:], recordSeparator); i >= 0 {
+				n := from + d.scanned + i
 				d.scanned = 0
-				return d.seqElement(data[1:n])
+				return d.seqText(data[:n], from)
 			}
-			d.scanned = len(data) - 1
+			d.scanned = len(data) - from
 			if len(data) > d.limit+2 {
 				return nil, false, d.skip(len(data), recordSeparator, false)
 			}
@@ -428,11 +428,26 @@ func (d *framedDecoder) jsonText() (value []byte, ok bool, err error) {
 			if len(data) == 0 {
 				return nil, false, io.EOF
 			}
-			d.win.consume(len(data))
 			d.scanned = 0
-			return d.seqElement(data[1:])
+			if data[0] != recordSeparator {
+				return d.seqText(data, 0)
+			}
+			return d.seqText(data, 1)
 		}
 	}
+}
+
+// seqText consumes elem, the window's next text of a JSON text sequence
+// with its record separator when from is 1. Bytes with no separator
+// before them, at the start of a stream, are rejected alone: the next
+// separator still says where the next text starts.
+func (d *framedDecoder) seqText(elem []byte, from int) ([]byte, bool, error) {
+	off := d.win.off
+	d.win.consume(len(elem))
+	if from == 0 {
+		return nil, false, skippedValue(d.framingError("expected a record separator (0x1E) at offset %d", off), elem)
+	}
+	return d.seqElement(elem[1:])
 }
 
 // seqElement checks one element of a JSON text sequence: RFC 7464 ends

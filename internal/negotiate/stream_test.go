@@ -113,7 +113,6 @@ func TestStreamFraming(t *testing.T) {
 	}{
 		{"jsonl", "1\n2\n{\n3\n", 2, problem.Invalid},
 		{"jsonl", "1\n2 3\n", 1, problem.Invalid},
-		{"json-seq", "1\n", 0, problem.Invalid},
 		{"cbor-seq", "\x01\x02\xff\x03", 2, problem.Invalid},
 		{"cbor-seq", "\x01\x82\x01", 1, problem.Invalid},
 		{"msgpack-seq", "\x01\x02\xc1\x03", 2, problem.Invalid},
@@ -366,6 +365,7 @@ func TestStreamSyntaxErrorEndsJSONStream(t *testing.T) {
 		{"json-seq", "\x1e{\"a\":\n\x1e\"after\"\n", true},
 		{"json-seq", "\x1e{\"a\":1}\x1e\"after\"\n", true},
 		{"json-seq", "\x1e1\n2\n\x1e\"after\"\n", true},
+		{"json-seq", "junk\n\x1e\"after\"\n", true}, // before the first separator
 		{"json-seq", "\x1e{\"a\":1,\"a\":2}\n\x1e\"after\"\n", true},
 		// A rule of decoding broken before the syntax is: still framing.
 		{"jsonl", "{\"a\":1,\"a\":2\n\"after\"\n", false},
