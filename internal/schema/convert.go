@@ -233,7 +233,11 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 			// from the stored record seen at the version that adds it. A
 			// value that version cannot show is carried there unfit, and
 			// the retype that could not bring it down gives it back.
-			views, unfits = s.viewsDown(prev, from)
+			var hidden map[string]any
+			views, unfits, hidden = s.viewsDown(prev, from)
+			for k, x := range hidden {
+				kept[k] = x
+			}
 		}
 		for k, x := range prev.Kept {
 			if keyVersion(k) <= from {
@@ -313,7 +317,7 @@ func (s *Schema) dropStaleRetypes(kept map[string]any, from int, prev *Doc, data
 func (s *Schema) valueAt(data, kept map[string]any, v int, path []string) (x any, ok bool, err error) {
 	view := deepCopy(data).(map[string]any)
 	for n := len(s.versions); n > v; n-- {
-		s.stepDown(view, n, kept)
+		s.stepDown(view, n, kept, nil)
 	}
 	p, found := parentOf(view, path)
 	if !found {
@@ -363,29 +367,36 @@ func (s *Schema) checkLatest(data map[string]any) error {
 
 // viewsDown returns prev's data as seen at each version from+1 … latest,
 // each its own copy (views[0] is at from+1). A value that a version cannot
-// show is left unfit in its view, and unfits reports whether one was.
-func (s *Schema) viewsDown(prev *Doc, from int) (views []map[string]any, unfits bool) {
+// show is left unfit in its view, and unfits reports whether one was. A
+// value that a rename cannot take down, its old place being inside an
+// object the record lacks there, is in hidden under the rename's key, for
+// the way back up to restore.
+func (s *Schema) viewsDown(prev *Doc, from int) (views []map[string]any, unfits bool, hidden map[string]any) {
 	latest := len(s.versions)
 	views = make([]map[string]any, latest-from)
+	hidden = map[string]any{}
 	cur := deepCopy(prev.Data).(map[string]any)
 	for n := latest; ; n-- {
 		views[n-from-1] = cur
-		if n == from+1 {
-			return views, unfits
-		}
 		next := deepCopy(cur).(map[string]any)
-		unfits = s.stepDown(next, n, prev.Kept) || unfits
+		if n == from+1 {
+			// Down to the writer's own version too, for what it hides;
+			// the writer's data takes that view's place.
+			s.stepDown(next, n, prev.Kept, hidden)
+			return views, unfits, hidden
+		}
+		unfits = s.stepDown(next, n, prev.Kept, hidden) || unfits
 		cur = next
 	}
 }
 
 // stepDown converts data in place from version n to n-1, reporting
 // whether it left an unfit value.
-func (s *Schema) stepDown(data map[string]any, n int, kept map[string]any) bool {
+func (s *Schema) stepDown(data map[string]any, n int, kept, hidden map[string]any) bool {
 	steps := s.versions[n-1].steps
 	unfits := false
 	for i := len(steps) - 1; i >= 0; i-- {
-		unfits = steps[i].down(data, kept) || unfits
+		unfits = steps[i].down(data, kept, hidden) || unfits
 	}
 	return unfits
 }
@@ -438,7 +449,7 @@ func (s *Schema) view(d *Doc, to int, shown bool, replaced func(path []string) b
 	}
 	unfits := false
 	for n := d.Version; n > to; n-- {
-		unfits = s.stepDown(data, n, d.Kept) || unfits
+		unfits = s.stepDown(data, n, d.Kept, nil) || unfits
 	}
 	if unfits {
 		if err := settleUnfits(data, nil, to, replaced); err != nil {
@@ -542,15 +553,24 @@ func withoutPaths(x any, paths [][]string) any {
 func (st *step) up(data, ctx, kept map[string]any) error {
 	switch st.op {
 	case OpRename:
+		var x any
 		src, ok := parentOf(data, st.from)
-		if !ok {
-			return nil
+		has := false
+		if ok {
+			// The data says what the field holds, whatever was hidden.
+			delete(kept, st.key)
+			if x, has = src[last(st.from)]; has {
+				delete(src, last(st.from))
+			}
+		} else if x, has = kept[st.key]; has {
+			// The object that held the field at its old place is
+			// absent, as the writer's version saw it: the value it could
+			// not see there comes back.
+			delete(kept, st.key)
 		}
-		x, has := src[last(st.from)]
 		if !has {
 			return nil
 		}
-		delete(src, last(st.from))
 		if dst, ok := parentOf(data, st.to); ok {
 			dst[last(st.to)] = x
 		} else {
@@ -617,8 +637,10 @@ func (st *step) up(data, ctx, kept map[string]any) error {
 }
 
 // down applies the step to data in place, going down, taking back what
-// the document kept. It reports whether it left an unfit value.
-func (st *step) down(data, kept map[string]any) bool {
+// the document kept. It reports whether it left an unfit value. A value a
+// rename cannot put back, as its old place is inside an object data
+// lacks, goes into hidden under the step's key when hidden is not nil.
+func (st *step) down(data, kept, hidden map[string]any) bool {
 	switch st.op {
 	case OpAdd:
 		if p, ok := parentOf(data, st.path); ok {
@@ -637,6 +659,8 @@ func (st *step) down(data, kept map[string]any) bool {
 		}
 		if dst, ok := parentOf(data, st.from); ok && has {
 			dst[last(st.from)] = x
+		} else if has && hidden != nil {
+			hidden[st.key] = x
 		}
 	case OpRemove:
 		p, ok := parentOf(data, st.path)

@@ -653,3 +653,34 @@ func TestRenameBeforeItsAdd(t *testing.T) {
 		t.Errorf("Register = %s, want the order blamed, not the default", got)
 	}
 }
+
+// TestWriteKeepsValueHiddenByAbsentObject moves a field out of an optional
+// object that a record lacks: the versions with the object cannot show the
+// value, and a write at any of them, or below, keeps it.
+func TestWriteKeepsValueHiddenByAbsentObject(t *testing.T) {
+	t.Parallel()
+	v1 := `{"name":"mh","version":1,"fields":{"k":{"type":"string"}}}`
+	v2 := `{"name":"mh","version":2,"fields":{"k":{"type":"string"},"o":{"type":"object","optional":true,"fields":{"a":{"type":"int","optional":true},"b":{"type":"string","optional":true}}}},
+	 "migrate":[{"op":"add","field":"o"}]}`
+	v3 := `{"name":"mh","version":3,"fields":{"k":{"type":"string"},"a":{"type":"int","optional":true},"o":{"type":"object","optional":true,"fields":{"b":{"type":"string","optional":true}}}},
+	 "migrate":[{"op":"rename","from":"o.a","to":"a"}]}`
+	_, s := mustRegister(t, v1, v2, v3)
+	stored := mustWrite(t, s, recordAt(t, s, 3, `{"k":"x","a":5}`), 3, nil)
+	for _, w := range []struct {
+		version int
+		body    string
+	}{{1, `{"k":"y"}`}, {2, `{"k":"y","o":null}`}} {
+		d := mustWrite(t, s, recordAt(t, s, w.version, w.body), w.version, stored)
+		if got, want := viewJSON(t, s, d, 3), `{"a":5,"k":"y","o":null}`; got != want {
+			t.Errorf("v3 view after a v%d write = %s, want %s", w.version, got, want)
+		}
+	}
+	// A version-2 write that gives o decides a: o.a absent clears it.
+	d := mustWrite(t, s, recordAt(t, s, 2, `{"k":"z","o":{"b":"B"}}`), 2, stored)
+	if got, want := viewJSON(t, s, d, 3), `{"a":null,"k":"z","o":{"b":"B"}}`; got != want {
+		t.Errorf("v3 view after a v2 write with o = %s, want %s", got, want)
+	}
+	if len(d.Kept) != 0 {
+		t.Errorf("kept after the v2 write with o = %v, want nothing", d.Kept)
+	}
+}
