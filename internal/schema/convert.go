@@ -235,9 +235,7 @@ func (s *Schema) Write(body any, from int, prev *Doc) (*Doc, error) {
 			// the retype that could not bring it down gives it back.
 			var hidden map[string]any
 			views, unfits, hidden = s.viewsDown(prev, from)
-			for k, x := range hidden {
-				kept[k] = x
-			}
+			maps.Copy(kept, hidden)
 		}
 		for k, x := range prev.Kept {
 			if keyVersion(k) <= from {

@@ -483,11 +483,17 @@ func decodeDefault(n *node, raw jsontext.Value, filled [][]string) (any, string)
 	if len(msgs) > 0 {
 		return nil, "does not fit: " + strings.Join(msgs, "; ")
 	}
+	// A member the default does set stays.
 	var unset [][]string
 	for _, p := range filled {
-		if !hasMember(x, p) {
-			unset = append(unset, p)
+		if m, ok := x.(map[string]any); ok {
+			if parent, ok := parentOf(m, p); ok {
+				if _, set := parent[last(p)]; set {
+					continue
+				}
+			}
 		}
+		unset = append(unset, p)
 	}
 	return withoutPaths(toPlain(n, v), unset), ""
 }
@@ -502,21 +508,6 @@ func underFilled(path string, filled [][]string) bool {
 		}
 	}
 	return false
-}
-
-// hasMember reports whether x, a decoded JSON object, holds a member at
-// path.
-func hasMember(x any, path []string) bool {
-	for _, seg := range path {
-		m, ok := x.(map[string]any)
-		if !ok {
-			return false
-		}
-		if x, ok = m[seg]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // fieldAt finds the field at a dotted path through nested objects.

@@ -846,13 +846,13 @@ func (fl *filler) nullIsZeroTime(n *node) bool {
 // default: a default fills in a field that is left out, and the decoders
 // into record structs cannot tell one from a field sent as null. It
 // returns a problem.Unprocessable error with rule "present" for each, or
-// nil. With nullTime set, a null time field is the zero time, as CBOR
-// bodies write it, and no failure.
-func (v *Version) NullDefaults(data any, nullTime bool) error {
+// nil. With cbor set, a null time field is the zero time, as CBOR bodies
+// write it, and no failure.
+func (v *Version) NullDefaults(data any, cbor bool) error {
 	if !v.c.defaulted {
 		return nil
 	}
-	fl := filler{cbor: nullTime}
+	fl := filler{cbor: cbor}
 	fl.nullDefaults(v.c.root, data)
 	return v.failed(fl.missing, 0)
 }
