@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ferry-dev/ferry/internal/negotiate"
 	"github.com/ferry-dev/ferry/internal/problem"
 	"github.com/ferry-dev/ferry/internal/records"
@@ -178,14 +180,14 @@ func (d *recordDeps) exportRecords() http.Handler {
 			// last chunk, or a connection closed before its length),
 			// and to log why.
 			info := requestInfoFrom(w)
+			level, msg := zerolog.WarnLevel, "export cut short"
+			info.failure = "export_cut_short"
 			if r.Context().Err() != nil {
 				// The client left: its own doing, counted as 499.
+				level, msg = zerolog.InfoLevel, "export left by its client"
 				info.failure = reasonCancelled
-				info.logger.Info().Err(err).Str("request_id", info.id).Str("schema", t.name).Int("envelopes_sent", n).Msg("export left by its client")
-			} else {
-				info.failure = "export_cut_short"
-				info.logger.Warn().Err(err).Str("request_id", info.id).Str("schema", t.name).Int("envelopes_sent", n).Msg("export cut short")
 			}
+			info.logger.WithLevel(level).Err(err).Str("request_id", info.id).Str("schema", t.name).Int("envelopes_sent", n).Msg(msg)
 			// HTTP/1.0 has no framing to show a body incomplete: its
 			// end is the connection's, and a stream cut between two
 			// envelopes would look whole, so it is not flushed.
@@ -634,7 +636,7 @@ func (p *replayReader) stop() { p.recording = false }
 // member, else at def. When the Content-Type named def (named), an
 // envelope whose version says another is rejected alone, as in a gob
 // stream: the client said two things, and Ferry does not pick one.
-func envelopeItem(sc *schema.Schema, raw any, def *schema.Version, named, nullTime bool) *records.ImportItem {
+func envelopeItem(sc *schema.Schema, raw any, def *schema.Version, named, cbor bool) *records.ImportItem {
 	m, ok := raw.(map[string]any)
 	if !ok {
 		return &records.ImportItem{Err: problem.New(problem.Invalid, "an envelope must be a map with id and data")}
@@ -677,7 +679,7 @@ func envelopeItem(sc *schema.Schema, raw any, def *schema.Version, named, nullTi
 		item.Err = problem.New(problem.Invalid, "envelope member data must be a map")
 		return item
 	}
-	item.Body, item.Err = def.FromMap(data, nullTime)
+	item.Body, item.Err = def.FromMap(data, cbor)
 	return item
 }
 
