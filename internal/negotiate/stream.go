@@ -406,14 +406,11 @@ func (d *framedDecoder) jsonText() (value []byte, ok bool, err error) {
 	for {
 		data := d.win.bytes()
 		if len(data) > 0 {
-			from := 1 // past the record separator
-			if data[0] != recordSeparator {
-				from = 0
-			}
+			from := separatorLen(data)
 			if i := bytes.IndexByte(data[from+d.scanned:], recordSeparator); i >= 0 {
 				n := from + d.scanned + i
 				d.scanned = 0
-				return d.seqText(data[:n], from)
+				return d.seqText(data[:n])
 			}
 			d.scanned = len(data) - from
 			if len(data) > d.limit+2 {
@@ -429,25 +426,30 @@ func (d *framedDecoder) jsonText() (value []byte, ok bool, err error) {
 				return nil, false, io.EOF
 			}
 			d.scanned = 0
-			if data[0] != recordSeparator {
-				return d.seqText(data, 0)
-			}
-			return d.seqText(data, 1)
+			return d.seqText(data)
 		}
 	}
 }
 
 // seqText consumes elem, the window's next text of a JSON text sequence
-// with its record separator when from is 1. Bytes with no separator
-// before them, at the start of a stream, are rejected alone: the next
-// separator still says where the next text starts.
-func (d *framedDecoder) seqText(elem []byte, from int) ([]byte, bool, error) {
+// with its record separator. Bytes with no separator before them, at the
+// start of a stream, are rejected alone: the next separator still says
+// where the next text starts.
+func (d *framedDecoder) seqText(elem []byte) ([]byte, bool, error) {
 	off := d.win.off
 	d.win.consume(len(elem))
-	if from == 0 {
+	if separatorLen(elem) == 0 {
 		return nil, false, skippedValue(d.framingError("expected a record separator (0x1E) at offset %d", off), elem)
 	}
 	return d.seqElement(elem[1:])
+}
+
+// separatorLen is 1 when data starts with a record separator, else 0.
+func separatorLen(data []byte) int {
+	if len(data) > 0 && data[0] == recordSeparator {
+		return 1
+	}
+	return 0
 }
 
 // seqElement checks one element of a JSON text sequence: RFC 7464 ends
