@@ -639,6 +639,16 @@ func TestOutOfRangeIntegerListedAlone(t *testing.T) {
 	if got := s.Get(t, "/v1/records/oi/a").MustStatus(t, 200).JSON(t); str(got, "at") != "2026-01-01T00:00:00Z" {
 		t.Errorf("epoch time read as %v", got["at"])
 	}
+	// An import envelope, read as plain data, takes it as a record body
+	// does.
+	env := mustCBOR(t, map[string]any{"id": "b", "data": map[string]any{"amount": 10, "at": int64(1767225600)}})
+	m := s.Send(t, http.MethodPost, "/v1/records/oi/_import", env, "Content-Type", "application/cbor-seq").MustStatus(t, 200).JSON(t)
+	if num(t, m, "accepted") != 1 {
+		t.Errorf("import of an epoch time: %v", m)
+	}
+	if got := s.Get(t, "/v1/records/oi/b").MustStatus(t, 200).JSON(t); str(got, "at") != "2026-01-01T00:00:00Z" {
+		t.Errorf("imported epoch time read as %v", got["at"])
+	}
 }
 
 // The HTTP/2 preface, which net/http hands to handlers, gets the 400 that
