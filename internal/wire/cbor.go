@@ -16,7 +16,7 @@ import (
 // nine fractional digits and an upper-case "T" and "Z", and the number of a
 // tag 1 must fit in 64-bit seconds.
 func CheckCBOR(data []byte) error {
-	c := cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), format: "cbor"}}
+	c := newCBORChecker(data, false)
 	if err := c.value(0); err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func CheckCBOR(data []byte) error {
 // CBORHasNull reports whether a CBOR data item that CheckCBOR accepts
 // holds a null anywhere. It is false for data CheckCBOR refuses.
 func CBORHasNull(data []byte) bool {
-	c := cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), format: "cbor"}}
+	c := newCBORChecker(data, false)
 	return c.value(0) == nil && c.nulls > 0
 }
 
@@ -40,7 +40,7 @@ func CBORHasNull(data []byte) bool {
 // callers reading a stream then need more data and should bound how much
 // they buffer. Offsets in errors count from the start of data.
 func NextCBOR(data []byte) (n int, err error) {
-	c := cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), seq: true, format: "cbor"}}
+	c := newCBORChecker(data, true)
 	if err := c.value(0); err != nil {
 		return 0, err
 	}
@@ -49,7 +49,7 @@ func NextCBOR(data []byte) (n int, err error) {
 
 // selfDescribed is the head of tag 55799, which marks the data item it
 // wraps as CBOR and means nothing more (RFC 8949 §3.4.6).
-var selfDescribed = [3]byte{0xd9, 0xd9, 0xf7}
+const selfDescribed = "\xd9\xd9\xf7"
 
 // SelfDescribedCBOR returns the length of the self-described CBOR tag
 // (55799) that data begins with, or 0. Encoders put the tag in front of a
@@ -60,7 +60,7 @@ var selfDescribed = [3]byte{0xd9, 0xd9, 0xf7}
 // tags: inside an item, a map key that carries it would compare unequal
 // to the same key without it, where decoders take the two as one.
 func SelfDescribedCBOR(data []byte) int {
-	if len(data) >= len(selfDescribed) && [3]byte(data) == selfDescribed {
+	if len(data) >= len(selfDescribed) && string(data[:len(selfDescribed)]) == selfDescribed {
 		return len(selfDescribed)
 	}
 	return 0
@@ -97,6 +97,13 @@ var cborNames = [8]string{"unsigned integer", "negative integer", "byte string",
 // A cborChecker walks one CBOR data item.
 type cborChecker struct {
 	scanner
+}
+
+// newCBORChecker returns a checker of the data item data starts with,
+// after a self-described CBOR tag if there is one; with seq set, data may
+// hold more after it.
+func newCBORChecker(data []byte, seq bool) cborChecker {
+	return cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), seq: seq, format: "cbor"}}
 }
 
 // argument reads the argument of the head at start, whose initial byte has
