@@ -432,6 +432,15 @@ func TestPercentEncodedPath(t *testing.T) {
 		"/v1/records/it%65m/p%301":    200,
 		// An encoded slash is not a separator: no such record id.
 		"/v1/records/item/p01%2F_history": 400,
+		// A path is decoded once: an encoded percent sign is the id's own,
+		// and no id has one.
+		"/v1/records/item/p%2501":         400,
+		"/v1/records/item/%255Fexport":    400,
+		"/v1/records/item/p%25301":        400,
+		"/v1/records/item/p%25":           400,
+		"/v1/records/it%2565m/p01":        404,
+		"/v1/records/item/p%2501%2F_x":    400,
+		"/v1/records/item/%255Fexport%2F": 400,
 	} {
 		res, err := s.Client.Get(s.URL + path)
 		if err != nil {
@@ -441,6 +450,15 @@ func TestPercentEncodedPath(t *testing.T) {
 		if res.StatusCode != want {
 			t.Errorf("GET %s: status %d, want %d", path, res.StatusCode, want)
 		}
+	}
+	// A write to a doubly encoded id is refused, not applied to the id
+	// that decoding twice gives.
+	r := s.SendJSON(t, http.MethodPut, "/v1/records/item/p%25301", sample("other", 2))
+	if r.Problem(t, http.StatusBadRequest); !strings.Contains(str(r.JSON(t), "detail"), `"p%301"`) {
+		t.Errorf("detail does not quote the id as sent once decoded:\n%s", r)
+	}
+	if got := str(s.Get(t, "/v1/records/item/p01").MustStatus(t, http.StatusOK).JSON(t), "name"); got != "p01" {
+		t.Errorf("p01 holds name %q after a write to p%%2501; want it unchanged", got)
 	}
 }
 

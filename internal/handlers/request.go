@@ -255,10 +255,15 @@ type errorReader struct{ err error }
 
 func (r errorReader) Read([]byte) (int, error) { return 0, r.err }
 
-// pathParam returns a URL parameter decoded; chi leaves them
+// pathParam returns a URL parameter decoded, once. chi takes parameters
+// from the path it routed: the decoded one, or, when decodedPath kept the
+// raw path (it encodes a slash), the raw one, whose parameters are still
 // percent-encoded.
 func pathParam(r *http.Request, name string) (string, error) {
 	raw := chi.URLParam(r, name)
+	if r.URL.RawPath == "" {
+		return raw, nil
+	}
 	v, err := url.PathUnescape(raw)
 	if err != nil {
 		return "", problem.New(problem.Invalid, "path parameter %s is not valid percent-encoding", name).WithReason("path")
