@@ -169,6 +169,45 @@ func TestValidationListsEveryError(t *testing.T) {
 	})
 }
 
+// A body that does not fit its version (values of the wrong type,
+// unknown fields) is a 400 that says where the first failure is and lists
+// every one, in each format, as a merge patch's 400 does.
+func TestMisfitListsEveryField(t *testing.T) {
+	t.Parallel()
+	s := newItemServer(t)
+	body := map[string]any{"name": 5, "qty": "x", "extra": 1, "lines": []any{map[string]any{"sku": true, "qty": 1}}}
+	want := [][2]string{{"name", "type"}, {"qty", "type"}, {"extra", "unknown_field"}, {"lines[0].sku", "type"}}
+	jsonBody, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ct, b := range map[string][]byte{
+		"application/json":        jsonBody,
+		"application/vnd.msgpack": mustMsgpack(t, body),
+		"application/cbor":        mustCBOR(t, body),
+	} {
+		r := s.Send(t, http.MethodPut, "/v1/records/item/misfit", b, "Content-Type", ct)
+		p := r.Problem(t, http.StatusBadRequest)
+		if errs := objects(p, "errors"); len(errs) != len(want) {
+			t.Errorf("%s: errors %v, want %v", ct, errs, want)
+		}
+		for _, w := range want {
+			if !hasFieldError(p, w[0], w[1]) {
+				t.Errorf("%s: errors %v lack %s/%s", ct, objects(p, "errors"), w[0], w[1])
+			}
+		}
+		if _, ok := p["offset"]; !ok || str(p, "field") == "" {
+			t.Errorf("%s: no field and offset of the first failure:\n%s", ct, r)
+		}
+	}
+	s.Get(t, "/v1/records/item/misfit").MustStatus(t, http.StatusNotFound)
+	// A syntax error has nothing more to list.
+	p := s.Send(t, http.MethodPut, "/v1/records/item/misfit", []byte(`{"name": 5,`), "Content-Type", "application/json").Problem(t, http.StatusBadRequest)
+	if _, ok := p["errors"]; ok {
+		t.Errorf("a syntax error lists field errors: %v", p)
+	}
+}
+
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
 	s := newItemServer(t, WithMaxBody(2048))

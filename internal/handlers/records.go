@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -313,12 +314,18 @@ func (d *recordDeps) getRecord() http.Handler {
 }
 
 // everyFailure returns the failures of a body whose decoding into its
-// record struct stopped at err, a value the struct cannot hold (an integer
-// out of range, a float that is not finite): read as record data, as an
-// import's envelope is, the body's every failure is listed, the absent
-// fields and failed rules beside it included. It returns err when the body
-// does not read so.
+// record struct stopped at err. Read as record data, as an import's
+// envelope is, the body's every failure is listed: for a value the struct
+// cannot hold (an integer out of range, a float that is not finite), the
+// absent fields and failed rules beside it; for a value of the wrong type
+// or an unknown field, the other such fields, beside the decoder's own
+// report, which says where the first one is. It returns err when the body
+// does not read so, or when the listing does not name err's field.
 func everyFailure(in negotiate.Codec, v *schema.Version, body []byte, err error) error {
+	kind := problem.KindOf(err)
+	if kind != problem.Unprocessable && kind != problem.Invalid {
+		return err
+	}
 	var plain any
 	if negotiate.DecodeData(in, body, &plain) != nil {
 		return err
@@ -327,10 +334,24 @@ func everyFailure(in negotiate.Codec, v *schema.Version, body []byte, err error)
 	if !ok {
 		return err
 	}
-	if _, all := v.FromMap(m, in.Name() == "cbor"); all != nil {
+	_, all := v.FromMap(m, in.Name() == "cbor")
+	if all == nil {
+		return err
+	}
+	if kind == problem.Unprocessable {
 		return all
 	}
-	return err
+	var first, listed *problem.Error
+	if !errors.As(err, &first) || !errors.As(all, &listed) || listed.Kind != problem.Invalid {
+		return err
+	}
+	field, _ := first.Extra["field"].(string)
+	if !slices.ContainsFunc(listed.Fields, func(f problem.FieldError) bool { return f.Field == field }) {
+		return err
+	}
+	e := *first
+	e.Fields = listed.Fields
+	return &e
 }
 
 // decodeBody reads a record body and decodes it at version v.
@@ -358,9 +379,7 @@ func decodeRecordBody(w http.ResponseWriter, r *http.Request, in negotiate.Codec
 	if !ok {
 		decoded = v.New()
 		if err := in.Decode(body, decoded); err != nil {
-			if problem.Is(err, problem.Unprocessable) {
-				err = everyFailure(in, v, body, err)
-			}
+			err = everyFailure(in, v, body, err)
 			countDecodeFailure(m, in.Name(), err)
 			return nil, err
 		}
