@@ -385,6 +385,11 @@ func TestUnparsableQuery(t *testing.T) {
 		// A repeated parameter is no better: which one was meant?
 		{http.MethodPost, "/v1/records/item/_import?atomic=true&atomic=false", "application/jsonl"},
 		{http.MethodGet, "/v1/records/item?limit=1&limit=2000", ""},
+		// A flag is true or false, or given bare; other spellings are
+		// refused rather than guessed at.
+		{http.MethodPost, "/v1/records/item/_import?atomic=1", "application/jsonl"},
+		{http.MethodPost, "/v1/records/item/_import?atomic=yes", "application/jsonl"},
+		{http.MethodGet, "/v1/records/item/q1?pretty=0", ""},
 	} {
 		call := Call{Method: c.method, Path: c.path, Lax: true}
 		if c.contentType != "" {
@@ -394,6 +399,16 @@ func TestUnparsableQuery(t *testing.T) {
 		s.Do(t, call).Problem(t, 400)
 	}
 	s.Get(t, "/v1/records/item/q2").Problem(t, 404)
+
+	// A bare flag is set: ?atomic writes all or nothing.
+	bad := []byte(`{"id":"q2","data":{"name":"q2","qty":1}}` + "\n" + `{"id":"q3","data":{"name":"q3","qty":0}}` + "\n")
+	for _, path := range []string{"/v1/records/item/_import?atomic", "/v1/records/item/_import?atomic=", "/v1/records/item/_import?atomic=TRUE"} {
+		s.Send(t, http.MethodPost, path, bad, "Content-Type", "application/jsonl").Problem(t, 422)
+		s.Get(t, "/v1/records/item/q2").Problem(t, 404)
+	}
+	if r := s.Get(t, "/v1/records/item/q1?pretty").MustStatus(t, http.StatusOK); !bytes.Contains(r.Body, []byte("\n  ")) {
+		t.Errorf("?pretty did not indent:\n%s", r)
+	}
 
 	// A bad value is quoted in part, however long it is.
 	long := strings.Repeat("9", 5000)

@@ -291,20 +291,27 @@ func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) 
 	return n, nil
 }
 
-// queryBool reads a boolean query parameter; absent is false.
+// queryBool reads a boolean query parameter: absent is false, and given
+// with no value (?pretty, ?atomic=) is true, as a flag reads. A value is
+// true or false in any case; any other (1, yes) is a 400 rather than a
+// guess, which for ?atomic would decide between all or nothing and a
+// partial import.
 func queryBool(r *http.Request, name string) (bool, error) {
 	if r.URL.RawQuery == "" {
 		return false, nil // most requests: no query to parse
 	}
-	raw := r.URL.Query().Get(name)
-	if raw == "" {
+	q := r.URL.Query()
+	if !q.Has(name) {
 		return false, nil
 	}
-	v, err := strconv.ParseBool(raw)
-	if err != nil {
+	switch raw := q.Get(name); {
+	case raw == "" || strings.EqualFold(raw, "true"):
+		return true, nil
+	case strings.EqualFold(raw, "false"):
+		return false, nil
+	default:
 		return false, problem.New(problem.Invalid, "query parameter %s must be true or false, got %q", name, problem.Excerpt(raw, maxEcho)).WithReason("query")
 	}
-	return v, nil
 }
 
 // includeData reads the include query parameter of history and change
