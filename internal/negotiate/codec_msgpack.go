@@ -2,9 +2,11 @@ package negotiate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/ferry-dev/ferry/internal/problem"
 	"github.com/ferry-dev/ferry/internal/wire"
@@ -278,6 +281,9 @@ func (c *MsgpackCodec) Decode(data []byte, v any) error {
 	if err := chk.check(c.shapes.of(t.Elem())); err != nil {
 		return asProblem(err, "msgpack")
 	}
+	if len(chk.wideUints) > 0 {
+		data = floatWideUints(data, chk.wideUints)
+	}
 	c.sortMaps(t)
 	st := c.get()
 	defer c.put(st)
@@ -287,6 +293,26 @@ func (c *MsgpackCodec) Decode(data []byte, v any) error {
 		return msgpackError(err)
 	}
 	return nil
+}
+
+// floatWideUints returns a copy of data with each uint 64 at the offsets
+// (integers above math.MaxInt64, in float fields) written as the float 64
+// nearest to it, as a JSON or CBOR body's integer reads into a float. The
+// library reads a float field's integers through int64, which would wrap
+// these into negative numbers. Both forms take nine bytes, so no other
+// offset moves.
+func floatWideUints(data []byte, offsets []int) []byte {
+	data = bytes.Clone(data)
+	for _, off := range offsets {
+		item := data[off : off+9]
+		if item[0] != msgpcode.Uint64 {
+			panic(fmt.Sprintf("negotiate: msgpack: no uint 64 at offset %d", off))
+		}
+		f := float64(binary.BigEndian.Uint64(item[1:]))
+		item[0] = msgpcode.Double
+		binary.BigEndian.PutUint64(item[1:], math.Float64bits(f))
+	}
+	return data
 }
 
 // msgpackError classifies what the library still refuses after the checks.

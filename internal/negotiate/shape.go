@@ -186,6 +186,10 @@ type shapeChecker struct {
 	// untaggedTimes lets text and numbers stand for times, as CBOR's
 	// decoder allows.
 	untaggedTimes bool
+	// wideUints are the offsets of the integers above math.MaxInt64 met
+	// where a float goes, which the MessagePack library would wrap
+	// through int64 into negative floats.
+	wideUints []int
 }
 
 // check checks the value at the read position against s.
@@ -247,6 +251,9 @@ func (c *shapeChecker) item(it *item, s *shape, depth int) error {
 		}
 	case shapeFloat:
 		ok = it.kind == itemFloat || it.kind == itemInt || it.kind == itemUint
+		if it.kind == itemUint {
+			c.wideUints = append(c.wideUints, it.off)
+		}
 		if it.kind == itemFloat && s.bits == 32 && math.Abs(it.f) > math.MaxFloat32 {
 			return (&fieldError{kind: problem.Unprocessable, reason: "float_range", off: it.off,
 				msg: fmt.Sprintf("%v is out of range for a 32-bit float", it.f)})

@@ -2,9 +2,11 @@ package negotiate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -488,5 +490,39 @@ func TestJSONTimesExact(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// An integer above math.MaxInt64 reads into a float field as the float
+// nearest to it, wherever the float is, as JSON and CBOR read it: the
+// MessagePack library alone would wrap it through int64 into a negative
+// number. The caller's body is left as it was.
+func TestMsgpackWideUintIntoFloat(t *testing.T) {
+	type rec struct {
+		F float64            `msgpack:"f"`
+		P *float64           `msgpack:"p"`
+		L []float64          `msgpack:"l"`
+		M map[string]float64 `msgpack:"m"`
+		I int64              `msgpack:"i"`
+	}
+	u64 := func(u uint64) []byte { return binary.BigEndian.AppendUint64([]byte{0xcf}, u) }
+	var body []byte
+	body = append(body, 0x85)
+	body = append(append(body, 0xa1, 'f'), u64(math.MaxUint64)...)
+	body = append(append(body, 0xa1, 'p'), u64(1<<63)...)
+	body = append(append(append(body, 0xa1, 'l', 0x92), u64(1<<63+1<<11)...), 0x01)
+	body = append(append(body, 0xa1, 'm', 0x81, 0xa1, 'k'), u64(math.MaxUint64)...)
+	body = append(append(body, 0xa1, 'i'), u64(7)...)
+	sent := bytes.Clone(body)
+	var got rec
+	if err := NewMsgpackCodec().Decode(body, &got); err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if got.F != 0x1p64 || got.P == nil || *got.P != 0x1p63 || !slices.Equal(got.L, []float64{0x1p63 + 0x1p11, 1}) ||
+		got.M["k"] != 0x1p64 || got.I != 7 {
+		t.Errorf("decoded %+v (p %v), want f 2^64, p 2^63, l [2^63+2^11 1], m.k 2^64, i 7", got, got.P)
+	}
+	if !bytes.Equal(body, sent) {
+		t.Errorf("Decode changed the caller's body")
 	}
 }
