@@ -625,6 +625,22 @@ func TestPatchMergesAndValidates(t *testing.T) {
 			}
 		}},
 		{"unknown field", `{"bogus": 1}`, 400, nil},
+		// Clearing a field the version lacks would do nothing at all.
+		{"null on an unknown field", `{"bogus": null}`, 400, func(t *testing.T, _, p map[string]any) {
+			if !hasFieldError(p, "bogus", "unknown_field") {
+				t.Errorf("{bogus:null}: errors %v, want bogus/unknown_field", p["errors"])
+			}
+		}},
+		{"null on a field named in another case", `{"Note": null, "qty": 6}`, 400, func(t *testing.T, _, p map[string]any) {
+			if !hasFieldError(p, "Note", "unknown_field") {
+				t.Errorf("{Note:null}: errors %v, want Note/unknown_field", p["errors"])
+			}
+		}},
+		{"null on a map's entry", `{"attrs": {"absent": null}}`, 200, func(t *testing.T, m, _ map[string]any) {
+			if num(t, m, "qty") != 5 {
+				t.Errorf("after a refused patch, qty = %v, want 5 still", m["qty"])
+			}
+		}},
 		{"wrong type", `{"qty": "five"}`, 400, nil},
 		{"not an object", `[1]`, 400, nil},
 		{"bad JSON", `{"qty":`, 400, nil},

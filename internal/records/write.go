@@ -156,6 +156,9 @@ func (s *Service) Patch(ctx context.Context, p Patch) (*Written, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := version.CheckMergePatch(p.Merge); err != nil {
+		return nil, err
+	}
 	return s.write(ctx, writeOp{sc: sc, id: p.ID, cond: p.Cond, by: p.By, version: p.Version, op: "patch", viewVersion: p.ViewVersion,
 		nextView: p.NextView, mustExist: true,
 		build: func(sc *schema.Schema, prev *Record) (*schema.Doc, error) {
