@@ -242,6 +242,21 @@ func TestBodyLimit(t *testing.T) {
 	if m := s.Get(t, "/v1/records/item/l1").JSON(t); len(str(m, "note")) != 1500 {
 		t.Errorf("a refused PATCH changed the record")
 	}
+	// A declared length over the limit is refused at once: a client
+	// waiting on 100 Continue is not invited to send it.
+	for _, head := range []string{"PUT /v1/records/item/l4", "POST /v1/records/item", "PATCH /v1/records/item/l1", "POST /v1/convert", "POST /v1/schemas", "POST /v1/records/item/_import"} {
+		ct := "application/json"
+		switch {
+		case strings.HasPrefix(head, "PATCH"):
+			ct = "application/merge-patch+json"
+		case strings.HasSuffix(head, "_import"):
+			ct = "application/jsonl"
+		}
+		res, _ := s.Raw(t, head+" HTTP/1.1\r\nHost: x\r\nContent-Type: "+ct+"\r\nContent-Length: 2000000000\r\nExpect: 100-continue\r\n\r\n", false)
+		if res.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s declaring 2 GB with Expect: 100-continue: status %d, want 413", head, res.StatusCode)
+		}
+	}
 }
 
 // hostileBodies are inputs known to exhaust memory or stack in the stock

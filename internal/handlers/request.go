@@ -29,6 +29,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
+	if r.ContentLength > limit {
+		// Refused before a byte is read, so that a client waiting on
+		// Expect: 100-continue is not asked to send it.
+		return nil, bodyTooLarge(limit)
+	}
 	raw := io.Reader(http.MaxBytesReader(w, r.Body, limit))
 	if digest != nil {
 		raw = io.TeeReader(raw, digest)
@@ -69,12 +74,17 @@ func checkDigestOnly(w http.ResponseWriter, r *http.Request, limit int64) error 
 func bodyError(err error, limit int64) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return problem.New(problem.TooLarge, "request body is larger than %d bytes", limit).WithReason("too_large").With("limit", limit)
+		return bodyTooLarge(limit)
 	}
 	if _, ok := problem.As(err); ok {
 		return err
 	}
 	return negotiate.ReadFailed(err)
+}
+
+// bodyTooLarge is the 413 of a request body over limit bytes.
+func bodyTooLarge(limit int64) error {
+	return problem.New(problem.TooLarge, "request body is larger than %d bytes", limit).WithReason("too_large").With("limit", limit)
 }
 
 // A contentDigest is the Content-Digest of a request (RFC 9530): the
