@@ -152,10 +152,11 @@ func (c *CBORCodec) Decode(data []byte, v any) error {
 		if rerr := c.times.check(reflect.ValueOf(v)); rerr != nil {
 			return encodeProblem(rerr, "cbor")
 		}
-		// The library makes a null array element or map value a zero;
-		// the shape check refuses it. A body with no byte of null or
-		// undefined holds neither.
-		if bytes.IndexByte(data, 0xf6) < 0 && bytes.IndexByte(data, 0xf7) < 0 {
+		// The library makes a null array element or map value a zero,
+		// and reads a tag 0 time into a string field as its text, where
+		// it refuses a tag 1 time; the shape check refuses all three. A
+		// body with no byte of null, undefined or tag 0 holds none.
+		if bytes.IndexByte(data, 0xf6) < 0 && bytes.IndexByte(data, 0xf7) < 0 && bytes.IndexByte(data, 0xc0) < 0 {
 			return nil
 		}
 	}

@@ -526,3 +526,40 @@ func TestMsgpackWideUintIntoFloat(t *testing.T) {
 		t.Errorf("Decode changed the caller's body")
 	}
 }
+
+// A CBOR time is not text: tag 0 on a string field is refused as tag 1
+// is, wherever the field is, while a time field takes either.
+func TestCBORTimeIsNotAString(t *testing.T) {
+	type rec struct {
+		S string            `cbor:"s"`
+		L []string          `cbor:"l"`
+		M map[string]string `cbor:"m"`
+		T *time.Time        `cbor:"t"`
+	}
+	tag0 := append([]byte{0xc0, 0x74}, "2026-01-01T00:00:00Z"...)
+	tag1 := []byte{0xc1, 0x05}
+	text := append([]byte{0x74}, "2026-01-01T00:00:00Z"...)
+	body := func(s, l, m, tm []byte) []byte {
+		b := append([]byte{0xa4, 0x61, 's'}, s...)
+		b = append(append(b, 0x61, 'l', 0x81), l...)
+		b = append(append(b, 0x61, 'm', 0xa1, 0x61, 'k'), m...)
+		return append(append(b, 0x61, 't'), tm...)
+	}
+	c := NewCBORCodec()
+	for name, b := range map[string][]byte{
+		"tag 0 on a string":          body(tag0, text, text, tag0),
+		"tag 1 on a string":          body(tag1, text, text, tag0),
+		"tag 0 on an array's string": body(text, tag0, text, tag1),
+		"tag 0 on a map's string":    body(text, text, tag0, tag0),
+	} {
+		var got rec
+		err := c.Decode(b, &got)
+		if !problem.Is(err, problem.Invalid) || !strings.Contains(err.Error(), "got time") {
+			t.Errorf("%s: Decode = %v, want a 400 saying it got a time", name, err)
+		}
+	}
+	var got rec
+	if err := c.Decode(body(text, text, text, tag0), &got); err != nil || got.S != "2026-01-01T00:00:00Z" || got.T == nil {
+		t.Errorf("text on strings, tag 0 on the time: %+v, %v", got, err)
+	}
+}
