@@ -121,7 +121,7 @@ func (d *recordDeps) readPrecondition(r *http.Request, t target, rec *records.Re
 	// The names are canonical: every read asks, and few carry any.
 	if ifMatch := d.headerTags(r, "If-Match", t); ifMatch != nil {
 		if !rec.Validator.MatchesAny(ifMatch) {
-			return false, records.PreconditionFailed(rec.Revision, etag, "If-Match: the record has changed; it is at revision %d", rec.Revision)
+			return false, records.PreconditionFailed(rec.Revision, etag, "%s", records.IfMatchFailed(rec.Revision, ifMatch))
 		}
 	} else if records.ModifiedSince(lastModified, headerTime(r, "If-Unmodified-Since")) {
 		return false, records.PreconditionFailed(rec.Revision, etag, "If-Unmodified-Since: the representation was modified at %s", httpDate(lastModified))

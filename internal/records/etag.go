@@ -72,6 +72,38 @@ func (v Validator) matches(etag string) bool {
 	return tag == string(v.appendTag(scratch[:0]))
 }
 
+// IfMatchFailed is the detail of a 412 for If-Match tags that do not name
+// revision rev of a record: one the record has moved on from, or, when no
+// tag has the form Ferry issues (such as a weak tag, which If-Match never
+// matches, or a tag that is not quoted), one that says so, since the
+// record may well be as the client last saw it.
+func IfMatchFailed(rev int64, tags []string) string {
+	for _, t := range tags {
+		if issued(t) {
+			return "If-Match: the record has changed; it is at revision " + strconv.FormatInt(rev, 10)
+		}
+	}
+	return "If-Match names no entity tag in the form this service issues (a strong, quoted tag from an ETag header); the record is at revision " +
+		strconv.FormatInt(rev, 10)
+}
+
+// issued reports whether etag has the form of the strong entity tags ETag
+// makes: a revision, a dash and a tag of 11 base64url characters, then
+// the representation.
+func issued(etag string) bool {
+	opaque, ok := opaqueTag(strings.TrimSpace(etag))
+	if !ok {
+		return false
+	}
+	rev, rest, ok := strings.Cut(opaque, "-")
+	if _, err := strconv.ParseUint(rev, 10, 63); !ok || err != nil {
+		return false
+	}
+	tag, _, _ := strings.Cut(rest, ".")
+	_, err := base64.RawURLEncoding.DecodeString(tag)
+	return len(tag) == 11 && err == nil
+}
+
 // opaqueTag returns what is between the quotes of a strong entity tag.
 func opaqueTag(etag string) (string, bool) {
 	if len(etag) < 2 || etag[0] != '"' || etag[len(etag)-1] != '"' {

@@ -2,6 +2,7 @@ package records
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,34 @@ func TestValidatorMatchesEveryRepresentation(t *testing.T) {
 				t.Errorf("matches(%s) = %v, want %v", tc.etag, got, tc.want)
 			}
 		})
+	}
+}
+
+// A failed If-Match says the record moved on only when a tag could have
+// named one of its revisions; else it says the tags are not ones Ferry
+// issues.
+func TestIfMatchFailed(t *testing.T) {
+	t.Parallel()
+	v := newValidator("order", "a1", 7, time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	old := newValidator("order", "a1", 6, time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC))
+	tests := []struct {
+		tags    []string
+		changed bool
+	}{
+		{[]string{old.ETag("json.v1")}, true},
+		{[]string{old.ETag("")}, true},
+		{[]string{`"garbage"`, old.ETag("cbor.v2.gzip")}, true},
+		{[]string{`"garbage"`}, false},
+		{[]string{"W/" + v.ETag("json.v1")}, false},
+		{[]string{"7-abc"}, false},
+		{[]string{`"7-abc.json.v1"`}, false},
+		{[]string{`"-1-AAAAAAAAAAA"`}, false},
+	}
+	for _, tc := range tests {
+		got := IfMatchFailed(7, tc.tags)
+		if changed := strings.Contains(got, "has changed"); changed != tc.changed || !strings.Contains(got, "revision 7") {
+			t.Errorf("IfMatchFailed(7, %q) = %q; want it to say the record changed: %v, and name revision 7", tc.tags, got, tc.changed)
+		}
 	}
 }
 

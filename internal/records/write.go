@@ -429,7 +429,7 @@ func (s *Service) checkConditions(cur *Record, cond Conditions, live bool) error
 			return failed("If-Match: the record does not exist")
 		}
 		if !v.MatchesAny(cond.IfMatch) {
-			return failed("If-Match: the record has changed; it is at revision %d", cur.Revision)
+			return failed("%s", IfMatchFailed(cur.Revision, cond.IfMatch))
 		}
 	} else if live && ModifiedSince(cur.UpdatedAt, cond.IfUnmodifiedSince) {
 		return failed("If-Unmodified-Since: the record was modified at %s", cur.UpdatedAt.UTC().Format(time.RFC3339))
