@@ -88,6 +88,9 @@ func yamlValue(n *yaml.Node) (any, error) {
 	case yaml.AliasNode:
 		return nil, fmt.Errorf("line %d: aliases are not supported in a definition", n.Line)
 	case yaml.MappingNode:
+		if tag := n.ShortTag(); tag != "!!map" {
+			return nil, fmt.Errorf("line %d: tag %s is not supported in a definition", n.Line, tag)
+		}
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
@@ -105,6 +108,9 @@ func yamlValue(n *yaml.Node) (any, error) {
 		}
 		return m, nil
 	case yaml.SequenceNode:
+		if tag := n.ShortTag(); tag != "!!seq" {
+			return nil, fmt.Errorf("line %d: tag %s is not supported in a definition", n.Line, tag)
+		}
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
 			v, err := yamlValue(c)

@@ -25,6 +25,9 @@ func TestYAMLToJSON(t *testing.T) {
 		{"empty", "", "", "empty"},
 		{"infinity", "a: .inf", "", "finite"},
 		{"custom tag", "a: !foo 1", "", "not supported"},
+		{"custom tag on a map", "a: !foo {type: string}", "", "not supported"},
+		{"custom tag on a list", "a: !foo [1]", "", "not supported"},
+		{"core tags on collections", "a: !!map {b: !!seq [1]}", `{"a":{"b":[1]}}`, ""},
 		{"key that is a map", "? {a: 1}\n: 2\n", "", "plain value"},
 		{"broken", "a: [1", "", ""},
 	}
