@@ -41,6 +41,32 @@ var ruleParams = map[string]int{
 	"unique": paramElemField,
 }
 
+// hostRules are the validator's rules that look at the machine running
+// them rather than at the value: the files, sockets and time zone
+// database there, and its resolver. Run by Ferry they would look at the
+// server, so a client could find out which files exist on it (or make a
+// request hang opening a FIFO), and a record's validity would depend on
+// where it is checked. Each names what it looks at.
+var hostRules = map[string]string{
+	"file":       "checks that a file exists on the server",
+	"filepath":   "checks the path on the server's file system",
+	"dir":        "checks that a directory exists on the server",
+	"dirpath":    "checks the path on the server's file system",
+	"image":      "opens and reads a file on the server",
+	"mimetype":   "opens and reads a file on the server",
+	"uds_exists": "checks that a socket exists on the server",
+	"tcp_addr":   "resolves the address with the server's resolver",
+	"tcp4_addr":  "resolves the address with the server's resolver",
+	"tcp6_addr":  "resolves the address with the server's resolver",
+	"udp_addr":   "resolves the address with the server's resolver",
+	"udp4_addr":  "resolves the address with the server's resolver",
+	"udp6_addr":  "resolves the address with the server's resolver",
+	"ip_addr":    "resolves the address with the server's resolver",
+	"ip4_addr":   "resolves the address with the server's resolver",
+	"ip6_addr":   "resolves the address with the server's resolver",
+	"timezone":   "loads the zone from the server's time zone database",
+}
+
 // stringRules are the validator's rules on the content of strings. On
 // other types the validator looks at a description of the value instead,
 // so such a rule would fail every record rather than panic at
@@ -56,7 +82,7 @@ var stringRules = map[string]bool{
 	"excludesrune": true, "startswith": true, "endswith": true, "startsnotwith": true, "endsnotwith": true,
 	"hostname": true, "hostname_rfc1123": true, "fqdn": true, "ip": true, "ipv4": true, "ipv6": true,
 	"cidr": true, "mac": true, "json": true, "jwt": true, "datetime": true, "semver": true, "iso3166_1_alpha2": true,
-	"iso4217": true, "bcp47_language_tag": true, "timezone": true, "latitude": true, "longitude": true,
+	"iso4217": true, "bcp47_language_tag": true, "latitude": true, "longitude": true,
 }
 
 // A ruleChecker checks validate strings against a validator instance.
@@ -200,6 +226,10 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 			}
 			if !c.rules.known(name) {
 				c.errorf("field '%s': unknown rule '%s'", path, name)
+				continue
+			}
+			if what, ok := hostRules[name]; ok {
+				c.errorf("field '%s': rule '%s' %s: it would look at the server's machine, not at the record", path, name, what)
 				continue
 			}
 			if stringRules[name] && !inKeys && n != nil && n.kind != kindString {
