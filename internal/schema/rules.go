@@ -91,11 +91,75 @@ type ruleChecker struct {
 }
 
 // newValidator returns a validator that treats a non-pointer struct as it
-// treats any value. It reports Go names, which runRules turns into schema
-// names: a tag name function would make the validator build a second name
-// for every array element it dives into, on every record.
+// treats any value, and knows requiredValueTag. It reports Go names, which
+// runRules turns into schema names: a tag name function would make the
+// validator build a second name for every array element it dives into, on
+// every record.
 func newValidator() *validator.Validate {
-	return validator.New(validator.WithRequiredStructEnabled())
+	v := validator.New(validator.WithRequiredStructEnabled())
+	if err := v.RegisterValidation(requiredValueTag, hasRequiredValue); err != nil {
+		panic("schema: " + err.Error())
+	}
+	return v
+}
+
+// requiredValueTag is the validator's name for `required` on an optional
+// field's own value, which the record struct holds behind a pointer. The
+// validator's `required` asks no more of a pointer than that it is not
+// nil, so a present "" or 0 would pass, where the same value in a field
+// that is not optional fails; this one looks at the value. Definitions
+// cannot name it: it appears only in the compiled struct's tags, and
+// failures report it as `required`.
+const requiredValueTag = "ferry_required"
+
+// hasRequiredValue reports whether the value behind an optional field's
+// pointer has what `required` asks of a value that is not a pointer:
+// containers must not be nil, anything else must not be the zero value.
+func hasRequiredValue(fl validator.FieldLevel) bool {
+	v := fl.Field()
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface:
+		return !v.IsNil()
+	}
+	return v.IsValid() && !v.IsZero()
+}
+
+// validatorRule returns the validate tag of f in the compiled record
+// struct: its rule, with `required` on an optional field's own value (the
+// part before any dive) made requiredValueTag.
+func validatorRule(f *field) string {
+	if !f.optional || !strings.Contains(f.rule, "required") {
+		return f.rule
+	}
+	tokens := strings.Split(f.rule, ",")
+	for i, tok := range tokens {
+		if tok == "dive" {
+			break
+		}
+		parts := strings.Split(tok, "|")
+		for j, part := range parts {
+			if part == "required" {
+				parts[j] = requiredValueTag
+			}
+		}
+		tokens[i] = strings.Join(parts, "|")
+	}
+	return strings.Join(tokens, ",")
+}
+
+// definitionTag returns a failed tag (a rule, or rules joined by "|") as
+// the definition wrote it.
+func definitionTag(tag string) string {
+	if !strings.Contains(tag, requiredValueTag) {
+		return tag
+	}
+	parts := strings.Split(tag, "|")
+	for i, p := range parts {
+		if p == requiredValueTag {
+			parts[i] = "required"
+		}
+	}
+	return strings.Join(parts, "|")
 }
 
 // hasDive reports whether a rule string dives into elements.
@@ -224,7 +288,7 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 				c.errorf("field '%s': the rule %q has an empty part", path, rule)
 				continue
 			}
-			if !c.rules.known(name) {
+			if name == requiredValueTag || !c.rules.known(name) {
 				c.errorf("field '%s': unknown rule '%s'", path, name)
 				continue
 			}
