@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -257,19 +258,19 @@ func (c *compiler) checkRuleSyntax(rule, path string) string {
 }
 
 // translateParams rewrites the field names in cross-field parameters to Go
-// names, which is what the validator resolves, and checks that sibling
-// fields named before any "dive" exist. It also checks that every rule
-// name is known to the validator.
+// names, which is what the validator resolves, and checks that the fields
+// they name exist and, for comparisons, can be compared with the value
+// (see checkParam). It also checks that every rule name is known to the
+// validator.
 func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsOK bool) string {
 	if rule == "" {
 		return ""
 	}
 	tokens := strings.Split(rule, ",")
-	dived, inKeys := false, false
+	inKeys := false
 	for i, tok := range tokens {
 		switch tok {
 		case "dive":
-			dived = true
 			if n != nil {
 				n = n.elem
 			}
@@ -301,15 +302,30 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 				continue
 			}
 			how, cross := ruleParams[name]
-			if !cross || !hasParam {
+			if !cross {
+				continue
+			}
+			if !hasParam {
+				if how == paramField || how == paramNamespace {
+					c.errorf("field '%s': rule '%s' needs the field to compare with (%s=other)", path, name, name)
+				}
 				continue
 			}
 			goParam := c.translate(how, param)
 			if goParam != param {
 				c.params[goParam] = param
 			}
-			if !dived && siblingsOK {
-				c.checkSiblings(how, name, param, goParam, path, parent)
+			// The validator finds the fields a parameter names from the
+			// object holding the field, after a dive too; the value it
+			// compares is the field's, an element's or a map key.
+			if siblingsOK {
+				own := kindInvalid
+				if inKeys {
+					own = kindString
+				} else if n != nil {
+					own = n.kind
+				}
+				c.checkParam(how, name, param, goParam, path, parent, own)
 			}
 			parts[j] = name + "=" + goParam
 		}
@@ -319,16 +335,19 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 }
 
 func (c *compiler) translate(how int, param string) string {
+	// A name may be followed by [index] or [key] steps into an array or a
+	// map.
 	goOf := func(s string) string {
-		if validName(s) {
-			return GoName(s)
+		name, _, _ := strings.Cut(s, "[")
+		if validName(name) {
+			return GoName(name) + s[len(name):]
 		}
 		return s
 	}
 	switch how {
-	case paramField, paramElemField:
+	case paramElemField:
 		return goOf(param)
-	case paramNamespace:
+	case paramField, paramNamespace:
 		segs := strings.Split(param, ".")
 		for i, s := range segs {
 			segs[i] = goOf(s)
@@ -346,11 +365,23 @@ func (c *compiler) translate(how int, param string) string {
 	return param
 }
 
-func (c *compiler) checkSiblings(how int, rule, param, goParam, path string, parent *node) {
+// checkParam checks that the fields a cross-field parameter names exist
+// and, for a rule that compares the value with another field's, that the
+// validator can compare the two: own is the kind of the value the rule
+// looks at (kindInvalid when unknown).
+func (c *compiler) checkParam(how int, rule, param, goParam, path string, parent *node, own kind) {
 	var names []string
 	switch how {
-	case paramField:
-		names = []string{goParam}
+	case paramField, paramNamespace:
+		other, why := resolveParam(parent, goParam)
+		if why != "" {
+			c.errorf("field '%s': rule '%s=%s' names a field that does not exist: %s", path, rule, param, why)
+			return
+		}
+		if why := cannotCompare(rule, own, other.kind); why != "" {
+			c.errorf("field '%s': rule '%s=%s' %s, which the validator cannot do: its answer would not depend on the values", path, rule, param, why)
+		}
+		return
 	case paramFieldList:
 		names = strings.Fields(goParam)
 	case paramFieldPairs:
@@ -363,18 +394,76 @@ func (c *compiler) checkSiblings(how int, rule, param, goParam, path string, par
 		return
 	}
 	for _, n := range names {
-		found := false
-		for _, f := range parent.fields {
-			if f.goName == n {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if parent.byGo[n] == nil {
 			c.errorf("field '%s': rule '%s=%s' names a field that does not exist next to it", path, rule, param)
 			return
 		}
 	}
+}
+
+// resolveParam follows a cross-field parameter in Go names ("Inner.Z",
+// "Items[0].Qty") from the object parent as the validator does, and
+// returns the node of the value it names, or why it names none.
+func resolveParam(parent *node, goParam string) (*node, string) {
+	cur, at := parent, ""
+	for seg := range strings.SplitSeq(goParam, ".") {
+		name, steps, _ := strings.Cut(seg, "[")
+		if cur.kind != kindObject {
+			return nil, fmt.Sprintf("'%s' is %s %s, which has no fields", at, article(cur.kind), describeNode(cur))
+		}
+		f := cur.byGo[name]
+		switch {
+		case f == nil && at == "":
+			return nil, fmt.Sprintf("there is no field '%s' next to it", name)
+		case f == nil:
+			return nil, fmt.Sprintf("'%s' has no field '%s'", at, name)
+		}
+		cur, at = f.node, child(at, f.name)
+		for range strings.Count(steps, "]") {
+			if cur.kind != kindArray && cur.kind != kindMap {
+				return nil, fmt.Sprintf("'%s' is %s %s, not an array or a map", at, article(cur.kind), cur.kind)
+			}
+			cur, at = cur.elem, at+"[]"
+		}
+	}
+	return cur, ""
+}
+
+// comparedKinds lists, for each cross-field rule that compares the value
+// with another field's, the kinds whose values it compares. The validator
+// compares values of one Go kind only, and on a kind it does not compare
+// it looks at a description of the type instead: either way its answer
+// would be the same for every record.
+var comparedKinds = map[string][]kind{
+	"eqfield":       {kindInt, kindFloat, kindString, kindBool, kindTime, kindBytes, kindArray, kindMap},
+	"nefield":       {kindInt, kindFloat, kindString, kindBool, kindTime, kindBytes, kindArray, kindMap},
+	"eqcsfield":     {kindInt, kindFloat, kindString, kindBool, kindTime, kindBytes, kindArray, kindMap},
+	"necsfield":     {kindInt, kindFloat, kindString, kindBool, kindTime, kindBytes, kindArray, kindMap},
+	"gtfield":       {kindInt, kindFloat, kindString, kindTime},
+	"gtefield":      {kindInt, kindFloat, kindString, kindTime},
+	"ltfield":       {kindInt, kindFloat, kindString, kindTime},
+	"ltefield":      {kindInt, kindFloat, kindString, kindTime},
+	"gtcsfield":     {kindInt, kindFloat, kindString, kindTime, kindBytes, kindArray, kindMap},
+	"gtecsfield":    {kindInt, kindFloat, kindString, kindTime, kindBytes, kindArray, kindMap},
+	"ltcsfield":     {kindInt, kindFloat, kindString, kindTime, kindBytes, kindArray, kindMap},
+	"ltecsfield":    {kindInt, kindFloat, kindString, kindTime, kindBytes, kindArray, kindMap},
+	"fieldcontains": {kindString},
+	"fieldexcludes": {kindString},
+}
+
+// cannotCompare says what rule would compare when it cannot compare a
+// value of kind own with one of kind other, or returns "".
+func cannotCompare(rule string, own, other kind) string {
+	kinds, compares := comparedKinds[rule]
+	switch {
+	case !compares || own == kindInvalid:
+		return ""
+	case own != other:
+		return fmt.Sprintf("compares %s %s with %s %s", article(own), own, article(other), other)
+	case !slices.Contains(kinds, own):
+		return fmt.Sprintf("compares two values of type %s", own)
+	}
+	return ""
 }
 
 // known reports whether the validator has a rule or alias of that name.

@@ -2,7 +2,10 @@ package schema
 
 import (
 	"context"
+	"slices"
 	"testing"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/ferry-dev/ferry/internal/problem"
 )
@@ -83,6 +86,112 @@ func TestRegisterRefusesHostRules(t *testing.T) {
 			r := NewRegistry(newMemStore())
 			if _, err := r.Register(context.Background(), mustParse(t, fields(def)), false); err != nil {
 				t.Fatalf("Register(%s) = %v %q, want success", def, err, problemLists(err))
+			}
+		})
+	}
+}
+
+// TestRegisterCrossFieldRules checks that a rule comparing a field with
+// another is refused when the other does not exist or the validator
+// cannot compare the two, so that it never fails every record.
+func TestRegisterCrossFieldRules(t *testing.T) {
+	t.Parallel()
+	const inner = `"inner":{"type":"object","fields":{"z":{"type":"int"},"t":{"type":"time"}}}`
+	refused := []struct {
+		name string
+		def  string
+		want []string // substrings of one listed error
+	}{
+		{"eqcsfield to nothing", `"o":{"type":"object","fields":{"x":{"type":"int","validate":"eqcsfield=Nope.Z"}}}`, []string{"field 'o.x'", "rule 'eqcsfield=Nope.Z'", "does not exist", "no field 'Nope'"}},
+		{"necsfield to nothing", `"x":{"type":"int","validate":"necsfield=nope.z"}`, []string{"field 'x'", "necsfield=nope.z", "does not exist"}},
+		{"gtcsfield to nothing", `"x":{"type":"int","validate":"gtcsfield=nope"}`, []string{"field 'x'", "gtcsfield=nope", "does not exist"}},
+		{"gtecsfield to nothing", `"x":{"type":"int","validate":"gtecsfield=Nope.Z"}`, []string{"field 'x'", "gtecsfield=Nope.Z", "does not exist"}},
+		{"ltcsfield to nothing", `"x":{"type":"int","validate":"ltcsfield=Nope.Z"}`, []string{"field 'x'", "ltcsfield=Nope.Z", "does not exist"}},
+		{"ltecsfield to nothing", `"x":{"type":"int","validate":"ltecsfield=Nope.Z"}`, []string{"field 'x'", "ltecsfield=Nope.Z", "does not exist"}},
+		{"fieldcontains to nothing", `"x":{"type":"string","validate":"fieldcontains=nope"}`, []string{"field 'x'", "fieldcontains=nope", "does not exist"}},
+		{"fieldexcludes to nothing", `"x":{"type":"string","validate":"fieldexcludes=nope"}`, []string{"field 'x'", "fieldexcludes=nope", "does not exist"}},
+		{"missing inner field", inner + `,"x":{"type":"int","validate":"eqcsfield=inner.nope"}`, []string{"field 'x'", "eqcsfield=inner.nope", "'inner' has no field 'Nope'"}},
+		{"through a scalar", `"n":{"type":"int"},"x":{"type":"int","validate":"eqcsfield=n.z"}`, []string{"field 'x'", "eqcsfield=n.z", "'n' is an int"}},
+		{"index into an object", inner + `,"x":{"type":"int","validate":"eqcsfield=inner[0].z"}`, []string{"field 'x'", "'inner' is an object, not an array or a map"}},
+		{"after dive", `"l":{"type":"array","validate":"dive,ltecsfield=nope","items":{"type":"int"}}`, []string{"field 'l'", "ltecsfield=nope", "does not exist"}},
+		{"no field named", `"x":{"type":"int","validate":"eqcsfield"}`, []string{"field 'x'", "rule 'eqcsfield' needs the field"}},
+		{"int with a time", `"n":{"type":"int","validate":"gtfield=t"},"t":{"type":"time"}`, []string{"field 'n'", "rule 'gtfield=t'", "compares an int with a time"}},
+		{"int with a time across objects", inner + `,"n":{"type":"int","validate":"gtcsfield=inner.t"}`, []string{"field 'n'", "rule 'gtcsfield=inner.t'", "compares an int with a time"}},
+		{"string with an int", `"s":{"type":"string","validate":"eqfield=n"},"n":{"type":"int"}`, []string{"field 's'", "eqfield=n", "compares a string with an int"}},
+		{"int with a float", `"n":{"type":"int","validate":"ltefield=f"},"f":{"type":"float"}`, []string{"field 'n'", "ltefield=f", "compares an int with a float"}},
+		{"elements with a time", `"l":{"type":"array","validate":"dive,ltfield=t","items":{"type":"int"}},"t":{"type":"time"}`, []string{"field 'l'", "ltfield=t", "compares an int with a time"}},
+		{"map keys with an int", `"m":{"type":"map","validate":"dive,keys,eqfield=n,endkeys","values":{"type":"int"}},"n":{"type":"int"}`, []string{"field 'm'", "eqfield=n", "compares a string with an int"}},
+		{"in an or", `"n":{"type":"int","validate":"eq=0|gtfield=t"},"t":{"type":"time"}`, []string{"field 'n'", "gtfield=t", "compares an int with a time"}},
+		{"objects", `"a":{"type":"object","validate":"eqfield=b","fields":{"z":{"type":"int"}}},"b":{"type":"object","fields":{"z":{"type":"int"}}}`, []string{"field 'a'", "eqfield=b", "two values of type object"}},
+		{"ordered bools", `"a":{"type":"bool","validate":"gtfield=b"},"b":{"type":"bool"}`, []string{"field 'a'", "gtfield=b", "two values of type bool"}},
+		{"ordered arrays on one object", `"a":{"type":"array","validate":"ltfield=b","items":{"type":"int"}},"b":{"type":"array","items":{"type":"int"}}`, []string{"field 'a'", "ltfield=b", "two values of type array"}},
+		{"text of ints", `"a":{"type":"int","validate":"fieldcontains=b"},"b":{"type":"int"}`, []string{"field 'a'", "fieldcontains=b", "two values of type int"}},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if errs := registerRefused(t, fields(tc.def)); !containsAll(errs, tc.want...) {
+				t.Fatalf("Register(%s) errors = %q, want one containing %q", tc.def, errs, tc.want)
+			}
+		})
+	}
+
+	accepted := []string{
+		inner + `,"x":{"type":"int","validate":"eqcsfield=inner.z"}`,
+		inner + `,"x":{"type":"int","validate":"necsfield=Inner.Z"}`,
+		inner + `,"x":{"type":"time","validate":"gtcsfield=inner.t"}`,
+		inner + `,"x":{"type":"int","validate":"eqfield=inner.z"}`,
+		`"start":{"type":"time"},"end":{"type":"time","validate":"gtfield=start"}`,
+		`"n":{"type":"int","validate":"ltfield=m"},"m":{"type":"int","optional":true}`,
+		`"n":{"type":"int","optional":true,"validate":"ltfield=m"},"m":{"type":"int"}`,
+		`"items":{"type":"array","items":{"type":"object","fields":{"q":{"type":"int"}}}},"x":{"type":"int","validate":"ltecsfield=items[0].q"}`,
+		`"m":{"type":"map","values":{"type":"string"}},"x":{"type":"string","validate":"eqcsfield=m[k]"}`,
+		`"a":{"type":"array","validate":"gtcsfield=b","items":{"type":"int"}},"b":{"type":"array","items":{"type":"string"}}`,
+		`"a":{"type":"array","validate":"eqfield=b","items":{"type":"int"}},"b":{"type":"array","items":{"type":"string"}}`,
+		`"s":{"type":"string","validate":"fieldcontains=t"},"t":{"type":"string"}`,
+		`"l":{"type":"array","validate":"dive,ltefield=max","items":{"type":"int"}},"max":{"type":"int"}`,
+		`"m":{"type":"map","validate":"dive,keys,nefield=s,endkeys","values":{"type":"int"}},"s":{"type":"string"}`,
+	}
+	for _, def := range accepted {
+		t.Run("accepts "+def, func(t *testing.T) {
+			t.Parallel()
+			r := NewRegistry(newMemStore())
+			if _, err := r.Register(context.Background(), mustParse(t, fields(def)), false); err != nil {
+				t.Fatalf("Register(%s) = %v %q, want success", def, err, problemLists(err))
+			}
+		})
+	}
+}
+
+// TestValidateCrossStructField checks that the paths that registration
+// accepts are the ones the validator follows.
+func TestValidateCrossStructField(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, fields(`
+		"inner":{"type":"object","fields":{"z":{"type":"int"}}},
+		"items":{"type":"array","items":{"type":"object","fields":{"q":{"type":"int"}}}},
+		"a":{"type":"int","validate":"eqcsfield=inner.z"},
+		"b":{"type":"int","validate":"ltecsfield=items[0].q"},
+		"c":{"type":"int","validate":"eqfield=Inner.Z"}`))
+	v := s.Latest()
+	tests := []struct {
+		name string
+		body string
+		want []fe
+	}{
+		{"holds", `{"inner":{"z":2},"items":[{"q":5}],"a":2,"b":5,"c":2}`, nil},
+		{"fails", `{"inner":{"z":2},"items":[{"q":5}],"a":3,"b":6,"c":1}`, []fe{{"a", "eqcsfield", "inner.z"}, {"b", "ltecsfield", "items[0].q"}, {"c", "eqfield", "inner.z"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := v.New()
+			if err := json.Unmarshal([]byte(tc.body), w); err != nil {
+				t.Fatal(err)
+			}
+			_, err := v.Validate(w, false)
+			if got := fieldErrs(err); !slices.Equal(got, tc.want) {
+				t.Fatalf("Validate(%s) fields = %v (%v), want %v", tc.body, got, err, tc.want)
 			}
 		})
 	}
