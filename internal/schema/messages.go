@@ -28,14 +28,8 @@ func ruleMessage(path, rule, param string, k reflect.Kind) string {
 		msg = "is required and must not be empty or zero"
 	case "min", "gte":
 		msg = size("at least")
-		if param == "" && k == reflect.Struct {
-			msg = "must not be in the past"
-		}
 	case "max", "lte":
 		msg = size("at most")
-		if param == "" && k == reflect.Struct {
-			msg = "must not be in the future"
-		}
 	case "gt":
 		msg = size("more than")
 	case "lt":

@@ -86,6 +86,12 @@ var stringRules = map[string]bool{
 	"iso4217": true, "bcp47_language_tag": true, "latitude": true, "longitude": true,
 }
 
+// nowRules are the validator's bounds that, on a time, ignore their
+// parameter (if any) and compare the time with the current one: a
+// record's validity would change as time passes, and a record once
+// written could not be written again, nor upgraded.
+var nowRules = map[string]bool{"gt": true, "gte": true, "lt": true, "lte": true, "min": true, "max": true}
+
 // A ruleChecker checks validate strings against a validator instance.
 type ruleChecker struct {
 	v *validator.Validate
@@ -299,6 +305,10 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 			}
 			if stringRules[name] && !inKeys && n != nil && n.kind != kindString {
 				c.errorf("field '%s': rule '%s' applies to strings, not to %s", path, name, describeNode(n))
+				continue
+			}
+			if nowRules[name] && !inKeys && n != nil && n.kind == kindTime {
+				c.errorf("field '%s': rule '%s' on a time compares it with the current time, whatever its parameter, so a record's validity would change as time passes", path, part)
 				continue
 			}
 			how, cross := ruleParams[name]
