@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -167,6 +168,29 @@ func definitionTag(tag string) string {
 		}
 	}
 	return strings.Join(parts, "|")
+}
+
+// ruleParam returns a rule's parameter as the validator reads it: 0x2C
+// and 0x7C stand for a comma and a pipe, which would otherwise end the
+// rule.
+func ruleParam(param string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(param, "0x2C", ","), "0x7C", "|")
+}
+
+// oneofValue matches one value of a oneof parameter, as the validator
+// splits it: a run of anything but spaces, or single quotes around
+// anything but a quote.
+var oneofValue = regexp.MustCompile(`'[^']*'|\S+`)
+
+// oneofValues returns the values of a oneof parameter (as ruleParam reads
+// it) the way the validator does: separated by spaces, a value in single
+// quotes may hold spaces, and every single quote is dropped.
+func oneofValues(param string) []string {
+	vals := oneofValue.FindAllString(param, -1)
+	for i, v := range vals {
+		vals[i] = strings.ReplaceAll(v, "'", "")
+	}
+	return vals
 }
 
 // hasDive reports whether a rule string dives into elements.

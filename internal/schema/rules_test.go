@@ -251,3 +251,54 @@ func TestRegisterRefusesTimeBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestOneofValues checks that the JSON Schema's enum of a oneof rule lists
+// the values the validator accepts: single quotes hold a value with
+// spaces, and 0x2C stands for a comma.
+func TestOneofValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		def  string // the field v
+		want []any  // the enum of v
+		// in and out are values of v the validator accepts and refuses.
+		in, out []any
+	}{
+		{"plain", `{"type":"string","validate":"oneof=a b"}`, []any{"a", "b"}, []any{"a", "b"}, []any{"a b", ""}},
+		{"quoted with a space", `{"type":"string","validate":"oneof='a b' c"}`, []any{"a b", "c"}, []any{"a b", "c"}, []any{"'a", "b'", "a"}},
+		{"quoted then joined", `{"type":"string","validate":"oneof='a b'c"}`, []any{"a b", "c"}, []any{"a b", "c"}, []any{"a bc"}},
+		{"empty quotes", `{"type":"string","validate":"oneof='' x"}`, []any{"", "x"}, []any{"", "x"}, []any{"''"}},
+		{"quote inside a word", `{"type":"string","validate":"oneof=it's"}`, []any{"its"}, []any{"its"}, []any{"it's"}},
+		{"encoded comma", `{"type":"string","validate":"oneof=a0x2Cb c"}`, []any{"a,b", "c"}, []any{"a,b", "c"}, []any{"a0x2Cb"}},
+		{"quoted numbers", `{"type":"int","validate":"oneof='1' 2"}`, []any{1.0, 2.0}, []any{int64(1), int64(2)}, []any{int64(3)}},
+		{"optional", `{"type":"string","optional":true,"validate":"oneof='a b'"}`, []any{"a b", nil}, []any{"a b"}, []any{"a"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, s := mustRegister(t, fields(`"v":`+tc.def))
+			v := s.Latest()
+			b, err := v.JSONSchema()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Properties map[string]struct {
+					Enum []any `json:"enum"`
+				} `json:"properties"`
+			}
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if got := doc.Properties["v"].Enum; !slices.Equal(got, tc.want) {
+				t.Errorf("JSON Schema of %s: enum %#v, want %#v", tc.def, got, tc.want)
+			}
+			for _, x := range append(slices.Clone(tc.in), tc.out...) {
+				_, err := v.FromMap(map[string]any{"v": x}, false)
+				if want := slices.Contains(tc.in, x); (err == nil) != want {
+					t.Errorf("%s: validating %#v = %v, want valid %v", tc.def, x, err, want)
+				}
+			}
+		})
+	}
+}
