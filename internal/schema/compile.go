@@ -332,7 +332,7 @@ func (c *compiler) buildStruct(n *node) {
 	var sig strings.Builder
 	sig.WriteByte('(')
 	for i, f := range n.fields {
-		wireTag, plainTag := f.tags()
+		wireTag, plainTag := f.tags(validatorRule(f))
 		plain[i] = reflect.StructField{Name: f.goName, Type: f.plainType(), Tag: reflect.StructTag(plainTag)}
 		wire[i] = reflect.StructField{Name: f.goName, Type: f.wireType(), Tag: reflect.StructTag(wireTag)}
 		sig.WriteString(f.name)

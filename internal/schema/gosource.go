@@ -10,14 +10,14 @@ import (
 )
 
 // tags returns the struct tag of a field in the wire struct (names only)
-// and in the record struct (names and rule; "-" for a field with no rule
-// anywhere inside it).
-func (f *field) tags() (wire, plain string) {
+// and in the record struct (names and the rule given; "-" for a field with
+// no rule anywhere inside it).
+func (f *field) tags(rule string) (wire, plain string) {
 	wire = `json:"` + f.name + `" msgpack:"` + f.name + `" cbor:"` + f.name + `"`
 	plain = wire
 	switch {
-	case f.rule != "":
-		plain += ` validate:` + strconv.Quote(f.rule)
+	case rule != "":
+		plain += ` validate:` + strconv.Quote(rule)
 	case !hasRules(f.def):
 		// The validator looks at every field it is not told to skip,
 		// boxing each value to ask whether it validates itself.
@@ -29,6 +29,9 @@ func (f *field) tags() (wire, plain string) {
 // GoSource returns Go source declaring the version's record struct, with
 // the same field names, types and tags as Type, nested objects as named
 // types: gofmt'd, ready to paste, and read by gob as the compiled struct.
+// Its validate tags say `required` where Type's use Ferry's own name for
+// it on an optional field (see requiredValueTag), which another
+// validator would not know.
 func (v *Version) GoSource() []byte {
 	g := &goWriter{names: map[string]bool{}}
 	top := GoName(v.name)
@@ -96,7 +99,7 @@ func (g *goWriter) writeStruct(w *bytes.Buffer, t goType) {
 		if f.optional {
 			typ = "*" + typ
 		}
-		_, plain := f.tags()
+		_, plain := f.tags(f.rule)
 		fmt.Fprintf(w, "\t%s %s `%s`\n", f.goName, typ, plain)
 	}
 	w.WriteString("}\n\n")

@@ -119,6 +119,7 @@ func ruleKeywords(s map[string]any, k kind, tok string) {
 		return
 	}
 	name, param, _ := strings.Cut(tok, "=")
+	param = ruleParam(param)
 	num, isNum := jsonNumber(param)
 	count, isCount := strconv.ParseUint(param, 10, 31)
 	lengthKey := func(minOrMax string) string {
@@ -168,7 +169,7 @@ func ruleKeywords(s map[string]any, k kind, tok string) {
 		}
 	case "oneof":
 		var enum []any
-		for w := range strings.FieldsSeq(param) {
+		for _, w := range oneofValues(param) {
 			if numeric {
 				n, ok := jsonNumber(w)
 				if !ok {

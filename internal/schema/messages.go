@@ -2,6 +2,7 @@ package schema
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -28,14 +29,8 @@ func ruleMessage(path, rule, param string, k reflect.Kind) string {
 		msg = "is required and must not be empty or zero"
 	case "min", "gte":
 		msg = size("at least")
-		if param == "" && k == reflect.Struct {
-			msg = "must not be in the past"
-		}
 	case "max", "lte":
 		msg = size("at most")
-		if param == "" && k == reflect.Struct {
-			msg = "must not be in the future"
-		}
 	case "gt":
 		msg = size("more than")
 	case "lt":
@@ -47,7 +42,13 @@ func ruleMessage(path, rule, param string, k reflect.Kind) string {
 	case "ne":
 		msg = "must not equal " + param
 	case "oneof":
-		msg = "must be one of " + strings.Join(strings.Fields(param), ", ")
+		vals := oneofValues(param)
+		for i, v := range vals {
+			if v == "" || strings.ContainsAny(v, " ,") {
+				vals[i] = strconv.Quote(v)
+			}
+		}
+		msg = "must be one of " + strings.Join(vals, ", ")
 	case "email":
 		msg = "must be an email address"
 	case "url", "uri", "http_url", "https_url":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -465,6 +466,53 @@ func TestRemoveAfterRetypeDefault(t *testing.T) {
 				t.Fatalf("Register = %v %q, want success", err, problemLists(err))
 			case !tc.ok && (err == nil || problem.KindOf(err) == problem.Internal):
 				t.Fatalf("Register = %v, want a problem", err)
+			}
+		})
+	}
+}
+
+// TestDefaultMisfitMessages checks how a default that does not fit is
+// worded: a field names itself once, and a value with no name of its own
+// (the default itself, not a member of it) is not given an empty one.
+func TestDefaultMisfitMessages(t *testing.T) {
+	t.Parallel()
+	const v1 = `{"name":"t","version":1,"fields":{"a":{"type":"int","validate":"min=0"},"r":{"type":"int"}}}`
+	tests := []struct {
+		name string
+		defs []string
+		want string
+	}{
+		{"wrong type", []string{fields(`"s":{"type":"int","default":"3"}`)},
+			"field 's': the default does not fit: want an integer, got a string"},
+		{"fraction for an int", []string{fields(`"s":{"type":"int","default":1.5}`)},
+			"field 's': the default does not fit: want an integer, got a number"},
+		{"out of range", []string{fields(`"s":{"type":"int","default":9223372036854775808}`)},
+			"field 's': the default does not fit: the value is out of range for a 64-bit integer: 9223372036854775808"},
+		{"object for an array", []string{fields(`"s":{"type":"array","items":{"type":"int"},"default":{}}`)},
+			"field 's': the default does not fit: want an array, got an object"},
+		{"number for a time", []string{fields(`"s":{"type":"time","default":3}`)},
+			"field 's': the default does not fit: want a time (RFC 3339), got a number"},
+		{"member of an object", []string{fields(`"s":{"type":"object","fields":{"a":{"type":"int"}},"default":{"a":"x"}}`)},
+			"field 's': the default does not fit: field 'a': want an integer, got a string"},
+		{"member out of range", []string{fields(`"s":{"type":"object","fields":{"a":{"type":"int"}},"default":{"a":9223372036854775808}}`)},
+			"field 's': the default does not fit: a is out of range for a 64-bit integer: 9223372036854775808"},
+		{"add step", []string{v1, `{"name":"t","version":2,"fields":{"a":{"type":"int","validate":"min=0"},"r":{"type":"int"},"b":{"type":"int"}},"migrate":[{"op":"add","field":"b","default":"x"}]}`},
+			"step 1 (add b): the default does not fit: want an integer, got a string"},
+		{"remove step after a retype", []string{v1, `{"name":"t","version":2,"fields":{"r":{"type":"int"}},"migrate":[{"op":"retype","field":"a","to":"float"},{"op":"remove","field":"a","default":1.5}]}`},
+			"step 2 (remove a): the default 1.5 does not fit field 'a' as version 1 has it: want an integer, got a number"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewRegistry(newMemStore())
+			var err error
+			for _, def := range tc.defs {
+				if _, err = r.Register(context.Background(), mustParse(t, def), false); err != nil {
+					break
+				}
+			}
+			if errs := problemLists(err); !slices.Contains(errs, tc.want) {
+				t.Fatalf("Register(%s) errors = %q, want %q", tc.defs[len(tc.defs)-1], errs, tc.want)
 			}
 		})
 	}

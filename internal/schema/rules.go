@@ -3,6 +3,8 @@ package schema
 import (
 	"fmt"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +43,32 @@ var ruleParams = map[string]int{
 	"unique": paramElemField,
 }
 
+// hostRules are the validator's rules that look at the machine running
+// them rather than at the value: the files, sockets and time zone
+// database there, and its resolver. Run by Ferry they would look at the
+// server, so a client could find out which files exist on it (or make a
+// request hang opening a FIFO), and a record's validity would depend on
+// where it is checked. Each names what it looks at.
+var hostRules = map[string]string{
+	"file":       "checks that a file exists on the server",
+	"filepath":   "checks the path on the server's file system",
+	"dir":        "checks that a directory exists on the server",
+	"dirpath":    "checks the path on the server's file system",
+	"image":      "opens and reads a file on the server",
+	"mimetype":   "opens and reads a file on the server",
+	"uds_exists": "checks that a socket exists on the server",
+	"tcp_addr":   "resolves the address with the server's resolver",
+	"tcp4_addr":  "resolves the address with the server's resolver",
+	"tcp6_addr":  "resolves the address with the server's resolver",
+	"udp_addr":   "resolves the address with the server's resolver",
+	"udp4_addr":  "resolves the address with the server's resolver",
+	"udp6_addr":  "resolves the address with the server's resolver",
+	"ip_addr":    "resolves the address with the server's resolver",
+	"ip4_addr":   "resolves the address with the server's resolver",
+	"ip6_addr":   "resolves the address with the server's resolver",
+	"timezone":   "loads the zone from the server's time zone database",
+}
+
 // stringRules are the validator's rules on the content of strings. On
 // other types the validator looks at a description of the value instead,
 // so such a rule would fail every record rather than panic at
@@ -56,8 +84,14 @@ var stringRules = map[string]bool{
 	"excludesrune": true, "startswith": true, "endswith": true, "startsnotwith": true, "endsnotwith": true,
 	"hostname": true, "hostname_rfc1123": true, "fqdn": true, "ip": true, "ipv4": true, "ipv6": true,
 	"cidr": true, "mac": true, "json": true, "jwt": true, "datetime": true, "semver": true, "iso3166_1_alpha2": true,
-	"iso4217": true, "bcp47_language_tag": true, "timezone": true, "latitude": true, "longitude": true,
+	"iso4217": true, "bcp47_language_tag": true, "latitude": true, "longitude": true,
 }
+
+// nowRules are the validator's bounds that, on a time, ignore their
+// parameter (if any) and compare the time with the current one: a
+// record's validity would change as time passes, and a record once
+// written could not be written again, nor upgraded.
+var nowRules = map[string]bool{"gt": true, "gte": true, "lt": true, "lte": true, "min": true, "max": true}
 
 // A ruleChecker checks validate strings against a validator instance.
 type ruleChecker struct {
@@ -65,11 +99,98 @@ type ruleChecker struct {
 }
 
 // newValidator returns a validator that treats a non-pointer struct as it
-// treats any value. It reports Go names, which runRules turns into schema
-// names: a tag name function would make the validator build a second name
-// for every array element it dives into, on every record.
+// treats any value, and knows requiredValueTag. It reports Go names, which
+// runRules turns into schema names: a tag name function would make the
+// validator build a second name for every array element it dives into, on
+// every record.
 func newValidator() *validator.Validate {
-	return validator.New(validator.WithRequiredStructEnabled())
+	v := validator.New(validator.WithRequiredStructEnabled())
+	if err := v.RegisterValidation(requiredValueTag, hasRequiredValue); err != nil {
+		panic("schema: " + err.Error())
+	}
+	return v
+}
+
+// requiredValueTag is the validator's name for `required` on an optional
+// field's own value, which the record struct holds behind a pointer. The
+// validator's `required` asks no more of a pointer than that it is not
+// nil, so a present "" or 0 would pass, where the same value in a field
+// that is not optional fails; this one looks at the value. Definitions
+// cannot name it: it appears only in the compiled struct's tags, and
+// failures report it as `required`.
+const requiredValueTag = "ferry_required"
+
+// hasRequiredValue reports whether the value behind an optional field's
+// pointer has what `required` asks of a value that is not a pointer:
+// containers must not be nil, anything else must not be the zero value.
+func hasRequiredValue(fl validator.FieldLevel) bool {
+	v := fl.Field()
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface:
+		return !v.IsNil()
+	}
+	return v.IsValid() && !v.IsZero()
+}
+
+// validatorRule returns the validate tag of f in the compiled record
+// struct: its rule, with `required` on an optional field's own value (the
+// part before any dive) made requiredValueTag.
+func validatorRule(f *field) string {
+	if !f.optional || !strings.Contains(f.rule, "required") {
+		return f.rule
+	}
+	tokens := strings.Split(f.rule, ",")
+	for i, tok := range tokens {
+		if tok == "dive" {
+			break
+		}
+		parts := strings.Split(tok, "|")
+		for j, part := range parts {
+			if part == "required" {
+				parts[j] = requiredValueTag
+			}
+		}
+		tokens[i] = strings.Join(parts, "|")
+	}
+	return strings.Join(tokens, ",")
+}
+
+// definitionTag returns a failed tag (a rule, or rules joined by "|") as
+// the definition wrote it.
+func definitionTag(tag string) string {
+	if !strings.Contains(tag, requiredValueTag) {
+		return tag
+	}
+	parts := strings.Split(tag, "|")
+	for i, p := range parts {
+		if p == requiredValueTag {
+			parts[i] = "required"
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// ruleParam returns a rule's parameter as the validator reads it: 0x2C
+// and 0x7C stand for a comma and a pipe, which would otherwise end the
+// rule.
+func ruleParam(param string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(param, "0x2C", ","), "0x7C", "|")
+}
+
+// oneofValue matches one value of a oneof parameter, as the validator
+// splits it: a run of anything but spaces, or single quotes around
+// anything but a quote.
+var oneofValue = regexp.MustCompile(`'[^']*'|\S+`)
+
+// oneofValues returns the values of a oneof parameter (as ruleParam reads
+// it) the way the validator does: separated by spaces, a value in single
+// quotes may hold spaces, and every single quote is dropped.
+func oneofValues(param string) []string {
+	vals := oneofValue.FindAllString(param, -1)
+	for i, v := range vals {
+		vals[i] = strings.ReplaceAll(v, "'", "")
+	}
+	return vals
 }
 
 // hasDive reports whether a rule string dives into elements.
@@ -167,19 +288,19 @@ func (c *compiler) checkRuleSyntax(rule, path string) string {
 }
 
 // translateParams rewrites the field names in cross-field parameters to Go
-// names, which is what the validator resolves, and checks that sibling
-// fields named before any "dive" exist. It also checks that every rule
-// name is known to the validator.
+// names, which is what the validator resolves, and checks that the fields
+// they name exist and, for comparisons, can be compared with the value
+// (see checkParam). It also checks that every rule name is known to the
+// validator.
 func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsOK bool) string {
 	if rule == "" {
 		return ""
 	}
 	tokens := strings.Split(rule, ",")
-	dived, inKeys := false, false
+	inKeys := false
 	for i, tok := range tokens {
 		switch tok {
 		case "dive":
-			dived = true
 			if n != nil {
 				n = n.elem
 			}
@@ -198,24 +319,47 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 				c.errorf("field '%s': the rule %q has an empty part", path, rule)
 				continue
 			}
-			if !c.rules.known(name) {
+			if name == requiredValueTag || !c.rules.known(name) {
 				c.errorf("field '%s': unknown rule '%s'", path, name)
+				continue
+			}
+			if what, ok := hostRules[name]; ok {
+				c.errorf("field '%s': rule '%s' %s: it would look at the server's machine, not at the record", path, name, what)
 				continue
 			}
 			if stringRules[name] && !inKeys && n != nil && n.kind != kindString {
 				c.errorf("field '%s': rule '%s' applies to strings, not to %s", path, name, describeNode(n))
 				continue
 			}
+			if nowRules[name] && !inKeys && n != nil && n.kind == kindTime {
+				c.errorf("field '%s': rule '%s' on a time compares it with the current time, whatever its parameter, so a record's validity would change as time passes", path, part)
+				continue
+			}
 			how, cross := ruleParams[name]
-			if !cross || !hasParam {
+			if !cross {
+				continue
+			}
+			if !hasParam {
+				if how == paramField || how == paramNamespace {
+					c.errorf("field '%s': rule '%s' needs the field to compare with (%s=other)", path, name, name)
+				}
 				continue
 			}
 			goParam := c.translate(how, param)
 			if goParam != param {
 				c.params[goParam] = param
 			}
-			if !dived && siblingsOK {
-				c.checkSiblings(how, name, param, goParam, path, parent)
+			// The validator finds the fields a parameter names from the
+			// object holding the field, after a dive too; the value it
+			// compares is the field's, an element's or a map key.
+			if siblingsOK {
+				own := kindInvalid
+				if inKeys {
+					own = kindString
+				} else if n != nil {
+					own = n.kind
+				}
+				c.checkParam(how, name, param, goParam, path, parent, own)
 			}
 			parts[j] = name + "=" + goParam
 		}
@@ -225,16 +369,19 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 }
 
 func (c *compiler) translate(how int, param string) string {
+	// A name may be followed by [index] or [key] steps into an array or a
+	// map.
 	goOf := func(s string) string {
-		if validName(s) {
-			return GoName(s)
+		name, _, _ := strings.Cut(s, "[")
+		if validName(name) {
+			return GoName(name) + s[len(name):]
 		}
 		return s
 	}
 	switch how {
-	case paramField, paramElemField:
+	case paramElemField:
 		return goOf(param)
-	case paramNamespace:
+	case paramField, paramNamespace:
 		segs := strings.Split(param, ".")
 		for i, s := range segs {
 			segs[i] = goOf(s)
@@ -252,11 +399,23 @@ func (c *compiler) translate(how int, param string) string {
 	return param
 }
 
-func (c *compiler) checkSiblings(how int, rule, param, goParam, path string, parent *node) {
+// checkParam checks that the fields a cross-field parameter names exist
+// and, for a rule that compares the value with another field's, that the
+// validator can compare the two: own is the kind of the value the rule
+// looks at (kindInvalid when unknown).
+func (c *compiler) checkParam(how int, rule, param, goParam, path string, parent *node, own kind) {
 	var names []string
 	switch how {
-	case paramField:
-		names = []string{goParam}
+	case paramField, paramNamespace:
+		other, why := resolveParam(parent, goParam)
+		if why != "" {
+			c.errorf("field '%s': rule '%s=%s' names a field that does not exist: %s", path, rule, param, why)
+			return
+		}
+		if why := cannotCompare(rule, own, other.kind); why != "" {
+			c.errorf("field '%s': rule '%s=%s' %s, which the validator cannot do: its answer would not depend on the values", path, rule, param, why)
+		}
+		return
 	case paramFieldList:
 		names = strings.Fields(goParam)
 	case paramFieldPairs:
@@ -269,18 +428,76 @@ func (c *compiler) checkSiblings(how int, rule, param, goParam, path string, par
 		return
 	}
 	for _, n := range names {
-		found := false
-		for _, f := range parent.fields {
-			if f.goName == n {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if parent.byGo[n] == nil {
 			c.errorf("field '%s': rule '%s=%s' names a field that does not exist next to it", path, rule, param)
 			return
 		}
 	}
+}
+
+// resolveParam follows a cross-field parameter in Go names ("Inner.Z",
+// "Items[0].Qty") from the object parent as the validator does, and
+// returns the node of the value it names, or why it names none.
+func resolveParam(parent *node, goParam string) (*node, string) {
+	cur, at := parent, ""
+	for seg := range strings.SplitSeq(goParam, ".") {
+		name, steps, _ := strings.Cut(seg, "[")
+		if cur.kind != kindObject {
+			return nil, fmt.Sprintf("'%s' is %s %s, which has no fields", at, article(cur.kind), describeNode(cur))
+		}
+		f := cur.byGo[name]
+		switch {
+		case f == nil && at == "":
+			return nil, fmt.Sprintf("there is no field '%s' next to it", name)
+		case f == nil:
+			return nil, fmt.Sprintf("'%s' has no field '%s'", at, name)
+		}
+		cur, at = f.node, child(at, f.name)
+		for range strings.Count(steps, "]") {
+			if cur.kind != kindArray && cur.kind != kindMap {
+				return nil, fmt.Sprintf("'%s' is %s %s, not an array or a map", at, article(cur.kind), cur.kind)
+			}
+			cur, at = cur.elem, at+"[]"
+		}
+	}
+	return cur, ""
+}
+
+// comparedKinds lists, for each cross-field rule that compares the value
+// with another field's, the kinds whose values it compares. The validator
+// compares values of one Go kind only, and on a kind it does not compare
+// it looks at a description of the type instead: either way its answer
+// would be the same for every record.
+var comparedKinds = map[string][]kind{
+	"eqfield":       {kindInt, kindFloat, kindString, kindBool, kindTime, kindBytes, kindArray, kindMap},
+	"nefield":       {kindInt, kindFloat, kindString, kindBool, kindTime, kindBytes, kindArray, kindMap},
+	"eqcsfield":     {kindInt, kindFloat, kindString, kindBool, kindTime, kindBytes, kindArray, kindMap},
+	"necsfield":     {kindInt, kindFloat, kindString, kindBool, kindTime, kindBytes, kindArray, kindMap},
+	"gtfield":       {kindInt, kindFloat, kindString, kindTime},
+	"gtefield":      {kindInt, kindFloat, kindString, kindTime},
+	"ltfield":       {kindInt, kindFloat, kindString, kindTime},
+	"ltefield":      {kindInt, kindFloat, kindString, kindTime},
+	"gtcsfield":     {kindInt, kindFloat, kindString, kindTime, kindBytes, kindArray, kindMap},
+	"gtecsfield":    {kindInt, kindFloat, kindString, kindTime, kindBytes, kindArray, kindMap},
+	"ltcsfield":     {kindInt, kindFloat, kindString, kindTime, kindBytes, kindArray, kindMap},
+	"ltecsfield":    {kindInt, kindFloat, kindString, kindTime, kindBytes, kindArray, kindMap},
+	"fieldcontains": {kindString},
+	"fieldexcludes": {kindString},
+}
+
+// cannotCompare says what rule would compare when it cannot compare a
+// value of kind own with one of kind other, or returns "".
+func cannotCompare(rule string, own, other kind) string {
+	kinds, compares := comparedKinds[rule]
+	switch {
+	case !compares || own == kindInvalid:
+		return ""
+	case own != other:
+		return fmt.Sprintf("compares %s %s with %s %s", article(own), own, article(other), other)
+	case !slices.Contains(kinds, own):
+		return fmt.Sprintf("compares two values of type %s", own)
+	}
+	return ""
 }
 
 // known reports whether the validator has a rule or alias of that name.

@@ -263,12 +263,13 @@ func (v *Version) runRules(rec reflect.Value) (out []problem.FieldError, err err
 		if p, ok := v.c.params[param]; ok {
 			param = p
 		}
+		rule := definitionTag(fe.Tag())
 		path := v.c.root.schemaPath(fe.StructNamespace())
 		out[i] = problem.FieldError{
 			Field:   path,
-			Rule:    fe.Tag(),
+			Rule:    rule,
 			Param:   param,
-			Message: ruleMessage(path, fe.Tag(), param, fe.Kind()),
+			Message: ruleMessage(path, rule, param, fe.Kind()),
 		}
 	}
 	return out, nil

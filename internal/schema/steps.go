@@ -443,7 +443,7 @@ func (sc *stepChecker) defaultKeepsRule(st *step, rs Step, f *field, where strin
 		// before the step): the default is read again as that type.
 		var err string
 		if x, err = decodeDefault(f.node, rs.Default, st.filled); err != "" {
-			sc.errorf("%s: the default %s does not fit field '%s' as version %d has it: %s", where, compactRaw(rs.Default), joinPath(st.path), version, err)
+			sc.errorf("%s: the default %s does not fit field '%s' as version %d has it: %s", where, compactRaw(rs.Default), joinPath(st.path), version, strings.TrimPrefix(err, "does not fit: "))
 			return false
 		}
 	}

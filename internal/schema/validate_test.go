@@ -295,6 +295,12 @@ func TestRuleMessages(t *testing.T) {
 		{"len", "3", reflect.String, "qty must be exactly 3 characters"},
 		{"required", "", reflect.String, "qty is required and must not be empty or zero"},
 		{"oneof", "a b", reflect.String, "qty must be one of a, b"},
+		{"oneof", "'a b' c", reflect.String, `qty must be one of "a b", c`},
+		{"oneof", "'a b'c 'd'", reflect.String, `qty must be one of "a b", c, d`},
+		{"oneof", "'' x", reflect.String, `qty must be one of "", x`},
+		{"oneof", "it's", reflect.String, "qty must be one of its"},
+		{"oneof", "a,b c", reflect.String, `qty must be one of "a,b", c`},
+		{"oneof", "'1' 2", reflect.Int64, "qty must be one of 1, 2"},
 		{"email", "", reflect.String, "qty must be an email address"},
 		{"present", "", reflect.Invalid, "qty failed the 'present' rule"},
 		{"weird", "x", reflect.String, "qty failed the 'weird=x' rule"},
@@ -355,5 +361,69 @@ func TestValidateNestedEmpty(t *testing.T) {
 	r := reflect.ValueOf(rec).Elem()
 	if r.FieldByName("L").Index(0).IsNil() || r.FieldByName("B").MapIndex(reflect.ValueOf("k")).IsNil() {
 		t.Error("a record struct kept nil containers inside containers")
+	}
+}
+
+// TestValidateRequiredOptional checks that `required` on an optional field
+// forbids a present zero value, as it does on a field that is not
+// optional, and still lets the field be absent or null.
+func TestValidateRequiredOptional(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, fields(`
+		"s":{"type":"string","optional":true,"validate":"required"},
+		"n":{"type":"int","optional":true,"validate":"required"},
+		"f":{"type":"float","optional":true,"validate":"required"},
+		"b":{"type":"bool","optional":true,"validate":"required"},
+		"t":{"type":"time","optional":true,"validate":"required"},
+		"o":{"type":"object","optional":true,"validate":"required","fields":{"a":{"type":"int"}}},
+		"m":{"type":"string","optional":true,"validate":"required,min=3"},
+		"e":{"type":"string","optional":true,"validate":"omitempty,required"},
+		"x":{"type":"string","optional":true,"validate":"required|email"},
+		"l":{"type":"array","optional":true,"items":{"type":"object","fields":{"v":{"type":"string","optional":true,"validate":"required"}}}}`))
+	v := s.Latest()
+	tests := []struct {
+		name string
+		body string
+		want []fe // nil: valid
+	}{
+		{"absent", `{}`, nil},
+		{"null", `{"s":null,"n":null,"f":null,"b":null,"t":null,"o":null,"m":null,"e":null,"x":null,"l":null}`, nil},
+		{"values", `{"s":"a","n":-1,"f":0.5,"b":true,"t":"2024-02-29T12:00:00Z","o":{"a":1},"m":"abc","e":"a","x":"a","l":[{"v":"a"},{}]}`, nil},
+		{"empty string", `{"s":""}`, []fe{{"s", "required", ""}}},
+		{"zero int", `{"n":0}`, []fe{{"n", "required", ""}}},
+		{"zero float", `{"f":0}`, []fe{{"f", "required", ""}}},
+		{"false", `{"b":false}`, []fe{{"b", "required", ""}}},
+		{"zero time", `{"t":"0001-01-01T00:00:00Z"}`, []fe{{"t", "required", ""}}},
+		{"zero object", `{"o":{"a":0}}`, []fe{{"o", "required", ""}}},
+		{"required before another rule", `{"m":""}`, []fe{{"m", "required", ""}}},
+		{"omitempty skips only absence", `{"e":""}`, []fe{{"e", "required", ""}}},
+		{"in an or", `{"x":""}`, []fe{{"x", "required|email", ""}}},
+		{"inside array elements", `{"l":[{"v":"a"},{"v":""}]}`, []fe{{"l[1].v", "required", ""}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := v.New()
+			if err := json.Unmarshal([]byte(tc.body), w); err != nil {
+				t.Fatalf("decode %s: %v", tc.body, err)
+			}
+			_, err := v.Validate(w, false)
+			if got := fieldErrs(err); !slices.Equal(got, tc.want) {
+				t.Fatalf("Validate(%s) fields = %v (%v), want %v", tc.body, got, err, tc.want)
+			}
+			for _, f := range problemFields(err) {
+				if f.Rule == "required" && !strings.HasSuffix(f.Message, " is required and must not be empty or zero") {
+					t.Errorf("Validate(%s): message %q, want it to say the field is required", tc.body, f.Message)
+				}
+			}
+		})
+	}
+	// Ferry's name for the rule is its own: definitions cannot use it, and
+	// it stays out of what a client reads.
+	if errs := registerRefused(t, fields(`"s":{"type":"string","validate":"`+requiredValueTag+`"}`)); !containsAll(errs, "unknown rule '"+requiredValueTag+"'") {
+		t.Errorf("a rule named %s: errors = %q, want it unknown", requiredValueTag, errs)
+	}
+	if src := string(v.GoSource()); strings.Contains(src, requiredValueTag) || !strings.Contains(src, `validate:"omitnil,required"`) {
+		t.Errorf("GoSource names the rule other than the definition does:\n%s", src)
 	}
 }

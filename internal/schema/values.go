@@ -84,14 +84,25 @@ func (fl *filler) path() string {
 	return b.String()
 }
 
+// fail and malformedf record a failure of the value at hand. Its path is
+// empty when the value is the whole of what the filler reads, a default
+// of a field that is not an object: the message then names no field.
 func (fl *filler) fail(rule, msg string) {
 	p := fl.path()
-	fl.missing = append(fl.missing, problem.FieldError{Field: p, Rule: rule, Message: p + " " + msg})
+	text := p + " " + msg
+	if p == "" {
+		text = "the value " + msg
+	}
+	fl.missing = append(fl.missing, problem.FieldError{Field: p, Rule: rule, Message: text})
 }
 
 func (fl *filler) malformedf(rule, format string, args ...any) {
 	p := fl.path()
-	fl.malformed = append(fl.malformed, problem.FieldError{Field: p, Rule: rule, Message: "field '" + p + "': " + fmt.Sprintf(format, args...)})
+	text := fmt.Sprintf(format, args...)
+	if p != "" {
+		text = "field '" + p + "': " + text
+	}
+	fl.malformed = append(fl.malformed, problem.FieldError{Field: p, Rule: rule, Message: text})
 }
 
 // malformedText joins the messages of the malformed failures.
