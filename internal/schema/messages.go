@@ -31,10 +31,16 @@ func ruleMessage(path, rule, param string, k reflect.Kind) string {
 		msg = size("at least")
 	case "max", "lte":
 		msg = size("at most")
+		if param == "" && k == reflect.Struct {
+			msg = "must not be in the future"
+		}
 	case "gt":
 		msg = size("more than")
 	case "lt":
 		msg = size("less than")
+		if param == "" && k == reflect.Struct {
+			msg = "must be in the past"
+		}
 	case "len":
 		msg = size("exactly")
 	case "eq":

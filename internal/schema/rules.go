@@ -88,10 +88,16 @@ var stringRules = map[string]bool{
 }
 
 // nowRules are the validator's bounds that, on a time, ignore their
-// parameter (if any) and compare the time with the current one: a
-// record's validity would change as time passes, and a record once
-// written could not be written again, nor upgraded.
+// parameter (if any) and compare the time with the current one. With a
+// parameter they mislead; without one, each says whether the time is in
+// the past (pastRules), which stays true once it holds, or in the future,
+// which does not: a record written valid would turn invalid as time
+// passes, and could not be written again, nor upgraded.
 var nowRules = map[string]bool{"gt": true, "gte": true, "lt": true, "lte": true, "min": true, "max": true}
+
+// pastRules are the nowRules that, without a parameter, ask that a time
+// be in the past.
+var pastRules = map[string]bool{"lt": true, "lte": true, "max": true}
 
 // A ruleChecker checks validate strings against a validator instance.
 type ruleChecker struct {
@@ -332,8 +338,14 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 				continue
 			}
 			if nowRules[name] && !inKeys && n != nil && n.kind == kindTime {
-				c.errorf("field '%s': rule '%s' on a time compares it with the current time, whatever its parameter, so a record's validity would change as time passes", path, part)
-				continue
+				switch {
+				case name != part:
+					c.errorf("field '%s': rule '%s' on a time ignores its parameter and compares the time with the current time, so a record's validity would change as time passes; compare times with gtfield and its kin", path, part)
+					continue
+				case !pastRules[name]:
+					c.errorf("field '%s': rule '%s' on a time asks that it be in the future, which it stops being, so a record's validity would change as time passes", path, part)
+					continue
+				}
 			}
 			how, cross := ruleParams[name]
 			if !cross {

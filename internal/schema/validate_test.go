@@ -302,6 +302,9 @@ func TestRuleMessages(t *testing.T) {
 		{"oneof", "a,b c", reflect.String, `qty must be one of "a,b", c`},
 		{"oneof", "'1' 2", reflect.Int64, "qty must be one of 1, 2"},
 		{"email", "", reflect.String, "qty must be an email address"},
+		{"lte", "", reflect.Struct, "qty must not be in the future"},
+		{"max", "", reflect.Struct, "qty must not be in the future"},
+		{"lt", "", reflect.Struct, "qty must be in the past"},
 		{"present", "", reflect.Invalid, "qty failed the 'present' rule"},
 		{"weird", "x", reflect.String, "qty failed the 'weird=x' rule"},
 	}
