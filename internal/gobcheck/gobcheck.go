@@ -122,6 +122,14 @@ func (c *Checker) NewScanner() *Scanner {
 	return &Scanner{checker: c}
 }
 
+// NewScannerDeeper returns a Scanner that applies c's limits to a stream,
+// except that its values may nest levels deeper than c's limit on
+// nesting: for a stream whose every value wraps a body that the limit
+// bounds in that many more structs, as an envelope wraps a record.
+func (c *Checker) NewScannerDeeper(levels int) *Scanner {
+	return &Scanner{checker: c, deeper: levels}
+}
+
 // Check verifies that data is exactly one gob stream holding exactly one
 // struct value, preceded by the type definitions it needs, under the
 // default limits. It bounds every count by the bytes that follow but, not
@@ -148,6 +156,9 @@ type Scanner struct {
 	types   table
 	offset  int64 // stream offset of the data passed to the next call
 	err     error // sticky: the stream cannot be resynchronized
+	// deeper is how many levels deeper than the checker's limit a value
+	// may nest.
+	deeper int
 }
 
 // Next checks the message sequence at the start of data: the type
@@ -205,7 +216,7 @@ func (s *Scanner) next(data []byte) (int, error) {
 		length, w, _ := readUint(data[pos:])
 		start := pos + w
 		pos = start + int(length)
-		c := cursor{b: data[:pos], pos: start, base: s.offset, maxDepth: s.checker.maxDepth}
+		c := cursor{b: data[:pos], pos: start, base: s.offset, maxDepth: s.checker.maxDepth + s.deeper}
 		id, err := c.int()
 		if err != nil {
 			return 0, err

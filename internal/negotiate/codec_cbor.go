@@ -132,16 +132,11 @@ func (c *CBORCodec) Marshal(v any) ([]byte, error) {
 // Decode reads the CBOR data item in data into v, which is *any or a
 // pointer to a struct (or another type the library can fill).
 func (c *CBORCodec) Decode(data []byte, v any) error {
+	if p, ok := v.(*any); ok {
+		return c.decodePlain(data, p, wire.MaxDepth)
+	}
 	if err := wire.CheckCBOR(data); err != nil {
 		return err
-	}
-	if p, ok := v.(*any); ok {
-		x, err := decodeItems(newCBORReader(data), "cbor")
-		if err != nil {
-			return err
-		}
-		*p = x
-		return nil
 	}
 	if b := data[wire.SelfDescribedCBOR(data)]; topLevelNull(b == 0xf6 || b == 0xf7, v) {
 		return nullRecord("cbor")
@@ -172,6 +167,20 @@ func (c *CBORCodec) Decode(data []byte, v any) error {
 		return nil
 	}
 	return cborDecodeError(err)
+}
+
+// decodePlain reads the CBOR data item in data into *p as plain data,
+// nesting at most maxDepth deep.
+func (c *CBORCodec) decodePlain(data []byte, p *any, maxDepth int) error {
+	if err := wire.CheckCBORDepth(data, maxDepth); err != nil {
+		return err
+	}
+	x, err := decodeItems(newCBORReader(data), "cbor", maxDepth)
+	if err != nil {
+		return err
+	}
+	*p = x
+	return nil
 }
 
 // cborDecodeError classifies a library error the shape check did not

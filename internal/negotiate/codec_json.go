@@ -264,7 +264,7 @@ func jsonEncodeError(err error) error {
 // error; see DecodeData for record data.
 func (c *JSONCodec) Decode(data []byte, v any) error {
 	if p, ok := v.(*any); ok {
-		return c.decodePlain(data, p, false)
+		return c.decodePlain(data, p, false, wire.MaxDepth)
 	}
 	if err := wire.CheckJSON(data); err != nil {
 		return err
@@ -348,20 +348,31 @@ func nullRecord(format string) error {
 // refuses the second as out of range. Other formats hold every number as
 // written, and decode as Decode into *any does.
 func DecodeData(c Codec, data []byte, v *any) error {
-	if j, ok := c.(*JSONCodec); ok {
-		return j.decodePlain(data, v, true)
+	return decodeData(c, data, v, wire.MaxDepth)
+}
+
+// decodeData is DecodeData with arrays and maps nesting at most maxDepth
+// deep rather than wire.MaxDepth.
+func decodeData(c Codec, data []byte, v *any, maxDepth int) error {
+	switch c := c.(type) {
+	case *JSONCodec:
+		return c.decodePlain(data, v, true, maxDepth)
+	case *CBORCodec:
+		return c.decodePlain(data, v, maxDepth)
+	case *MsgpackCodec:
+		return c.decodePlain(data, v, maxDepth)
 	}
 	return c.Decode(data, v)
 }
 
-func (c *JSONCodec) decodePlain(data []byte, p *any, literals bool) error {
-	if err := wire.CheckJSON(data); err != nil {
+func (c *JSONCodec) decodePlain(data []byte, p *any, literals bool, maxDepth int) error {
+	if err := wire.CheckJSONDepth(data, maxDepth); err != nil {
 		return err
 	}
 	st := c.bufs.Get().(*jsonState)
 	defer c.put(st)
 	st.dec.Reset(bytes.NewBuffer(data))
-	x, err := readJSON(st.dec, 0, literals)
+	x, err := readJSON(st.dec, 0, maxDepth, literals)
 	if err != nil {
 		return jsonDecodeError(err, nil)
 	}
@@ -373,13 +384,14 @@ func (c *JSONCodec) decodePlain(data []byte, p *any, literals bool) error {
 }
 
 // readJSON reads one JSON value into the schemaless model, with literals
-// as DecodeData keeps them when literals is set.
-func readJSON(d *jsontext.Decoder, depth int, literals bool) (any, error) {
+// as DecodeData keeps them when literals is set, refusing arrays and
+// objects nested deeper than maxDepth.
+func readJSON(d *jsontext.Decoder, depth, maxDepth int, literals bool) (any, error) {
 	switch d.PeekKind() {
 	case '[', '{':
-		if depth >= wire.MaxDepth {
+		if depth >= maxDepth {
 			off := d.InputOffset()
-			return nil, problem.New(problem.Invalid, "json: value at offset %d is nested deeper than %d levels", off, wire.MaxDepth).
+			return nil, problem.New(problem.Invalid, "json: value at offset %d is nested deeper than %d levels", off, maxDepth).
 				WithReason("depth").With("offset", off)
 		}
 	}
@@ -400,7 +412,7 @@ func readJSON(d *jsontext.Decoder, depth int, literals bool) (any, error) {
 	case '[':
 		a := []any{}
 		for d.PeekKind() != ']' {
-			v, err := readJSON(d, depth+1, literals)
+			v, err := readJSON(d, depth+1, maxDepth, literals)
 			if err != nil {
 				return nil, err
 			}
@@ -419,7 +431,7 @@ func readJSON(d *jsontext.Decoder, depth int, literals bool) (any, error) {
 			}
 			// The token is valid only until the next read.
 			key := name.String()
-			v, err := readJSON(d, depth+1, literals)
+			v, err := readJSON(d, depth+1, maxDepth, literals)
 			if err != nil {
 				return nil, err
 			}

@@ -259,16 +259,11 @@ func encodeSortedMap(e *msgpack.Encoder, v reflect.Value) error {
 // Decode reads the MessagePack value in data into v, which is *any or a
 // pointer to a struct (or another type the library can fill).
 func (c *MsgpackCodec) Decode(data []byte, v any) error {
+	if p, ok := v.(*any); ok {
+		return c.decodePlain(data, p, wire.MaxDepth)
+	}
 	if err := wire.CheckMsgpack(data); err != nil {
 		return err
-	}
-	if p, ok := v.(*any); ok {
-		x, err := decodeItems(newMsgpackReader(data), "msgpack")
-		if err != nil {
-			return err
-		}
-		*p = x
-		return nil
 	}
 	t := reflect.TypeOf(v)
 	if t == nil || t.Kind() != reflect.Pointer {
@@ -292,6 +287,20 @@ func (c *MsgpackCodec) Decode(data []byte, v any) error {
 	if err := st.dec.Decode(v); err != nil {
 		return msgpackError(err)
 	}
+	return nil
+}
+
+// decodePlain reads the MessagePack value in data into *p as plain data,
+// nesting at most maxDepth deep.
+func (c *MsgpackCodec) decodePlain(data []byte, p *any, maxDepth int) error {
+	if err := wire.CheckMsgpackDepth(data, maxDepth); err != nil {
+		return err
+	}
+	x, err := decodeItems(newMsgpackReader(data), "msgpack", maxDepth)
+	if err != nil {
+		return err
+	}
+	*p = x
 	return nil
 }
 

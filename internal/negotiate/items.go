@@ -11,9 +11,10 @@ import (
 
 // The MessagePack and CBOR bodies that reach the code in this file have been
 // checked by package wire: they are well formed, their declared lengths fit,
-// they nest at most wire.MaxDepth deep, their strings are UTF-8 and their
-// map keys are unique and scalar. The readers here still bound every access,
-// so that a disagreement with wire is an error and never a panic.
+// they nest at most wire.MaxDepth deep (a stream's envelopes one level
+// more), their strings are UTF-8 and their map keys are unique and scalar.
+// The readers here still bound every access, so that a disagreement with
+// wire is an error and never a panic.
 
 // An itemKind is the kind of one value read from a binary body, in terms of
 // Ferry's value model.

@@ -61,6 +61,11 @@ type StreamEncoder interface {
 // the stream. Errors are *problem.Error values whose "index" member is the
 // 0-based index of the value at fault.
 //
+// Each value of an import is an envelope around a record, which adds one
+// level of nesting to the record's own: a value decoded into *any, and a
+// gob stream's value, may therefore nest one level deeper than a body, so
+// that every record a body can hold can be imported.
+//
 // An error that wraps ErrSkipped concerns that value alone, and the stream
 // goes on after it: a value that is framed correctly but cannot be decoded
 // (SkippedValue gives it), or a value over the limit in a stream of
@@ -76,6 +81,10 @@ type StreamDecoder interface {
 // ErrSkipped is wrapped by the error of a stream value that the decoder
 // passed over: the stream goes on after it.
 var ErrSkipped = errors.New("negotiate: value skipped")
+
+// envelopeLevels is how many levels of nesting an import envelope adds
+// around the record it carries.
+const envelopeLevels = 1
 
 // streamBufferSize is how much a stream encoder gathers before writing:
 // enough that a long stream costs one write call per many values.
@@ -121,7 +130,7 @@ func NewJSONSeqCodec(json *JSONCodec) StreamCodec {
 func NewCBORSeqCodec(cbor *CBORCodec) StreamCodec {
 	return &framedCodec{
 		name: "cbor-seq", mediaTypes: []string{MediaTypeCBORSeq},
-		codec: cbor, framing: framingSelfDelimited, next: wire.NextCBOR, extent: wire.CBORExtent,
+		codec: cbor, framing: framingSelfDelimited, next: wire.NextCBORDepth, extent: wire.CBORExtent,
 	}
 }
 
@@ -130,7 +139,7 @@ func NewCBORSeqCodec(cbor *CBORCodec) StreamCodec {
 func NewMsgpackSeqCodec(msgpack *MsgpackCodec) StreamCodec {
 	return &framedCodec{
 		name: "msgpack-seq", mediaTypes: []string{MediaTypeMsgpackSeq},
-		codec: msgpack, framing: framingSelfDelimited, next: wire.NextMsgpack, extent: wire.MsgpackExtent,
+		codec: msgpack, framing: framingSelfDelimited, next: wire.NextMsgpackDepth, extent: wire.MsgpackExtent,
 	}
 }
 
@@ -151,10 +160,11 @@ type framedCodec struct {
 	codec          Codec
 	prefix, suffix []byte
 	framing        framing
-	// next checks and measures the first value of self-delimited data;
-	// extent measures a well-formed one that next refuses for what it
-	// holds.
-	next, extent func(data []byte) (int, error)
+	// next checks and measures the first value of self-delimited data,
+	// nesting at most maxDepth deep; extent measures a well-formed one
+	// that next refuses for what it holds.
+	next   func(data []byte, maxDepth int) (int, error)
+	extent func(data []byte) (int, error)
 }
 
 // Name returns the stream format's short name.
@@ -306,10 +316,10 @@ func (d *framedDecoder) Decode(v any) error {
 }
 
 // decodeValue decodes one value of the stream into v, into *any as record
-// data.
+// data in an envelope.
 func (d *framedDecoder) decodeValue(value []byte, v any) error {
 	if p, ok := v.(*any); ok {
-		return DecodeData(d.c.codec, value, p)
+		return decodeData(d.c.codec, value, p, wire.MaxDepth+envelopeLevels)
 	}
 	return d.c.codec.Decode(value, v)
 }
@@ -319,10 +329,10 @@ func (d *framedDecoder) decodeValue(value []byte, v any) error {
 // value, which is a framing error: the decoder may have stopped at a rule
 // of decoding (a repeated member, a number out of range) before it reached
 // the bytes that break the syntax. The syntax check stops at 10,000 levels
-// of nesting, so a value nested deeper, which decoding refuses past 32
-// levels anyway, is taken for a broken one. A CBOR or MessagePack value
-// reaches decoding only once it is known to be well-formed, so what
-// decoding finds is the value's own.
+// of nesting, so a value nested deeper, which decoding refuses anyway, is
+// taken for a broken one. A CBOR or MessagePack value reaches decoding
+// only once it is known to be well-formed, so what decoding finds is the
+// value's own.
 func (d *framedDecoder) valueError(value []byte, err error) error {
 	p, ok := err.(*problem.Error)
 	if !ok {
@@ -512,7 +522,7 @@ func (d *framedDecoder) selfDelimited() (value []byte, ok bool, err error) {
 	for {
 		data := d.win.bytes()
 		if len(data) > 0 {
-			n, err := d.c.next(data)
+			n, err := d.c.next(data, wire.MaxDepth+envelopeLevels)
 			if err == nil {
 				if n > d.limit {
 					return nil, false, d.tooLarge(nil)
@@ -755,7 +765,7 @@ func (d *gobStreamDecoder) Decode(v any) error {
 	}
 	if d.scanner == nil {
 		d.into = t.Elem()
-		d.scanner = d.gob.vetter.Checker(d.into).NewScanner()
+		d.scanner = d.gob.vetter.Checker(d.into).NewScannerDeeper(envelopeLevels)
 		d.dec = gob.NewDecoder(&d.vetted)
 	} else if t.Elem() != d.into {
 		return fmt.Errorf("negotiate: gob stream decoded into %s after %s", t.Elem(), d.into)

@@ -11,7 +11,6 @@ import (
 	"unicode"
 
 	"github.com/ferry-dev/ferry/internal/problem"
-	"github.com/ferry-dev/ferry/internal/wire"
 )
 
 // Schemaless values, decoded into *any, use one model in every format:
@@ -26,24 +25,25 @@ import (
 //
 // Arrays and maps decode as non-nil, possibly empty, values.
 
-// decodeItems builds one value of the schemaless model from r.
-func decodeItems(r *itemReader, format string) (any, error) {
-	return decodeItem(r, format, 0)
+// decodeItems builds one value of the schemaless model from r, refusing
+// arrays and maps nested deeper than maxDepth.
+func decodeItems(r *itemReader, format string, maxDepth int) (any, error) {
+	return decodeItem(r, format, 0, maxDepth)
 }
 
-func decodeItem(r *itemReader, format string, depth int) (any, error) {
+func decodeItem(r *itemReader, format string, depth, maxDepth int) (any, error) {
 	var it item
 	if err := r.next(&it); err != nil {
 		return nil, err
 	}
 	switch it.kind {
 	case itemArray, itemMap:
-		if depth >= wire.MaxDepth {
+		if depth >= maxDepth {
 			return nil, problem.New(problem.Invalid, "%s: %s at offset %d is nested deeper than %d levels",
-				format, kindNames[it.kind], it.off, wire.MaxDepth).WithReason("depth").With("offset", it.off)
+				format, kindNames[it.kind], it.off, maxDepth).WithReason("depth").With("offset", it.off)
 		}
 		if it.kind == itemMap {
-			return decodeMapItems(r, it, format, depth)
+			return decodeMapItems(r, it, format, depth, maxDepth)
 		}
 		a := make([]any, 0, max(it.n, 0))
 		for i := 0; ; i++ {
@@ -53,7 +53,7 @@ func decodeItem(r *itemReader, format string, depth int) (any, error) {
 				}
 				break
 			}
-			v, err := decodeItem(r, format, depth+1)
+			v, err := decodeItem(r, format, depth+1, maxDepth)
 			if err != nil {
 				return nil, err
 			}
@@ -88,7 +88,7 @@ func scalarValue(it *item) any {
 
 // decodeMapItems reads the entries of the map whose head is it. The map is a
 // map[string]any until a key that is not a string turns up.
-func decodeMapItems(r *itemReader, it item, format string, depth int) (any, error) {
+func decodeMapItems(r *itemReader, it item, format string, depth, maxDepth int) (any, error) {
 	size := max(it.n, 0)
 	strs := make(map[string]any, size)
 	var anys map[any]any
@@ -113,7 +113,7 @@ func decodeMapItems(r *itemReader, it item, format string, depth int) (any, erro
 				if _, dup := strs[key]; dup {
 					return nil, duplicateKey(format, it.off, k.off)
 				}
-				v, err := decodeItem(r, format, depth+1)
+				v, err := decodeItem(r, format, depth+1, maxDepth)
 				if err != nil {
 					return nil, err
 				}
@@ -134,7 +134,7 @@ func decodeMapItems(r *itemReader, it item, format string, depth int) (any, erro
 			// as 0.0 and -0.0 are.
 			return nil, duplicateKey(format, it.off, k.off)
 		}
-		v, err := decodeItem(r, format, depth+1)
+		v, err := decodeItem(r, format, depth+1, maxDepth)
 		if err != nil {
 			return nil, err
 		}

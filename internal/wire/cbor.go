@@ -16,7 +16,13 @@ import (
 // nine fractional digits and an upper-case "T" and "Z", and the number of a
 // tag 1 must fit in 64-bit seconds.
 func CheckCBOR(data []byte) error {
-	c := newCBORChecker(data, false)
+	return CheckCBORDepth(data, MaxDepth)
+}
+
+// CheckCBORDepth is [CheckCBOR] with nesting bounded by maxDepth rather
+// than [MaxDepth].
+func CheckCBORDepth(data []byte, maxDepth int) error {
+	c := newCBORChecker(data, false, maxDepth)
 	if err := c.value(0); err != nil {
 		return err
 	}
@@ -29,7 +35,7 @@ func CheckCBOR(data []byte) error {
 // CBORHasNull reports whether a CBOR data item that CheckCBOR accepts
 // holds a null anywhere. It is false for data CheckCBOR refuses.
 func CBORHasNull(data []byte) bool {
-	c := newCBORChecker(data, false)
+	c := newCBORChecker(data, false, MaxDepth)
 	return c.value(0) == nil && c.nulls > 0
 }
 
@@ -40,7 +46,13 @@ func CBORHasNull(data []byte) bool {
 // callers reading a stream then need more data and should bound how much
 // they buffer. Offsets in errors count from the start of data.
 func NextCBOR(data []byte) (n int, err error) {
-	c := newCBORChecker(data, true)
+	return NextCBORDepth(data, MaxDepth)
+}
+
+// NextCBORDepth is [NextCBOR] with nesting bounded by maxDepth rather than
+// [MaxDepth].
+func NextCBORDepth(data []byte, maxDepth int) (n int, err error) {
+	c := newCBORChecker(data, true, maxDepth)
 	if err := c.value(0); err != nil {
 		return 0, err
 	}
@@ -100,10 +112,10 @@ type cborChecker struct {
 }
 
 // newCBORChecker returns a checker of the data item data starts with,
-// after a self-described CBOR tag if there is one; with seq set, data may
-// hold more after it.
-func newCBORChecker(data []byte, seq bool) cborChecker {
-	return cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), seq: seq, format: "cbor"}}
+// after a self-described CBOR tag if there is one, nesting at most
+// maxDepth deep; with seq set, data may hold more after it.
+func newCBORChecker(data []byte, seq bool, maxDepth int) cborChecker {
+	return cborChecker{scanner{data: data, pos: SelfDescribedCBOR(data), seq: seq, format: "cbor", maxDepth: maxDepth}}
 }
 
 // argument reads the argument of the head at start, whose initial byte has
@@ -170,7 +182,7 @@ func (c *cborChecker) value(level int) error {
 		}
 		return c.str(start, major, arg)
 	case cborArray:
-		if level >= MaxDepth {
+		if level >= c.maxDepth {
 			return c.tooDeep("array", start)
 		}
 		if ai == cborIndefinite {
@@ -192,7 +204,7 @@ func (c *cborChecker) value(level int) error {
 		}
 		return nil
 	case cborMap:
-		if level >= MaxDepth {
+		if level >= c.maxDepth {
 			return c.tooDeep("map", start)
 		}
 		return c.mapItems(start, ai == cborIndefinite, arg, level)

@@ -17,6 +17,12 @@ import (
 // decoder stops at the first error, before which the depth found here is
 // exact, so no document the decoder follows nests deeper than MaxDepth.
 func CheckJSON(data []byte) error {
+	return CheckJSONDepth(data, MaxDepth)
+}
+
+// CheckJSONDepth is [CheckJSON] with nesting bounded by maxDepth rather
+// than [MaxDepth].
+func CheckJSONDepth(data []byte, maxDepth int) error {
 	depth := 0
 	for i := 0; i < len(data); i++ {
 		switch data[i] {
@@ -24,13 +30,13 @@ func CheckJSON(data []byte) error {
 			i = stringEnd(data, i+1)
 		case '[', '{':
 			depth++
-			if depth > MaxDepth {
+			if depth > maxDepth {
 				what := "array"
 				if data[i] == '{' {
 					what = "object"
 				}
 				return fail(problem.Invalid, "depth", i,
-					"json: %s at offset %d is nested deeper than %d levels", what, i, MaxDepth)
+					"json: %s at offset %d is nested deeper than %d levels", what, i, maxDepth)
 			}
 		case ']', '}':
 			depth--

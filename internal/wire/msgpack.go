@@ -11,7 +11,13 @@ import (
 // value that Ferry can decode safely and keep exactly. See the package
 // documentation for what is refused.
 func CheckMsgpack(data []byte) error {
-	c := msgpackChecker{scanner{data: data, format: "msgpack"}}
+	return CheckMsgpackDepth(data, MaxDepth)
+}
+
+// CheckMsgpackDepth is [CheckMsgpack] with nesting bounded by maxDepth
+// rather than [MaxDepth].
+func CheckMsgpackDepth(data []byte, maxDepth int) error {
+	c := msgpackChecker{scanner{data: data, format: "msgpack", maxDepth: maxDepth}}
 	if err := c.value(0); err != nil {
 		return err
 	}
@@ -25,7 +31,7 @@ func CheckMsgpack(data []byte) error {
 // accepts holds a nil anywhere: as itself, an array element or a map value.
 // It is false for data CheckMsgpack refuses.
 func MsgpackHasNil(data []byte) bool {
-	c := msgpackChecker{scanner{data: data, format: "msgpack"}}
+	c := msgpackChecker{scanner{data: data, format: "msgpack", maxDepth: MaxDepth}}
 	return c.value(0) == nil && c.nulls > 0
 }
 
@@ -37,7 +43,13 @@ func MsgpackHasNil(data []byte) bool {
 // bound how much they buffer. Offsets in errors count from the start of
 // data.
 func NextMsgpack(data []byte) (n int, err error) {
-	c := msgpackChecker{scanner{data: data, seq: true, format: "msgpack"}}
+	return NextMsgpackDepth(data, MaxDepth)
+}
+
+// NextMsgpackDepth is [NextMsgpack] with nesting bounded by maxDepth
+// rather than [MaxDepth].
+func NextMsgpackDepth(data []byte, maxDepth int) (n int, err error) {
+	c := msgpackChecker{scanner{data: data, seq: true, format: "msgpack", maxDepth: maxDepth}}
 	if err := c.value(0); err != nil {
 		return 0, err
 	}
@@ -217,7 +229,7 @@ func (c *msgpackChecker) ext(start int, n uint64) error {
 
 // arrayItems checks the n elements of the array at start.
 func (c *msgpackChecker) arrayItems(start int, n uint64, level int) error {
-	if level >= MaxDepth {
+	if level >= c.maxDepth {
 		return c.tooDeep("array", start)
 	}
 	// Every element takes at least one byte.
@@ -234,7 +246,7 @@ func (c *msgpackChecker) arrayItems(start int, n uint64, level int) error {
 
 // mapItems checks the n key-value pairs of the map at start.
 func (c *msgpackChecker) mapItems(start int, n uint64, level int) error {
-	if level >= MaxDepth {
+	if level >= c.maxDepth {
 		return c.tooDeep("map", start)
 	}
 	// Every key and every value takes at least one byte.

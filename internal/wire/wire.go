@@ -8,7 +8,8 @@
 // bounded stack and without allocating in proportion to any declared length,
 // and refuse:
 //
-//   - nesting deeper than [MaxDepth] arrays and maps;
+//   - nesting deeper than [MaxDepth] arrays and maps (or the depth given to
+//     the functions whose names end in Depth);
 //   - declared lengths longer than the bytes that remain;
 //   - duplicate map keys, and keys that are themselves arrays or maps;
 //   - invalid UTF-8 in strings;
@@ -84,6 +85,8 @@ type scanner struct {
 	seq bool
 	// format prefixes every detail: "msgpack" or "cbor".
 	format string
+	// maxDepth is the deepest nesting of arrays and maps accepted.
+	maxDepth int
 }
 
 // remaining returns the number of bytes after the read position as a
@@ -114,10 +117,10 @@ func (s *scanner) tooLong(what string, offset int, declared uint64, unit string)
 	return fail(problem.Invalid, "length", offset, format, s.format, what, offset, declared, unit, s.remaining())
 }
 
-// tooDeep reports a container at level MaxDepth+1.
+// tooDeep reports a container at level maxDepth+1.
 func (s *scanner) tooDeep(what string, offset int) error {
 	return fail(problem.Invalid, "depth", offset,
-		"%s: %s at offset %d is nested deeper than %d levels", s.format, what, offset, MaxDepth)
+		"%s: %s at offset %d is nested deeper than %d levels", s.format, what, offset, s.maxDepth)
 }
 
 // badUTF8 reports a string that is not valid UTF-8.
