@@ -54,6 +54,44 @@ func TestMetricsCountTheWork(t *testing.T) {
 	}
 }
 
+// Imports and exports count as the same records sent one by one would:
+// each envelope converted, rejected for a rule or unreadable, by the
+// stream's format, and each stream as one payload.
+func TestMetricsCountStreams(t *testing.T) {
+	t.Parallel()
+	s := MustServer(t)
+	s.MustRegister(t, `{"name":"pet","version":1,"fields":{"age":{"type":"int","validate":"gte=0"}}}`)
+	s.MustRegister(t, `{"name":"pet","version":2,"fields":{"years":{"type":"int","validate":"gte=0"}},
+		"migrate":[{"op":"rename","from":"age","to":"years"}]}`)
+	stream := "{\"id\":\"a\",\"version\":1,\"data\":{\"age\":1}}\n" +
+		"{\"id\":\"b\",\"version\":1,\"data\":{\"age\":2}}\n" +
+		"{\"id\":\"c\",\"data\":{\"years\":-1}}\n" +
+		"{\"id\":\"d\",\"data\":{\"years\":\"x\"}}\n" +
+		"not json\n"
+	r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/pet/_import", Body: []byte(stream), Lax: true,
+		Header: hdr("Content-Type", "application/jsonl")}).MustStatus(t, http.StatusOK)
+	if m := r.JSON(t); num(t, m, "accepted") != 2 || num(t, m, "rejected") != 3 {
+		t.Fatalf("import summary %s, want 2 accepted and 3 rejected", r.Body)
+	}
+	s.Get(t, "/v1/records/pet/_export", "Accept", "application/jsonl; version=1").MustStatus(t, http.StatusOK)
+
+	body := string(s.Get(t, "/metrics").MustStatus(t, 200).Body)
+	for _, want := range []string{
+		`ferry_version_conversions_total{from="1",schema="pet",to="2"} 2`,
+		`ferry_version_conversions_total{from="2",schema="pet",to="1"} 2`,
+		`ferry_validation_failures_total{schema="pet",version="2"} 1`,
+		`ferry_decode_failures_total{format="jsonl",reason="schema"} 1`,
+		`ferry_decode_failures_total{format="jsonl",reason="syntax"} 1`,
+		`ferry_payload_bytes_count{direction="in",format="jsonl"} 1`,
+		`ferry_payload_bytes_count{direction="out",format="jsonl"} 1`,
+		`ferry_codec_duration_seconds_count{format="jsonl",op="decode"} 4`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s\n%s", want, grepLines(body, "ferry_"))
+		}
+	}
+}
+
 // A read whose client went away before its answer is counted as 499, not
 // as a 503 of the service. (A write goes on: see writeContext.)
 func TestMetricsCountClientGoneAs499(t *testing.T) {

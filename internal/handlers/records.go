@@ -613,8 +613,13 @@ func recordPath(schemaName, id string) string {
 
 // countConversion counts a record converted between schema versions.
 func (d *recordDeps) countConversion(sc *schema.Schema, from, to int) {
-	if from != to {
-		d.metrics.VersionConversions.WithLabelValues(sc.Name(), strconv.Itoa(from), strconv.Itoa(to)).Inc()
+	d.countConversions(sc, from, to, 1)
+}
+
+// countConversions counts n records converted between schema versions.
+func (d *recordDeps) countConversions(sc *schema.Schema, from, to, n int) {
+	if from != to && n > 0 {
+		d.metrics.VersionConversions.WithLabelValues(sc.Name(), strconv.Itoa(from), strconv.Itoa(to)).Add(float64(n))
 	}
 }
 

@@ -32,6 +32,8 @@ type streamBody struct {
 	// headersOnly is set for HEAD: the stream is made only as far as it
 	// takes to know the headers a GET would send, then refused.
 	headersOnly bool
+	// n counts the bytes of the stream, before any content coding.
+	n int64
 }
 
 // errHeadersSent ends the making of a HEAD response's stream once its
@@ -54,11 +56,16 @@ func (s *streamBody) Started() bool { return s.started }
 // those a GET would have started with.
 func (s *streamBody) HeadersSent() bool { return s.headersOnly && s.started }
 
+// Len returns the number of bytes written to the stream, before any
+// content coding.
+func (s *streamBody) Len() int64 { return s.n }
+
 // Write adds p to the stream.
 func (s *streamBody) Write(p []byte) (int, error) {
 	if s.HeadersSent() {
 		return 0, errHeadersSent
 	}
+	s.n += int64(len(p))
 	if !s.started {
 		if len(s.held)+len(p) < negotiate.MinCompressBytes {
 			s.held = append(s.held, p...)

@@ -169,6 +169,12 @@ func (d *recordDeps) exportRecords() http.Handler {
 		if body.HeadersSent() {
 			return nil
 		}
+		// Counted as for the records read one by one: each envelope
+		// sent, and the stream as one payload.
+		d.countConversions(t.schema, t.schema.Latest().Number(), version, n)
+		if err == nil {
+			d.metrics.ObservePayload("out", sc.Name(), int(body.Len()))
+		}
 		if err != nil && !body.Started() {
 			// Nothing went out yet: the failure can be answered.
 			return err
@@ -286,9 +292,11 @@ func (d *recordDeps) importRecords() http.Handler {
 		versions := map[int]bool{} // the versions envelopes were written at
 		read := int64(0)           // the stream's bytes read before the envelope
 		next := func() (*records.ImportItem, error) {
+			start := time.Now()
 			item, err := items()
 			if item != nil {
 				item.Size = watch.n - read
+				d.metrics.ObserveCodec("decode", sc.Name(), time.Since(start))
 			}
 			read = watch.n
 			if brokeOff(received) != nil {
@@ -304,11 +312,25 @@ func (d *recordDeps) importRecords() http.Handler {
 			return item, err
 		}
 		stored := 0
-		audit := func(written *records.Written) {
-			stored++
-			d.audit(w, t.name, written)
+		hooks := records.ImportHooks{
+			Written: func(written *records.Written) {
+				stored++
+				d.audit(w, t.name, written)
+				d.countConversion(t.schema, written.Version, t.schema.Latest().Number())
+			},
+			// Counted as a single record's failures are, by the
+			// stream's format.
+			Rejected: func(version int, err error) {
+				switch problem.KindOf(err) {
+				case problem.Unprocessable:
+					d.countValidation(t, version, err)
+				case problem.Invalid:
+					countDecodeFailure(d.metrics, sc.Name(), err)
+				}
+			},
 		}
-		summary, err := d.svc.Import(writeContext(r), t.name, next, atomic, "", audit)
+		summary, err := d.svc.Import(writeContext(r), t.name, next, atomic, "", hooks)
+		d.metrics.ObservePayload("in", sc.Name(), int(watch.n))
 		// An import that stopped early (a framing error) leaves the rest
 		// of the body unread; net/http would close the connection on a
 		// client still sending it, which then never sees the summary.

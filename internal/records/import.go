@@ -68,22 +68,35 @@ const (
 // millions of them.
 const MaxRejected = 10000
 
+// ImportHooks are told of what an import does with each envelope, as it
+// does it, so that nothing of an import of any size is held in memory for
+// them. Either may be nil.
+type ImportHooks struct {
+	// Written is told of each record stored (for the audit log).
+	Written func(*Written)
+	// Rejected is told of each envelope rejected, with the version it was
+	// written at, and of the framing error that ends an import, with
+	// version 0 (for metrics).
+	Rejected func(version int, err error)
+}
+
 // Import stores every envelope next yields until it returns io.EOF. Any
 // other error from next is a framing error: the import ends there, what
 // came before stays stored, and the error is reported at its index. With
 // atomic, any rejected envelope means nothing is stored, and the summary
-// comes back inside an Unprocessable problem. written, when not nil, is
-// told of each record stored, as it is stored (for the audit log), so that
-// nothing of an import of any size is held in memory.
-func (s *Service) Import(ctx context.Context, schemaName string, next func() (*ImportItem, error), atomic bool, by string, written func(*Written)) (*ImportSummary, error) {
+// comes back inside an Unprocessable problem.
+func (s *Service) Import(ctx context.Context, schemaName string, next func() (*ImportItem, error), atomic bool, by string, hooks ImportHooks) (*ImportSummary, error) {
 	sc, err := s.Schema(schemaName)
 	if err != nil {
 		return nil, err
 	}
-	if written == nil {
-		written = func(*Written) {}
+	if hooks.Written == nil {
+		hooks.Written = func(*Written) {}
 	}
-	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: written}
+	if hooks.Rejected == nil {
+		hooks.Rejected = func(int, error) {}
+	}
+	imp := &importer{s: s, sc: sc, schema: schemaName, by: by, sum: &ImportSummary{}, written: hooks.Written, rejected: hooks.Rejected}
 	for index := 0; ; index++ {
 		item, err := next()
 		if errors.Is(err, io.EOF) {
@@ -102,13 +115,14 @@ func (s *Service) Import(ctx context.Context, schemaName string, next func() (*I
 			// Listed past the bound: it is where the stream was read to.
 			imp.sum.Rejected++
 			imp.framing = &ImportError{Index: index, Problem: err}
+			imp.rejected(0, err)
 			break
 		}
 		if item.Err == nil {
 			item.Err = CheckID(item.ID)
 		}
 		if item.Err != nil {
-			imp.reject(index, item.ID, item.Err)
+			imp.reject(index, item, item.Err)
 		}
 		if imp.sum.Rejected > MaxRejected && 4*imp.sum.Rejected > 3*imp.read {
 			imp.framing = &ImportError{Index: index + 1, Problem: problem.New(problem.Invalid,
@@ -165,6 +179,7 @@ type importer struct {
 	pendingBytes int64
 	sum          *ImportSummary
 	written      func(*Written)
+	rejected     func(version int, err error)
 	read         int // envelopes read from the stream, framing errors included
 	framing      *ImportError
 }
@@ -172,8 +187,10 @@ type importer struct {
 // reject records a rejected envelope. An envelope is rejected when it is
 // read or when its chunk is prepared, so the errors are kept in index
 // order as they come.
-func (imp *importer) reject(index int, id string, err error) {
+func (imp *importer) reject(index int, item *ImportItem, err error) {
 	imp.sum.Rejected++
+	imp.rejected(item.Version, err)
+	id := item.ID
 	errs := imp.sum.Errors
 	if len(errs) == MaxImportErrors && index > errs[len(errs)-1].Index {
 		return
@@ -234,7 +251,7 @@ func (imp *importer) prepare(ctx context.Context) (out []prepared, repeats bool,
 		if expect > 0 && imp.s.opts.RequireIfMatch {
 			// An envelope carries no If-Match, so where updates require
 			// one, an import only creates.
-			imp.reject(p.index, p.item.ID, problem.New(problem.PreconditionRequired,
+			imp.reject(p.index, p.item, problem.New(problem.PreconditionRequired,
 				"this service requires If-Match on updates, which an import cannot carry: record %q exists", p.item.ID))
 			continue
 		}
@@ -243,7 +260,7 @@ func (imp *importer) prepare(ctx context.Context) (out []prepared, repeats bool,
 			if _, ok := problem.As(err); !ok {
 				return nil, false, err
 			}
-			imp.reject(p.index, p.item.ID, err)
+			imp.reject(p.index, p.item, err)
 			continue
 		}
 		body, err := doc.MarshalBinary()
@@ -314,7 +331,7 @@ func (imp *importer) flush(ctx context.Context) error {
 			}})
 		if err != nil {
 			if _, ok := problem.As(err); ok {
-				imp.reject(p.index, p.item.ID, err)
+				imp.reject(p.index, p.item, err)
 				continue
 			}
 			return err

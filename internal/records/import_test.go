@@ -40,7 +40,7 @@ func TestImportListsBoundedErrors(t *testing.T) {
 		// prepared.
 		return &ImportItem{ID: fmt.Sprint("r", i), Version: 1, Body: v.New()}, nil
 	}
-	sum, err := svc.Import(ctx, "m", next, false, "", nil)
+	sum, err := svc.Import(ctx, "m", next, false, "", ImportHooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,13 +92,13 @@ func TestImportEndsWhenMostEnvelopesAreRejected(t *testing.T) {
 
 	// Half bad: never the most.
 	n := 2*MaxRejected + 10
-	sum, err := svc.Import(ctx, "m", stream(n, func(i int) bool { return i%2 == 0 }), false, "", nil)
+	sum, err := svc.Import(ctx, "m", stream(n, func(i int) bool { return i%2 == 0 }), false, "", ImportHooks{})
 	if err != nil || sum.Accepted != n/2 || sum.Rejected != n/2 {
 		t.Fatalf("half of %d envelopes bad: %d accepted, %d rejected, %v; want %d of each", n, sum.Accepted, sum.Rejected, err, n/2)
 	}
 
 	// All bad, then good ones: the import ends after MaxRejected+1.
-	sum, err = svc.Import(ctx, "m", stream(n, func(i int) bool { return i > MaxRejected+1 }), false, "", nil)
+	sum, err = svc.Import(ctx, "m", stream(n, func(i int) bool { return i > MaxRejected+1 }), false, "", ImportHooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestImportEndsWhenMostEnvelopesAreRejected(t *testing.T) {
 
 	// A good envelope now and then does not keep a stream of bad ones
 	// going.
-	sum, err = svc.Import(ctx, "m", stream(10*MaxRejected, func(i int) bool { return i%1000 == 0 }), false, "", nil)
+	sum, err = svc.Import(ctx, "m", stream(10*MaxRejected, func(i int) bool { return i%1000 == 0 }), false, "", ImportHooks{})
 	if err != nil || sum.Rejected > MaxRejected+2 || sum.Accepted > MaxRejected/1000+1 {
 		t.Errorf("one good envelope in 1000: %d accepted, %d rejected, %v; want the import ended past %d rejected", sum.Accepted, sum.Rejected, err, MaxRejected)
 	}
@@ -138,7 +138,7 @@ func TestImportRepeatedIDsShareCommits(t *testing.T) {
 		return &ImportItem{ID: "same", Version: 1, Body: body}, nil
 	}
 	before := st.Stats().Commits
-	sum, err := svc.Import(ctx, "m", next, false, "", nil)
+	sum, err := svc.Import(ctx, "m", next, false, "", ImportHooks{})
 	if err != nil || sum.Accepted != n {
 		t.Fatalf("import of %d envelopes for one id: %+v, %v; want all accepted", n, sum, err)
 	}
@@ -174,7 +174,7 @@ func TestImportCommitsLargeEnvelopesSooner(t *testing.T) {
 		}
 		return &ImportItem{ID: fmt.Sprint("big", i), Version: 1, Body: body, Size: importChunkBytes / 2}, nil
 	}
-	sum, err := svc.Import(ctx, "m", next, false, "", func(*Written) { written++ })
+	sum, err := svc.Import(ctx, "m", next, false, "", ImportHooks{Written: func(*Written) { written++ }})
 	if err != nil || sum.Accepted != 4 {
 		t.Fatalf("import of 4 large envelopes: %+v, %v; want 4 accepted", sum, err)
 	}
@@ -230,7 +230,7 @@ func TestImportRepeatedIDLosingARace(t *testing.T) {
 		items = items[1:]
 		return item, nil
 	}
-	sum, err := racing.Import(ctx, "m", next, false, "", nil)
+	sum, err := racing.Import(ctx, "m", next, false, "", ImportHooks{})
 	if err != nil || sum.Accepted != 2 || sum.Rejected != 0 {
 		t.Fatalf("import: %+v, %v; want both envelopes accepted", sum, err)
 	}

@@ -105,7 +105,7 @@ func TestStaleSchemaMeetsNewerRecord(t *testing.T) {
 	}
 
 	stale = New(st, &staleFirst{old: old, now: svc.schemas}, Options{})
-	sum, err := stale.Import(ctx, "m", oneItem(&ImportItem{ID: "a", Version: 1, Body: v1Body(4)}), false, "", nil)
+	sum, err := stale.Import(ctx, "m", oneItem(&ImportItem{ID: "a", Version: 1, Body: v1Body(4)}), false, "", ImportHooks{})
 	if err != nil || sum.Accepted != 1 {
 		t.Errorf("a version-1 import through a stale schema: %+v, %v", sum, err)
 	} else {
@@ -121,7 +121,7 @@ func TestStaleSchemaMeetsNewerRecord(t *testing.T) {
 			return err
 		},
 		"import": func(s *Service) error {
-			_, err := s.Import(ctx, "m", oneItem(&ImportItem{ID: "new-import", Version: 1, Body: v1Body(6)}), false, "", nil)
+			_, err := s.Import(ctx, "m", oneItem(&ImportItem{ID: "new-import", Version: 1, Body: v1Body(6)}), false, "", ImportHooks{})
 			return err
 		},
 	} {
