@@ -238,10 +238,41 @@ func (c *compiler) composeRule(f *field, path string, parent *node, siblingsOK b
 	if f.optional && own != "" {
 		first, _, _ := strings.Cut(own, ",")
 		if first != "omitempty" && first != "omitnil" && first != "omitzero" {
-			own = "omitnil," + own
+			own = withOmitNil(own)
 		}
 	}
 	return c.translateParams(own, path, f.node, parent, siblingsOK)
+}
+
+// conditionalRequired are the rules that require a field only when
+// another one has (or lacks) a value: on an optional field they must run
+// before omitnil, which would pass an absent field before they could ask
+// for it.
+var conditionalRequired = map[string]bool{
+	"required_if": true, "required_unless": true, "required_with": true,
+	"required_with_all": true, "required_without": true, "required_without_all": true,
+}
+
+// withOmitNil returns the rule of an optional field: omitnil, so that the
+// rest applies only when the field is there, after the field's own
+// conditional requirements (those before any dive), which decide whether
+// it must be there.
+func withOmitNil(rule string) string {
+	tokens := strings.Split(rule, ",")
+	var first, rest []string
+	own := true
+	for _, tok := range tokens {
+		name, _, _ := strings.Cut(tok, "=")
+		if name == "dive" || name == "keys" {
+			own = false
+		}
+		if own && conditionalRequired[name] {
+			first = append(first, tok)
+		} else {
+			rest = append(rest, tok)
+		}
+	}
+	return strings.Join(slices.Concat(first, []string{"omitnil"}, rest), ",")
 }
 
 func elemOf(def *Field) *Field {

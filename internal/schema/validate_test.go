@@ -430,3 +430,40 @@ func TestValidateRequiredOptional(t *testing.T) {
 		t.Errorf("GoSource names the rule other than the definition does:\n%s", src)
 	}
 }
+
+// A conditional requirement on an optional field asks for the field when
+// its condition holds, as on a hand-written struct: the omitnil that lets
+// the field be absent comes after it.
+func TestValidateConditionalRequiredOptional(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, fields(`
+		"status":  {"type":"string"},
+		"paid_at": {"type":"time","optional":true,"validate":"required_if=status paid"},
+		"note":    {"type":"string","optional":true,"validate":"required_without=ref,min=2"},
+		"ref":     {"type":"string","optional":true},
+		"tags":    {"type":"array","optional":true,"validate":"required_unless=status open,dive,min=1","items":{"type":"string"}}`))
+	v := s.Latest()
+	tests := []struct {
+		body string
+		want []fe
+	}{
+		{`{"status":"open","ref":"r"}`, nil},
+		{`{"status":"paid","paid_at":"2024-01-01T00:00:00Z","ref":"r","tags":["a"]}`, nil},
+		{`{"status":"paid","ref":"r","tags":["a"]}`, []fe{{"paid_at", "required_if", "status paid"}}},
+		{`{"status":"open"}`, []fe{{"note", "required_without", "ref"}}},
+		{`{"status":"open","note":"x"}`, []fe{{"note", "min", "2"}}},
+		{`{"status":"open","note":"xy"}`, nil},
+		{`{"status":"shipped","ref":"r","paid_at":"2024-01-01T00:00:00Z"}`, []fe{{"tags", "required_unless", "status open"}}},
+		{`{"status":"shipped","ref":"r","tags":[""]}`, []fe{{"tags[0]", "min", "1"}}},
+	}
+	for _, tc := range tests {
+		w := v.New()
+		if err := json.Unmarshal([]byte(tc.body), w); err != nil {
+			t.Fatalf("decode %s: %v", tc.body, err)
+		}
+		_, err := v.Validate(w, false)
+		if got := fieldErrs(err); !slices.Equal(got, tc.want) {
+			t.Errorf("Validate(%s) fields = %v (%v), want %v", tc.body, got, err, tc.want)
+		}
+	}
+}
