@@ -118,31 +118,38 @@ func newValidator() *validator.Validate {
 }
 
 // requiredValueTag is the validator's name for `required` on an optional
-// field's own value, which the record struct holds behind a pointer. The
-// validator's `required` asks no more of a pointer than that it is not
-// nil, so a present "" or 0 would pass, where the same value in a field
-// that is not optional fails; this one looks at the value. Definitions
-// cannot name it: it appears only in the compiled struct's tags, and
-// failures report it as `required`.
+// field's own value, which the record struct holds behind a pointer, and
+// on an array, a map or bytes. The validator's `required` asks no more of
+// a pointer, a slice or a map than that it is not nil, so a present "" or
+// 0 would pass, where the same value in a field that is not optional
+// fails, and so would [] and {}, which a record always holds rather than
+// nil; this one looks at the value, as the published JSON Schema
+// (minItems, minProperties, minLength) and the failure's message say.
+// Definitions cannot name it: it appears only in the compiled struct's
+// tags, and failures report it as `required`.
 const requiredValueTag = "ferry_required"
 
-// hasRequiredValue reports whether the value behind an optional field's
-// pointer has what `required` asks of a value that is not a pointer:
-// containers must not be nil, anything else must not be the zero value.
+// hasRequiredValue reports whether a value has what `required` asks: an
+// array, a map or bytes must not be empty, anything else must not be the
+// zero value.
 func hasRequiredValue(fl validator.FieldLevel) bool {
 	v := fl.Field()
 	switch v.Kind() {
-	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface:
+	case reflect.Slice, reflect.Map:
+		return v.Len() > 0
+	case reflect.Pointer, reflect.Interface:
 		return !v.IsNil()
 	}
 	return v.IsValid() && !v.IsZero()
 }
 
 // validatorRule returns the validate tag of f in the compiled record
-// struct: its rule, with `required` on an optional field's own value (the
-// part before any dive) made requiredValueTag.
+// struct: its rule, with `required` on the field's own value (the part
+// before any dive) made requiredValueTag where the validator's would ask
+// less (see requiredValueTag).
 func validatorRule(f *field) string {
-	if !f.optional || !strings.Contains(f.rule, "required") {
+	container := f.node.kind == kindArray || f.node.kind == kindMap || f.node.kind == kindBytes
+	if !(f.optional || container) || !strings.Contains(f.rule, "required") {
 		return f.rule
 	}
 	tokens := strings.Split(f.rule, ",")

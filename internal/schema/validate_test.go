@@ -467,3 +467,37 @@ func TestValidateConditionalRequiredOptional(t *testing.T) {
 		}
 	}
 }
+
+// `required` on an array, a map or bytes asks that it not be empty, as the
+// published JSON Schema and the failure's message say: a record holds []
+// and {} rather than nil, which is all the validator's own rule asks.
+func TestValidateRequiredContainers(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, fields(`
+		"l": {"type":"array","validate":"required","items":{"type":"int"}},
+		"m": {"type":"map","validate":"required","values":{"type":"string"}},
+		"b": {"type":"bytes","validate":"required"},
+		"o": {"type":"array","optional":true,"validate":"required,dive,min=1","items":{"type":"int"}}`))
+	v := s.Latest()
+	tests := []struct {
+		body string
+		want []fe
+	}{
+		{`{"l":[1],"m":{"k":"v"},"b":"AA=="}`, nil},
+		{`{"l":[1],"m":{"k":"v"},"b":"AA==","o":[2]}`, nil},
+		{`{"l":[],"m":{},"b":""}`, []fe{{"b", "required", ""}, {"l", "required", ""}, {"m", "required", ""}}},
+		// An optional container that is empty is absent, as gob sends it.
+		{`{"l":[1],"m":{"k":"v"},"b":"AA==","o":[]}`, nil},
+		{`{"l":[1],"m":{"k":"v"},"b":"AA==","o":[0]}`, []fe{{"o[0]", "min", "1"}}},
+	}
+	for _, tc := range tests {
+		w := v.New()
+		if err := json.Unmarshal([]byte(tc.body), w); err != nil {
+			t.Fatalf("decode %s: %v", tc.body, err)
+		}
+		_, err := v.Validate(w, false)
+		if got := fieldErrs(err); !slices.Equal(got, tc.want) {
+			t.Errorf("Validate(%s) fields = %v (%v), want %v", tc.body, got, err, tc.want)
+		}
+	}
+}
