@@ -405,6 +405,13 @@ func TestUnparsableQuery(t *testing.T) {
 		{http.MethodPost, "/v1/records/item/_import?atomic=1", "application/jsonl"},
 		{http.MethodPost, "/v1/records/item/_import?atomic=yes", "application/jsonl"},
 		{http.MethodGet, "/v1/records/item/q1?pretty=0", ""},
+		{http.MethodDelete, "/v1/records/item/q1?pretty=maybe", ""},
+		{http.MethodPost, "/v1/records/item/_import?pretty=maybe", "application/jsonl"},
+		{http.MethodGet, "/v1/records/item/_changes?pretty=maybe", ""},
+		{http.MethodGet, "/v1/records/item/_export?pretty=maybe", ""},
+		{http.MethodGet, "/v1/records/item/q1/_history?pretty=falſe", ""},
+		{http.MethodGet, "/v1/schemas?pretty=maybe", ""},
+		{http.MethodGet, "/v1/openapi.json?pretty=maybe", ""},
 	} {
 		call := Call{Method: c.method, Path: c.path, Lax: true}
 		if c.contentType != "" {
@@ -414,6 +421,9 @@ func TestUnparsableQuery(t *testing.T) {
 		s.Do(t, call).Problem(t, 400)
 	}
 	s.Get(t, "/v1/records/item/q2").Problem(t, 404)
+	s.Get(t, "/v1/records/item/q1").MustStatus(t, http.StatusOK)
+	s.Do(t, Call{Method: http.MethodPost, Path: "/v1/schemas?pretty=maybe", Body: []byte(counterV1), Header: hdr("Content-Type", "application/json")}).Problem(t, 400)
+	s.Get(t, "/v1/schemas/counter").Problem(t, 404)
 
 	// A bare flag is set: ?atomic writes all or nothing.
 	bad := []byte(`{"id":"q2","data":{"name":"q2","qty":1}}` + "\n" + `{"id":"q3","data":{"name":"q3","qty":0}}` + "\n")

@@ -314,10 +314,11 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	if !q.Has(name) {
 		return false, nil
 	}
-	switch raw := q.Get(name); {
-	case raw == "" || strings.EqualFold(raw, "true"):
+	// ASCII case only: strings.EqualFold would take "falſe" too.
+	switch raw := strings.ToLower(q.Get(name)); {
+	case raw == "" || raw == "true":
 		return true, nil
-	case strings.EqualFold(raw, "false"):
+	case raw == "false":
 		return false, nil
 	default:
 		return false, problem.New(problem.Invalid, "query parameter %s must be true or false, got %q", name, problem.Excerpt(raw, maxEcho)).WithReason("query")

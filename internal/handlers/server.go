@@ -180,7 +180,10 @@ func takes(h http.Handler, names ...string) http.Handler {
 			}
 		}
 		if len(unknown) == 0 {
-			return nil
+			// Every resource reads pretty, some only to answer: a bad
+			// value is refused before anything is done.
+			_, err := queryBool(r, "pretty")
+			return err
 		}
 		slices.Sort(unknown)
 		what := "query parameter %s is not one"
