@@ -200,9 +200,29 @@ func TestMisfitListsEveryField(t *testing.T) {
 			t.Errorf("%s: no field and offset of the first failure:\n%s", ct, r)
 		}
 	}
+	// A map's value first, named as the schema names it, and a failure
+	// only the format's decoder finds (a MessagePack string is no time).
+	first := map[string]any{"attrs": map[string]any{"k": 5}, "name": 5, "qty": 1}
+	for ct, b := range map[string][]byte{"application/json": []byte(mustJSONString(t, first)), "application/vnd.msgpack": mustMsgpack(t, first)} {
+		p := s.Send(t, http.MethodPut, "/v1/records/item/misfit", b, "Content-Type", ct).Problem(t, http.StatusBadRequest)
+		if f := str(p, "field"); f != "attrs[k]" && f != "name" || len(objects(p, "errors")) != 2 ||
+			!hasFieldError(p, "attrs[k]", "type") || !hasFieldError(p, "name", "type") {
+			t.Errorf("%s: %v, want errors for attrs[k] and name alone", ct, p)
+		}
+	}
+	ordered := struct {
+		PlacedAt string `msgpack:"placed_at"`
+		Name     int    `msgpack:"name"`
+		Qty      int    `msgpack:"qty"`
+	}{"2024-01-02T03:04:05Z", 5, 1}
+	p := s.Send(t, http.MethodPut, "/v1/records/item/misfit", mustMsgpack(t, ordered),
+		"Content-Type", "application/vnd.msgpack").Problem(t, http.StatusBadRequest)
+	if !hasFieldError(p, "placed_at", "type") || !hasFieldError(p, "name", "type") {
+		t.Errorf("a MessagePack string on a time first, then a number for a string: %v, want both listed", p)
+	}
 	s.Get(t, "/v1/records/item/misfit").MustStatus(t, http.StatusNotFound)
 	// A syntax error has nothing more to list.
-	p := s.Send(t, http.MethodPut, "/v1/records/item/misfit", []byte(`{"name": 5,`), "Content-Type", "application/json").Problem(t, http.StatusBadRequest)
+	p = s.Send(t, http.MethodPut, "/v1/records/item/misfit", []byte(`{"name": 5,`), "Content-Type", "application/json").Problem(t, http.StatusBadRequest)
 	if _, ok := p["errors"]; ok {
 		t.Errorf("a syntax error lists field errors: %v", p)
 	}

@@ -320,7 +320,7 @@ func (d *recordDeps) getRecord() http.Handler {
 // absent fields and failed rules beside it; for a value of the wrong type
 // or an unknown field, the other such fields, beside the decoder's own
 // report, which says where the first one is. It returns err when the body
-// does not read so, or when the listing does not name err's field.
+// does not read so.
 func everyFailure(in negotiate.Codec, v *schema.Version, body []byte, err error) error {
 	kind := problem.KindOf(err)
 	if kind != problem.Unprocessable && kind != problem.Invalid {
@@ -345,12 +345,17 @@ func everyFailure(in negotiate.Codec, v *schema.Version, body []byte, err error)
 	if !errors.As(err, &first) || !errors.As(all, &listed) || listed.Kind != problem.Invalid {
 		return err
 	}
-	field, _ := first.Extra["field"].(string)
-	if !slices.ContainsFunc(listed.Fields, func(f problem.FieldError) bool { return f.Field == field }) {
-		return err
-	}
 	e := *first
 	e.Fields = listed.Fields
+	// The decoders are stricter than plain data (a MessagePack string is
+	// no time): the first failure is listed too when the rest missed it.
+	field, _ := first.Extra["field"].(string)
+	if field == "" {
+		return err
+	}
+	if !slices.ContainsFunc(listed.Fields, func(f problem.FieldError) bool { return f.Field == field }) {
+		e.Fields = slices.Concat([]problem.FieldError{{Field: field, Rule: first.Reason, Message: first.Detail}}, listed.Fields)
+	}
 	return &e
 }
 

@@ -646,7 +646,8 @@ func pointerSegments(ptr jsontext.Pointer, t reflect.Type) ([]string, reflect.Ty
 			segs = append(segs, "["+tok+"]")
 			t = t.Elem()
 		case t.Kind() == reflect.Map:
-			segs = append(segs, keySegment(tok))
+			// A record's map key, as the schema's paths write it.
+			segs = append(segs, "["+tok+"]")
 			t = t.Elem()
 		case t.Kind() == reflect.Struct:
 			segs = append(segs, keySegment(tok))

@@ -347,6 +347,11 @@ func (c *shapeChecker) entries(it *item, s *shape, depth int) error {
 			return err
 		}
 		if err := c.item(&v, elem, depth+1); err != nil {
+			if s.kind == shapeMap && k.kind == itemString {
+				// A record's map key, written as the schema's paths
+				// write it: "attrs[k]".
+				return atSegment(err, "["+string(k.raw)+"]")
+			}
 			return atSegment(err, keySegment(scalarValue(&k)))
 		}
 	}
