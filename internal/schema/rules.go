@@ -144,18 +144,34 @@ func hasRequiredValue(fl validator.FieldLevel) bool {
 }
 
 // validatorRule returns the validate tag of f in the compiled record
-// struct: its rule, with `required` on the field's own value (the part
-// before any dive) made requiredValueTag where the validator's would ask
-// less (see requiredValueTag).
+// struct: its rule, with `required` made requiredValueTag where the
+// validator's would ask less (see requiredValueTag): on the field's own
+// value when it is optional, and on it and on the elements it dives into
+// when they are arrays, maps or bytes.
 func validatorRule(f *field) string {
-	container := f.node.kind == kindArray || f.node.kind == kindMap || f.node.kind == kindBytes
-	if !(f.optional || container) || !strings.Contains(f.rule, "required") {
+	if !strings.Contains(f.rule, "required") {
 		return f.rule
 	}
 	tokens := strings.Split(f.rule, ",")
+	n, own, inKeys := f.node, true, false
 	for i, tok := range tokens {
-		if tok == "dive" {
-			break
+		switch tok {
+		case "dive":
+			own = false
+			if n != nil {
+				n = n.elem
+			}
+			continue
+		case "keys":
+			inKeys = true
+			continue
+		case "endkeys":
+			inKeys = false
+			continue
+		}
+		container := n != nil && (n.kind == kindArray || n.kind == kindMap || n.kind == kindBytes)
+		if inKeys || !(own && f.optional || container) {
+			continue
 		}
 		parts := strings.Split(tok, "|")
 		for j, part := range parts {

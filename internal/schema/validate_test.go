@@ -477,13 +477,17 @@ func TestValidateRequiredContainers(t *testing.T) {
 		"l": {"type":"array","validate":"required","items":{"type":"int"}},
 		"m": {"type":"map","validate":"required","values":{"type":"string"}},
 		"b": {"type":"bytes","validate":"required"},
-		"o": {"type":"array","optional":true,"validate":"required,dive,min=1","items":{"type":"int"}}`))
+		"o": {"type":"array","optional":true,"validate":"required,dive,min=1","items":{"type":"int"}},
+		"dl": {"type":"array","optional":true,"validate":"dive,required","items":{"type":"array","items":{"type":"int"}}},
+		"dm": {"type":"map","optional":true,"validate":"dive,keys,required,endkeys,required","values":{"type":"bytes"}}`))
 	v := s.Latest()
 	tests := []struct {
 		body string
 		want []fe
 	}{
 		{`{"l":[1],"m":{"k":"v"},"b":"AA=="}`, nil},
+		{`{"l":[1],"m":{"k":"v"},"b":"AA==","dl":[[1]],"dm":{"k":"AA=="}}`, nil},
+		{`{"l":[1],"m":{"k":"v"},"b":"AA==","dl":[[1],[]],"dm":{"k":""}}`, []fe{{"dl[1]", "required", ""}, {"dm[k]", "required", ""}}},
 		{`{"l":[1],"m":{"k":"v"},"b":"AA==","o":[2]}`, nil},
 		{`{"l":[],"m":{},"b":""}`, []fe{{"b", "required", ""}, {"l", "required", ""}, {"m", "required", ""}}},
 		// An optional container that is empty is absent, as gob sends it.
