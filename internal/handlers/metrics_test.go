@@ -67,11 +67,12 @@ func TestMetricsCountStreams(t *testing.T) {
 		"{\"id\":\"b\",\"version\":1,\"data\":{\"age\":2}}\n" +
 		"{\"id\":\"c\",\"data\":{\"years\":-1}}\n" +
 		"{\"id\":\"d\",\"data\":{\"years\":\"x\"}}\n" +
+		"{\"id\":\"e\",\"data\":{\"years\":1e400}}\n" +
 		"not json\n"
 	r := s.Do(t, Call{Method: http.MethodPost, Path: "/v1/records/pet/_import", Body: []byte(stream), Lax: true,
 		Header: hdr("Content-Type", "application/jsonl")}).MustStatus(t, http.StatusOK)
-	if m := r.JSON(t); num(t, m, "accepted") != 2 || num(t, m, "rejected") != 3 {
-		t.Fatalf("import summary %s, want 2 accepted and 3 rejected", r.Body)
+	if m := r.JSON(t); num(t, m, "accepted") != 2 || num(t, m, "rejected") != 4 {
+		t.Fatalf("import summary %s, want 2 accepted and 4 rejected", r.Body)
 	}
 	s.Get(t, "/v1/records/pet/_export", "Accept", "application/jsonl; version=1").MustStatus(t, http.StatusOK)
 
@@ -80,11 +81,12 @@ func TestMetricsCountStreams(t *testing.T) {
 		`ferry_version_conversions_total{from="1",schema="pet",to="2"} 2`,
 		`ferry_version_conversions_total{from="2",schema="pet",to="1"} 2`,
 		`ferry_validation_failures_total{schema="pet",version="2"} 1`,
-		`ferry_decode_failures_total{format="jsonl",reason="schema"} 1`,
+		`ferry_decode_failures_total{format="jsonl",reason="type"} 1`,
+		`ferry_decode_failures_total{format="jsonl",reason="nonfinite"} 1`,
 		`ferry_decode_failures_total{format="jsonl",reason="syntax"} 1`,
 		`ferry_payload_bytes_count{direction="in",format="jsonl"} 1`,
 		`ferry_payload_bytes_count{direction="out",format="jsonl"} 1`,
-		`ferry_codec_duration_seconds_count{format="jsonl",op="decode"} 4`,
+		`ferry_codec_duration_seconds_count{format="jsonl",op="decode"} 5`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s\n%s", want, grepLines(body, "ferry_"))

@@ -319,13 +319,21 @@ func (d *recordDeps) importRecords() http.Handler {
 				d.countConversion(t.schema, written.Version, t.schema.Latest().Number())
 			},
 			// Counted as a single record's failures are, by the
-			// stream's format.
+			// stream's format: a rule or a missing field as a failed
+			// validation, any other 400 or 422 of the body (a value no
+			// record can hold) as a failed decode, named by the first
+			// field failure's rule where the listing has one.
 			Rejected: func(version int, err error) {
-				switch problem.KindOf(err) {
-				case problem.Unprocessable:
+				p, ok := problem.As(err)
+				switch {
+				case !ok:
+				case p.Kind == problem.Unprocessable && p.Reason == "validation":
 					d.countValidation(t, version, err)
-				case problem.Invalid:
-					countDecodeFailure(d.metrics, sc.Name(), err)
+				case p.Kind == problem.Unprocessable || p.Kind == problem.Invalid:
+					if p.Reason == "schema" && len(p.Fields) > 0 {
+						p = &problem.Error{Kind: p.Kind, Reason: p.Fields[0].Rule}
+					}
+					countDecodeFailure(d.metrics, sc.Name(), p)
 				}
 			},
 		}
