@@ -97,6 +97,9 @@ func yamlValue(n *yaml.Node) (any, error) {
 			if k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: a key must be a plain value", k.Line)
 			}
+			if tag := k.ShortTag(); k.Style&yaml.TaggedStyle != 0 && tag != "!!str" {
+				return nil, fmt.Errorf("line %d: tag %s is not supported on a key in a definition", k.Line, tag)
+			}
 			if _, dup := m[k.Value]; dup {
 				return nil, fmt.Errorf("line %d: key %q appears twice", k.Line, k.Value)
 			}

@@ -28,6 +28,9 @@ func TestYAMLToJSON(t *testing.T) {
 		{"custom tag on a map", "a: !foo {type: string}", "", "not supported"},
 		{"custom tag on a list", "a: !foo [1]", "", "not supported"},
 		{"core tags on collections", "a: !!map {b: !!seq [1]}", `{"a":{"b":[1]}}`, ""},
+		{"custom tag on a key", "!foo a: 1", "", "not supported"},
+		{"string tag on a key", "!!str a: 1", `{"a":1}`, ""},
+		{"key read as a number", "1: a", `{"1":"a"}`, ""},
 		{"key that is a map", "? {a: 1}\n: 2\n", "", "plain value"},
 		{"broken", "a: [1", "", ""},
 	}
