@@ -1,9 +1,11 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -650,12 +652,12 @@ func (c *compiler) exercise(n *node) {
 	}
 }
 
-// panics runs the validator under recover and returns what it panicked
-// with, or "". An empty rule validates v as a struct.
+// panics runs the validator under recover and returns why it panicked,
+// or "". An empty rule validates v as a struct.
 func (rc *ruleChecker) panics(v any, rule string) (msg string) {
 	defer func() {
 		if r := recover(); r != nil {
-			msg = fmt.Sprint(r)
+			msg = panicReason(r)
 		}
 	}()
 	if rule == "" {
@@ -799,4 +801,26 @@ func sampleValue(n *node, variant int) reflect.Value {
 		}
 	}
 	return v
+}
+
+// panicReason words a validator's panic for the author of a definition:
+// its own messages about parameters say so, and a fault deeper down (in
+// reflect or the runtime) says no more than that the rule cannot apply,
+// rather than naming Go internals.
+func panicReason(r any) string {
+	msg := fmt.Sprint(r)
+	var rerr runtime.Error
+	switch {
+	case strings.HasPrefix(msg, "Bad param"):
+		return "its parameters are not the ones it takes"
+	case errors.As(asError(r), &rerr), strings.HasPrefix(msg, "reflect"), strings.Contains(msg, "unhashable"):
+		return "the validator cannot apply it to such a value"
+	}
+	return msg
+}
+
+// asError returns r as an error, or nil.
+func asError(r any) error {
+	err, _ := r.(error)
+	return err
 }

@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/go-json-experiment/json"
@@ -302,5 +303,25 @@ func TestOneofValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A rule the validator cannot apply is refused in the terms of the
+// definition, not of Go's internals.
+func TestRuleRefusalsNameNoInternals(t *testing.T) {
+	t.Parallel()
+	for _, def := range []string{
+		`"q":{"type":"string"},"s":{"type":"string","validate":"required_if=q"}`,
+		`"l":{"type":"array","validate":"unique","items":{"type":"object","fields":{"s":{"type":"array","items":{"type":"int"}}}}}`,
+	} {
+		errs := registerRefused(t, fields(def))
+		for _, e := range errs {
+			if strings.Contains(e, "Bad param") || strings.Contains(e, "reflect") || strings.Contains(e, "unhashable") || strings.Contains(e, "struct {") {
+				t.Errorf("Register(%s): %q names Go internals", def, e)
+			}
+		}
+		if len(errs) == 0 {
+			t.Errorf("Register(%s) was not refused", def)
+		}
 	}
 }
