@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -521,11 +522,27 @@ func resolveParam(parent *node, goParam string) (*node, string) {
 			return nil, fmt.Sprintf("'%s' has no field '%s'", at, name)
 		}
 		cur, at = f.node, child(at, f.name)
-		for range strings.Count(steps, "]") {
-			if cur.kind != kindArray && cur.kind != kindMap {
+		for steps != "" {
+			step, rest, closed := strings.Cut(steps, "]")
+			if !closed || (rest != "" && rest[0] != '[') {
+				return nil, fmt.Sprintf("'%s' is followed by %q, which is not a step of [index] or [key]", at, "["+steps)
+			}
+			steps = strings.TrimPrefix(rest, "[")
+			switch cur.kind {
+			case kindArray:
+				// The validator reads an index with strconv.Atoi and
+				// takes element 0 for anything else.
+				if n, err := strconv.Atoi(step); err != nil || n < 0 || strconv.Itoa(n) != step {
+					return nil, fmt.Sprintf("'%s' is an array, and [%s] is not an index (a number from 0)", at, step)
+				}
+			case kindMap:
+				if step == "" {
+					return nil, fmt.Sprintf("'%s' is a map, and [] names no key", at)
+				}
+			default:
 				return nil, fmt.Sprintf("'%s' is %s %s, not an array or a map", at, article(cur.kind), cur.kind)
 			}
-			cur, at = cur.elem, at+"[]"
+			cur, at = cur.elem, at+"["+step+"]"
 		}
 	}
 	return cur, ""
