@@ -88,7 +88,19 @@ var stringRules = map[string]bool{
 	"hostname": true, "hostname_rfc1123": true, "fqdn": true, "ip": true, "ipv4": true, "ipv6": true,
 	"cidr": true, "mac": true, "json": true, "jwt": true, "datetime": true, "semver": true, "iso3166_1_alpha2": true,
 	"iso4217": true, "bcp47_language_tag": true, "latitude": true, "longitude": true,
+	"cron": true, "credit_card": true, "btc_addr": true, "btc_addr_bech32": true, "eth_addr": true,
+	"isbn": true, "isbn10": true, "isbn13": true, "issn": true, "ssn": true, "ein": true, "bic": true,
+	"md4": true, "md5": true, "sha256": true, "sha384": true, "sha512": true, "ripemd128": true,
+	"ripemd160": true, "tiger128": true, "tiger160": true, "tiger192": true, "html": true,
+	"html_encoded": true, "urn_rfc2141": true, "base32": true, "base64rawurl": true, "datauri": true,
+	"spicedb": true, "mongodb": true, "mongodb_connection_string": true, "cve": true,
+	"dns_rfc1035_label": true, "hostname_port": true, "iso3166_1_alpha3": true, "postcode_iso3166_alpha2": true,
 }
+
+// methodRules are the validator's rules that call a method of the Go
+// value, which the types compiled from a schema do not have: they would
+// fail every record.
+var methodRules = map[string]bool{"validateFn": true}
 
 // nowRules are the validator's bounds that, on a time, ignore their
 // parameter (if any) and compare the time with the current one. With a
@@ -388,6 +400,10 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 			}
 			if what, ok := hostRules[name]; ok {
 				c.errorf("field '%s': rule '%s' %s: it would look at the server's machine, not at the record", path, name, what)
+				continue
+			}
+			if methodRules[name] {
+				c.errorf("field '%s': rule '%s' calls a method of the Go value, which a schema's records do not have, so it would fail every record", path, name)
 				continue
 			}
 			if stringRules[name] && !inKeys && n != nil && n.kind != kindString {

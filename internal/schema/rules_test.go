@@ -332,3 +332,22 @@ func TestRuleRefusalsNameNoInternals(t *testing.T) {
 		}
 	}
 }
+
+// Rules that would fail every record of a type are refused on it: the
+// validator reads text rules off a number's description, and validateFn
+// calls a method no record has.
+func TestRegisterRefusesRulesThatAlwaysFail(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ def, want string }{
+		{`"n":{"type":"int","validate":"cron"}`, "applies to strings"},
+		{`"n":{"type":"int","validate":"credit_card"}`, "applies to strings"},
+		{`"n":{"type":"float","validate":"isbn"}`, "applies to strings"},
+		{`"s":{"type":"string","validate":"validateFn"}`, "calls a method"},
+		{`"o":{"type":"object","validate":"validateFn","fields":{"a":{"type":"int"}}}`, "calls a method"},
+	} {
+		if errs := registerRefused(t, fields(tc.def)); !containsAll(errs, tc.want) {
+			t.Errorf("Register(%s) errors = %q, want one saying it %s", tc.def, errs, tc.want)
+		}
+	}
+	mustRegister(t, fields(`"s":{"type":"string","validate":"cron"},"c":{"type":"string","validate":"credit_card"}`))
+}
