@@ -106,7 +106,7 @@ func nodeSchema(n *node, rule string) map[string]any {
 	// cannot say.
 	if !hasToken(own, "omitempty") && !hasToken(own, "omitzero") {
 		for tok := range strings.SplitSeq(own, ",") {
-			ruleKeywords(s, n.kind, tok)
+			ruleKeywords(s, n, tok)
 		}
 	}
 	return s
@@ -114,10 +114,11 @@ func nodeSchema(n *node, rule string) map[string]any {
 
 // ruleKeywords adds the JSON Schema keywords that say what one validator
 // rule says. Rules JSON Schema cannot say are left to the annotation.
-func ruleKeywords(s map[string]any, k kind, tok string) {
+func ruleKeywords(s map[string]any, n *node, tok string) {
 	if strings.Contains(tok, "|") {
 		return
 	}
+	k := n.kind
 	name, param, _ := strings.Cut(tok, "=")
 	param = ruleParam(param)
 	num, isNum := jsonNumber(param)
@@ -136,8 +137,18 @@ func ruleKeywords(s map[string]any, k kind, tok string) {
 	numeric := k == kindInt || k == kindFloat
 	switch name {
 	case "required":
-		if key := lengthKey("min"); key != "" {
-			s[key] = 1
+		// The zero value fails, whatever the type.
+		switch k {
+		case kindString, kindBytes:
+			s["minLength"] = 1
+		case kindArray, kindMap:
+			s[lengthKey("min")] = 1
+		case kindInt, kindFloat:
+			s["not"] = map[string]any{"const": 0}
+		case kindBool:
+			s["const"] = true
+		case kindTime:
+			s["not"] = map[string]any{"const": "0001-01-01T00:00:00Z"}
 		}
 	case "min", "gte", "max", "lte", "gt", "lt", "len":
 		switch {
@@ -184,7 +195,9 @@ func ruleKeywords(s map[string]any, k kind, tok string) {
 			s["enum"] = enum
 		}
 	case "unique":
-		if k == kindArray && param == "" {
+		// The validator compares an optional member by its pointer, so
+		// objects holding one are never the same to it.
+		if k == kindArray && param == "" && !holdsOptional(n.elem) {
 			s["uniqueItems"] = true
 		}
 	default:
@@ -210,8 +223,8 @@ var stringPatterns = map[string]string{
 	"alpha":     "^[a-zA-Z]+$",
 	"alphanum":  "^[a-zA-Z0-9]+$",
 	"numeric":   "^[-+]?[0-9]+(?:\\.[0-9]+)?$",
-	"lowercase": "^[^A-Z]*$",
-	"uppercase": "^[^a-z]*$",
+	"lowercase": "^[^A-Z]+$",
+	"uppercase": "^[^a-z]+$",
 }
 
 // jsonNumber returns a rule parameter as a JSON number, keeping its digits.
@@ -225,4 +238,18 @@ func jsonNumber(s string) (jsontext.Value, bool) {
 		return jsontext.Value(strconv.FormatFloat(f, 'g', -1, 64)), true
 	}
 	return v, true
+}
+
+// holdsOptional reports whether n is an object with an optional member at
+// any depth of its objects.
+func holdsOptional(n *node) bool {
+	if n == nil || n.kind != kindObject {
+		return false
+	}
+	for _, f := range n.fields {
+		if f.optional || holdsOptional(f.node) {
+			return true
+		}
+	}
+	return false
 }

@@ -197,3 +197,44 @@ func TestGoPackage(t *testing.T) {
 		}
 	}
 }
+
+// The JSON Schema says what the server enforces of required, unique and
+// the case rules.
+func TestJSONSchemaAgreesWithRules(t *testing.T) {
+	t.Parallel()
+	_, s := mustRegister(t, fields(`
+		"i": {"type":"int","validate":"required"},
+		"b": {"type":"bool","optional":true,"validate":"required"},
+		"y": {"type":"bytes","validate":"required"},
+		"t": {"type":"time","validate":"required"},
+		"u": {"type":"array","validate":"unique","items":{"type":"int"}},
+		"uo": {"type":"array","validate":"unique","items":{"type":"object","fields":{"x":{"type":"int","optional":true}}}},
+		"lc": {"type":"string","validate":"lowercase"}`))
+	b, err := s.Latest().JSONSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Properties map[string]map[string]any `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	p := doc.Properties
+	for _, c := range []struct {
+		field, key string
+		want       any
+	}{
+		{"i", "not", map[string]any{"const": float64(0)}},
+		{"b", "enum", []any{true, nil}}, // optional: null too
+		{"y", "minLength", float64(1)},
+		{"t", "not", map[string]any{"const": "0001-01-01T00:00:00Z"}},
+		{"u", "uniqueItems", true},
+		{"uo", "uniqueItems", nil},
+		{"lc", "pattern", "^[^A-Z]+$"},
+	} {
+		if got := p[c.field][c.key]; !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s.%s = %v, want %v (%v)", c.field, c.key, got, c.want, p[c.field])
+		}
+	}
+}
