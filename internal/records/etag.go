@@ -168,7 +168,17 @@ func SplitETags(header string) []string {
 				break
 			}
 			end += start + 2
-			tags = append(tags, header[:end])
+			// A tag ends the element: anything between it and the next
+			// comma makes the element malformed ("a""b"), one that
+			// names no tag.
+			if rest := strings.TrimLeft(header[end:], " \t"); rest != "" && rest[0] != ',' {
+				if comma := strings.IndexByte(header[end:], ','); comma >= 0 {
+					end += comma
+				} else {
+					end = len(header)
+				}
+			}
+			tags = append(tags, strings.TrimSpace(header[:end]))
 			header = header[end:]
 			continue
 		}

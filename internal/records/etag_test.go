@@ -90,6 +90,10 @@ func TestSplitETags(t *testing.T) {
 		{`"a", W/"b" ,"c,d"`, []string{`"a"`, `W/"b"`, `"c,d"`}},
 		{` , "a",,`, []string{`"a"`}},
 		{`"unterminated`, []string{`"unterminated`}},
+		{`"a""b"`, []string{`"a""b"`}},
+		{`"a" "b", "c"`, []string{`"a" "b"`, `"c"`}},
+		{`"a" x`, []string{`"a" x`}},
+		{`"a" , "b"`, []string{`"a"`, `"b"`}},
 		{``, nil},
 	}
 	for _, tc := range tests {
