@@ -492,7 +492,7 @@ func (c *compiler) checkParam(how int, rule, param, goParam, path string, parent
 	var names []string
 	switch how {
 	case paramField, paramNamespace:
-		other, why := resolveParam(parent, goParam)
+		other, why := resolveParam(parent, param, goParam)
 		if why != "" {
 			c.errorf("field '%s': rule '%s=%s' names a field that does not exist: %s", path, rule, param, why)
 			return
@@ -523,19 +523,26 @@ func (c *compiler) checkParam(how int, rule, param, goParam, path string, parent
 // resolveParam follows a cross-field parameter in Go names ("Inner.Z",
 // "Items[0].Qty") from the object parent as the validator does, and
 // returns the node of the value it names, or why it names none.
-func resolveParam(parent *node, goParam string) (*node, string) {
+func resolveParam(parent *node, param, goParam string) (*node, string) {
 	cur, at := parent, ""
-	for seg := range strings.SplitSeq(goParam, ".") {
+	// The parameter as written names the fields in the reports: its
+	// segments are those of goParam, in schema names.
+	written := strings.Split(param, ".")
+	for i, seg := range strings.Split(goParam, ".") {
 		name, steps, _ := strings.Cut(seg, "[")
+		shown := name
+		if i < len(written) {
+			shown, _, _ = strings.Cut(written[i], "[")
+		}
 		if cur.kind != kindObject {
 			return nil, fmt.Sprintf("'%s' is %s %s, which has no fields", at, article(cur.kind), describeNode(cur))
 		}
 		f := cur.byGo[name]
 		switch {
 		case f == nil && at == "":
-			return nil, fmt.Sprintf("there is no field '%s' next to it", name)
+			return nil, fmt.Sprintf("there is no field '%s' next to it", shown)
 		case f == nil:
-			return nil, fmt.Sprintf("'%s' has no field '%s'", at, name)
+			return nil, fmt.Sprintf("'%s' has no field '%s'", at, shown)
 		}
 		cur, at = f.node, child(at, f.name)
 		for steps != "" {
