@@ -95,6 +95,7 @@ var stringRules = map[string]bool{
 	"html_encoded": true, "urn_rfc2141": true, "base32": true, "base64rawurl": true, "datauri": true,
 	"spicedb": true, "mongodb": true, "mongodb_connection_string": true, "cve": true,
 	"dns_rfc1035_label": true, "hostname_port": true, "iso3166_1_alpha3": true, "postcode_iso3166_alpha2": true,
+	"alphaspace": true, "alphanumspace": true, "cidrv4": true, "cidrv6": true, "iso3166_2": true,
 }
 
 // methodRules are the validator's rules that call a method of the Go
@@ -404,6 +405,10 @@ func (c *compiler) translateParams(rule, path string, n, parent *node, siblingsO
 			}
 			if methodRules[name] {
 				c.errorf("field '%s': rule '%s' calls a method of the Go value, which a schema's records do not have, so it would fail every record", path, name)
+				continue
+			}
+			if name == "boolean" && !inKeys && n != nil && n.kind != kindString && n.kind != kindBool {
+				c.errorf("field '%s': rule 'boolean' applies to strings and booleans, not to %s", path, describeNode(n))
 				continue
 			}
 			if stringRules[name] && !inKeys && n != nil && n.kind != kindString {

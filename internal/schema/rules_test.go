@@ -343,6 +343,12 @@ func TestRegisterRefusesRulesThatAlwaysFail(t *testing.T) {
 		{`"n":{"type":"int","validate":"cron"}`, "applies to strings"},
 		{`"n":{"type":"int","validate":"credit_card"}`, "applies to strings"},
 		{`"n":{"type":"float","validate":"isbn"}`, "applies to strings"},
+		{`"n":{"type":"int","validate":"alphaspace"}`, "applies to strings"},
+		{`"n":{"type":"time","validate":"alphanumspace"}`, "applies to strings"},
+		{`"n":{"type":"int","validate":"cidrv4"}`, "applies to strings"},
+		{`"n":{"type":"bool","validate":"iso3166_2"}`, "applies to strings"},
+		{`"n":{"type":"int","validate":"boolean"}`, "applies to strings and booleans"},
+		{`"n":{"type":"bytes","validate":"boolean"}`, "applies to strings and booleans"},
 		{`"s":{"type":"string","validate":"validateFn"}`, "calls a method"},
 		{`"o":{"type":"object","validate":"validateFn","fields":{"a":{"type":"int"}}}`, "calls a method"},
 	} {
@@ -350,5 +356,5 @@ func TestRegisterRefusesRulesThatAlwaysFail(t *testing.T) {
 			t.Errorf("Register(%s) errors = %q, want one saying it %s", tc.def, errs, tc.want)
 		}
 	}
-	mustRegister(t, fields(`"s":{"type":"string","validate":"cron"},"c":{"type":"string","validate":"credit_card"}`))
+	mustRegister(t, fields(`"s":{"type":"string","validate":"cron"},"c":{"type":"string","validate":"credit_card"},"b":{"type":"bool","validate":"boolean"},"t":{"type":"string","validate":"boolean"}`))
 }
