@@ -457,14 +457,7 @@ func TestValidateConditionalRequiredOptional(t *testing.T) {
 		{`{"status":"shipped","ref":"r","tags":[""]}`, []fe{{"tags[0]", "min", "1"}}},
 	}
 	for _, tc := range tests {
-		w := v.New()
-		if err := json.Unmarshal([]byte(tc.body), w); err != nil {
-			t.Fatalf("decode %s: %v", tc.body, err)
-		}
-		_, err := v.Validate(w, false)
-		if got := fieldErrs(err); !slices.Equal(got, tc.want) {
-			t.Errorf("Validate(%s) fields = %v (%v), want %v", tc.body, got, err, tc.want)
-		}
+		checkFailures(t, v, tc.body, tc.want)
 	}
 }
 
@@ -495,13 +488,20 @@ func TestValidateRequiredContainers(t *testing.T) {
 		{`{"l":[1],"m":{"k":"v"},"b":"AA==","o":[0]}`, []fe{{"o[0]", "min", "1"}}},
 	}
 	for _, tc := range tests {
-		w := v.New()
-		if err := json.Unmarshal([]byte(tc.body), w); err != nil {
-			t.Fatalf("decode %s: %v", tc.body, err)
-		}
-		_, err := v.Validate(w, false)
-		if got := fieldErrs(err); !slices.Equal(got, tc.want) {
-			t.Errorf("Validate(%s) fields = %v (%v), want %v", tc.body, got, err, tc.want)
-		}
+		checkFailures(t, v, tc.body, tc.want)
+	}
+}
+
+// checkFailures validates the JSON body at v and checks the failures it
+// lists (nil: valid).
+func checkFailures(t *testing.T, v *Version, body string, want []fe) {
+	t.Helper()
+	w := v.New()
+	if err := json.Unmarshal([]byte(body), w); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	_, err := v.Validate(w, false)
+	if got := fieldErrs(err); !slices.Equal(got, want) {
+		t.Errorf("Validate(%s) fields = %v (%v), want %v", body, got, err, want)
 	}
 }
