@@ -23,6 +23,21 @@ func registerRefused(t *testing.T, def string) []string {
 	return problemLists(err)
 }
 
+// registersEach checks, in a subtest each, that every definition of
+// fields registers.
+func registersEach(t *testing.T, defs []string) {
+	t.Helper()
+	for _, def := range defs {
+		t.Run("accepts "+def, func(t *testing.T) {
+			t.Parallel()
+			r := NewRegistry(newMemStore())
+			if _, err := r.Register(context.Background(), mustParse(t, fields(def)), false); err != nil {
+				t.Fatalf("Register(%s) = %v %q, want success", def, err, problemLists(err))
+			}
+		})
+	}
+}
+
 // TestRegisterRefusesHostRules checks that the rules that would look at
 // the server (its files, sockets, resolver and time zone database) are
 // refused wherever they stand, and that the rules on the text alone are
@@ -81,15 +96,7 @@ func TestRegisterRefusesHostRules(t *testing.T) {
 		`"p":{"type":"string","validate":"uuid"}`,
 		`"p":{"type":"string","validate":"datetime=2006-01-02"}`,
 	}
-	for _, def := range accepted {
-		t.Run("accepts "+def, func(t *testing.T) {
-			t.Parallel()
-			r := NewRegistry(newMemStore())
-			if _, err := r.Register(context.Background(), mustParse(t, fields(def)), false); err != nil {
-				t.Fatalf("Register(%s) = %v %q, want success", def, err, problemLists(err))
-			}
-		})
-	}
+	registersEach(t, accepted)
 }
 
 // TestRegisterCrossFieldRules checks that a rule comparing a field with
@@ -161,15 +168,7 @@ func TestRegisterCrossFieldRules(t *testing.T) {
 		`"l":{"type":"array","validate":"dive,ltefield=max","items":{"type":"int"}},"max":{"type":"int"}`,
 		`"m":{"type":"map","validate":"dive,keys,nefield=s,endkeys","values":{"type":"int"}},"s":{"type":"string"}`,
 	}
-	for _, def := range accepted {
-		t.Run("accepts "+def, func(t *testing.T) {
-			t.Parallel()
-			r := NewRegistry(newMemStore())
-			if _, err := r.Register(context.Background(), mustParse(t, fields(def)), false); err != nil {
-				t.Fatalf("Register(%s) = %v %q, want success", def, err, problemLists(err))
-			}
-		})
-	}
+	registersEach(t, accepted)
 }
 
 // TestValidateCrossStructField checks that the paths that registration
@@ -252,15 +251,7 @@ func TestRegisterRefusesTimeBounds(t *testing.T) {
 		`"m":{"type":"map","validate":"dive,keys,min=1,endkeys","values":{"type":"time"}}`,
 		`"n":{"type":"int","validate":"gt=5,lte=10"}`,
 	}
-	for _, def := range accepted {
-		t.Run("accepts "+def, func(t *testing.T) {
-			t.Parallel()
-			r := NewRegistry(newMemStore())
-			if _, err := r.Register(context.Background(), mustParse(t, fields(def)), false); err != nil {
-				t.Fatalf("Register(%s) = %v %q, want success", def, err, problemLists(err))
-			}
-		})
-	}
+	registersEach(t, accepted)
 }
 
 // TestOneofValues checks that the JSON Schema's enum of a oneof rule lists
