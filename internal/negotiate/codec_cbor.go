@@ -172,15 +172,7 @@ func (c *CBORCodec) Decode(data []byte, v any) error {
 // decodePlain reads the CBOR data item in data into *p as plain data,
 // nesting at most maxDepth deep.
 func (c *CBORCodec) decodePlain(data []byte, p *any, maxDepth int) error {
-	if err := wire.CheckCBORDepth(data, maxDepth); err != nil {
-		return err
-	}
-	x, err := decodeItems(newCBORReader(data), "cbor", maxDepth)
-	if err != nil {
-		return err
-	}
-	*p = x
-	return nil
+	return decodePlainItems(data, p, maxDepth, wire.CheckCBORDepth, newCBORReader, "cbor")
 }
 
 // cborDecodeError classifies a library error the shape check did not

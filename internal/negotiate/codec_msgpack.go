@@ -293,15 +293,7 @@ func (c *MsgpackCodec) Decode(data []byte, v any) error {
 // decodePlain reads the MessagePack value in data into *p as plain data,
 // nesting at most maxDepth deep.
 func (c *MsgpackCodec) decodePlain(data []byte, p *any, maxDepth int) error {
-	if err := wire.CheckMsgpackDepth(data, maxDepth); err != nil {
-		return err
-	}
-	x, err := decodeItems(newMsgpackReader(data), "msgpack", maxDepth)
-	if err != nil {
-		return err
-	}
-	*p = x
-	return nil
+	return decodePlainItems(data, p, maxDepth, wire.CheckMsgpackDepth, newMsgpackReader, "msgpack")
 }
 
 // floatWideUints returns a copy of data with each uint 64 at the offsets

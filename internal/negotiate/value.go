@@ -25,6 +25,21 @@ import (
 //
 // Arrays and maps decode as non-nil, possibly empty, values.
 
+// decodePlainItems checks data with check, then reads it as plain data
+// into *p with a reader of its format, arrays and maps nesting at most
+// maxDepth deep.
+func decodePlainItems(data []byte, p *any, maxDepth int, check func([]byte, int) error, reader func([]byte) *itemReader, format string) error {
+	if err := check(data, maxDepth); err != nil {
+		return err
+	}
+	x, err := decodeItems(reader(data), format, maxDepth)
+	if err != nil {
+		return err
+	}
+	*p = x
+	return nil
+}
+
 // decodeItems builds one value of the schemaless model from r, refusing
 // arrays and maps nested deeper than maxDepth.
 func decodeItems(r *itemReader, format string, maxDepth int) (any, error) {
