@@ -111,11 +111,16 @@ func withAcceptPost(w http.ResponseWriter, r *http.Request, codecs *negotiate.Re
 	return err
 }
 
-// countDecodeFailure counts a refused body by format and reason.
+// countDecodeFailure counts a refused body by format and reason; a
+// listing of misfits (a body that does not fit its version) by its first
+// one's rule, as the decoder reports one misfit.
 func countDecodeFailure(m *metrics.Metrics, format string, err error) {
 	reason := "other"
 	if p, ok := problem.As(err); ok && p.Reason != "" {
 		reason = p.Reason
+		if reason == "schema" && len(p.Fields) > 0 {
+			reason = p.Fields[0].Rule
+		}
 	}
 	m.DecodeFailures.WithLabelValues(format, reason).Inc()
 }

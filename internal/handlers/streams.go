@@ -321,8 +321,7 @@ func (d *recordDeps) importRecords() http.Handler {
 			// Counted as a single record's failures are, by the
 			// stream's format: a rule or a missing field as a failed
 			// validation, any other 400 or 422 of the body (a value no
-			// record can hold) as a failed decode, named by the first
-			// field failure's rule where the listing has one.
+			// record can hold) as a failed decode.
 			Rejected: func(version int, err error) {
 				p, ok := problem.As(err)
 				switch {
@@ -330,10 +329,7 @@ func (d *recordDeps) importRecords() http.Handler {
 				case p.Kind == problem.Unprocessable && p.Reason == "validation":
 					d.countValidation(t, version, err)
 				case p.Kind == problem.Unprocessable || p.Kind == problem.Invalid:
-					if p.Reason == "schema" && len(p.Fields) > 0 {
-						p = &problem.Error{Kind: p.Kind, Reason: p.Fields[0].Rule}
-					}
-					countDecodeFailure(d.metrics, sc.Name(), p)
+					countDecodeFailure(d.metrics, sc.Name(), err)
 				}
 			},
 		}
