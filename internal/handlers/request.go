@@ -301,16 +301,20 @@ func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) 
 	return n, nil
 }
 
-// queryBool reads a boolean query parameter: absent is false, and given
-// with no value (?pretty, ?atomic=) is true, as a flag reads. A value is
-// true or false in any case; any other (1, yes) is a 400 rather than a
-// guess, which for ?atomic would decide between all or nothing and a
-// partial import.
+// queryBool reads a boolean query parameter of r (see queryFlag).
 func queryBool(r *http.Request, name string) (bool, error) {
 	if r.URL.RawQuery == "" {
 		return false, nil // most requests: no query to parse
 	}
-	q := r.URL.Query()
+	return queryFlag(r.URL.Query(), name)
+}
+
+// queryFlag reads a boolean query parameter: absent is false, and given
+// with no value (?pretty, ?atomic=) is true, as a flag reads. A value is
+// true or false in any case; any other (1, yes) is a 400 rather than a
+// guess, which for ?atomic would decide between all or nothing and a
+// partial import.
+func queryFlag(q url.Values, name string) (bool, error) {
 	if !q.Has(name) {
 		return false, nil
 	}
@@ -321,7 +325,7 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	case raw == "false":
 		return false, nil
 	default:
-		return false, problem.New(problem.Invalid, "query parameter %s must be true or false, got %q", name, problem.Excerpt(raw, maxEcho)).WithReason("query")
+		return false, problem.New(problem.Invalid, "query parameter %s must be true or false, got %q", name, problem.Excerpt(q.Get(name), maxEcho)).WithReason("query")
 	}
 }
 

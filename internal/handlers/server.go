@@ -173,8 +173,9 @@ func takes(h http.Handler, names ...string) http.Handler {
 			return nil
 		}
 		// validQuery has parsed the query already.
+		q := r.URL.Query()
 		var unknown []string
-		for name := range r.URL.Query() {
+		for name := range q {
 			if !slices.Contains(names, name) {
 				unknown = append(unknown, strconv.Quote(problem.Excerpt(name, maxEcho)))
 			}
@@ -182,7 +183,7 @@ func takes(h http.Handler, names ...string) http.Handler {
 		if len(unknown) == 0 {
 			// Every resource reads pretty, some only to answer: a bad
 			// value is refused before anything is done.
-			_, err := queryBool(r, "pretty")
+			_, err := queryFlag(q, "pretty")
 			return err
 		}
 		slices.Sort(unknown)
