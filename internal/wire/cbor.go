@@ -39,18 +39,14 @@ func CBORHasNull(data []byte) bool {
 	return c.value(0) == nil && c.nulls > 0
 }
 
-// NextCBOR returns the length of the first CBOR data item in data, which
+// NextCBORDepth returns the length of the first CBOR data item in data, which
 // may hold more items after it, as in a CBOR sequence (RFC 8742). It checks
 // that item as [CheckCBOR] does. If data ends inside the item, including
 // inside a length that the item declares, the error wraps [ErrTruncated];
 // callers reading a stream then need more data and should bound how much
 // they buffer. Offsets in errors count from the start of data.
-func NextCBOR(data []byte) (n int, err error) {
-	return NextCBORDepth(data, MaxDepth)
-}
-
-// NextCBORDepth is [NextCBOR] with nesting bounded by maxDepth rather than
-// [MaxDepth].
+// Arrays and maps may nest at most maxDepth deep ([CheckCBOR] allows
+// [MaxDepth]).
 func NextCBORDepth(data []byte, maxDepth int) (n int, err error) {
 	c := newCBORChecker(data, true, maxDepth)
 	if err := c.value(0); err != nil {

@@ -8,7 +8,7 @@ import (
 
 // CBORExtent returns the length of the first CBOR data item in data when it
 // is well-formed (RFC 8949 Appendix C), whatever it holds: unlike
-// [NextCBOR], it accepts any nesting depth, tag, simple value, float, map
+// [NextCBORDepth], it accepts any nesting depth, tag, simple value, float, map
 // key and string content, nesting up to [MaxExtentDepth]. A stream reader
 // uses it to step over an item that NextCBOR refused for what it holds,
 // rather than for its structure. If data ends inside the item, the error
@@ -109,7 +109,7 @@ func CBORExtent(data []byte) (int, error) {
 }
 
 // MsgpackExtent returns the length of the first MessagePack value in data
-// when it is well-formed, whatever it holds: unlike [NextMsgpack], it
+// when it is well-formed, whatever it holds: unlike [NextMsgpackDepth], it
 // accepts any extension, float, map key and string content, nesting up to
 // [MaxExtentDepth]. If data ends inside the value, the error wraps
 // [ErrTruncated]. It walks the value without recursion.

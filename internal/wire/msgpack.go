@@ -35,19 +35,15 @@ func MsgpackHasNil(data []byte) bool {
 	return c.value(0) == nil && c.nulls > 0
 }
 
-// NextMsgpack returns the length of the first MessagePack value in data,
+// NextMsgpackDepth returns the length of the first MessagePack value in data,
 // which may hold more values after it, as in a MessagePack sequence. It
 // checks that value as [CheckMsgpack] does. If data ends inside the value,
 // including inside a length that the value declares, the error wraps
 // [ErrTruncated]; callers reading a stream then need more data and should
 // bound how much they buffer. Offsets in errors count from the start of
 // data.
-func NextMsgpack(data []byte) (n int, err error) {
-	return NextMsgpackDepth(data, MaxDepth)
-}
-
-// NextMsgpackDepth is [NextMsgpack] with nesting bounded by maxDepth
-// rather than [MaxDepth].
+// Arrays and maps may nest at most maxDepth deep ([CheckMsgpack] allows
+// [MaxDepth]).
 func NextMsgpackDepth(data []byte, maxDepth int) (n int, err error) {
 	c := msgpackChecker{scanner{data: data, seq: true, format: "msgpack", maxDepth: maxDepth}}
 	if err := c.value(0); err != nil {

@@ -55,7 +55,7 @@ import (
 const MaxDepth = 32
 
 // ErrTruncated is wrapped by errors reporting that the data ended inside a
-// value. From [NextMsgpack] and [NextCBOR] it means that more data may
+// value. From [NextMsgpackDepth] and [NextCBORDepth] it means that more data may
 // complete the value.
 var ErrTruncated = errors.New("wire: value truncated")
 
